@@ -1,0 +1,14 @@
+"""metahub: context for cloud security findings.
+
+>>> import metahub
+>>> run = metahub.load("prowler.asff.json")
+>>> run.resources   # ARN -> AffectedResource with its findings
+"""
+
+__version__ = "0.1.0"
+
+from metahub.ingest import IngestReport, Problem
+from metahub.models import AffectedResource, Finding
+from metahub.run import Run, load
+
+__all__ = ["AffectedResource", "Finding", "IngestReport", "Problem", "Run", "__version__", "load"]

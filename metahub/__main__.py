@@ -1,0 +1,5 @@
+import sys
+
+from metahub.cli import main
+
+sys.exit(main())

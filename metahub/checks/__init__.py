@@ -1,0 +1,1 @@
+"""MetaChecks: pure functions over fetched resource data (no AWS calls here)."""

@@ -1,0 +1,430 @@
+"""Read findings from files and streams into validated :class:`~metahub.models.Finding` objects.
+
+Accepted shapes, detected from the content (not the file name): a JSON array of findings
+(Prowler), ``{"Findings": [...]}`` (Security Hub API), JSON lines, EventBridge events
+(``detail.findings``), Prowler OCSF (``json-ocsf``), any of them gzip-compressed, UTF-8 with or
+without BOM, or UTF-16. A bad finding, line or file is reported as a :class:`Problem` naming the
+source and the position; everything valid around it is still read.
+"""
+
+from __future__ import annotations
+
+import gc
+import io
+import json
+import re
+import sys
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from pydantic import ValidationError
+from pydantic_core import from_json
+
+from metahub import ocsf
+from metahub.models import Finding
+
+Source = str | Path | BinaryIO
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_FINDING_KEYS = ("Id", "SchemaVersion", "Resources", "ProductArn", "AwsAccountId")
+_CHUNK = 1 << 20
+# A JSON-lines line holds one finding or event (Security Hub caps both near 256 KB). A first
+# line longer than this is the start of one big document, read whole without line scanning.
+_MAX_LINE = 4 << 20
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something that could not be read: a whole source (``where`` empty) or one finding in it."""
+
+    source: str
+    where: str
+    reason: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.source}: {self.where}: {self.reason}" if self.where else f"{self.source}: {self.reason}"
+        )
+
+
+@dataclass
+class IngestReport:
+    sources: list[str] = field(default_factory=list)
+    read: int = 0
+    """Finding candidates seen, valid or not."""
+    rejected: list[Problem] = field(default_factory=list)
+    """Findings that failed validation; the rest of their source was read."""
+    unreadable: list[Problem] = field(default_factory=list)
+    """Sources, or parts of them, that could not be parsed at all."""
+    duplicates: int = 0
+    filtered_out: int = 0
+
+    @property
+    def problems(self) -> list[Problem]:
+        return self.unreadable + self.rejected
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while building many long-lived objects.
+
+    Every few hundred allocations CPython scans all tracked objects; loading 100,000
+    findings otherwise spends more time in those scans than in parsing.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def read_findings(
+    sources: Iterable[Source],
+    report: IngestReport,
+    *,
+    only_failed: bool = False,
+    only_active: bool = False,
+) -> list[Finding]:
+    """Read every source; the same (ProductArn, Id) seen twice is kept once, the latest UpdatedAt wins."""
+    kept: dict[tuple[str | None, str], Finding] = {}
+    with gc_paused():
+        for source in sources:
+            name = _source_name(source)
+            report.sources.append(name)
+            for item in _candidates(source, name):
+                if isinstance(item, Problem):
+                    report.unreadable.append(item)
+                    continue
+                report.read += 1
+                finding = _validate(name, *item)
+                if isinstance(finding, Problem):
+                    report.rejected.append(finding)
+                    continue
+                if (only_failed and finding.compliance_status != "FAILED") or (
+                    only_active and finding.RecordState not in (None, "ACTIVE")
+                ):
+                    report.filtered_out += 1
+                    continue
+                key = (finding.ProductArn, finding.Id)
+                previous = kept.get(key)
+                if previous is not None:
+                    report.duplicates += 1
+                    if _newer(previous, finding):
+                        continue
+                kept[key] = finding
+    return list(kept.values())
+
+
+def _newer(current: Finding, candidate: Finding) -> bool:
+    """True when ``current`` is at least as recent as ``candidate``."""
+    if current.UpdatedAt is None:
+        return candidate.UpdatedAt is None
+    return candidate.UpdatedAt is None or current.UpdatedAt >= candidate.UpdatedAt
+
+
+def _validate(name: str, where: str, data: Any) -> Finding | Problem:
+    if not isinstance(data, dict):
+        return Problem(name, where, f"expected a finding object, got {_json_type(data)}")
+    try:
+        if ocsf.is_ocsf(data):
+            data = ocsf.to_asff(data)
+        elif not any(key in data for key in _FINDING_KEYS):
+            keys = ", ".join(repr(k) for k in list(data)[:6]) or "none"
+            return Problem(
+                name,
+                where,
+                'not an ASFF finding, a {"Findings": [...]} object, an EventBridge event or an OCSF '
+                f"finding (keys: {keys})",
+            )
+        return Finding.model_validate(data)
+    except ValidationError as exc:
+        return Problem(name, _with_id(where, data), _summarise(exc))
+    except ValueError as exc:
+        return Problem(name, _with_id(where, data), str(exc))
+
+
+def _with_id(where: str, data: dict[str, Any]) -> str:
+    finding_id = data.get("Id")
+    if isinstance(finding_id, str) and finding_id:
+        return f"{where} (Id {finding_id[:200]!r})"
+    return where
+
+
+def _summarise(exc: ValidationError, limit: int = 3) -> str:
+    errors = exc.errors(include_url=False, include_input=False)
+    parts = []
+    for error in errors[:limit]:
+        loc = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in error["loc"]).replace(".[", "[")
+        parts.append(f"{loc or 'finding'}: {error['msg']}")
+    more = f" (+{len(errors) - limit} more)" if len(errors) > limit else ""
+    return "; ".join(parts) + more
+
+
+def _json_type(value: Any) -> str:
+    return {
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
+
+
+# --- sources -----------------------------------------------------------------------------------
+
+
+def _source_name(source: Source) -> str:
+    if isinstance(source, (str, Path)):
+        return "<stdin>" if str(source) == "-" else str(source)
+    return getattr(source, "name", None) or "<stream>"
+
+
+def _open(source: Source) -> BinaryIO:
+    if isinstance(source, (str, Path)):
+        if str(source) == "-":
+            return sys.stdin.buffer
+        return open(source, "rb")
+    return source
+
+
+def _candidates(source: Source, name: str) -> Iterator[tuple[str, Any] | Problem]:
+    """Yield ``(where, data)`` for every finding candidate, or a Problem, in source order."""
+    try:
+        stream = _open(source)
+    except OSError as exc:
+        yield Problem(name, "", f"cannot open: {exc.strerror or exc}")
+        return
+    try:
+        if not isinstance(stream, io.BufferedReader):
+            stream = io.BufferedReader(stream)  # type: ignore[arg-type]
+        if stream.peek(2)[:2] == _GZIP_MAGIC:
+            gunzip = _Gunzip(stream)
+            yield from _documents(io.BufferedReader(gunzip, _CHUNK), name)
+            if gunzip.error:
+                yield Problem(name, "", f"corrupt gzip stream after {gunzip.size} bytes: {gunzip.error}")
+        else:
+            yield from _documents(stream, name)
+    except OSError as exc:
+        yield Problem(name, "", f"cannot read: {exc.strerror or exc}")
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+
+
+class _Gunzip(io.RawIOBase):
+    """Inflate gzip (several members too) and stop, instead of raising, where the data is cut or corrupt.
+
+    ``gzip.GzipFile`` drops the last decompressed block when the stream ends early; this keeps
+    every byte that could be recovered, which is then read as truncated JSON (every complete
+    finding kept). ``error`` says what was wrong.
+    """
+
+    def __init__(self, compressed: BinaryIO):
+        self.compressed = compressed
+        self.error: str | None = None
+        self.size = 0
+        self._inflater = zlib.decompressobj(wbits=31)
+        self._block = b""
+        self._position = 0
+        self._finished = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while self._position >= len(self._block):
+            if self._finished:
+                return 0
+            self._block, self._position = self._next_block(), 0
+        count = min(len(buffer), len(self._block) - self._position)
+        buffer[:count] = self._block[self._position : self._position + count]
+        self._position += count
+        self.size += count
+        return count
+
+    def _next_block(self) -> bytes:
+        inflater = self._inflater
+        if inflater.unconsumed_tail:
+            data = inflater.unconsumed_tail
+        elif inflater.eof and inflater.unused_data:
+            data = inflater.unused_data
+            inflater = self._inflater = zlib.decompressobj(wbits=31)
+        else:
+            data = self.compressed.read(_CHUNK)
+            if not data:
+                self._finished = True
+                if not inflater.eof:
+                    self.error = "the compressed data ends before its end marker (file cut short?)"
+                return inflater.flush()
+        try:
+            return inflater.decompress(data, _CHUNK)
+        except zlib.error as exc:
+            self._finished = True
+            self.error = f"corrupt compressed data: {exc}"
+            return b""
+
+
+def _documents(stream: BinaryIO, name: str) -> Iterator[tuple[str, Any] | Problem]:
+    """Tell JSON lines from one JSON document by whether the first line parses on its own."""
+    first = stream.readline(_MAX_LINE)
+    while first and not first.strip():
+        first = stream.readline(_MAX_LINE)
+    if not first:
+        yield Problem(name, "", "empty file: no JSON in it")
+        return
+    if len(first) >= _MAX_LINE and not first.endswith(b"\n"):
+        yield from _whole_document(first + stream.read(), name)
+        return
+    if first.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = (first + stream.read()).decode("utf-16", errors="replace")
+        yield from _whole_document(text.encode("utf-8"), name)
+        return
+    first = first.removeprefix(b"\xef\xbb\xbf")
+    try:
+        document = from_json(first)
+    except ValueError as exc:
+        second = stream.readline(_MAX_LINE)
+        if _is_json(second):
+            # JSON lines whose first line is broken: report it, read on.
+            yield Problem(name, "line 1", f"not valid JSON: {_column_only(str(exc))}")
+            yield from _expand(from_json(second), name, "line 2 ")
+            yield from _json_lines(stream, name, start=3)
+            return
+        yield from _whole_document(first + second + stream.read(), name)
+        return
+    more = bool(stream.peek(1))  # type: ignore[attr-defined]
+    yield from _expand(document, name, "line 1 " if more else "")
+    yield from _json_lines(stream, name, start=2)
+
+
+def _is_json(line: bytes) -> bool:
+    try:
+        return isinstance(from_json(line), (dict, list))
+    except ValueError:
+        return False
+
+
+def _json_lines(stream: BinaryIO, name: str, start: int) -> Iterator[tuple[str, Any] | Problem]:
+    for number, line in enumerate(stream, start):
+        if not line.strip():
+            continue
+        try:
+            document = from_json(line)
+        except ValueError as exc:
+            yield Problem(name, f"line {number}", f"not valid JSON: {_column_only(str(exc))}")
+            continue
+        yield from _expand(document, name, f"line {number} ")
+
+
+def _column_only(message: str) -> str:
+    return message.replace(" at line 1 column ", " at column ")
+
+
+def _whole_document(data: bytes, name: str) -> Iterator[tuple[str, Any] | Problem]:
+    try:
+        document = from_json(data)
+    except ValueError as exc:
+        if str(exc).startswith("trailing characters at line ") and b"\n" in data:
+            yield from _json_lines(io.BytesIO(data), name, start=1)  # JSON lines with a very long line
+        else:
+            yield from _salvage(data, name, str(exc))
+        return
+    del data
+    yield from _expand(document, name, "")
+
+
+def _expand(document: Any, name: str, prefix: str) -> Iterator[tuple[str, Any] | Problem]:
+    """Unwrap arrays, ``{"Findings": [...]}`` and EventBridge events down to finding candidates.
+
+    Array slots are cleared as they are handed out, so a finding's raw dict is freed once
+    it is validated instead of living as long as the whole document.
+    """
+    if isinstance(document, list):
+        for index in range(len(document)):
+            item, document[index] = document[index], None
+            yield from _expand_item(item, name, f"{prefix}[{index}]")
+    elif isinstance(document, dict):
+        findings = document.get("Findings")
+        if isinstance(findings, list):
+            yield from _expand(findings, name, f"{prefix}.Findings")
+        else:
+            yield from _expand_item(document, name, prefix.strip() or "document")
+    else:
+        where = prefix.strip() or "document"
+        yield Problem(name, where, f"expected a JSON array or object of findings, got {_json_type(document)}")
+
+
+def _expand_item(item: Any, name: str, where: str) -> Iterator[tuple[str, Any] | Problem]:
+    if isinstance(item, dict) and isinstance(item.get("detail"), dict) and "findings" in item["detail"]:
+        findings = item["detail"]["findings"]
+        if not isinstance(findings, list):
+            yield Problem(
+                name, f"{where}.detail.findings", "EventBridge event whose findings are not an array"
+            )
+            return
+        for index, finding in enumerate(findings):
+            yield (f"{where}.detail.findings[{index}]", finding)
+    else:
+        yield (where, item)
+
+
+# --- damaged documents -----------------------------------------------------------------------
+
+_ARRAY_START = re.compile(r'\s*(?:\[|\{\s*"Findings"\s*:\s*\[)')
+_SEPARATOR = re.compile(r"\s*(,|\])?\s*")
+
+
+def _salvage(data: bytes, name: str, parse_error: str) -> Iterator[tuple[str, Any] | Problem]:
+    """A document that does not parse: say where, and keep every complete finding before that point.
+
+    Only arrays of findings (bare or under ``"Findings"``) can be salvaged; anything else is
+    reported as one unreadable source.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        yield Problem(
+            name, "", f"not UTF-8: invalid byte 0x{data[exc.start]:02x} at byte {exc.start} (line {line})"
+        )
+        text = data[: exc.start].decode("utf-8")
+        parse_error = ""
+    del data
+    start = _ARRAY_START.match(text)
+    if not start:
+        if parse_error:
+            yield Problem(name, "", f"not valid JSON: {parse_error}")
+        return
+    prefix = ".Findings" if "Findings" in start.group(0) else ""
+    decoder = json.JSONDecoder()
+    position, index = start.end(), 0
+    while True:
+        separator = _SEPARATOR.match(text, position)
+        assert separator is not None  # the pattern matches the empty string
+        if separator.group(1) == "]" or separator.end() == len(text):
+            break
+        position = separator.end()
+        try:
+            item, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as exc:
+            if parse_error:
+                yield Problem(
+                    name,
+                    "",
+                    f"not valid JSON at line {exc.lineno} column {exc.colno} (inside {prefix}[{index}]): "
+                    f"{exc.msg}; the {index} complete finding(s) before it were read",
+                )
+            return
+        yield from _expand_item(item, name, f"{prefix}[{index}]")
+        index += 1
+    if parse_error:
+        yield Problem(
+            name, "", f"not valid JSON: {parse_error}; the {index} complete finding(s) before it were read"
+        )

@@ -1,0 +1,181 @@
+"""Pydantic models of ASFF findings and of the resources they affect.
+
+Only the fields metahub reads are declared; every other ASFF field is kept as an extra
+(``extra="allow"``) so that a finding written back out is the finding that came in.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+SEVERITY_ORDER = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL")
+
+
+def _assume_utc(value: datetime) -> datetime:
+    """ASFF times carry an offset; a scanner that forgets it means UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+Timestamp = Annotated[datetime, AfterValidator(_assume_utc)]
+
+
+class AsffModel(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+def label_from_normalized(normalized: int) -> str:
+    """Security Hub's own mapping of Severity.Normalized to a label."""
+    if normalized >= 90:
+        return "CRITICAL"
+    if normalized >= 70:
+        return "HIGH"
+    if normalized >= 40:
+        return "MEDIUM"
+    if normalized >= 1:
+        return "LOW"
+    return "INFORMATIONAL"
+
+
+class SeverityInfo(AsffModel):
+    Label: str | None = None
+    Normalized: int | None = None
+    Original: str | None = None
+    Product: float | None = None
+
+    @field_validator("Label")
+    @classmethod
+    def _known_label(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        label = value.upper()
+        if label not in SEVERITY_ORDER:
+            raise ValueError(f"unknown severity label {value!r}; expected one of {', '.join(SEVERITY_ORDER)}")
+        return label
+
+
+class ComplianceInfo(AsffModel):
+    Status: str | None = None
+    RelatedRequirements: list[str] | None = None
+    SecurityControlId: str | None = None
+
+
+class WorkflowInfo(AsffModel):
+    Status: str | None = None
+
+
+class Resource(AsffModel):
+    Type: str = Field(min_length=1)
+    Id: str = Field(min_length=1)
+    Partition: str | None = None
+    Region: str | None = None
+    Tags: dict[str, str] | None = None
+    Details: dict[str, Any] | None = None
+
+
+class Finding(AsffModel):
+    """One ASFF finding. ``Id``, ``AwsAccountId`` and at least one resource are required."""
+
+    SchemaVersion: str | None = None
+    Id: str = Field(min_length=1)
+    ProductArn: str | None = None
+    ProductName: str | None = None
+    CompanyName: str | None = None
+    GeneratorId: str | None = None
+    AwsAccountId: str = Field(pattern=r"^\d{12}$")
+    Region: str | None = None
+    Types: list[str] | None = None
+    Title: str | None = None
+    Description: str | None = None
+    Severity: SeverityInfo | None = None
+    Compliance: ComplianceInfo | None = None
+    Workflow: WorkflowInfo | None = None
+    WorkflowState: str | None = None
+    RecordState: str | None = None
+    Resources: list[Resource] = Field(min_length=1)
+    ProductFields: dict[str, str] | None = None
+    UserDefinedFields: dict[str, str] | None = None
+    Remediation: dict[str, Any] | None = None
+    Note: dict[str, Any] | None = None
+    FirstObservedAt: Timestamp | None = None
+    LastObservedAt: Timestamp | None = None
+    CreatedAt: Timestamp | None = None
+    UpdatedAt: Timestamp | None = None
+
+    @property
+    def severity_label(self) -> str | None:
+        """The label, derived from ``Normalized`` when a scanner gave only the number."""
+        sev = self.Severity
+        if sev is None:
+            return None
+        if sev.Label:
+            return sev.Label
+        return label_from_normalized(sev.Normalized) if sev.Normalized is not None else None
+
+    @property
+    def compliance_status(self) -> str | None:
+        return self.Compliance.Status if self.Compliance else None
+
+    @property
+    def workflow_status(self) -> str | None:
+        if self.Workflow and self.Workflow.Status:
+            return self.Workflow.Status
+        return self.WorkflowState
+
+    @property
+    def product_name(self) -> str | None:
+        """``ProductName``, else the product part of ``ProductArn`` (``.../product/prowler/prowler``)."""
+        if self.ProductName:
+            return self.ProductName
+        if self.ProductArn and "/product/" in self.ProductArn:
+            return self.ProductArn.rsplit("/", 1)[-1]
+        return None
+
+    def to_asff(self) -> dict[str, Any]:
+        """The finding as ASFF JSON data, with only the fields it was given."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+class AffectedResource(BaseModel):
+    """A resource and every finding on it, with room for the context enrichment adds."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    arn: str
+    type: str
+    reported_types: list[str]
+    account: str
+    region: str | None
+    partition: str
+    concrete: bool
+    """False for account-level pseudo-ARNs (``arn:aws:ec2:eu-west-1:123456789012:volume``)."""
+    tags: dict[str, str]
+    """Tags as the findings reported them (``Resources[].Tags``), merged."""
+    findings: list[Finding]
+    metachecks: dict[str, Any] | None = None
+    metatags: dict[str, str] | None = None
+    metatrails: dict[str, Any] | None = None
+    metaaccount: dict[str, Any] | None = None
+    unknown: dict[str, str] = Field(default_factory=dict)
+    """Why a piece of context could not be decided: ``{name: reason}``."""
+
+    @property
+    def severity_counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(SEVERITY_ORDER, 0)
+        for finding in self.findings:
+            label = finding.severity_label
+            if label:
+                counts[label] += 1
+        return counts
+
+    @property
+    def highest_severity(self) -> str | None:
+        counts = self.severity_counts
+        return next((label for label in SEVERITY_ORDER if counts[label]), None)
+
+    def context(self) -> dict[str, Any]:
+        """The context keys that enrichment has filled, in MetaHub's names."""
+        keys = ("metachecks", "metatags", "metatrails", "metaaccount")
+        return {key: getattr(self, key) for key in keys if getattr(self, key) is not None}

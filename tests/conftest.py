@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+SHARED = Path(os.environ.get("METAHUB_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+FIXTURES = SHARED / "fixtures"
+ASFF_FIXTURE = FIXTURES / "prowler-5.46-lab1.asff.json.gz"
+OCSF_FIXTURE = FIXTURES / "prowler-5.46-lab1.ocsf.json.gz"
+
+
+@pytest.fixture(scope="session")
+def asff_fixture() -> Path:
+    if not ASFF_FIXTURE.exists():
+        pytest.fail(f"lab fixture missing: {ASFF_FIXTURE} (set METAHUB_SHARED to the shared/ folder)")
+    return ASFF_FIXTURE
+
+
+@pytest.fixture(scope="session")
+def ocsf_fixture() -> Path:
+    if not OCSF_FIXTURE.exists():
+        pytest.fail(f"lab fixture missing: {OCSF_FIXTURE} (set METAHUB_SHARED to the shared/ folder)")
+    return OCSF_FIXTURE
+
+
+@pytest.fixture(scope="session")
+def asff_findings(asff_fixture: Path) -> list[dict[str, Any]]:
+    with gzip.open(asff_fixture) as fh:
+        return json.load(fh)
+
+
+def make_finding(
+    finding_id: str = "f-1", arn: str = "arn:aws:s3:::bucket-a", **overrides: Any
+) -> dict[str, Any]:
+    """A small valid ASFF finding; keyword arguments replace top-level fields."""
+    finding: dict[str, Any] = {
+        "SchemaVersion": "2018-10-08",
+        "Id": finding_id,
+        "ProductArn": "arn:aws:securityhub:us-east-1::product/prowler/prowler",
+        "GeneratorId": "prowler-s3_bucket_public",
+        "AwsAccountId": "123456789012",
+        "Region": "us-east-1",
+        "Types": ["Software and Configuration Checks"],
+        "Title": "Bucket is public",
+        "Description": "Bucket bucket-a is public.",
+        "Severity": {"Label": "HIGH"},
+        "Compliance": {"Status": "FAILED"},
+        "RecordState": "ACTIVE",
+        "Workflow": {"Status": "NEW"},
+        "CreatedAt": "2026-01-01T00:00:00Z",
+        "UpdatedAt": "2026-01-01T00:00:00Z",
+        "Resources": [{"Type": "AwsS3Bucket", "Id": arn, "Partition": "aws", "Region": "us-east-1"}],
+    }
+    finding.update(overrides)
+    return finding
+
+
+def write(path: Path, data: Any) -> Path:
+    path.write_text(json.dumps(data))
+    return path

@@ -1,0 +1,147 @@
+"""Every input shape metahub accepts, read into the same findings."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import metahub
+
+from .conftest import make_finding, write
+
+
+def _event(findings: list[dict], detail_type: str = "Security Hub Findings - Imported") -> dict:
+    return {
+        "version": "0",
+        "id": "e-1",
+        "detail-type": detail_type,
+        "source": "aws.securityhub",
+        "account": "123456789012",
+        "time": "2026-01-01T00:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"findings": findings},
+    }
+
+
+def test_json_array(tmp_path: Path) -> None:
+    run = metahub.load(write(tmp_path / "a.json", [make_finding("1"), make_finding("2")]))
+    assert [f.Id for f in run.findings] == ["1", "2"]
+
+
+def test_security_hub_api_shape(tmp_path: Path) -> None:
+    run = metahub.load(write(tmp_path / "sh.json", {"Findings": [make_finding("1")], "NextToken": None}))
+    assert [f.Id for f in run.findings] == ["1"]
+
+
+def test_single_finding_object(tmp_path: Path) -> None:
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps(make_finding("1"), indent=2))
+    assert [f.Id for f in metahub.load(path).findings] == ["1"]
+
+
+def test_json_lines(tmp_path: Path) -> None:
+    path = tmp_path / "f.jsonl"
+    path.write_text("\n".join(json.dumps(make_finding(str(i))) for i in range(5)) + "\n\n")
+    run = metahub.load(path)
+    assert [f.Id for f in run.findings] == ["0", "1", "2", "3", "4"]
+
+
+def test_eventbridge_events(tmp_path: Path) -> None:
+    imported = _event([make_finding("1"), make_finding("2")])
+    custom = _event([make_finding("3")], "Security Hub Findings - Custom Action")
+    one = metahub.load(write(tmp_path / "e.json", imported))
+    assert [f.Id for f in one.findings] == ["1", "2"]
+    many = metahub.load(write(tmp_path / "events.json", [imported, custom]))
+    assert [f.Id for f in many.findings] == ["1", "2", "3"]
+    lines = tmp_path / "events.jsonl"
+    lines.write_text(json.dumps(imported) + "\n" + json.dumps(custom) + "\n")
+    assert [f.Id for f in metahub.load(lines).findings] == ["1", "2", "3"]
+
+
+def test_gzip_detected_by_content(tmp_path: Path) -> None:
+    path = tmp_path / "no-extension"
+    path.write_bytes(gzip.compress(json.dumps([make_finding("1")]).encode()))
+    assert [f.Id for f in metahub.load(path).findings] == ["1"]
+
+
+def test_byte_order_marks(tmp_path: Path) -> None:
+    text = json.dumps([make_finding("1", Title="caf\u00e9")])
+    utf8 = tmp_path / "bom8.json"
+    utf8.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    utf16 = tmp_path / "bom16.json"  # what PowerShell's > redirection writes
+    utf16.write_bytes(text.encode("utf-16"))
+    for path in (utf8, utf16):
+        run = metahub.load(path)
+        assert run.report.problems == [] and run.findings[0].Title == "caf\u00e9"
+
+
+def test_binary_stream_and_stdin(tmp_path: Path) -> None:
+    data = json.dumps([make_finding("1")]).encode()
+    assert [f.Id for f in metahub.load(io.BytesIO(data)).findings] == ["1"]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "metahub",
+            "--input-asff",
+            "-",
+            "--list-findings",
+            "inventory",
+            "--output-modes",
+            "--no-banners",
+        ],
+        input=data,
+        capture_output=True,
+        check=True,
+    )
+    assert json.loads(result.stdout) == ["arn:aws:s3:::bucket-a"]
+
+
+def test_several_files_and_duplicates(tmp_path: Path) -> None:
+    old = make_finding("dup", Title="old", UpdatedAt="2026-01-01T00:00:00Z")
+    new = make_finding("dup", Title="new", UpdatedAt="2026-02-01T00:00:00+00:00")
+    a = write(tmp_path / "a.json", [old, make_finding("a")])
+    b = write(tmp_path / "b.json", [new, make_finding("b")])
+    for order in ((a, b), (b, a)):
+        run = metahub.load(*order)
+        assert sorted(f.Id for f in run.findings) == ["a", "b", "dup"]
+        assert next(f for f in run.findings if f.Id == "dup").Title == "new"
+        assert run.report.duplicates == 1
+        assert run.report.sources == [str(p) for p in order]
+
+
+def test_unknown_fields_are_kept(tmp_path: Path) -> None:
+    finding = make_finding(
+        "1", Network={"Direction": "IN"}, FindingProviderFields={"Severity": {"Label": "HIGH"}}
+    )
+    finding["Resources"][0]["Details"] = {"AwsS3Bucket": {"OwnerId": "x"}}
+    run = metahub.load(write(tmp_path / "a.json", [finding]))
+    assert run.findings[0].to_asff() == finding
+
+
+def test_only_active_and_only_failed(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "a.json",
+        [
+            make_finding("1"),
+            make_finding("2", RecordState="ARCHIVED"),
+            make_finding("3", Compliance={"Status": "PASSED"}),
+        ],
+    )
+    assert [f.Id for f in metahub.load(path, only_active=True).findings] == ["1", "3"]
+    assert [f.Id for f in metahub.load(path, only_failed=True).findings] == ["1", "2"]
+    assert [f.Id for f in metahub.load(path, only_failed=True, only_active=True).findings] == ["1"]
+
+
+def test_severity_from_normalized_and_naive_dates(tmp_path: Path) -> None:
+    finding = make_finding("1", Severity={"Normalized": 75}, CreatedAt="2026-01-01T10:00:00")
+    run = metahub.load(write(tmp_path / "a.json", [finding]))
+    assert run.findings[0].severity_label == "HIGH"
+    assert (
+        run.findings[0].CreatedAt is not None and run.findings[0].CreatedAt.utcoffset().total_seconds() == 0
+    )
