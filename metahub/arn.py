@@ -50,6 +50,9 @@ class Arn:
     resource_id: str
     """``i-0abc`` for ``instance/i-0abc``; the name itself for bare names; empty for pseudo-ARNs."""
 
+    def __str__(self) -> str:
+        return f"arn:{self.partition}:{self.service}:{self.region}:{self.account}:{self.resource}"
+
     @property
     def asff_type(self) -> str | None:
         """The ASFF type this kind of ARN names, when it names exactly one."""

@@ -79,4 +79,5 @@ def _resource(arn: str, pairs: list[tuple[Finding, Resource]]) -> AffectedResour
         metatrails=None,
         metaaccount=None,
         unknown={},
+        evidence={},
     )

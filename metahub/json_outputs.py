@@ -86,7 +86,7 @@ def statistics(findings: Iterable[Finding], resources: Mapping[str, AffectedReso
     context: dict[str, Counter[str]] = {}
     for resource in resources.values():
         for section, values in resource.context().items():
-            if not isinstance(values, dict):
+            if not isinstance(values, dict) or section in ("unknown", "evidence"):
                 continue
             for key, value in values.items():
                 context.setdefault(f"{section}.{key}", Counter())[_statistic_value(value)] += 1

@@ -159,7 +159,9 @@ class AffectedResource(BaseModel):
     metatrails: dict[str, Any] | None = None
     metaaccount: dict[str, Any] | None = None
     unknown: dict[str, str] = Field(default_factory=dict)
-    """Why a piece of context could not be decided: ``{name: reason}``."""
+    """Why a piece of context could not be decided (its value is null): ``{name: reason}``."""
+    evidence: dict[str, str] = Field(default_factory=dict)
+    """Why a check said no, where it says (``is_public: "no public IP address"``)."""
 
     @property
     def severity_counts(self) -> dict[str, int]:
@@ -176,6 +178,12 @@ class AffectedResource(BaseModel):
         return next((label for label in SEVERITY_ORDER if counts[label]), None)
 
     def context(self) -> dict[str, Any]:
-        """The context keys that enrichment has filled, in MetaHub's names."""
+        """The context keys that enrichment has filled, in MetaHub's names, with the reasons
+        behind unknown values and the evidence behind noes."""
         keys = ("metachecks", "metatags", "metatrails", "metaaccount")
-        return {key: getattr(self, key) for key in keys if getattr(self, key) is not None}
+        context = {key: getattr(self, key) for key in keys if getattr(self, key) is not None}
+        if self.unknown:
+            context["unknown"] = dict(self.unknown)
+        if self.evidence:
+            context["evidence"] = dict(self.evidence)
+        return context

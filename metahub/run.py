@@ -97,7 +97,7 @@ class Run:
                 "Tags": resource.tags,
             }
             for section, values in resource.context().items():
-                if isinstance(values, dict):
+                if isinstance(values, dict) and section not in ("unknown", "evidence"):
                     row.update({f"{section}.{key}": value for key, value in values.items()})
             rows.append(row)
         frame = pd.DataFrame(rows)

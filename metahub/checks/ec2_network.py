@@ -1,0 +1,159 @@
+"""MetaChecks of VPCs, subnets, route tables, network ACLs and VPC endpoint services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from metahub.checks.base import No, ResourceView, check
+from metahub.checks.network import WORLD_V4, WORLD_V6, effective_route_table, internet_gateway_route
+
+
+@check("AwsEc2Vpc", needs=("internet_gateways",))
+def it_has_internet_gateway(r: ResourceView) -> list[str]:
+    return [gateway.id for gateway in r.related("internet_gateways")]
+
+
+@check("AwsEc2Vpc", name="is_default")
+def vpc_is_default(r: ResourceView) -> bool:
+    return bool(r.get("IsDefault"))
+
+
+@check("AwsEc2Vpc", needs=("flow_logs",))
+def it_has_flow_logs(r: ResourceView) -> list[str]:
+    return [log.id for log in r.related("flow_logs")]
+
+
+@check("AwsEc2Vpc", needs=("route_tables",))
+def its_associated_with_route_tables_to_internet_gateway(r: ResourceView) -> list[str]:
+    return [table.id for table in r.related("route_tables") if internet_gateway_route(table.data)]
+
+
+@check("AwsEc2Vpc", needs=("internet_gateways", "route_tables"), name="is_public")
+def vpc_is_public(r: ResourceView) -> dict[str, Any] | No:
+    """An internet gateway is attached and some route table sends traffic to it."""
+    gateways = r.check("it_has_internet_gateway")
+    if not gateways:
+        return No("no internet gateway attached")
+    tables = r.check("its_associated_with_route_tables_to_internet_gateway")
+    if not tables:
+        return No(f"internet gateway {gateways[0]} attached, but no route table uses it")
+    return {"internet_gateways": gateways, "route_tables": tables}
+
+
+@check("AwsEc2Subnet")
+def it_has_map_public_ip_on_launch(r: ResourceView) -> bool:
+    return bool(r.get("MapPublicIpOnLaunch"))
+
+
+@check("AwsEc2Subnet")
+def is_default_for_az(r: ResourceView) -> bool:
+    return bool(r.get("DefaultForAz"))
+
+
+@check("AwsEc2Subnet", needs=("route_tables", "vpc_route_tables"))
+def its_associated_with_route_table(r: ResourceView) -> str | bool:
+    table = effective_route_table(r)
+    return table.id if table else False
+
+
+@check("AwsEc2Subnet", needs=("route_tables", "vpc_route_tables"), name="is_public")
+def subnet_is_public(r: ResourceView) -> dict[str, Any] | No:
+    """Routes 0.0.0.0/0 to an internet gateway (a public subnet)."""
+    table = effective_route_table(r)
+    if table is None:
+        return No("no route table found for the subnet")
+    gateway = internet_gateway_route(table.data)
+    if not gateway:
+        return No(f"route table {table.id} has no route to an internet gateway")
+    return {
+        "route_table": table.id,
+        "internet_gateway": gateway,
+        "map_public_ip_on_launch": bool(r.get("MapPublicIpOnLaunch")),
+    }
+
+
+@check("AwsEc2Subnet", needs=("network_acls",))
+def its_associated_with_network_acl(r: ResourceView) -> str | bool:
+    acl = r.one("network_acls")
+    return acl.id if acl else False
+
+
+@check("AwsEc2RouteTable")
+def it_has_route_to_internet_gateway(r: ResourceView) -> str | bool:
+    return internet_gateway_route(r.data) or False
+
+
+@check("AwsEc2RouteTable")
+def is_main(r: ResourceView) -> bool:
+    return any(a.get("Main") for a in r.get("Associations", []))
+
+
+@check("AwsEc2RouteTable", name="is_attached")
+def route_table_is_attached(r: ResourceView) -> list[str] | No:
+    """Associated with subnets, or the VPC's main table (used by every subnet without its own)."""
+    subnets = [a["SubnetId"] for a in r.get("Associations", []) if a.get("SubnetId")]
+    if subnets:
+        return subnets
+    return ["main route table"] if r.check("is_main") else No("associated with no subnet")
+
+
+@check("AwsEc2RouteTable", name="is_public")
+def route_table_is_public(r: ResourceView) -> dict[str, Any] | No:
+    gateway = r.check("it_has_route_to_internet_gateway")
+    return {"internet_gateway": gateway} if gateway else No("no route to an internet gateway")
+
+
+def _open_entries(r: ResourceView, egress: bool) -> list[dict[str, Any]]:
+    return [
+        {"RuleNumber": e.get("RuleNumber"), "Protocol": e.get("Protocol"), "PortRange": e.get("PortRange")}
+        for e in r.get("Entries", [])
+        if bool(e.get("Egress")) == egress
+        and e.get("RuleAction") == "allow"
+        and (e.get("CidrBlock") == WORLD_V4 or e.get("Ipv6CidrBlock") == WORLD_V6)
+        and e.get("RuleNumber") != 32767
+    ]
+
+
+@check("AwsEc2NetworkAcl")
+def it_has_ingress_unrestricted(r: ResourceView) -> list[dict[str, Any]]:
+    """Ingress rules that allow traffic from the whole internet."""
+    return _open_entries(r, egress=False)
+
+
+@check("AwsEc2NetworkAcl", name="is_default")
+def network_acl_is_default(r: ResourceView) -> bool:
+    return bool(r.get("IsDefault"))
+
+
+@check("AwsEc2NetworkAcl", name="is_attached")
+def network_acl_is_attached(r: ResourceView) -> list[str] | No:
+    subnets = [a["SubnetId"] for a in r.get("Associations", []) if a.get("SubnetId")]
+    return subnets or No("associated with no subnet")
+
+
+@check("AwsEc2NetworkAcl", name="is_unrestricted")
+def network_acl_is_unrestricted(r: ResourceView) -> list[dict[str, Any]] | No:
+    """Allows all traffic from the internet (every protocol)."""
+    every = [e for e in r.check("it_has_ingress_unrestricted") if str(e["Protocol"]) == "-1"]
+    return every or No("no rule allows all traffic from the internet")
+
+
+@check("AwsEc2VpcEndpointService", needs=("AllowedPrincipals",))
+def it_has_allowed_principals(r: ResourceView) -> list[str]:
+    return [p.get("Principal") for p in r.detail("AllowedPrincipals") or []]
+
+
+@check("AwsEc2VpcEndpointService")
+def it_requires_acceptance(r: ResourceView) -> bool:
+    return bool(r.get("AcceptanceRequired"))
+
+
+@check("AwsEc2VpcEndpointService", needs=("AllowedPrincipals",), name="is_public")
+def endpoint_service_is_public(r: ResourceView) -> dict[str, Any] | No:
+    """Any AWS principal may connect without the owner accepting the connection."""
+    principals = r.check("it_has_allowed_principals")
+    if "*" not in principals:
+        return No("only named principals may connect")
+    if r.check("it_requires_acceptance"):
+        return No("anyone may request a connection, but the owner must accept it")
+    return {"allowed_principals": "*", "acceptance_required": False}

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from metahub.checks.base import No, ResourceView, check
+
+SNAPSHOT = "AwsEc2Snapshot"
+
+
+@check(SNAPSHOT)
+def is_encrypted(r: ResourceView) -> str | No:
+    if not r.get("Encrypted"):
+        return No("the snapshot is not encrypted")
+    return r.get("KmsKeyId") or "encrypted"
+
+
+@check(SNAPSHOT)
+def is_public(r: ResourceView) -> str | No:
+    """Anyone may create a volume from it."""
+    return "restorable by all AWS accounts" if r.get("Public") else No("not shared publicly")
+
+
+@check(SNAPSHOT)
+def it_has_volume(r: ResourceView) -> str | bool:
+    return r.get("VolumeId") or False

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from typing import Any
+
+from metahub.checks.base import No, ResourceView, check
+from metahub.checks.policy import public_statements
+
+KEY = "AwsKmsKey"
+
+
+@check(KEY, needs=("Policy",))
+def it_has_key_policy_public(r: ResourceView) -> list[dict[str, Any]]:
+    return public_statements(r.detail("Policy"))
+
+
+@check(KEY, needs=("Policy",))
+def is_public(r: ResourceView) -> dict[str, Any] | No:
+    """Anyone may use or manage the key."""
+    statements = r.check("it_has_key_policy_public")
+    return {"policy_statements": statements} if statements else No("the key policy names its principals")
+
+
+@check(KEY, needs=("Metadata",))
+def is_enabled(r: ResourceView) -> bool:
+    return (r.detail("Metadata") or {}).get("KeyState") == "Enabled"
+
+
+@check(KEY, needs=("Metadata",))
+def is_customer_managed(r: ResourceView) -> bool:
+    return (r.detail("Metadata") or {}).get("KeyManager") == "CUSTOMER"
+
+
+@check(KEY, needs=("Rotation",))
+def it_has_rotation_enabled(r: ResourceView) -> bool:
+    return bool(r.detail("Rotation"))

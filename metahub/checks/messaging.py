@@ -1,0 +1,53 @@
+"""MetaChecks of SQS queues and SNS topics: resource policies open to anyone, and encryption."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from metahub.checks.base import No, ResourceView, Unknown, check
+from metahub.checks.policy import public_statements
+
+
+def _policy(r: ResourceView) -> Any:
+    text = (r.detail("Attributes") or {}).get("Policy")
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise Unknown(f"the resource policy is not valid JSON: {exc}") from exc
+
+
+@check("AwsSqsQueue", "AwsSnsTopic", needs=("Attributes",))
+def it_has_resource_policy_public(r: ResourceView) -> list[dict[str, Any]]:
+    """Policy statements that allow anyone, with no condition narrowing who."""
+    return public_statements(_policy(r))
+
+
+@check("AwsSqsQueue", "AwsSnsTopic", needs=("Attributes",))
+def is_public(r: ResourceView) -> dict[str, Any] | No:
+    statements = r.check("it_has_resource_policy_public")
+    return {"policy_statements": statements} if statements else No("the policy allows no anonymous access")
+
+
+@check("AwsSqsQueue", needs=("Attributes",), name="is_encrypted")
+def queue_is_encrypted(r: ResourceView) -> str | No:
+    """Server-side encryption with a KMS key, or SQS-managed keys."""
+    attributes = r.detail("Attributes") or {}
+    if attributes.get("KmsMasterKeyId"):
+        return f"KMS {attributes['KmsMasterKeyId']}"
+    if str(attributes.get("SqsManagedSseEnabled", "")).lower() == "true":
+        return "SQS managed SSE"
+    return No("no server-side encryption")
+
+
+@check("AwsSnsTopic", needs=("Attributes",), name="is_encrypted")
+def topic_is_encrypted(r: ResourceView) -> str | No:
+    key = (r.detail("Attributes") or {}).get("KmsMasterKeyId")
+    return f"KMS {key}" if key else No("no server-side encryption")
+
+
+@check("AwsSnsTopic", needs=("Attributes",))
+def it_has_subscriptions_confirmed(r: ResourceView) -> int:
+    return int((r.detail("Attributes") or {}).get("SubscriptionsConfirmed") or 0)

@@ -1,0 +1,90 @@
+"""MetaChecks of RDS instances, clusters, snapshots and event subscriptions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from metahub.checks.base import No, ResourceView, check
+from metahub.checks.network import describe_rule, unrestricted_ingress
+
+DB = "AwsRdsDbInstance"
+
+
+@check(DB)
+def is_publicly_accessible(r: ResourceView) -> str | bool:
+    """RDS gives the instance a public DNS name (the value is its endpoint)."""
+    return (r.get("Endpoint.Address") or True) if r.get("PubliclyAccessible") else False
+
+
+@check(DB, needs=("security_groups",))
+def its_associated_with_security_groups(r: ResourceView) -> list[str]:
+    return [group.id for group in r.related("security_groups")]
+
+
+@check(DB, needs=("security_groups",))
+def its_associated_with_security_group_rules_ingress_unrestricted(r: ResourceView) -> list[dict[str, Any]]:
+    return [rule for group in r.related("security_groups") for rule in unrestricted_ingress(group.data)]
+
+
+@check(DB, needs=("security_groups",), name="is_public")
+def db_is_public(r: ResourceView) -> dict[str, Any] | No:
+    """Publicly accessible and its port open to the internet in a security group."""
+    endpoint = r.check("is_publicly_accessible")
+    if not endpoint:
+        return No("not publicly accessible")
+    port = r.get("Endpoint.Port")
+    rules = [
+        rule
+        for rule in r.check("its_associated_with_security_group_rules_ingress_unrestricted")
+        if str(rule["IpProtocol"]) == "-1"
+        or port is None
+        or (rule.get("FromPort") or 0) <= port <= (rule.get("ToPort") or 65535)
+    ]
+    if not rules:
+        return No("publicly accessible, but no security group opens its port to the internet")
+    return {"endpoint": endpoint, "port": port, "open_ingress": [describe_rule(rule) for rule in rules]}
+
+
+@check(DB, name="is_encrypted")
+def db_is_encrypted(r: ResourceView) -> str | No:
+    if not r.get("StorageEncrypted"):
+        return No("storage is not encrypted")
+    return r.get("KmsKeyId") or "encrypted"
+
+
+@check(DB)
+def it_has_deletion_protection(r: ResourceView) -> bool:
+    return bool(r.get("DeletionProtection"))
+
+
+@check("AwsRdsDbCluster", name="is_encrypted")
+def cluster_is_encrypted(r: ResourceView) -> str | No:
+    if not r.get("StorageEncrypted"):
+        return No("storage is not encrypted")
+    return r.get("KmsKeyId") or "encrypted"
+
+
+@check("AwsRdsDbCluster", name="it_has_deletion_protection")
+def cluster_it_has_deletion_protection(r: ResourceView) -> bool:
+    return bool(r.get("DeletionProtection"))
+
+
+@check("AwsRdsDbSnapshot", name="is_encrypted")
+def snapshot_is_encrypted(r: ResourceView) -> str | No:
+    if not r.get("Encrypted"):
+        return No("the snapshot is not encrypted")
+    return r.get("KmsKeyId") or "encrypted"
+
+
+@check("AwsRdsDbSnapshot", needs=("Attributes",), name="is_public")
+def snapshot_is_public(r: ResourceView) -> str | No:
+    """Anyone may restore it (``restore`` attribute shared with ``all``)."""
+    for attribute in r.detail("Attributes") or []:
+        if attribute.get("AttributeName") == "restore" and "all" in attribute.get("AttributeValues", []):
+            return "restorable by all AWS accounts"
+    return No("not shared publicly")
+
+
+@check("AwsRdsEventSubscription")
+def is_enabled(r: ResourceView) -> bool:
+    return bool(r.get("Enabled"))

@@ -1,0 +1,186 @@
+"""Enrichment in two phases: fetch everything the checks need (batched, in parallel, once per
+(account, region, type)), then run the checks over that snapshot with no AWS access."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from metahub.arn import parse_arn
+from metahub.aws import Aws
+from metahub.checks.base import No, ResourceView, Unknown, checks_for
+from metahub.models import AffectedResource
+from metahub.resources.fetch import Demand, Fetcher, Inventory
+from metahub.resources.spec import GroupKey, Spec, group_key, spec_for, spec_for_type
+
+
+@dataclass
+class EnrichReport:
+    calls: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+    enriched: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    """Resources that got no checks, by reason (pseudo-ARN, type without checks)."""
+    unknown: Counter[str] = field(default_factory=Counter)
+    """Checks that stayed unknown, by reason."""
+
+    @property
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+
+def demand_for(types: Iterable[str]) -> dict[str, Demand]:
+    """What to fetch beyond the items, per type, from the ``needs`` of the checks of ``types``.
+
+    A need is a path of relations, optionally ending in a detail: ``subnet.route_tables`` or
+    ``instance_profile.roles.attached_policies`` or ``Policy``.
+    """
+    details: dict[str, set[str]] = defaultdict(set)
+    relations: dict[str, set[str]] = defaultdict(set)
+
+    def walk(type_: str, path: str, check_name: str) -> None:
+        spec = spec_for_type(type_)
+        head, _, rest = path.partition(".")
+        if spec is not None and head in spec.relations:
+            relations[type_].add(head)
+            if rest:
+                walk(spec.relations[head].target, rest, check_name)
+        elif spec is not None and head in spec.details and not rest:
+            details[type_].add(head)
+        else:
+            raise ValueError(
+                f"check {check_name} needs {path!r}, but {type_} has no relation or detail {head!r}"
+            )
+
+    for type_ in types:
+        for definition in checks_for(type_).values():
+            for need in definition.needs:
+                walk(type_, need, f"{type_}.{definition.name}")
+    return {
+        type_: Demand(frozenset(details.get(type_, ())), frozenset(relations.get(type_, ())))
+        for type_ in set(details) | set(relations)
+    }
+
+
+def plan(
+    resources: Iterable[AffectedResource],
+) -> tuple[dict[GroupKey, set[str]], dict[str, tuple[GroupKey, str]]]:
+    """Group what the findings name by (account, region, type): the first level of the fetch.
+
+    Returns the ids to fetch per group, and for each resource ARN where its item will be.
+    Resources without a spec, or account-level pseudo-ARNs, get their reason in ``unknown``.
+    """
+    wanted: dict[GroupKey, set[str]] = defaultdict(set)
+    located: dict[str, tuple[GroupKey, str]] = {}
+    for resource in resources:
+        arn = parse_arn(resource.arn)
+        spec = spec_for(resource.type, arn)
+        if not resource.concrete:
+            resource.unknown["metachecks"] = "account-level pseudo-ARN: a setting, not a resource to check"
+            continue
+        if spec is None or not checks_for(spec.type):
+            resource.unknown["metachecks"] = f"no MetaChecks for resource type {resource.type}"
+            continue
+        if arn is None:
+            resource.unknown["metachecks"] = f"resource id {resource.arn!r} is not an ARN"
+            continue
+        key = group_key(spec, resource.account, resource.region)
+        item_id = spec.id_from_arn(arn)
+        wanted[key].add(item_id)
+        located[resource.arn] = (key, item_id)
+    return dict(wanted), located
+
+
+def evaluate(view: ResourceView, spec: Spec) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+    """Run every check of the type on one resource: (values, unknown reasons, evidence for no)."""
+    values: dict[str, Any] = {}
+    unknown: dict[str, str] = {}
+    evidence: dict[str, str] = {}
+    for name in checks_for(spec.type):
+        try:
+            value = view.check(name)
+        except Unknown as exc:
+            values[name], unknown[name] = None, str(exc)
+            continue
+        except Exception as exc:  # a bug in a check must not hide the others; its reason says so
+            values[name], unknown[name] = None, f"check failed: {type(exc).__name__}: {exc}"
+            continue
+        if isinstance(value, No):
+            values[name], evidence[name] = False, value.reason
+        else:
+            values[name] = value
+    return values, unknown, evidence
+
+
+def enrich(
+    resources: Mapping[str, AffectedResource],
+    aws: Aws | None = None,
+    *,
+    max_workers: int = 16,
+    progress: Callable[[int, int], None] | None = None,
+) -> EnrichReport:
+    """Fill ``metachecks`` on every resource that has checks; never raises for AWS trouble."""
+    started = time.perf_counter()
+    aws = aws or Aws(max_workers=max_workers)
+    report = EnrichReport()
+    wanted, located = plan(resources.values())
+    types = {key[2] for key in wanted}
+    demand = demand_for(types)
+    partitions = {r.account: r.partition for r in resources.values()}
+    inventory = Fetcher(aws, demand, max_workers=max_workers, progress=progress).run(wanted, partitions)
+    _attach(resources, located, inventory, report)
+    report.calls = Counter(aws.calls)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _attach(
+    resources: Mapping[str, AffectedResource],
+    located: Mapping[str, tuple[GroupKey, str]],
+    inventory: Inventory,
+    report: EnrichReport,
+) -> None:
+    shared: dict[Any, Any] = {}
+    for arn, resource in resources.items():
+        if arn not in located:
+            report.skipped[resource.unknown.get("metachecks", "no checks")] += 1
+            continue
+        key, item_id = located[arn]
+        spec = spec_for_type(key[2])
+        assert spec is not None
+        if inventory.item(key, item_id) is None:
+            reason = inventory.missing_reason(key, item_id)
+            resource.metachecks = dict.fromkeys(checks_for(spec.type))
+            resource.unknown.update(dict.fromkeys(resource.metachecks, reason))
+            report.unknown[reason] += len(resource.metachecks)
+            continue
+        view = ResourceView(inventory, key, item_id, shared)
+        values, unknown, evidence = evaluate(view, spec)
+        resource.metachecks = values
+        resource.unknown.update(unknown)
+        resource.evidence.update(evidence)
+        report.enriched += 1
+        for reason in unknown.values():
+            report.unknown[reason] += 1
+
+
+def terminal_progress(label: str = "enriching") -> Callable[[int, int], None] | None:
+    """A one-line progress counter on stderr, or None when stderr is not a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    last = [0.0]
+
+    def show(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] > 0.1 or done >= total:
+            last[0] = now
+            sys.stderr.write(f"\rmetahub: {label}: {done}/{total} AWS requests")
+            if done >= total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+    return show

@@ -1,0 +1,26 @@
+from metahub.resources.spec import Relation, Spec, register
+
+SPEC = register(
+    Spec(
+        type="AwsEc2Instance",
+        service="ec2",
+        arn_types=("instance",),
+        operation="describe_instances",
+        items="Reservations[].Instances[]",
+        id="InstanceId",
+        ids_filter="instance-id",
+        batch=200,
+        relations={
+            # Groups given per network interface at launch show only on the interfaces.
+            "security_groups": Relation(
+                "AwsEc2SecurityGroup", "[SecurityGroups[].GroupId, NetworkInterfaces[].Groups[].GroupId][]"
+            ),
+            "subnet": Relation("AwsEc2Subnet", "SubnetId"),
+            "volumes": Relation("AwsEc2Volume", "BlockDeviceMappings[].Ebs.VolumeId"),
+            "instance_profile": Relation("AwsIamInstanceProfile", "IamInstanceProfile.Arn"),
+            "network_interfaces": Relation(
+                "AwsEc2NetworkInterface", "NetworkInterfaces[].NetworkInterfaceId"
+            ),
+        },
+    )
+)

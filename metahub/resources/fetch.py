@@ -1,0 +1,272 @@
+"""The fetch engine: every resource type once per (account, region), batched, in parallel.
+
+A fetch runs in levels. Level 0 is what the findings name, grouped by (account, region, type).
+Each group is fetched with as few calls as its API allows (ids in batches, or the whole type
+listed once); then the per-item detail calls the checks need; then the relations the checks need
+lead to the next level. What a level asks for that an earlier one fetched is not fetched again,
+so a security group used by a hundred instances costs one batched call, not a hundred.
+
+Nothing here raises for AWS trouble: a failed group or detail is recorded with its reason and the
+checks that need it come out unknown.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import jmespath
+
+from metahub.aws import Aws, describe_error, error_code, paginate
+from metahub.resources.spec import GroupKey, Spec, group_key, relation_ids, spec_for_type
+
+log = logging.getLogger(__name__)
+
+
+MAX_LEVELS = 6
+
+
+@dataclass(frozen=True)
+class Demand:
+    """What the checks of one type need fetched beyond its items: detail calls and relations."""
+
+    details: frozenset[str] = frozenset()
+    relations: frozenset[str] = frozenset()
+
+
+@dataclass
+class FetchContext:
+    """What a spec's custom fetch gets: the group it fetches, and clients for it."""
+
+    aws: Aws
+    spec: Spec
+    account: str
+    region: str
+    partition: str = "aws"
+
+    def client(self, service: str | None = None, region: str | None = None) -> Any:
+        return self.aws.client(
+            service or self.spec.service, self.account, region or self.region, self.partition
+        )
+
+    memo: Callable[[tuple[Any, ...], Callable[[], Any]], Any] = lambda key, make: make()
+    """Compute once per fetch, for all groups that share a call (IAM's account-wide listing)."""
+
+    def pages(self, operation: str, service: str | None = None, **params: Any) -> list[dict[str, Any]]:
+        return paginate(self.client(service), operation, params)
+
+    def items(
+        self, operation: str, path: str, service: str | None = None, **params: Any
+    ) -> list[dict[str, Any]]:
+        return [
+            item
+            for page in self.pages(operation, service, **params)
+            for item in jmespath.search(path, page) or []
+        ]
+
+
+@dataclass
+class Inventory:
+    """Everything fetched, read-only once the fetch is done: the snapshot the checks run on."""
+
+    items: dict[GroupKey, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    details: dict[tuple[GroupKey, str], dict[str, Any]] = field(default_factory=dict)
+    failures: dict[GroupKey, str] = field(default_factory=dict)
+    """Groups that could not be fetched, with the reason."""
+    detail_failures: dict[tuple[GroupKey, str, str], str] = field(default_factory=dict)
+    """(group, id, detail) that could not be fetched, with the reason."""
+    listed_all: set[GroupKey] = field(default_factory=set)
+    requested: dict[GroupKey, set[str]] = field(default_factory=dict)
+
+    def item(self, key: GroupKey, item_id: str) -> dict[str, Any] | None:
+        return self.items.get(key, {}).get(item_id)
+
+    def missing_reason(self, key: GroupKey, item_id: str) -> str:
+        """Why an item is not in the inventory."""
+        if key in self.failures:
+            return self.failures[key]
+        if key in self.listed_all or item_id in self.requested.get(key, set()):
+            return f"{key[2]} {item_id!r} not found in account {key[0]} {key[1]} (deleted since the scan?)"
+        return f"{key[2]} {item_id!r} was not fetched"
+
+    def group(self, key: GroupKey) -> dict[str, dict[str, Any]]:
+        return self.items.get(key, {})
+
+
+class Fetcher:
+    """Runs a fetch plan against AWS through one :class:`Aws` client factory."""
+
+    def __init__(
+        self,
+        aws: Aws,
+        demand: Mapping[str, Demand],
+        max_workers: int = 16,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.aws = aws
+        self.demand = demand
+        self.max_workers = max_workers
+        self.inventory = Inventory()
+        self.progress = progress
+        self._done = 0
+        self._total = 0
+        self._memo: dict[tuple[Any, ...], Any] = {}
+        self._memo_locks: dict[tuple[Any, ...], threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def _memoised(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+        with self._lock:
+            lock = self._memo_locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._memo:
+                self._memo[key] = make()
+            return self._memo[key]
+
+    def run(
+        self, wanted: Mapping[GroupKey, set[str] | None], partitions: Mapping[str, str] | None = None
+    ) -> Inventory:
+        """Fetch ``wanted`` (ids per group, None for the whole type) and everything it leads to."""
+        self.partitions = dict(partitions or {})
+        pending: dict[GroupKey, set[str] | None] = dict(wanted)
+        with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="metahub-fetch") as pool:
+            for _ in range(MAX_LEVELS):
+                if not pending:
+                    break
+                fetched = self._fetch_level(pool, pending)
+                self._fetch_details(pool, fetched)
+                pending = self._next_level(fetched)
+        return self.inventory
+
+    # --- one level --------------------------------------------------------------------------
+
+    def _fetch_level(
+        self, pool: ThreadPoolExecutor, pending: Mapping[GroupKey, set[str] | None]
+    ) -> dict[GroupKey, list[str]]:
+        """Fetch the groups of this level; returns the ids new to the inventory per group."""
+        tasks = []
+        for key, ids in pending.items():
+            spec = spec_for_type(key[2])
+            if spec is None or key in self.inventory.listed_all or key in self.inventory.failures:
+                continue
+            if ids is None or not (spec.ids_filter or spec.ids_param or spec.fetch):
+                self.inventory.listed_all.add(key)
+                tasks.append((key, None))
+                continue
+            asked = self.inventory.requested.setdefault(key, set())
+            new = sorted(ids - asked)
+            asked.update(new)
+            tasks.extend((key, new[i : i + spec.batch]) for i in range(0, len(new), spec.batch))
+        before = {key: set(self.inventory.group(key)) for key, _ in tasks}
+        self._total += len(tasks)
+        for (key, _), items in zip(tasks, pool.map(lambda t: self._fetch_group(*t), tasks), strict=True):
+            if items is None:
+                continue
+            spec = spec_for_type(key[2])
+            assert spec is not None
+            group = self.inventory.items.setdefault(key, {})
+            for item in items:
+                item_id = jmespath.search(spec.id, item) if spec.id else None
+                if isinstance(item_id, str):
+                    group.setdefault(item_id, item)
+        return {key: sorted(set(self.inventory.group(key)) - ids) for key, ids in before.items()}
+
+    def _fetch_group(self, key: GroupKey, ids: list[str] | None) -> list[dict[str, Any]] | None:
+        account, region, type_ = key
+        spec = spec_for_type(type_)
+        assert spec is not None
+        ctx = FetchContext(
+            self.aws, spec, account, region, self.partitions.get(account, "aws"), self._memoised
+        )
+        try:
+            if spec.fetch is not None:
+                return spec.fetch(ctx, ids)
+            params = dict(spec.params)
+            if ids is not None and spec.ids_filter:
+                params["Filters"] = [*params.get("Filters", []), {"Name": spec.ids_filter, "Values": ids}]
+            elif ids is not None and spec.ids_param:
+                params[spec.ids_param] = ids
+            items: list[dict[str, Any]] = []
+            for page in ctx.pages(spec.operation, **params):
+                items.extend(jmespath.search(spec.items, page) or [])
+            return items
+        except Exception as exc:  # recorded, never swallowed: the checks that need it say why
+            reason = describe_error(exc, f"{spec.service}:{spec.operation or 'fetch'}")
+            log.info("fetch %s in %s/%s failed: %s", type_, account, region, reason)
+            self.inventory.failures[key] = reason
+            return None
+        finally:
+            self._tick()
+
+    def _fetch_details(self, pool: ThreadPoolExecutor, fetched: Mapping[GroupKey, list[str]]) -> None:
+        tasks = []
+        for key, ids in fetched.items():
+            spec = spec_for_type(key[2])
+            demand = self.demand.get(key[2])
+            if spec is None or demand is None:
+                continue
+            for name in sorted(demand.details):
+                tasks.extend((key, spec, item_id, name) for item_id in ids)
+        self._total += len(tasks)
+        list(pool.map(lambda t: self._fetch_detail(*t), tasks))
+
+    def _fetch_detail(self, key: GroupKey, spec: Spec, item_id: str, name: str) -> None:
+        detail = spec.details[name]
+        item = self.inventory.items[key][item_id]
+        account, region, _ = key
+        params = {param: jmespath.search(path, item) for param, path in detail.params.items()}
+        store = self.inventory.details.setdefault((key, item_id), {})
+        try:
+            client = self.aws.client(spec.service, account, region, self.partitions.get(account, "aws"))
+            response = getattr(client, detail.operation)(**params)
+            value = jmespath.search(detail.result, response) if detail.result else response
+            if isinstance(value, dict):
+                value.pop("ResponseMetadata", None)
+            if detail.json and isinstance(value, str):
+                value = json.loads(value)
+            store[name] = value
+        except Exception as exc:
+            if error_code(exc) in detail.absent:
+                store[name] = None
+            else:
+                self.inventory.detail_failures[(key, item_id, name)] = describe_error(
+                    exc, f"{spec.service}:{detail.operation}"
+                )
+        finally:
+            self._tick()
+
+    def _next_level(self, fetched: Mapping[GroupKey, list[str]]) -> dict[GroupKey, set[str] | None]:
+        pending: dict[GroupKey, set[str] | None] = {}
+        for key, ids in fetched.items():
+            spec = spec_for_type(key[2])
+            demand = self.demand.get(key[2])
+            if spec is None or demand is None:
+                continue
+            account, region, _ = key
+            for name in demand.relations:
+                relation = spec.relations[name]
+                target = spec_for_type(relation.target)
+                if target is None:
+                    continue
+                target_key = group_key(target, account, region)
+                if relation.reverse is not None:
+                    pending[target_key] = None
+                    continue
+                wanted = pending.setdefault(target_key, set())
+                if wanted is None:
+                    continue
+                for item_id in ids:
+                    wanted.update(
+                        relation_ids(relation.ids, self.inventory.items[key][item_id], account, region)
+                    )
+        return {k: v for k, v in pending.items() if v is None or v}
+
+    def _tick(self) -> None:
+        with self._lock:
+            self._done += 1
+        if self.progress is not None:
+            self.progress(self._done, self._total)
