@@ -102,12 +102,13 @@ class Aws:
         profile: str | None = None,
         max_workers: int = 16,
         session: boto3.session.Session | None = None,
+        max_attempts: int = 6,
     ) -> None:
         self.role = role
         self._base = session or boto3.session.Session(profile_name=profile)
         self._endpoint = os.environ.get("AWS_ENDPOINT_URL")
         self._config = Config(
-            retries={"mode": "adaptive", "max_attempts": 6},
+            retries={"mode": "adaptive", "max_attempts": max_attempts},
             connect_timeout=5,
             read_timeout=30,
             user_agent_extra=f"metahub/{__version__}",

@@ -6,11 +6,12 @@ import argparse
 import json
 import logging
 import sys
+from contextlib import ExitStack
 from datetime import datetime, timezone
-from importlib import resources as package_files
 from pathlib import Path
 
 from metahub import __version__
+from metahub.demo import demo_findings, emulated_account
 from metahub.json_outputs import JSON_MODES, write_json
 from metahub.run import Run, load
 
@@ -19,11 +20,6 @@ log = logging.getLogger("metahub")
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
 _PROBLEMS_SHOWN = 20
 _LIST_VIEWS = ("short", "full", "inventory", "statistics")
-
-
-def demo_findings() -> Path:
-    """The bundled sample: real Prowler 5.46 ASFF output of the emulated lab account."""
-    return Path(str(package_files.files("metahub") / "demo" / "prowler-lab.asff.json.gz"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,6 +55,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inputs.add_argument(
         "--only-active", action="store_true", help="keep only findings with RecordState ACTIVE"
+    )
+    context = parser.add_argument_group("Context")
+    context.add_argument(
+        "--context",
+        nargs="*",
+        choices=["config"],
+        default=[],
+        help="enrich resources from their accounts: config = MetaChecks (MetaHub v2 flag)",
+    )
+    context.add_argument(
+        "--meta-checks", action="store_true", help="same as --context config (MetaHub v1 flag)"
+    )
+    context.add_argument(
+        "--mh-assume-role",
+        metavar="ROLE_NAME",
+        help="assume this role in each affected account (arn:...:iam::<account>:role/ROLE_NAME)",
+    )
+    context.add_argument("--mh-external-id", metavar="ID", help="external ID for --mh-assume-role")
+    context.add_argument("--mh-role-session-name", default="metahub", metavar="NAME")
+    context.add_argument("--mh-profile", metavar="PROFILE", help="AWS profile for the starting credentials")
+    context.add_argument(
+        "--checks-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also load MetaChecks from the *.py files in DIR (repeatable)",
+    )
+    context.add_argument("--max-workers", type=int, default=16, help="parallel AWS requests (default: 16)")
+    context.add_argument(
+        "--list-meta-checks", action="store_true", help="list the MetaChecks per resource type and exit"
     )
     outputs = parser.add_argument_group("Outputs")
     outputs.add_argument(
@@ -96,6 +122,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if args.checks_dir or args.list_meta_checks:
+        from metahub.checks.base import load_plugins
+
+        try:
+            load_plugins(args.checks_dir)
+        except (ImportError, SyntaxError, OSError) as exc:
+            print(f"metahub: error: cannot load checks: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    if args.list_meta_checks:
+        _list_meta_checks()
+        return EXIT_OK
     sources: list[str | Path] = list(args.input_asff)
     if args.demo:
         sources.append(demo_findings())
@@ -110,6 +147,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"metahub {__version__}: context for security findings", file=sys.stderr)
 
     run = load(*sources, only_failed=args.only_failed, only_active=args.only_active)
+    if args.demo or args.meta_checks or "config" in args.context:
+        with ExitStack() as stack:
+            if args.demo:
+                if not args.quiet:
+                    print("metahub: starting the emulated demo account ...", file=sys.stderr)
+                stack.enter_context(emulated_account())
+            _enrich(run, args)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     _print_problems(run, args.output_dir if args.output_modes else None, stamp)
 
@@ -124,6 +168,36 @@ def main(argv: list[str] | None = None) -> int:
     if run.report.unreadable:
         return EXIT_USAGE
     return EXIT_REJECTED if run.report.rejected else EXIT_OK
+
+
+def _enrich(run: Run, args: argparse.Namespace) -> None:
+    from metahub.aws import Aws, RoleSettings
+    from metahub.enrich import terminal_progress
+
+    role = None
+    if args.mh_assume_role:
+        role = RoleSettings(args.mh_assume_role, args.mh_external_id, args.mh_role_session_name)
+    aws = Aws(role=role, profile=args.mh_profile, max_workers=args.max_workers)
+    run.enrich(aws, max_workers=args.max_workers, progress=None if args.quiet else terminal_progress())
+    report = run.enrichment
+    if report is None or args.quiet:
+        return
+    for reason, count in report.unknown.most_common(10):
+        print(f"metahub: unknown x{count}: {reason}", file=sys.stderr)
+    if len(report.unknown) > 10:
+        print(
+            f"metahub: ... and {len(report.unknown) - 10} more reasons (see 'unknown' in the outputs)",
+            file=sys.stderr,
+        )
+
+
+def _list_meta_checks() -> None:
+    from metahub.checks.base import all_checks
+
+    for type_, checks in sorted(all_checks().items()):
+        print(type_)
+        for name, definition in checks.items():
+            print(f"  {name:60} {definition.doc}")
 
 
 def _print_problems(run: Run, output_dir: Path | None, stamp: str) -> None:
@@ -144,11 +218,18 @@ def _print_problems(run: Run, output_dir: Path | None, stamp: str) -> None:
 
 def _summary_line(run: Run) -> str:
     s = run.summary()
-    return (
+    line = (
         f"metahub: {s['sources']} source(s), {s['findings_read']} findings read, {s['rejected']} rejected, "
         f"{s['duplicates']} duplicate(s), {s['filtered_out']} filtered out, {s['findings']} findings on "
         f"{s['resources']} resources, {s['seconds']:.2f} s"
     )
+    if run.enrichment is not None:
+        report = run.enrichment
+        line += (
+            f"; enriched {report.enriched} resources, AWS calls: {report.total_calls}, "
+            f"{sum(report.unknown.values())} checks unknown, {report.seconds:.2f} s"
+        )
+    return line
 
 
 if __name__ == "__main__":

@@ -17,6 +17,9 @@ from metahub.models import SEVERITY_ORDER, AffectedResource, Finding
 if TYPE_CHECKING:
     import pandas as pd
 
+    from metahub.aws import Aws
+    from metahub.enrich import EnrichReport
+
 
 class Run:
     """Findings read in one go, grouped by resource, with what went wrong while reading."""
@@ -27,6 +30,18 @@ class Run:
         with gc_paused():
             self.resources: dict[str, AffectedResource] = group_by_resource(findings)
         self.seconds = seconds
+        self.enrichment: EnrichReport | None = None
+
+    def enrich(self, aws: Aws | None = None, *, max_workers: int = 16, progress: Any = None) -> EnrichReport:
+        """Fetch what the MetaChecks need from the accounts the resources live in, and run them.
+
+        ``aws`` carries credentials and roles (default: the standard credential chain). AWS
+        trouble never raises: affected checks are null and ``resource.unknown`` says why.
+        """
+        from metahub.enrich import enrich
+
+        self.enrichment = enrich(self.resources, aws, max_workers=max_workers, progress=progress)
+        return self.enrichment
 
     @classmethod
     def from_findings(cls, findings: Iterable[Finding | Mapping[str, Any]]) -> Run:
@@ -142,6 +157,14 @@ class Run:
             "findings": len(self.findings),
             "resources": len(self.resources),
             "seconds": round(self.seconds, 2),
+            **(
+                {
+                    "aws_calls": self.enrichment.total_calls,
+                    "enrich_seconds": round(self.enrichment.seconds, 2),
+                }
+                if self.enrichment
+                else {}
+            ),
         }
 
     def __repr__(self) -> str:

@@ -63,3 +63,73 @@ def make_finding(
 def write(path: Path, data: Any) -> Path:
     path.write_text(json.dumps(data))
     return path
+
+
+LAB = SHARED / "lab"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def lab_endpoint() -> Any:
+    """A moto server holding the lab account, rebuilt with shared/lab/seed_account.py (seed 42).
+
+    Tests read it and never change it; boto3 reaches it through AWS_ENDPOINT_URL.
+    """
+    import logging
+    import subprocess
+    import sys
+    import urllib.request
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    environment = {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    saved = {key: os.environ.get(key) for key in environment}
+    os.environ.update(environment)
+    try:
+        urllib.request.urlopen(
+            urllib.request.Request(f"{endpoint}/moto-api/seed?a=42", method="POST")
+        ).close()
+        seeded = subprocess.run(
+            [
+                sys.executable,
+                str(LAB / "seed_account.py"),
+                "--scale",
+                "2",
+                "--regions",
+                "us-east-1,eu-west-1",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=dict(os.environ),
+        )
+        summary = json.loads(seeded.stdout)
+        expected = json.loads((FIXTURES / "lab1-seed-summary.json").read_text())
+        assert summary == expected, (
+            "the lab account's ids differ from the fixture's: is moto 5.2.5 installed?"
+        )
+        yield endpoint
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        server.stop()

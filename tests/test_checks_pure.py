@@ -1,0 +1,294 @@
+"""MetaChecks on hand-built data: no AWS, no moto."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pytest
+
+from metahub.checks.base import No, ResourceView, Unknown, all_checks
+from metahub.checks.network import network_acl_allows
+from metahub.checks.policy import external_principals, public_statements, unrestricted_statements
+from metahub.enrich import demand_for, evaluate
+from metahub.resources.fetch import Inventory
+from metahub.resources.spec import all_specs, spec_for_type
+
+A, R = "123456789012", "us-east-1"
+
+
+def key(type_: str) -> tuple[str, str, str]:
+    return (A, R, type_)
+
+
+def inventory(**groups: dict[str, dict[str, Any]]) -> Inventory:
+    inv = Inventory()
+    for type_, items in groups.items():
+        inv.items[key(type_)] = items
+    return inv
+
+
+def view(inv: Inventory, type_: str, item_id: str) -> ResourceView:
+    return ResourceView(inv, key(type_), item_id, {})
+
+
+def _instance(**extra: Any) -> dict[str, Any]:
+    return {
+        "InstanceId": "i-1",
+        "PublicIpAddress": "55.55.55.55",
+        "SubnetId": "subnet-1",
+        "SecurityGroups": [{"GroupId": "sg-1"}],
+        "State": {"Name": "running"},
+        **extra,
+    }
+
+
+def _network(acl_entries: list[dict[str, Any]] | None = None, route_to_igw: bool = True) -> dict[str, Any]:
+    routes = [{"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-1"}] if route_to_igw else []
+    entries = (
+        acl_entries
+        if acl_entries is not None
+        else [
+            {
+                "RuleNumber": 100,
+                "Protocol": "-1",
+                "RuleAction": "allow",
+                "Egress": False,
+                "CidrBlock": "0.0.0.0/0",
+            }
+        ]
+    )
+    return {
+        "AwsEc2SecurityGroup": {
+            "sg-1": {
+                "GroupId": "sg-1",
+                "IpPermissions": [
+                    {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+                ],
+            }
+        },
+        "AwsEc2Subnet": {"subnet-1": {"SubnetId": "subnet-1", "VpcId": "vpc-1"}},
+        "AwsEc2RouteTable": {
+            "rtb-main": {
+                "RouteTableId": "rtb-main",
+                "VpcId": "vpc-1",
+                "Associations": [{"Main": True}],
+                "Routes": routes,
+            },
+        },
+        "AwsEc2NetworkAcl": {
+            "acl-1": {"NetworkAclId": "acl-1", "Associations": [{"SubnetId": "subnet-1"}], "Entries": entries}
+        },
+    }
+
+
+def test_public_instance_through_the_main_route_table() -> None:
+    inv = inventory(AwsEc2Instance={"i-1": _instance()}, **_network())
+    verdict = view(inv, "AwsEc2Instance", "i-1").check("is_public")
+    assert verdict == {
+        "public_ip": "55.55.55.55",
+        "internet_gateway": "igw-1",
+        "open_ingress": ["sg-1: tcp port 22 from 0.0.0.0/0"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"PublicIpAddress": None}, "no public IP address"),
+        ({"SecurityGroups": []}, "no security group rule is open to the internet"),
+    ],
+)
+def test_instance_not_public(change: dict[str, Any], reason: str) -> None:
+    inv = inventory(AwsEc2Instance={"i-1": _instance(**change)}, **_network())
+    verdict = view(inv, "AwsEc2Instance", "i-1").check("is_public")
+    assert isinstance(verdict, No) and reason in verdict.reason
+
+
+def test_instance_behind_private_route_or_blocking_acl() -> None:
+    no_route = inventory(AwsEc2Instance={"i-1": _instance()}, **_network(route_to_igw=False))
+    assert (
+        "no route to an internet gateway" in view(no_route, "AwsEc2Instance", "i-1").check("is_public").reason
+    )
+    deny_ssh = [
+        {
+            "RuleNumber": 50,
+            "Protocol": "6",
+            "RuleAction": "deny",
+            "Egress": False,
+            "CidrBlock": "0.0.0.0/0",
+            "PortRange": {"From": 22, "To": 22},
+        },
+        {
+            "RuleNumber": 100,
+            "Protocol": "-1",
+            "RuleAction": "allow",
+            "Egress": False,
+            "CidrBlock": "0.0.0.0/0",
+        },
+    ]
+    blocked = inventory(AwsEc2Instance={"i-1": _instance()}, **_network(deny_ssh))
+    assert "network ACL blocks" in view(blocked, "AwsEc2Instance", "i-1").check("is_public").reason
+
+
+def test_unknown_when_a_needed_group_failed() -> None:
+    inv = inventory(AwsEc2Instance={"i-1": _instance()}, **_network())
+    inv.failures[key("AwsEc2SecurityGroup")] = "ec2:describe_security_groups: access denied (AccessDenied)"
+    instance = view(inv, "AwsEc2Instance", "i-1")
+    with pytest.raises(Unknown, match="access denied"):
+        instance.check("is_public")
+    values, unknown, evidence = evaluate(instance, spec_for_type("AwsEc2Instance"))  # type: ignore[arg-type]
+    assert values["it_has_public_ip"] == "55.55.55.55" and values["is_public"] is None
+    assert unknown["is_public"].endswith("(AccessDenied)")
+    assert evidence["is_encrypted"] == "no EBS volume found"
+
+
+def _bucket(
+    policy: Any, bucket_block: dict[str, bool] | None, account_block: dict[str, bool] | None
+) -> ResourceView:
+    inv = inventory(
+        AwsS3Bucket={"b": {"Name": "b"}},
+        AwsS3AccountPublicAccessBlock={A: {"AccountId": A, "Configuration": account_block}},
+    )
+    inv.details[(key("AwsS3Bucket"), "b")] = {
+        "Policy": policy,
+        "Acl": [],
+        "PublicAccessBlock": bucket_block,
+        "Encryption": None,
+    }
+    return view(inv, "AwsS3Bucket", "b")
+
+
+PUBLIC_POLICY = {
+    "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}]
+}
+
+
+def test_bucket_public_unless_blocked() -> None:
+    assert _bucket(PUBLIC_POLICY, None, None).check("is_public")["policy_statements"]
+    restrict = {"RestrictPublicBuckets": True}
+    assert "bucket's Block" in _bucket(PUBLIC_POLICY, restrict, None).check("is_public").reason
+    assert "account's Block" in _bucket(PUBLIC_POLICY, None, restrict).check("is_public").reason
+    assert "no default encryption" in _bucket(PUBLIC_POLICY, None, None).check("is_encrypted").reason
+
+
+def test_policy_reading() -> None:
+    conditioned = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "*"},
+                "Action": "sns:Publish",
+                "Condition": {"StringEquals": {"AWS:SourceOwner": A}},
+            }
+        ]
+    }
+    assert public_statements(conditioned) == []
+    assert public_statements({"Statement": {"Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": "x"}})
+    assert public_statements({"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "*"}]}) == []
+    assert unrestricted_statements({"Statement": [{"Effect": "Allow", "Action": "*:*", "Resource": ["*"]}]})
+    assert not unrestricted_statements(
+        {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    )
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::999988887777:root", A]}}]}
+    assert external_principals(trust, A) == ["arn:aws:iam::999988887777:root"]
+    assert public_statements("not a document") == []
+
+
+def test_network_acl_first_match_wins() -> None:
+    acl = {
+        "Entries": [
+            {
+                "RuleNumber": 200,
+                "Protocol": "-1",
+                "RuleAction": "allow",
+                "Egress": False,
+                "CidrBlock": "0.0.0.0/0",
+            },
+            {
+                "RuleNumber": 100,
+                "Protocol": "6",
+                "RuleAction": "deny",
+                "Egress": False,
+                "CidrBlock": "0.0.0.0/0",
+                "PortRange": {"From": 3389, "To": 3389},
+            },
+        ]
+    }
+    assert network_acl_allows(acl, "tcp", 22) and not network_acl_allows(acl, "tcp", 3389)
+    assert not network_acl_allows({"Entries": []}, "tcp", 22)
+
+
+# --- the registry itself ----------------------------------------------------------------------
+
+
+def test_every_check_has_a_spec_and_resolvable_needs() -> None:
+    checks = all_checks()
+    assert set(checks) <= set(all_specs())
+    demand_for(checks)  # raises on a need that names no relation or detail
+
+
+def test_relations_and_details_are_consistent() -> None:
+    specs = all_specs()
+    for spec in specs.values():
+        for name, relation in spec.relations.items():
+            assert relation.target in specs, f"{spec.type}.{name} -> {relation.target}"
+        assert spec.fetch or (spec.operation and spec.items), spec.type
+        assert spec.id, spec.type
+
+
+def test_checks_do_not_call_aws() -> None:
+    folder = Path(__file__).resolve().parents[1] / "metahub" / "checks"
+    for path in folder.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):  # imports for type checkers only never run
+            if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
+                node.body = []
+        imported = {
+            alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+        }
+        imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert not {m for m in imported if m.split(".")[0] in ("boto3", "botocore")}, path.name
+        assert "metahub.resources.fetch" not in imported and "metahub.aws" not in imported, path.name
+
+
+def test_rollups_cover_the_fixture_types() -> None:
+    checks = all_checks()
+    for type_ in (
+        "AwsEc2Instance",
+        "AwsEc2SecurityGroup",
+        "AwsS3Bucket",
+        "AwsSqsQueue",
+        "AwsSnsTopic",
+        "AwsKmsKey",
+        "AwsLambdaFunction",
+        "AwsRdsDbInstance",
+        "AwsEc2Snapshot",
+        "AwsEc2Vpc",
+        "AwsEc2Subnet",
+        "AwsIamRole",
+    ):
+        assert "is_public" in checks[type_], type_
+    for type_ in (
+        "AwsEc2Instance",
+        "AwsEc2Volume",
+        "AwsS3Bucket",
+        "AwsSqsQueue",
+        "AwsRdsDbInstance",
+        "AwsDynamoDbTable",
+        "AwsEc2Snapshot",
+    ):
+        assert "is_encrypted" in checks[type_], type_
+    for type_ in ("AwsIamPolicy", "AwsIamRole", "AwsIamUser", "AwsIamGroup", "AwsEc2SecurityGroup"):
+        assert "is_unrestricted" in checks[type_] or "is_attached" in checks[type_], type_
+
+
+def test_types_are_security_hub_types() -> None:
+    """Spec types are ASFF resource types, as botocore's Security Hub model names them
+    (ResourceDetails members), except the few metahub uses only as relation targets."""
+    model = botocore.session.get_session().get_service_model("securityhub")
+    asff = set(model.shape_for("ResourceDetails").members)
+    internal = {"AwsEc2Snapshot", "AwsEc2InternetGateway", "AwsEc2FlowLog", "AwsIamInstanceProfile"}
+    assert {t for t in all_specs() if t not in asff} == internal

@@ -1,0 +1,160 @@
+"""End to end: the real Prowler scan of the lab account, enriched from the emulated account."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import metahub
+from metahub.aws import Aws
+
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture(scope="module")
+def enriched(lab_endpoint: str, asff_fixture: Path) -> metahub.Run:
+    run = metahub.load(asff_fixture)  # every finding: PASSED ones name the well-configured resources
+    run.enrich(Aws())
+    return run
+
+
+def _by(run: metahub.Run, type_: str, contains: str = "") -> dict[str, Any]:
+    return {arn: r for arn, r in run.resources.items() if r.type == type_ and contains in arn}
+
+
+def test_findings_in_equal_findings_out(enriched: metahub.Run) -> None:
+    assert sum(len(r.findings) for r in enriched.resources.values()) == 6073
+    assert len(enriched.resources) == 2704
+
+
+def test_instances_public_and_private(enriched: metahub.Run) -> None:
+    instances = _by(enriched, "AwsEc2Instance")
+    public = {arn for arn, r in instances.items() if r.metachecks["is_public"]}
+    assert len(instances) == 8 and len(public) == 4
+    for arn, resource in instances.items():
+        checks = resource.metachecks
+        if arn in public:
+            evidence = checks["is_public"]
+            assert evidence["public_ip"] == checks["it_has_public_ip"]
+            assert evidence["internet_gateway"].startswith("igw-")
+            assert any("port 22 from 0.0.0.0/0" in rule for rule in evidence["open_ingress"])
+            assert checks["is_instance_metadata_v2"] is False
+            assert checks["its_associated_with_iam_roles_unrestricted"] == [
+                f"arn:aws:iam::{ACCOUNT}:role/app-admin-role"
+            ]
+        else:
+            assert checks["is_public"] is False and "is_public" in resource.evidence
+            assert checks["is_instance_metadata_v2"] is True
+
+
+def test_unencrypted_attached_volumes(enriched: metahub.Run) -> None:
+    volumes = {arn: r for arn, r in _by(enriched, "AwsEc2Volume", ":volume/").items()}
+    attached_plain = [
+        r for r in volumes.values() if r.metachecks["is_attached"] and not r.metachecks["is_encrypted"]
+    ]
+    assert attached_plain, "the lab attaches an unencrypted volume to each public instance"
+    for resource in attached_plain:
+        assert resource.metachecks["is_encrypted"] is False
+        assert resource.evidence["is_encrypted"] == "the volume is not encrypted"
+    # Each public instance carries one of them, and says so.
+    public = [r for r in _by(enriched, "AwsEc2Instance").values() if r.metachecks["is_public"]]
+    assert all(r.metachecks["its_associated_with_ebs_unencrypted"] for r in public)
+
+
+def test_snapshots_typed_as_volumes_get_snapshot_checks(enriched: metahub.Run) -> None:
+    snapshots = _by(enriched, "AwsEc2Volume", ":snapshot/")
+    assert len(snapshots) == 2592
+    sample = next(iter(snapshots.values()))
+    assert set(sample.metachecks) == {"is_encrypted", "is_public", "it_has_volume"}
+    # moto's AMI snapshots belong to another account: not this account's public snapshots.
+    assert not any(r.metachecks["is_public"] for r in snapshots.values())
+
+
+def test_buckets(enriched: metahub.Run) -> None:
+    for arn, bucket in _by(enriched, "AwsS3Bucket").items():
+        checks = bucket.metachecks
+        if "public-assets-" in arn:
+            assert checks["is_public"]["policy_statements"][0]["Principal"] == "*"
+        else:
+            assert "private-data-" in arn
+            assert checks["is_public"] is False
+            assert checks["is_encrypted"] == "aws:kms"
+            assert checks["it_has_public_access_block_enabled"] == [
+                "BlockPublicAcls",
+                "IgnorePublicAcls",
+                "BlockPublicPolicy",
+                "RestrictPublicBuckets",
+            ]
+
+
+def test_security_groups(enriched: metahub.Run) -> None:
+    # From the lab summary: per region and unit, an open-ssh-* group then an internal-* one.
+    open_ssh = {
+        "sg-e06453eea14b87206",
+        "sg-e9737a4fd5ba7fdb2",
+        "sg-6fd29e66541c67b78",
+        "sg-d95e70ab6394d1433",
+    }
+    internal = {
+        "sg-a53570598c4fc7a39",
+        "sg-41620dcc9db38ffe9",
+        "sg-be6d7eaa748cccfc2",
+        "sg-959de18a087f6f24a",
+    }
+    groups = {arn.rsplit("/", 1)[-1]: r for arn, r in _by(enriched, "AwsEc2SecurityGroup").items()}
+    assert open_ssh <= set(groups) and internal <= set(groups)
+    for group in open_ssh:
+        checks = groups[group].metachecks
+        assert checks["is_unrestricted"] == [
+            f"{group}: tcp port 22 from 0.0.0.0/0",
+            f"{group}: tcp port 3389 from 0.0.0.0/0",
+        ]
+        assert checks["is_attached"] and checks["is_public"]["public_ips"]
+    for group in internal:
+        checks = groups[group].metachecks
+        assert checks["is_unrestricted"] is False and checks["is_public"] is False
+        assert checks["its_associated_with_ec2_instances"]  # used by the private instance
+
+
+def test_queues_policies_and_principals(enriched: metahub.Run) -> None:
+    for queue in _by(enriched, "AwsSqsQueue", ":orders-").values():
+        assert queue.metachecks["is_public"]["policy_statements"][0]["Action"] == "sqs:SendMessage"
+    admin = enriched.resources[f"arn:aws:iam::{ACCOUNT}:policy/admin-star"]
+    assert admin.metachecks["is_unrestricted"] == [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
+    assert f"arn:aws:iam::{ACCOUNT}:role/vendor-access" in admin.metachecks["is_attached"]
+    read = enriched.resources.get(f"arn:aws:iam::{ACCOUNT}:policy/read-data")
+    if read is not None:
+        assert read.metachecks["is_unrestricted"] is False
+    ci_bot = enriched.resources[f"arn:aws:iam::{ACCOUNT}:user/ci-bot"]
+    assert ci_bot.metachecks["is_unrestricted"] == {"inline_policies": ["inline-star"]}
+
+
+def test_unknowns_say_why(enriched: metahub.Run) -> None:
+    # Prowler named the automated RDS snapshots by the time of the scan; the rebuilt account has
+    # newer ones, so those two are gone "since the scan", exactly as in a real account.
+    snapshots = _by(enriched, "AwsRdsDbSnapshot")
+    for resource in snapshots.values():
+        if resource.metachecks["is_public"] is None:
+            assert "not found in account" in resource.unknown["is_public"]
+    pseudo = enriched.resources[f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume"]
+    assert pseudo.metachecks is None and "pseudo-ARN" in pseudo.unknown["metachecks"]
+
+
+def test_calls_are_few_and_counted(enriched: metahub.Run) -> None:
+    report = enriched.enrichment
+    assert report is not None
+    assert report.total_calls <= 160
+    assert report.calls["ec2:DescribeInstances"] == 2  # one per region, for 8 instances
+    assert report.calls["iam:GetAccountAuthorizationDetails"] == 1
+    assert report.calls["ec2:DescribeSecurityGroups"] <= 4
+
+
+def test_json_short_carries_the_context(enriched: metahub.Run) -> None:
+    short = enriched.short()
+    entry = short["arn:aws:s3:::public-assets-us-east-1-0"]
+    assert entry["metachecks"]["is_public"]
+    assert entry["evidence"]["is_encrypted"] == "no default encryption configured"
+    stats = enriched.statistics()
+    assert stats["resources"]["metachecks.is_public"]["true"] >= 4 + 4 + 1
