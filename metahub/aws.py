@@ -112,7 +112,7 @@ class Aws:
             connect_timeout=5,
             read_timeout=30,
             user_agent_extra=f"metahub/{__version__}",
-            max_pool_connections=max(10, max_workers),
+            max_pool_connections=max(10, 2 * max_workers),  # fetch and detail pools
         )
         self._lock = threading.Lock()
         self._count_lock = threading.Lock()

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from metahub.checks.base import No, ResourceView, check
+from metahub.checks.base import No, ResourceView, Unknown, check
 
 SNAPSHOT = "AwsEc2Snapshot"
 
@@ -15,6 +15,11 @@ def is_encrypted(r: ResourceView) -> str | No:
 @check(SNAPSHOT)
 def is_public(r: ResourceView) -> str | No:
     """Anyone may create a volume from it."""
+    owner = r.get("OwnerId")
+    if owner != r.account:
+        raise Unknown(
+            f"owned by account {owner}, not {r.account}: whom it is shared with is not visible from here"
+        )
     return "restorable by all AWS accounts" if r.get("Public") else No("not shared publicly")
 
 

@@ -10,14 +10,17 @@ from metahub.resources.spec import Spec, register
 
 
 def fetch_snapshots(ctx: FetchContext, ids: list[str] | None) -> list[dict[str, Any]]:
-    """One batch of snapshots, each marked ``Public`` from ONE listing per (account, region) of
-    the account's snapshots that anyone may restore: no DescribeSnapshotAttribute per snapshot."""
+    """Snapshots by id (or all the account's), each marked ``Public`` from ONE listing per
+    (account, region) of the account's snapshots anyone may restore: no per-snapshot
+    DescribeSnapshotAttribute call. That listing is skipped when the account owns none of them."""
     if ids is None:
         snapshots = ctx.items("describe_snapshots", "Snapshots", OwnerIds=["self"])
     else:
         snapshots = ctx.items(
             "describe_snapshots", "Snapshots", Filters=[{"Name": "snapshot-id", "Values": ids}]
         )
+    if not any(s.get("OwnerId") == ctx.account for s in snapshots):
+        return snapshots
     public = ctx.memo(
         ("public-snapshots", ctx.account, ctx.region),
         lambda: {
@@ -29,7 +32,10 @@ def fetch_snapshots(ctx: FetchContext, ids: list[str] | None) -> list[dict[str, 
             if s.get("OwnerId") == ctx.account
         },
     )
-    return [{**s, "Public": s["SnapshotId"] in public} for s in snapshots]
+    return [
+        {**s, "Public": s["SnapshotId"] in public} if s.get("OwnerId") == ctx.account else s
+        for s in snapshots
+    ]
 
 
 SPEC = register(
@@ -39,6 +45,7 @@ SPEC = register(
         arn_types=("snapshot",),
         id="SnapshotId",
         batch=200,
+        list_above=1000,
         fetch=fetch_snapshots,
     )
 )

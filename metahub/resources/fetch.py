@@ -16,7 +16,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,6 +115,7 @@ class Fetcher:
         self.progress = progress
         self._done = 0
         self._total = 0
+        self.partitions: dict[str, str] = {}
         self._memo: dict[tuple[Any, ...], Any] = {}
         self._memo_locks: dict[tuple[Any, ...], threading.Lock] = {}
         self._lock = threading.Lock()
@@ -133,13 +134,21 @@ class Fetcher:
         """Fetch ``wanted`` (ids per group, None for the whole type) and everything it leads to."""
         self.partitions = dict(partitions or {})
         pending: dict[GroupKey, set[str] | None] = dict(wanted)
-        with ThreadPoolExecutor(max_workers=self.max_workers, thread_name_prefix="metahub-fetch") as pool:
+        # Per-item detail calls run in a pool of their own, alongside the next levels: associations
+        # come from the listed items, never from details, so nothing waits for them but the end.
+        with (
+            ThreadPoolExecutor(self.max_workers, thread_name_prefix="metahub-fetch") as pool,
+            ThreadPoolExecutor(self.max_workers, thread_name_prefix="metahub-detail") as detail_pool,
+        ):
+            details: list[Future[None]] = []
             for _ in range(MAX_LEVELS):
                 if not pending:
                     break
                 fetched = self._fetch_level(pool, pending)
-                self._fetch_details(pool, fetched)
+                details.extend(self._submit_details(detail_pool, fetched))
                 pending = self._next_level(fetched)
+            for future in details:
+                future.result()
         return self.inventory
 
     # --- one level --------------------------------------------------------------------------
@@ -153,7 +162,8 @@ class Fetcher:
             spec = spec_for_type(key[2])
             if spec is None or key in self.inventory.listed_all or key in self.inventory.failures:
                 continue
-            if ids is None or not (spec.ids_filter or spec.ids_param or spec.fetch):
+            many = spec.list_above is not None and ids is not None and len(ids) > spec.list_above
+            if ids is None or many or not (spec.ids_filter or spec.ids_param or spec.fetch):
                 self.inventory.listed_all.add(key)
                 tasks.append((key, None))
                 continue
@@ -202,7 +212,9 @@ class Fetcher:
         finally:
             self._tick()
 
-    def _fetch_details(self, pool: ThreadPoolExecutor, fetched: Mapping[GroupKey, list[str]]) -> None:
+    def _submit_details(
+        self, pool: ThreadPoolExecutor, fetched: Mapping[GroupKey, list[str]]
+    ) -> list[Future[None]]:
         tasks = []
         for key, ids in fetched.items():
             spec = spec_for_type(key[2])
@@ -211,8 +223,9 @@ class Fetcher:
                 continue
             for name in sorted(demand.details):
                 tasks.extend((key, spec, item_id, name) for item_id in ids)
-        self._total += len(tasks)
-        list(pool.map(lambda t: self._fetch_detail(*t), tasks))
+        with self._lock:
+            self._total += len(tasks)
+        return [pool.submit(self._fetch_detail, *task) for task in tasks]
 
     def _fetch_detail(self, key: GroupKey, spec: Spec, item_id: str, name: str) -> None:
         detail = spec.details[name]

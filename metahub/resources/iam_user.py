@@ -18,9 +18,11 @@ def credential_report(ctx: FetchContext) -> dict[str, dict[str, str]]:
 
     def load() -> dict[str, dict[str, str]]:
         iam = ctx.client("iam")
-        deadline = time.monotonic() + _REPORT_WAIT_SECONDS
+        deadline, pause = time.monotonic() + _REPORT_WAIT_SECONDS, 0.2
+        # AWS returns COMPLETE at once when a report is under four hours old; a new one takes seconds.
         while iam.generate_credential_report()["State"] != "COMPLETE" and time.monotonic() < deadline:
-            time.sleep(1)
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
         content = iam.get_credential_report()["Content"]
         text = content.decode("utf-8") if isinstance(content, bytes) else content
         return {row["arn"]: row for row in csv.DictReader(io.StringIO(text))}

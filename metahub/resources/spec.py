@@ -71,6 +71,8 @@ class Spec:
     ids_param: str | None = None
     """Parameter that takes a list of ids. With neither, the whole type is listed and matched here."""
     batch: int = 100
+    list_above: int | None = None
+    """When a group wants more ids than this, list the whole type instead: fewer calls."""
     params: Mapping[str, Any] = field(default_factory=dict)
     arn_types: tuple[str, ...] = ()
     """ARN resource-type segments this spec serves (``instance``), matched before the ASFF type."""
