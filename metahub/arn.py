@@ -81,7 +81,7 @@ def parse_arn(value: str) -> Arn | None:
     if service in _BARE_NAME_SERVICES:
         kind, ident = "", resource
     else:
-        match = _TYPE_AND_ID.match(resource)
+        match = _TYPE_AND_ID.match(resource.lstrip("/"))  # API Gateway: ``/apis/a1b2c3``
         kind, ident = (match.group(1), match.group(2)) if match else (resource, "")
     return Arn(partition, service, region, account, resource, kind, ident)
 

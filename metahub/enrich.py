@@ -12,7 +12,7 @@ from typing import Any
 
 from metahub.arn import parse_arn
 from metahub.aws import Aws
-from metahub.checks.base import No, ResourceView, Unknown, checks_for
+from metahub.checks.base import ROLLUPS, No, ResourceView, Unknown, checks_for
 from metahub.models import AffectedResource
 from metahub.resources.fetch import Demand, Fetcher, Inventory
 from metahub.resources.spec import GroupKey, Spec, group_key, spec_for, spec_for_type
@@ -37,15 +37,23 @@ def demand_for(types: Iterable[str]) -> dict[str, Demand]:
     """What to fetch beyond the items, per type, from the ``needs`` of the checks of ``types``.
 
     A need is a path of relations, optionally ending in a detail: ``subnet.route_tables`` or
-    ``instance_profile.roles.attached_policies`` or ``Policy``.
+    ``instance_profile.roles.attached_policies`` or ``Policy``; ``instances.*`` is whatever the
+    checks of the related type need (an Auto Scaling group asking its instances' ``is_public``).
     """
     details: dict[str, set[str]] = defaultdict(set)
     relations: dict[str, set[str]] = defaultdict(set)
+    expanded: set[str] = set()
 
     def walk(type_: str, path: str, check_name: str) -> None:
         spec = spec_for_type(type_)
         head, _, rest = path.partition(".")
-        if spec is not None and head in spec.relations:
+        if head == "*" and not rest:
+            if type_ not in expanded:
+                expanded.add(type_)
+                for definition in checks_for(type_).values():
+                    for need in definition.needs:
+                        walk(type_, need, f"{type_}.{definition.name}")
+        elif spec is not None and head in spec.relations:
             relations[type_].add(head)
             if rest:
                 walk(spec.relations[head].target, rest, check_name)
@@ -89,17 +97,21 @@ def plan(
             resource.unknown["metachecks"] = f"resource id {resource.arn!r} is not an ARN"
             continue
         key = group_key(spec, resource.account, resource.region)
-        item_id = spec.id_from_arn(arn)
+        item_id = spec.item_id(arn)
         wanted[key].add(item_id)
         located[resource.arn] = (key, item_id)
     return dict(wanted), located
 
 
 def evaluate(view: ResourceView, spec: Spec) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
-    """Run every check of the type on one resource: (values, unknown reasons, evidence for no)."""
+    """Run every check of the type on one resource: (values, unknown reasons, evidence for no).
+
+    Every resource carries the four rollups; one that means nothing for its type (an IAM policy is
+    not encrypted or unencrypted) is null, and its evidence says it does not apply.
+    """
     values: dict[str, Any] = {}
     unknown: dict[str, str] = {}
-    evidence: dict[str, str] = {}
+    evidence = not_applicable(spec.type)
     for name in checks_for(spec.type):
         try:
             value = view.check(name)
@@ -113,7 +125,14 @@ def evaluate(view: ResourceView, spec: Spec) -> tuple[dict[str, Any], dict[str, 
             values[name], evidence[name] = False, value.reason
         else:
             values[name] = value
+    values.update(dict.fromkeys(evidence.keys() - values.keys()))
     return values, unknown, evidence
+
+
+def not_applicable(resource_type: str) -> dict[str, str]:
+    """The rollups a type has no check for, with why they are null."""
+    checks = checks_for(resource_type)
+    return {name: f"does not apply to {resource_type}" for name in ROLLUPS if name not in checks}
 
 
 def enrich(
@@ -154,9 +173,10 @@ def _attach(
         assert spec is not None
         if inventory.item(key, item_id) is None:
             reason = inventory.missing_reason(key, item_id)
-            resource.metachecks = dict.fromkeys(checks_for(spec.type))
-            resource.unknown.update(dict.fromkeys(resource.metachecks, reason))
-            report.unknown[reason] += len(resource.metachecks)
+            checks = list(checks_for(spec.type))
+            resource.metachecks = dict.fromkeys([*checks, *not_applicable(spec.type)])
+            resource.unknown.update(dict.fromkeys(checks, reason))
+            report.unknown[reason] += len(checks)
             continue
         view = ResourceView(inventory, key, item_id, shared)
         values, unknown, evidence = evaluate(view, spec)

@@ -291,4 +291,79 @@ def test_types_are_security_hub_types() -> None:
     model = botocore.session.get_session().get_service_model("securityhub")
     asff = set(model.shape_for("ResourceDetails").members)
     internal = {"AwsEc2Snapshot", "AwsEc2InternetGateway", "AwsEc2FlowLog", "AwsIamInstanceProfile"}
-    assert {t for t in all_specs() if t not in asff} == internal
+    # Types Security Hub and MetaHub name that have no ResourceDetails member of their own.
+    without_details = {
+        "AwsApiGatewayV2Route",
+        "AwsEfsFileSystem",
+        "AwsElastiCacheCacheCluster",
+        "AwsElastiCacheReplicationGroup",
+    }
+    assert {t for t in all_specs() if t not in asff} == internal | without_details
+    asff_types = {t for t in all_specs() if t not in internal} | {"AwsElasticsearchDomain"}
+    assert len(asff_types) >= 40, sorted(asff_types)
+
+
+def test_eks_public_endpoint_limited_to_office_is_not_public() -> None:
+    cluster = {"name": "c", "endpoint": "https://x", "resourcesVpcConfig": {"endpointPublicAccess": True}}
+    limited = {
+        **cluster,
+        "resourcesVpcConfig": {"endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]},
+    }
+    inv = inventory(AwsEksCluster={"c": cluster, "l": limited})
+    assert view(inv, "AwsEksCluster", "c").check("is_public")["allowed_cidrs"] == ["0.0.0.0/0"]
+    verdict = view(inv, "AwsEksCluster", "l").check("is_public")
+    assert not verdict and "203.0.113.0/24" in verdict.reason
+
+
+def test_network_load_balancer_without_security_groups_is_public_on_its_listeners() -> None:
+    arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/n/1"
+    inv = inventory(
+        AwsElbv2LoadBalancer={arn: {"LoadBalancerArn": arn, "Scheme": "internet-facing", "DNSName": "n"}}
+    )
+    inv.details[(key("AwsElbv2LoadBalancer"), arn)] = {
+        "Listeners": [{"Protocol": "TLS", "Port": 443}, {"Protocol": "TCP", "Port": 22}],
+        "Attributes": [],
+    }
+    lb = view(inv, "AwsElbv2LoadBalancer", arn)
+    assert lb.check("is_public") == {"dns": "n", "open_listeners": [443, 22]}
+    assert not lb.check("is_encrypted") and lb.check("it_has_listeners_unencrypted") == ["TCP:22"]
+
+
+def test_cloudfront_https_everywhere_is_encrypted() -> None:
+    distribution = {
+        "Id": "D",
+        "Enabled": True,
+        "DomainName": "d.cloudfront.net",
+        "DefaultCacheBehavior": {"ViewerProtocolPolicy": "redirect-to-https"},
+        "Origins": {
+            "Items": [{"DomainName": "o", "CustomOriginConfig": {"OriginProtocolPolicy": "https-only"}}]
+        },
+        "WebACLId": "arn:aws:wafv2::acl",
+    }
+    d = view(inventory(AwsCloudFrontDistribution={"D": distribution}), "AwsCloudFrontDistribution", "D")
+    assert d.check("is_encrypted") == "HTTPS to viewers and origins"
+    assert not d.check("is_unrestricted")
+
+
+def test_athena_encryption_that_clients_may_override_is_not_enough() -> None:
+    inv = inventory(AwsAthenaWorkGroup={"w": {"Name": "w"}})
+    inv.details[(key("AwsAthenaWorkGroup"), "w")] = {
+        "WorkGroup": {
+            "Configuration": {
+                "ResultConfiguration": {"EncryptionConfiguration": {"EncryptionOption": "SSE_KMS"}},
+                "EnforceWorkGroupConfiguration": False,
+            }
+        }
+    }
+    verdict = view(inv, "AwsAthenaWorkGroup", "w").check("is_encrypted")
+    assert not verdict and "override" in verdict.reason
+
+
+def test_rollups_that_do_not_apply_are_null_and_say_so() -> None:
+    policy = {"Arn": "arn:aws:iam::123456789012:policy/p", "PolicyVersionList": []}
+    inv = inventory(AwsIamPolicy={policy["Arn"]: policy})
+    values, unknown, evidence = evaluate(
+        view(inv, "AwsIamPolicy", policy["Arn"]), spec_for_type("AwsIamPolicy")
+    )
+    assert values["is_encrypted"] is None and "is_encrypted" not in unknown
+    assert evidence["is_encrypted"] == "does not apply to AwsIamPolicy"

@@ -68,7 +68,15 @@ def test_snapshots_typed_as_volumes_get_snapshot_checks(enriched: metahub.Run) -
     snapshots = _by(enriched, "AwsEc2Volume", ":snapshot/")
     assert len(snapshots) == 2592
     sample = next(iter(snapshots.values()))
-    assert set(sample.metachecks) == {"is_encrypted", "is_public", "it_has_volume"}
+    assert set(sample.metachecks) == {
+        "is_encrypted",
+        "is_public",
+        "it_has_volume",
+        "is_attached",
+        "is_unrestricted",
+    }
+    assert sample.metachecks["is_attached"] is None
+    assert sample.evidence["is_attached"] == "does not apply to AwsEc2Snapshot"
     # moto's AMI snapshots belong to other accounts (moto ignores OwnerIds=self, so Prowler saw
     # them): metahub does not guess whom that account shares them with.
     for resource in snapshots.values():

@@ -1,16 +1,27 @@
 """Every built-in MetaCheck module. Importing this registers them."""
 
 from metahub.checks import (  # noqa: F401
+    apigateway,
+    athena_workgroup,
+    autoscaling,
+    cloudfront_distribution,
     dynamodb_table,
     ec2_instance,
     ec2_network,
     ec2_security_group,
     ec2_snapshot,
     ec2_volume,
+    efs_file_system,
+    eks_cluster,
+    elasticache,
+    elb,
     iam,
+    kinesis_stream,
     kms_key,
     lambda_function,
     messaging,
+    opensearch_domain,
     rds,
     s3_bucket,
+    secretsmanager_secret,
 )

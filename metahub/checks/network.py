@@ -100,3 +100,20 @@ def describe_rule(rule: dict[str, Any]) -> str:
         )
     )
     return f"{rule['GroupId']}: {protocol}{ports} from {rule['Source']}"
+
+
+def covers_port(rule: dict[str, Any], port: int | None) -> bool:
+    """Whether a security group rule lets traffic in on ``port`` (None: any port will do)."""
+    if str(rule.get("IpProtocol")) == "-1" or port is None:
+        return True
+    return (rule.get("FromPort") or 0) <= port <= (rule.get("ToPort") or 65535)
+
+
+def open_ingress(groups: list[ResourceView], ports: list[int] | None = None) -> list[str]:
+    """Rules of ``groups`` open to the internet on any of ``ports`` (on any port without them)."""
+    return [
+        describe_rule(rule)
+        for group in groups
+        for rule in unrestricted_ingress(group.data)
+        if not ports or any(covers_port(rule, port) for port in ports)
+    ]

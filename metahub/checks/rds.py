@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from metahub.checks.base import No, ResourceView, check
-from metahub.checks.network import describe_rule, unrestricted_ingress
+from metahub.checks.network import open_ingress, unrestricted_ingress
 
 DB = "AwsRdsDbInstance"
 
@@ -33,16 +33,10 @@ def db_is_public(r: ResourceView) -> dict[str, Any] | No:
     if not endpoint:
         return No("not publicly accessible")
     port = r.get("Endpoint.Port")
-    rules = [
-        rule
-        for rule in r.check("its_associated_with_security_group_rules_ingress_unrestricted")
-        if str(rule["IpProtocol"]) == "-1"
-        or port is None
-        or (rule.get("FromPort") or 0) <= port <= (rule.get("ToPort") or 65535)
-    ]
+    rules = open_ingress(r.related("security_groups"), [port] if port else None)
     if not rules:
         return No("publicly accessible, but no security group opens its port to the internet")
-    return {"endpoint": endpoint, "port": port, "open_ingress": [describe_rule(rule) for rule in rules]}
+    return {"endpoint": endpoint, "port": port, "open_ingress": rules}
 
 
 @check(DB, name="is_encrypted")

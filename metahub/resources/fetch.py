@@ -117,6 +117,8 @@ class Fetcher:
         self._total = 0
         self.partitions: dict[str, str] = {}
         self._memo: dict[tuple[Any, ...], Any] = {}
+        self._expanded: dict[GroupKey, set[str]] = {}
+        """Ids whose details and relations are under way: each item is followed once."""
         self._memo_locks: dict[tuple[Any, ...], threading.Lock] = {}
         self._lock = threading.Lock()
 
@@ -156,7 +158,9 @@ class Fetcher:
     def _fetch_level(
         self, pool: ThreadPoolExecutor, pending: Mapping[GroupKey, set[str] | None]
     ) -> dict[GroupKey, list[str]]:
-        """Fetch the groups of this level; returns the ids new to the inventory per group."""
+        """Fetch the groups of this level; returns, per group, the ids new to the inventory that
+        were asked for (all new ones where the whole type was wanted). Listing a whole type to find
+        a few ids must not fetch details and relations of everything else in it."""
         tasks = []
         for key, ids in pending.items():
             spec = spec_for_type(key[2])
@@ -171,7 +175,6 @@ class Fetcher:
             new = sorted(ids - asked)
             asked.update(new)
             tasks.extend((key, new[i : i + spec.batch]) for i in range(0, len(new), spec.batch))
-        before = {key: set(self.inventory.group(key)) for key, _ in tasks}
         self._total += len(tasks)
         for (key, _), items in zip(tasks, pool.map(lambda t: self._fetch_group(*t), tasks), strict=True):
             if items is None:
@@ -183,7 +186,14 @@ class Fetcher:
                 item_id = jmespath.search(spec.id, item) if spec.id else None
                 if isinstance(item_id, str):
                     group.setdefault(item_id, item)
-        return {key: sorted(set(self.inventory.group(key)) - ids) for key, ids in before.items()}
+        fetched = {}
+        for key, wanted in pending.items():
+            present = set(self.inventory.group(key))
+            expanded = self._expanded.setdefault(key, set())
+            new = (present if wanted is None else present & wanted) - expanded
+            expanded.update(new)
+            fetched[key] = sorted(new)
+        return fetched
 
     def _fetch_group(self, key: GroupKey, ids: list[str] | None) -> list[dict[str, Any]] | None:
         account, region, type_ = key

@@ -7,6 +7,7 @@ The fetch engine (:mod:`metahub.resources.fetch`) is the only code that calls AW
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -76,6 +77,14 @@ class Spec:
     params: Mapping[str, Any] = field(default_factory=dict)
     arn_types: tuple[str, ...] = ()
     """ARN resource-type segments this spec serves (``instance``), matched before the ASFF type."""
+    arn_pattern: str = ""
+    """Instead of ``arn_types``: a regex the ARN's resource part must match in full, for kinds one
+    segment cannot tell apart (``loadbalancer/name`` is classic, ``loadbalancer/app/...`` is not).
+    Its group ``id``, when present, is the item id."""
+    arn_service: str = ""
+    """The ARN's service where it is not the client's (``elasticloadbalancing`` for ``elbv2``)."""
+    aliases: tuple[str, ...] = ()
+    """Other ASFF types for the same resources (``AwsElasticsearchDomain`` for OpenSearch)."""
     id_from_arn: Callable[[Arn], str] = lambda arn: arn.resource_id
     global_region: str | None = None
     """For global services (IAM): fetched once per account through this region."""
@@ -84,23 +93,37 @@ class Spec:
     fetch: Callable[[FetchContext, list[str] | None], list[dict[str, Any]]] | None = None
     """Custom fetch for APIs that do not fit the declaration: ``(ctx, ids or None for all) -> items``."""
 
+    def item_id(self, arn: Arn) -> str:
+        """The id of the item an ARN names, as the fetch keys it."""
+        if self.arn_pattern:
+            match = re.fullmatch(self.arn_pattern, arn.resource)
+            if match and match.groupdict().get("id"):
+                return match["id"]
+        return self.id_from_arn(arn)
+
 
 _SPECS: dict[str, Spec] = {}
+_ALIASES: dict[str, Spec] = {}
 _BY_ARN_TYPE: dict[tuple[str, str], Spec] = {}
+_BY_ARN_PATTERN: dict[str, list[tuple[re.Pattern[str], Spec]]] = {}
 
 
 def register(spec: Spec) -> Spec:
     if spec.type in _SPECS and _SPECS[spec.type] is not spec:
         raise ValueError(f"a spec for {spec.type} is registered already")
     _SPECS[spec.type] = spec
+    _ALIASES.update(dict.fromkeys(spec.aliases, spec))
+    service = spec.arn_service or spec.service
+    if spec.arn_pattern:
+        _BY_ARN_PATTERN.setdefault(service, []).append((re.compile(spec.arn_pattern), spec))
     for arn_type in spec.arn_types:
-        _BY_ARN_TYPE[(spec.service, arn_type)] = spec
+        _BY_ARN_TYPE[(service, arn_type)] = spec
     return spec
 
 
 def spec_for_type(resource_type: str) -> Spec | None:
     _load_builtin()
-    return _SPECS.get(resource_type)
+    return _SPECS.get(resource_type) or _ALIASES.get(resource_type)
 
 
 def spec_for(resource_type: str, arn: Arn | None) -> Spec | None:
@@ -108,10 +131,13 @@ def spec_for(resource_type: str, arn: Arn | None) -> Spec | None:
     snapshot), then by its ASFF type."""
     _load_builtin()
     if arn is not None:
+        for pattern, spec in _BY_ARN_PATTERN.get(arn.service, []):
+            if pattern.fullmatch(arn.resource):
+                return spec
         by_arn = _BY_ARN_TYPE.get((arn.service, arn.resource_type))
         if by_arn is not None:
             return by_arn
-    return _SPECS.get(resource_type)
+    return spec_for_type(resource_type)
 
 
 def all_specs() -> dict[str, Spec]:

@@ -1,0 +1,42 @@
+"""MetaChecks of Athena workgroups: where query results go, and whether they are encrypted."""
+
+from __future__ import annotations
+
+from metahub.checks.base import No, ResourceView, check
+
+WORKGROUP = "AwsAthenaWorkGroup"
+
+
+def _configuration(r: ResourceView) -> dict:
+    return (r.detail("WorkGroup") or {}).get("Configuration", {})
+
+
+@check(WORKGROUP, needs=("WorkGroup",), name="is_encrypted")
+def workgroup_is_encrypted(r: ResourceView) -> str | No:
+    """Query results encrypted (and the setting enforced on clients)."""
+    configuration = _configuration(r)
+    option = (
+        configuration.get("ResultConfiguration", {})
+        .get("EncryptionConfiguration", {})
+        .get("EncryptionOption")
+    )
+    if not option:
+        return No("query results are not encrypted")
+    if not configuration.get("EnforceWorkGroupConfiguration"):
+        return No(f"{option} configured, but clients may override it")
+    return option
+
+
+@check(WORKGROUP, needs=("WorkGroup",))
+def it_has_enforced_configuration(r: ResourceView) -> bool:
+    return bool(_configuration(r).get("EnforceWorkGroupConfiguration"))
+
+
+@check(WORKGROUP, needs=("WorkGroup",))
+def it_has_results_location(r: ResourceView) -> str | No:
+    return _configuration(r).get("ResultConfiguration", {}).get("OutputLocation") or No("no results location")
+
+
+@check(WORKGROUP, name="is_public")
+def workgroup_is_public(r: ResourceView) -> No:
+    return No("Athena workgroups take no resource policy and have no endpoint of their own")

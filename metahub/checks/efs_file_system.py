@@ -1,0 +1,43 @@
+"""MetaChecks of EFS file systems."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from metahub.checks.base import No, ResourceView, check
+from metahub.checks.policy import public_statements
+
+FS = "AwsEfsFileSystem"
+
+
+@check(FS, needs=("Policy",))
+def it_has_file_system_policy_public(r: ResourceView) -> list[dict[str, Any]]:
+    """Statements that let anyone with network access mount it, with no narrowing condition."""
+    return public_statements(r.detail("Policy"))
+
+
+@check(FS, name="is_encrypted")
+def fs_is_encrypted(r: ResourceView) -> str | No:
+    if not r.get("Encrypted"):
+        return No("not encrypted at rest")
+    return r.get("KmsKeyId") or "encrypted"
+
+
+@check(FS, name="is_attached")
+def fs_is_attached(r: ResourceView) -> int | No:
+    """Mount targets it has (where clients can reach it)."""
+    return r.get("NumberOfMountTargets", 0) or No("no mount target")
+
+
+@check(FS, name="is_public")
+def fs_is_public(r: ResourceView) -> No:
+    return No("EFS has no internet endpoint: only networks with a mount target reach it")
+
+
+@check(FS, needs=("Policy",), name="is_unrestricted")
+def fs_is_unrestricted(r: ResourceView) -> Any:
+    """No file system policy (any client that reaches a mount target may mount) or a public one."""
+    policy = r.detail("Policy")
+    if policy is None:
+        return "no file system policy: any client with network access may mount it"
+    return r.check("it_has_file_system_policy_public") or No("the file system policy restricts who mounts it")

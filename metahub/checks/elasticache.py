@@ -1,0 +1,51 @@
+"""MetaChecks of ElastiCache clusters and replication groups."""
+
+from __future__ import annotations
+
+from metahub.checks.base import No, ResourceView, check
+from metahub.checks.network import open_ingress
+
+CLUSTER, GROUP = "AwsElastiCacheCacheCluster", "AwsElastiCacheReplicationGroup"
+
+
+@check(CLUSTER, GROUP)
+def it_has_auth_token(r: ResourceView) -> bool:
+    return bool(r.get("AuthTokenEnabled"))
+
+
+@check(CLUSTER, GROUP)
+def is_encrypted_in_transit(r: ResourceView) -> bool:
+    return bool(r.get("TransitEncryptionEnabled"))
+
+
+@check(CLUSTER, GROUP, name="is_encrypted")
+def cache_is_encrypted(r: ResourceView) -> str | No:
+    """At rest and in transit."""
+    if not r.get("AtRestEncryptionEnabled"):
+        return No("not encrypted at rest")
+    if not r.get("TransitEncryptionEnabled"):
+        return No("encrypted at rest, but not in transit")
+    return r.get("KmsKeyId") or "at rest and in transit"
+
+
+@check(CLUSTER, GROUP, name="is_public")
+def cache_is_public(r: ResourceView) -> No:
+    return No("ElastiCache nodes have no public IP addresses")
+
+
+@check(CLUSTER, needs=("security_groups",), name="is_unrestricted")
+def cache_is_unrestricted(r: ResourceView) -> list[str] | No:
+    """Security group rules open to the internet on the cache port."""
+    port = r.get("ConfigurationEndpoint.Port") or r.get("CacheNodes[0].Endpoint.Port")
+    rules = open_ingress(r.related("security_groups"), [port] if port else None)
+    return rules or No("no security group rule open to the internet")
+
+
+@check(GROUP)
+def it_has_automatic_failover(r: ResourceView) -> bool:
+    return r.get("AutomaticFailover") == "enabled"
+
+
+@check(GROUP)
+def is_multi_az(r: ResourceView) -> bool:
+    return r.get("MultiAZ") == "enabled"

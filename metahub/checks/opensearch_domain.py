@@ -1,0 +1,58 @@
+"""MetaChecks of OpenSearch (and Elasticsearch) domains."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from metahub.checks.base import No, ResourceView, Unknown, check
+from metahub.checks.policy import public_statements
+
+DOMAIN = "AwsOpenSearchServiceDomain"
+
+
+@check(DOMAIN)
+def it_has_access_policies_public(r: ResourceView) -> list[dict[str, Any]]:
+    text = r.get("AccessPolicies")
+    if not text:
+        return []
+    try:
+        return public_statements(json.loads(text))
+    except ValueError as exc:
+        raise Unknown(f"the access policy is not valid JSON: {exc}") from exc
+
+
+@check(DOMAIN)
+def it_has_public_endpoint(r: ResourceView) -> str | No:
+    """Domains outside a VPC have an internet endpoint."""
+    if r.get("VPCOptions.VPCId") or r.get("Endpoints.vpc"):
+        return No("in a VPC")
+    return r.get("Endpoint") or No("no endpoint")
+
+
+@check(DOMAIN, name="is_public")
+def domain_is_public(r: ResourceView) -> dict[str, Any] | No:
+    endpoint = r.check("it_has_public_endpoint")
+    if not endpoint:
+        return endpoint
+    statements = r.check("it_has_access_policies_public")
+    if not statements:
+        return No("internet endpoint, but the access policy allows no anonymous access")
+    return {"endpoint": endpoint, "policy_statements": statements}
+
+
+@check(DOMAIN, name="is_encrypted")
+def domain_is_encrypted(r: ResourceView) -> str | No:
+    """At rest, node to node, and HTTPS enforced."""
+    if not r.get("EncryptionAtRestOptions.Enabled"):
+        return No("not encrypted at rest")
+    if not r.get("NodeToNodeEncryptionOptions.Enabled"):
+        return No("no node-to-node encryption")
+    if not r.get("DomainEndpointOptions.EnforceHTTPS"):
+        return No("HTTPS is not enforced")
+    return r.get("EncryptionAtRestOptions.KmsKeyId") or "at rest, node to node and HTTPS"
+
+
+@check(DOMAIN, name="is_unrestricted")
+def domain_is_unrestricted(r: ResourceView) -> list[dict[str, Any]] | No:
+    return r.check("it_has_access_policies_public") or No("the access policy allows no anonymous access")

@@ -1,0 +1,39 @@
+"""MetaChecks of Secrets Manager secrets (from their metadata: metahub never reads a value)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from metahub.checks.base import No, ResourceView, check
+from metahub.checks.policy import public_statements
+
+SECRET = "AwsSecretsManagerSecret"
+
+
+@check(SECRET, needs=("Policy",))
+def it_has_resource_policy_public(r: ResourceView) -> list[dict[str, Any]]:
+    return public_statements(r.detail("Policy"))
+
+
+@check(SECRET)
+def it_has_rotation_enabled(r: ResourceView) -> str | No:
+    if not r.get("RotationEnabled"):
+        return No("rotation is off")
+    return r.get("RotationLambdaARN") or "enabled"
+
+
+@check(SECRET, needs=("Policy",), name="is_public")
+def secret_is_public(r: ResourceView) -> dict[str, Any] | No:
+    statements = r.check("it_has_resource_policy_public")
+    return {"policy_statements": statements} if statements else No("the policy allows no anonymous access")
+
+
+@check(SECRET, name="is_encrypted")
+def secret_is_encrypted(r: ResourceView) -> str:
+    """Secrets Manager always encrypts: with the given KMS key, else the aws/secretsmanager key."""
+    return r.get("KmsKeyId") or "aws/secretsmanager (AWS managed key)"
+
+
+@check(SECRET, needs=("Policy",), name="is_unrestricted")
+def secret_is_unrestricted(r: ResourceView) -> list[dict[str, Any]] | No:
+    return r.check("it_has_resource_policy_public") or No("the policy allows no anonymous access")
