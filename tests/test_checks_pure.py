@@ -367,3 +367,22 @@ def test_rollups_that_do_not_apply_are_null_and_say_so() -> None:
     )
     assert values["is_encrypted"] is None and "is_encrypted" not in unknown
     assert evidence["is_encrypted"] == "does not apply to AwsIamPolicy"
+
+
+@pytest.mark.parametrize("route_to_igw", [True, False])
+def test_network_interface_public_like_an_instance(route_to_igw: bool) -> None:
+    eni = {
+        "NetworkInterfaceId": "eni-1",
+        "SubnetId": "subnet-1",
+        "Groups": [{"GroupId": "sg-1"}],
+        "Association": {"PublicIp": "55.55.55.56"},
+        "Attachment": {"InstanceId": "i-9"},
+    }
+    inv = inventory(AwsEc2NetworkInterface={"eni-1": eni}, **_network(route_to_igw=route_to_igw))
+    interface = view(inv, "AwsEc2NetworkInterface", "eni-1")
+    verdict = interface.check("is_public")
+    assert interface.check("is_attached") == "i-9"
+    if route_to_igw:
+        assert verdict["public_ip"] == "55.55.55.56" and verdict["internet_gateway"] == "igw-1"
+    else:
+        assert not verdict and "no route to an internet gateway" in verdict.reason

@@ -8,6 +8,7 @@ from metahub.checks import (  # noqa: F401
     dynamodb_table,
     ec2_instance,
     ec2_network,
+    ec2_network_interface,
     ec2_security_group,
     ec2_snapshot,
     ec2_volume,

@@ -7,6 +7,7 @@ from typing import Any
 
 from metahub.checks.base import No, ResourceView, check
 from metahub.checks.network import (
+    NETWORK,
     describe_rule,
     effective_route_table,
     internet_gateway_route,
@@ -15,7 +16,6 @@ from metahub.checks.network import (
 from metahub.checks.network import unrestricted_ingress as open_rules
 
 INSTANCE = "AwsEc2Instance"
-NETWORK = ("security_groups", "subnet.route_tables", "subnet.vpc_route_tables", "subnet.network_acls")
 ROLE_POLICIES = ("instance_profile.roles.attached_policies",)
 
 

@@ -33,3 +33,9 @@ def is_customer_managed(r: ResourceView) -> bool:
 @check(KEY, needs=("Rotation",))
 def it_has_rotation_enabled(r: ResourceView) -> bool:
     return bool(r.detail("Rotation"))
+
+
+@check(KEY, needs=("Policy",))
+def is_unrestricted(r: ResourceView) -> list[dict[str, Any]] | No:
+    """Anyone may use the key: the key policy statements that allow that."""
+    return r.check("it_has_key_policy_public") or No("the key policy allows no anonymous access")

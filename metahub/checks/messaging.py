@@ -51,3 +51,9 @@ def topic_is_encrypted(r: ResourceView) -> str | No:
 @check("AwsSnsTopic", needs=("Attributes",))
 def it_has_subscriptions_confirmed(r: ResourceView) -> int:
     return int((r.detail("Attributes") or {}).get("SubscriptionsConfirmed") or 0)
+
+
+@check("AwsSqsQueue", "AwsSnsTopic", needs=("Attributes",))
+def is_unrestricted(r: ResourceView) -> list[dict[str, Any]] | No:
+    """Anyone may use it: the policy statements that allow that."""
+    return r.check("it_has_resource_policy_public") or No("the policy allows no anonymous access")

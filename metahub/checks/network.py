@@ -7,6 +7,8 @@ from typing import Any
 from metahub.checks.base import ResourceView
 
 WORLD_V4, WORLD_V6 = "0.0.0.0/0", "::/0"
+NETWORK = ("security_groups", "subnet.route_tables", "subnet.vpc_route_tables", "subnet.network_acls")
+"""What reachability of something in a subnet needs fetched: its groups, routes and network ACL."""
 _PROTOCOLS = {"tcp": "6", "udp": "17", "icmp": "1", "icmpv6": "58", "-1": "-1", "all": "-1"}
 
 

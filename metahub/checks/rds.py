@@ -82,3 +82,19 @@ def snapshot_is_public(r: ResourceView) -> str | No:
 @check("AwsRdsEventSubscription")
 def is_enabled(r: ResourceView) -> bool:
     return bool(r.get("Enabled"))
+
+
+@check(DB, needs=("security_groups",), name="is_unrestricted")
+def db_is_unrestricted(r: ResourceView) -> list[str] | No:
+    """Security group rules open to the internet on the database port."""
+    port = r.get("Endpoint.Port")
+    return open_ingress(r.related("security_groups"), [port] if port else None) or No(
+        "no security group rule open to the internet on its port"
+    )
+
+
+@check("AwsRdsDbCluster", needs=("instances.*",), name="is_public")
+def cluster_is_public(r: ResourceView) -> dict[str, Any] | No:
+    """Members of the cluster reachable from the internet."""
+    public = {member.id: member.check("is_public") for member in r.related("instances")}
+    return {k: v for k, v in public.items() if v} or No("no member instance is reachable from the internet")
