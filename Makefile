@@ -22,6 +22,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ingest.py
+	$(BIN)/python benchmarks/bench_enrich.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
