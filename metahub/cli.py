@@ -12,8 +12,9 @@ from pathlib import Path
 
 from metahub import __version__
 from metahub.demo import demo_findings, emulated_account
+from metahub.filters import FilterError, Filters
 from metahub.json_outputs import JSON_MODES, write_json
-from metahub.run import Run, load
+from metahub.run import OUTPUT_MODES, Run, load
 
 log = logging.getLogger("metahub")
 
@@ -86,6 +87,40 @@ def build_parser() -> argparse.ArgumentParser:
     context.add_argument(
         "--list-meta-checks", action="store_true", help="list the MetaChecks per resource type and exit"
     )
+    filters = parser.add_argument_group(
+        "Filters", "all given must pass; finding filters apply before anything is fetched"
+    )
+    filters.add_argument(
+        "--mh-filters-checks",
+        "--mh-filters-config",
+        nargs="+",
+        default=[],
+        metavar="CHECK=True|False",
+        help="keep resources whose checks match (True: true or with data; False: false or empty); "
+        "implies --context config",
+    )
+    filters.add_argument(
+        "--mh-filters-tags",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="keep resources with at least one of these tags (all of them with --mh-filters-tags-all)",
+    )
+    filters.add_argument("--mh-filters-tags-all", action="store_true", help="every tag pair must match")
+    filters.add_argument(
+        "--mh-filters-findings",
+        nargs="+",
+        default=[],
+        metavar="FIELD=VALUE[,VALUE]",
+        help="keep findings by severity, compliance, workflow, record_state, resource_type, account, "
+        "region, title (contains), generator (contains)",
+    )
+    filters.add_argument(
+        "--query",
+        metavar="JMESPATH",
+        help="keep resources whose json-short document (with 'arn') makes this JMESPath truthy; "
+        "implies --context config",
+    )
     outputs = parser.add_argument_group("Outputs")
     outputs.add_argument(
         "--list-findings",
@@ -97,9 +132,19 @@ def build_parser() -> argparse.ArgumentParser:
     outputs.add_argument(
         "--output-modes",
         nargs="*",
-        choices=JSON_MODES,
+        choices=OUTPUT_MODES,
         default=list(JSON_MODES),
         help="files to write (default: all JSON modes; give the flag alone to write none)",
+    )
+    outputs.add_argument(
+        "--output-tag-columns", nargs="+", default=[], metavar="TAG", help="CSV/XLSX: a column per tag"
+    )
+    outputs.add_argument(
+        "--output-config-columns",
+        nargs="+",
+        default=None,
+        metavar="CHECK",
+        help="CSV/XLSX: a column per MetaCheck (default: the four rollups, when enriched)",
     )
     outputs.add_argument(
         "--output-dir", default="outputs", type=Path, help="where files go (default: ./outputs)"
@@ -146,21 +191,45 @@ def main(argv: list[str] | None = None) -> int:
     if args.banners and not args.quiet:
         print(f"metahub {__version__}: context for security findings", file=sys.stderr)
 
+    try:
+        filters = Filters.parse(
+            args.mh_filters_checks,
+            args.mh_filters_tags,
+            args.mh_filters_findings,
+            tags_all=args.mh_filters_tags_all,
+            query=args.query,
+        )
+        if args.output_config_columns:
+            Filters.parse([f"{name}=True" for name in args.output_config_columns])
+    except FilterError as exc:
+        print(f"metahub: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
     run = load(*sources, only_failed=args.only_failed, only_active=args.only_active)
-    if args.demo or args.meta_checks or "config" in args.context:
+    if filters:
+        run = run.apply(filters, before_enrichment=True)
+    if args.demo or args.meta_checks or "config" in args.context or filters.needs_context:
         with ExitStack() as stack:
             if args.demo:
                 if not args.quiet:
                     print("metahub: starting the emulated demo account ...", file=sys.stderr)
                 stack.enter_context(emulated_account())
             _enrich(run, args)
+    if filters:
+        run = run.apply(filters)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     _print_problems(run, args.output_dir if args.output_modes else None, stamp)
 
     for view in args.list_findings:
         json.dump(getattr(run, view)(), sys.stdout, indent=2, default=str, ensure_ascii=False)
         sys.stdout.write("\n")
-    written = run.write(args.output_modes, args.output_dir, stamp) if args.output_modes else []
+    written = run.write(
+        args.output_modes,
+        args.output_dir,
+        stamp,
+        tag_columns=args.output_tag_columns,
+        check_columns=args.output_config_columns,
+    )
     if not args.quiet:
         for path in written:
             print(f"wrote {path}", file=sys.stderr)
@@ -223,6 +292,8 @@ def _summary_line(run: Run) -> str:
         f"{s['duplicates']} duplicate(s), {s['filtered_out']} filtered out, {s['findings']} findings on "
         f"{s['resources']} resources, {s['seconds']:.2f} s"
     )
+    if run.filtered is not None:
+        line += f"; filters dropped {run.filtered} resource(s)"
     if run.enrichment is not None:
         report = run.enrichment
         line += (

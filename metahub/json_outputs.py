@@ -22,16 +22,18 @@ def _header(resource: AffectedResource) -> dict[str, Any]:
     }
 
 
+def short_entry(resource: AffectedResource) -> dict[str, Any]:
+    """One resource as ``json-short`` shows it: finding titles, where it lives, its context."""
+    return {
+        "findings": list(dict.fromkeys(f.Title or f.GeneratorId or f.Id for f in resource.findings)),
+        **_header(resource),
+        **resource.context(),
+    }
+
+
 def short(resources: Mapping[str, AffectedResource]) -> dict[str, Any]:
     """``{ARN: {"findings": [titles], "AwsAccountId", "Region", "ResourceType", ...context}}``."""
-    return {
-        arn: {
-            "findings": list(dict.fromkeys(f.Title or f.GeneratorId or f.Id for f in resource.findings)),
-            **_header(resource),
-            **resource.context(),
-        }
-        for arn, resource in resources.items()
-    }
+    return {arn: short_entry(resource) for arn, resource in resources.items()}
 
 
 def full(resources: Mapping[str, AffectedResource]) -> dict[str, Any]:

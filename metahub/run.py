@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 
     from metahub.aws import Aws
     from metahub.enrich import EnrichReport
+    from metahub.filters import Filters
+
+
+OUTPUT_MODES = ("json-short", "json-full", "json-inventory", "json-statistics", "csv", "xlsx", "sqlite")
 
 
 class Run:
@@ -31,6 +35,8 @@ class Run:
             self.resources: dict[str, AffectedResource] = group_by_resource(findings)
         self.seconds = seconds
         self.enrichment: EnrichReport | None = None
+        self.filtered: int | None = None
+        """Resources dropped by filters (None: no filter applied)."""
 
     def enrich(self, aws: Aws | None = None, *, max_workers: int = 16, progress: Any = None) -> EnrichReport:
         """Fetch what the MetaChecks need from the accounts the resources live in, and run them.
@@ -42,6 +48,56 @@ class Run:
 
         self.enrichment = enrich(self.resources, aws, max_workers=max_workers, progress=progress)
         return self.enrichment
+
+    def filter(
+        self,
+        *checks: str,
+        tags: Mapping[str, str] | Iterable[str] = (),
+        tags_all: bool = False,
+        findings: Iterable[str] = (),
+        query: str | None = None,
+    ) -> Run:
+        """A new run with what passes the filters (see :mod:`metahub.filters`), e.g.
+        ``run.filter("is_public=True", tags={"Environment": "prod"}, findings=["severity=HIGH,CRITICAL"])``.
+        Raises :class:`metahub.filters.FilterError` for a filter that cannot mean anything."""
+        from metahub.filters import Filters
+
+        return self.apply(Filters.parse(checks, tags, findings, tags_all=tags_all, query=query))
+
+    def apply(self, filters: Filters, *, before_enrichment: bool = False) -> Run:
+        """A new run with the findings and resources that pass ``filters``. Before enrichment only
+        what findings decide applies, and resources whose type lacks a filtered check are dropped."""
+        from metahub.arn import parse_arn
+        from metahub.checks.base import checks_for
+        from metahub.resources.spec import spec_for
+
+        kept: dict[str, AffectedResource] = {}
+        for arn, resource in self.resources.items():
+            if filters.findings:
+                matching = [f for f in resource.findings if filters.keeps_finding(f, resource)]
+                if not matching:
+                    continue
+                if len(matching) != len(resource.findings):
+                    resource = resource.model_copy(update={"findings": matching})
+            if before_enrichment:
+                if filters.checks:
+                    spec = spec_for(resource.type, parse_arn(arn))
+                    if spec is None or not filters.could_match_type(checks_for(spec.type)):
+                        continue
+            else:
+                document = {"arn": arn, **json_outputs.short_entry(resource)} if filters.query else None
+                if not filters.keeps_resource(resource, document):
+                    continue
+            kept[arn] = resource
+        ids = {id(f) for resource in kept.values() for f in resource.findings}
+        subset = Run.__new__(Run)
+        subset.findings = [f for f in self.findings if id(f) in ids]
+        subset.report = self.report
+        subset.resources = kept
+        subset.seconds = self.seconds
+        subset.enrichment = self.enrichment
+        subset.filtered = (self.filtered or 0) + len(self.resources) - len(kept)
+        return subset
 
     @classmethod
     def from_findings(cls, findings: Iterable[Finding | Mapping[str, Any]]) -> Run:
@@ -89,9 +145,12 @@ class Run:
                         "CreatedAt": finding.CreatedAt,
                         "UpdatedAt": finding.UpdatedAt,
                         "Tags": resource.tags,
+                        **_flat(resource),
                     }
                 )
-        frame = pd.DataFrame(rows, columns=_FINDING_COLUMNS)
+        frame = pd.DataFrame(rows)
+        if frame.empty:
+            frame = pd.DataFrame(columns=_FINDING_COLUMNS)
         return _typed(frame)
 
     def resources_dataframe(self) -> pd.DataFrame:
@@ -110,10 +169,8 @@ class Run:
                 "HighestSeverity": resource.highest_severity,
                 **{label.title(): count for label, count in resource.severity_counts.items()},
                 "Tags": resource.tags,
+                **_flat(resource),
             }
-            for section, values in resource.context().items():
-                if isinstance(values, dict) and section not in ("unknown", "evidence"):
-                    row.update({f"{section}.{key}": value for key, value in values.items()})
             rows.append(row)
         frame = pd.DataFrame(rows)
         if frame.empty:
@@ -125,9 +182,19 @@ class Run:
     # --- files -------------------------------------------------------------------------------
 
     def write(
-        self, modes: Iterable[str], output_dir: str | Path = "outputs", stamp: str | None = None
+        self,
+        modes: Iterable[str],
+        output_dir: str | Path = "outputs",
+        stamp: str | None = None,
+        *,
+        tag_columns: Sequence[str] = (),
+        check_columns: Sequence[str] | None = None,
     ) -> list[Path]:
-        """Write ``metahub-<view>-<stamp>.json`` for each JSON mode; returns the paths written."""
+        """Write ``metahub-<view>-<stamp>.<ext>`` for each mode (:data:`OUTPUT_MODES`); returns the
+        paths. CSV and XLSX get a column per tag in ``tag_columns`` and per check in
+        ``check_columns`` (default: the four rollups, when enriched)."""
+        from metahub import tabular
+
         stamp = stamp or datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
         directory = Path(output_dir)
         views = {
@@ -138,10 +205,17 @@ class Run:
         }
         written = []
         for mode in modes:
-            if mode not in views:
-                raise ValueError(f"unknown output mode {mode!r}; expected one of {', '.join(views)}")
-            name = mode.removeprefix("json-")
-            written.append(json_outputs.write_json(directory / f"metahub-{name}-{stamp}.json", views[mode]()))
+            if mode not in OUTPUT_MODES:
+                raise ValueError(f"unknown output mode {mode!r}; expected one of {', '.join(OUTPUT_MODES)}")
+            if mode in views:
+                path = directory / f"metahub-{mode.removeprefix('json-')}-{stamp}.json"
+                written.append(json_outputs.write_json(path, views[mode]()))
+            elif mode == "sqlite":
+                written.append(tabular.write_sqlite(directory / f"metahub-{stamp}.sqlite", self.resources))
+            else:
+                header, body = tabular.rows(self.resources, tag_columns, check_columns)
+                writer = tabular.write_csv if mode == "csv" else tabular.write_xlsx
+                written.append(writer(directory / f"metahub-{stamp}.{mode}", header, body))
         return written
 
     # --- summaries ---------------------------------------------------------------------------
@@ -156,6 +230,7 @@ class Run:
             "filtered_out": self.report.filtered_out,
             "findings": len(self.findings),
             "resources": len(self.resources),
+            **({"resources_filtered_out": self.filtered} if self.filtered is not None else {}),
             "seconds": round(self.seconds, 2),
             **(
                 {
@@ -203,6 +278,16 @@ _FINDING_COLUMNS = [
     "UpdatedAt",
     "Tags",
 ]
+
+
+def _flat(resource: AffectedResource) -> dict[str, Any]:
+    """``tags.<key>`` and ``<section>.<name>`` columns (``metachecks.is_public``) of one resource."""
+    tags = resource.metatags if resource.metatags is not None else resource.tags
+    flat: dict[str, Any] = {f"tags.{key}": value for key, value in tags.items()}
+    for section, values in resource.context().items():
+        if isinstance(values, dict) and section not in ("unknown", "evidence"):
+            flat.update({f"{section}.{key}": value for key, value in values.items()})
+    return flat
 
 
 def _severity_dtype(series: pd.Series) -> pd.Series:

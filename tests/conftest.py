@@ -133,3 +133,14 @@ def lab_endpoint() -> Any:
             else:
                 os.environ[key] = value
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def enriched_lab(lab_endpoint: str, asff_fixture: Path) -> Any:
+    """The whole lab scan, enriched from the lab account. Tests read it and never change it."""
+    import metahub
+    from metahub.aws import Aws
+
+    run = metahub.load(asff_fixture)  # every finding: PASSED ones name the well-configured resources
+    run.enrich(Aws())
+    return run

@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import metahub
-from metahub.aws import Aws
 
 ACCOUNT = "123456789012"
 
 
 @pytest.fixture(scope="module")
-def enriched(lab_endpoint: str, asff_fixture: Path) -> metahub.Run:
-    run = metahub.load(asff_fixture)  # every finding: PASSED ones name the well-configured resources
-    run.enrich(Aws())
-    return run
+def enriched(enriched_lab: metahub.Run) -> metahub.Run:
+    return enriched_lab
 
 
 def _by(run: metahub.Run, type_: str, contains: str = "") -> dict[str, Any]:

@@ -1,0 +1,172 @@
+"""Filters: which findings and resources a run keeps.
+
+Three kinds, all optional, all of which must pass:
+
+- **finding fields** (``severity=HIGH,CRITICAL``, ``title~=public``): decided from the findings
+  alone, so they apply before enrichment and nothing is fetched for what they drop;
+- **checks** (``is_public=True``): MetaHub's semantics — ``True`` matches a value that is true or
+  carries data, ``False`` one that is false or empty; an unknown (null) value matches neither;
+- **tags** (``Environment=prod``): a resource matches when at least one pair matches (MetaHub), or
+  every pair with ``tags_all``; the tags are the account's (MetaTags) when fetched, else the
+  finding's;
+- **query**: a JMESPath expression over each resource's document (its ``json-short`` entry plus
+  ``arn``); the resource is kept when the result is truthy.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jmespath
+import jmespath.exceptions
+
+from metahub.models import SEVERITY_ORDER, AffectedResource, Finding
+
+
+class FilterError(ValueError):
+    """A filter that cannot mean anything: the message names it and what was probably meant."""
+
+
+def _closest(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(set(choices)), n=3, cutoff=0.5)
+    return f"; did you mean {' or '.join(close)}?" if close else ""
+
+
+def _pairs(expressions: Iterable[str], what: str) -> list[tuple[str, str]]:
+    pairs = []
+    for expression in expressions:
+        key, sep, value = expression.partition("=")
+        if not sep or not key.strip():
+            raise FilterError(f"{what} filter {expression!r} is not KEY=VALUE")
+        pairs.append((key.strip(), value.strip()))
+    return pairs
+
+
+_ENUMERATED: dict[str, tuple[str, ...]] = {
+    "severity": SEVERITY_ORDER,
+    "compliance": ("PASSED", "FAILED", "WARNING", "NOT_AVAILABLE"),
+    "workflow": ("NEW", "NOTIFIED", "RESOLVED", "SUPPRESSED"),
+    "record_state": ("ACTIVE", "ARCHIVED"),
+}
+_OF_RESOURCE = {"resource_type": "type", "account": "account", "region": "region"}
+_FREE = tuple(_OF_RESOURCE)
+_CONTAINS = ("title", "generator")
+FINDING_KEYS = (*_ENUMERATED, *_FREE, *_CONTAINS)
+
+
+def _finding_value(key: str, finding: Finding) -> str | None:
+    return {
+        "severity": finding.severity_label,
+        "compliance": finding.compliance_status,
+        "workflow": finding.workflow_status,
+        "record_state": finding.RecordState,
+        "title": finding.Title,
+        "generator": finding.GeneratorId,
+    }.get(key)
+
+
+@dataclass
+class Filters:
+    findings: dict[str, set[str]] = field(default_factory=dict)
+    """Finding field -> accepted values (for ``title`` and ``generator``: substrings)."""
+    checks: dict[str, bool] = field(default_factory=dict)
+    tags: dict[str, set[str]] = field(default_factory=dict)
+    tags_all: bool = False
+    query: str | None = None
+
+    @classmethod
+    def parse(
+        cls,
+        checks: Iterable[str] = (),
+        tags: Iterable[str] | Mapping[str, str] = (),
+        findings: Iterable[str] = (),
+        *,
+        tags_all: bool = False,
+        query: str | None = None,
+        known_checks: Iterable[str] | None = None,
+    ) -> Filters:
+        """From CLI-style ``KEY=VALUE`` expressions; raises :class:`FilterError` on nonsense."""
+        if known_checks is None:
+            from metahub.checks.base import all_checks
+
+            known_checks = {name for checks_ in all_checks().values() for name in checks_}
+        known = set(known_checks)
+        parsed_checks = {}
+        for key, value in _pairs(checks, "checks"):
+            if key not in known:
+                raise FilterError(f"no MetaCheck named {key!r}{_closest(key, known)}")
+            if value.lower() not in ("true", "false"):
+                raise FilterError(f"checks filter {key}={value!r}: the value must be True or False")
+            parsed_checks[key] = value.lower() == "true"
+        parsed_tags: dict[str, set[str]] = {}
+        tag_pairs = list(tags.items()) if isinstance(tags, Mapping) else _pairs(tags, "tags")
+        for key, value in tag_pairs:
+            parsed_tags.setdefault(key, set()).add(value)
+        parsed_findings: dict[str, set[str]] = {}
+        for key, value in _pairs(findings, "findings"):
+            key = key.lower()
+            if key not in FINDING_KEYS:
+                raise FilterError(f"no finding field {key!r}{_closest(key, FINDING_KEYS)}")
+            values = {v.strip() for v in value.split(",") if v.strip()}
+            if key in _ENUMERATED:
+                values = {v.upper() for v in values}
+                for bad in values - set(_ENUMERATED[key]):
+                    raise FilterError(f"{key} has no value {bad!r}{_closest(bad, _ENUMERATED[key])}")
+            parsed_findings.setdefault(key, set()).update(values)
+        if query is not None:
+            try:
+                jmespath.compile(query)
+            except jmespath.exceptions.JMESPathError as exc:
+                raise FilterError(f"query {query!r} is not valid JMESPath: {exc}") from exc
+        return cls(parsed_findings, parsed_checks, parsed_tags, tags_all, query)
+
+    def __bool__(self) -> bool:
+        return bool(self.findings or self.checks or self.tags or self.query)
+
+    @property
+    def needs_context(self) -> bool:
+        return bool(self.checks or self.query)
+
+    # --- findings, before enrichment -----------------------------------------------------------
+
+    def keeps_finding(self, finding: Finding, resource: AffectedResource) -> bool:
+        for key, accepted in self.findings.items():
+            if key in _OF_RESOURCE:  # where the resource lives: Prowler sets no top-level Region
+                if getattr(resource, _OF_RESOURCE[key]) not in accepted:
+                    return False
+            elif key in _CONTAINS:
+                text = (_finding_value(key, finding) or "").lower()
+                if not any(part.lower() in text for part in accepted):
+                    return False
+            elif _finding_value(key, finding) not in accepted:
+                return False
+        return True
+
+    def could_match_type(self, checks_of_type: Iterable[str]) -> bool:
+        """Whether a resource of a type with these checks can pass the checks filter at all: types
+        without one of the checks are dropped before anything is fetched for them."""
+        return set(self.checks) <= set(checks_of_type)
+
+    # --- resources, after enrichment -------------------------------------------------------------
+
+    def keeps_resource(self, resource: AffectedResource, document: Mapping[str, Any] | None = None) -> bool:
+        checks = resource.metachecks or {}
+        for name, wanted in self.checks.items():
+            if name not in checks or checks[name] is None:
+                return False
+            if bool(checks[name]) != wanted:
+                return False
+        if self.tags:
+            tags = resource.metatags if resource.metatags is not None else resource.tags
+            hits = [key in tags and tags[key] in values for key, values in self.tags.items()]
+            if not (all(hits) if self.tags_all else any(hits)):
+                return False
+        if self.query is not None:
+            if document is None:
+                raise ValueError("a query filter needs the resource document")
+            if not jmespath.search(self.query, document):
+                return False
+        return True

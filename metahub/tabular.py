@@ -1,0 +1,234 @@
+"""Tabular outputs: CSV and XLSX (one row per finding and resource), SQLite (resources, findings,
+accounts).
+
+Finding and tag text is attacker-controlled (a tag value is whatever someone typed): a cell that a
+spreadsheet would run as a formula is neutralised with a leading apostrophe, in CSV and XLSX alike.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+from metahub.checks.base import ROLLUPS
+from metahub.models import SEVERITY_ORDER, AffectedResource
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+FINDING_COLUMNS = (
+    "ResourceArn",
+    "ResourceType",
+    "AwsAccountId",
+    "Region",
+    "Severity",
+    "Title",
+    "GeneratorId",
+    "ComplianceStatus",
+    "WorkflowStatus",
+    "RecordState",
+    "ProductName",
+    "FindingId",
+    "CreatedAt",
+    "UpdatedAt",
+)
+_SEVERITY_FILLS = {
+    "CRITICAL": "7B1FA2",
+    "HIGH": "D32F2F",
+    "MEDIUM": "F57C00",
+    "LOW": "FBC02D",
+    "INFORMATIONAL": "90A4AE",
+}
+
+
+def neutralise(value: Any) -> Any:
+    """A text cell that would run as a formula becomes inert text (OWASP's CSV injection advice)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def cell(value: Any) -> Any:
+    """A context value as one cell: data as compact JSON, null as empty, text neutralised."""
+    if value is None:
+        return ""
+    if isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dict | list):
+        value = json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
+    return neutralise(str(value))
+
+
+def default_check_columns(resources: Iterable[AffectedResource]) -> list[str]:
+    """The rollups, when anything was enriched."""
+    return list(ROLLUPS) if any(r.metachecks for r in resources) else []
+
+
+def rows(
+    resources: Mapping[str, AffectedResource],
+    tag_columns: Sequence[str] = (),
+    check_columns: Sequence[str] | None = None,
+) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows, one per (finding, resource), cells ready for a sheet."""
+    checks = default_check_columns(resources.values()) if check_columns is None else list(check_columns)
+    header = [*FINDING_COLUMNS, *(f"Tag:{t}" for t in tag_columns), *checks]
+    body = []
+    for arn, resource in resources.items():
+        tags = resource.metatags if resource.metatags is not None else resource.tags
+        context = resource.metachecks or {}
+        extra = [*(tags.get(t) for t in tag_columns), *(context.get(c) for c in checks)]
+        for finding in resource.findings:
+            values = [
+                arn,
+                resource.type,
+                resource.account,
+                resource.region,
+                finding.severity_label,
+                finding.Title,
+                finding.GeneratorId,
+                finding.compliance_status,
+                finding.workflow_status,
+                finding.RecordState,
+                finding.product_name,
+                finding.Id,
+                finding.CreatedAt.isoformat() if finding.CreatedAt else None,
+                finding.UpdatedAt.isoformat() if finding.UpdatedAt else None,
+                *extra,
+            ]
+            body.append([cell(v) for v in values])
+    return header, body
+
+
+def write_csv(path: Path, header: list[str], body: list[list[Any]]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8-sig") as fh:  # the BOM makes Excel read UTF-8
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(body)
+    return path
+
+
+def write_xlsx(path: Path, header: list[str], body: list[list[Any]]) -> Path:
+    """Frozen header, autofilter, widths from the content, severity colours; every text cell is
+    written as a string, never as a formula."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "findings"
+    sheet.append(header)
+    for cell_ in sheet[1]:
+        cell_.font = Font(bold=True)
+    severity_column = header.index("Severity") + 1
+    fills = {label: PatternFill("solid", fgColor=colour) for label, colour in _SEVERITY_FILLS.items()}
+    for row_number, values in enumerate(body, start=2):
+        for column, value in enumerate(values, start=1):
+            target = sheet.cell(row=row_number, column=column)
+            target.value = value
+            if isinstance(value, str):
+                target.data_type = "s"  # openpyxl would otherwise take "=..." for a formula
+        severity = values[severity_column - 1]
+        if severity in fills:
+            sheet.cell(row=row_number, column=severity_column).fill = fills[severity]
+    for column, name in enumerate(header, start=1):
+        longest = max([len(name), *(len(str(r[column - 1])) for r in body[:2000])])
+        sheet.column_dimensions[get_column_letter(column)].width = min(max(10, longest + 2), 60)
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(header))}{len(body) + 1}"
+    book.save(path)
+    return path
+
+
+def write_sqlite(path: Path, resources: Mapping[str, AffectedResource]) -> Path:
+    """``resources``, ``findings`` and ``accounts`` tables; context columns hold JSON text, which
+    SQLite's and DuckDB's JSON functions read (``json_extract(metachecks, '$.is_public')``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+
+    def as_json(value: Any) -> str | None:
+        return None if value is None else json.dumps(value, default=str, ensure_ascii=False)
+
+    with closing(sqlite3.connect(path)) as db, db:  # commit, then close
+        db.executescript(
+            """
+            CREATE TABLE resources (
+                arn TEXT PRIMARY KEY, type TEXT, account TEXT, region TEXT, partition TEXT,
+                concrete INTEGER, findings INTEGER, highest_severity TEXT,
+                is_public TEXT, is_encrypted TEXT, is_attached TEXT, is_unrestricted TEXT,
+                tags TEXT, metachecks TEXT, metatags TEXT, metatrails TEXT, metaaccount TEXT,
+                unknown TEXT, evidence TEXT);
+            CREATE TABLE findings (
+                id TEXT, product_arn TEXT, resource_arn TEXT REFERENCES resources(arn),
+                severity TEXT, severity_rank INTEGER, title TEXT, generator_id TEXT,
+                compliance_status TEXT, workflow_status TEXT, record_state TEXT, product_name TEXT,
+                account TEXT, region TEXT, created_at TEXT, updated_at TEXT, asff TEXT);
+            CREATE TABLE accounts (
+                account TEXT PRIMARY KEY, resources INTEGER, findings INTEGER, metaaccount TEXT);
+            CREATE INDEX findings_resource ON findings(resource_arn);
+            """
+        )
+        accounts: dict[str, list[Any]] = {}
+        for arn, r in resources.items():
+            checks = r.metachecks or {}
+            db.execute(
+                "INSERT INTO resources VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    arn,
+                    r.type,
+                    r.account,
+                    r.region,
+                    r.partition,
+                    int(r.concrete),
+                    len(r.findings),
+                    r.highest_severity,
+                    *(as_json(checks.get(name)) for name in ROLLUPS),
+                    as_json(r.tags),
+                    as_json(r.metachecks),
+                    as_json(r.metatags),
+                    as_json(r.metatrails),
+                    as_json(r.metaaccount),
+                    as_json(r.unknown or None),
+                    as_json(r.evidence or None),
+                ),
+            )
+            db.executemany(
+                "INSERT INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        f.Id,
+                        f.ProductArn,
+                        arn,
+                        f.severity_label,
+                        len(SEVERITY_ORDER) - SEVERITY_ORDER.index(f.severity_label)
+                        if f.severity_label
+                        else None,
+                        f.Title,
+                        f.GeneratorId,
+                        f.compliance_status,
+                        f.workflow_status,
+                        f.RecordState,
+                        f.product_name,
+                        f.AwsAccountId,
+                        f.Region,
+                        f.CreatedAt.isoformat() if f.CreatedAt else None,
+                        f.UpdatedAt.isoformat() if f.UpdatedAt else None,
+                        as_json(f.to_asff()),
+                    )
+                    for f in r.findings
+                ],
+            )
+            account = accounts.setdefault(r.account, [0, 0, r.metaaccount])
+            account[0] += 1
+            account[1] += len(r.findings)
+            account[2] = account[2] or r.metaaccount
+        db.executemany(
+            "INSERT INTO accounts VALUES (?,?,?,?)",
+            [(a, n, f, as_json(meta)) for a, (n, f, meta) in sorted(accounts.items())],
+        )
+    return path
