@@ -22,7 +22,16 @@ if TYPE_CHECKING:
     from metahub.filters import Filters
 
 
-OUTPUT_MODES = ("json-short", "json-full", "json-inventory", "json-statistics", "csv", "xlsx", "sqlite")
+OUTPUT_MODES = (
+    "json-short",
+    "json-full",
+    "json-inventory",
+    "json-statistics",
+    "csv",
+    "xlsx",
+    "sqlite",
+    "html",
+)
 
 
 class Run:
@@ -210,6 +219,8 @@ class Run:
             if mode in views:
                 path = directory / f"metahub-{mode.removeprefix('json-')}-{stamp}.json"
                 written.append(json_outputs.write_json(path, views[mode]()))
+            elif mode == "html":
+                written.append(self.to_html(directory / f"metahub-{stamp}.html", tag_columns, check_columns))
             elif mode == "sqlite":
                 written.append(tabular.write_sqlite(directory / f"metahub-{stamp}.sqlite", self.resources))
             else:
@@ -217,6 +228,14 @@ class Run:
                 writer = tabular.write_csv if mode == "csv" else tabular.write_xlsx
                 written.append(writer(directory / f"metahub-{stamp}.{mode}", header, body))
         return written
+
+    def to_html(
+        self, path: str | Path, tag_columns: Sequence[str] = (), check_columns: Sequence[str] | None = None
+    ) -> Path:
+        """One self-contained HTML report (nothing fetched when opened); returns its path."""
+        from metahub.html_report import write_html
+
+        return write_html(Path(path), self.resources, tag_columns, check_columns or ())
 
     # --- summaries ---------------------------------------------------------------------------
 
