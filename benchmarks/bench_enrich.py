@@ -9,7 +9,8 @@ sits in front of it, adds the latency and counts calls by service:action.
 1. The real Prowler scan's FAILED findings (2,929 on 2,683 resources), enriched by metahub, and
    by a per-resource baseline measured in the same run: one describe call per resource plus its
    detail calls, one after another (what a tool that asks AWS per finding does).
-   Targets (issue 3): <= 150 calls and <= 5 s wall for metahub.
+   Targets (issue 3): <= 150 calls and <= 5 s wall for metahub. Then MetaTags for the same
+   resources, with the findings' tags and with none (issue 4 target: <= 30 calls).
 2. Calls per operation for the account at --scale 2 (1x) and 8 (4x), with one finding per
    resource: batched calls stay flat; only per-item detail calls (APIs AWS cannot batch:
    bucket policies, queue attributes, key policies) grow with the resources.
@@ -147,6 +148,14 @@ def run_baseline(run: metahub.Run, endpoint: str) -> tuple[float, dict[str, Any]
     return time.perf_counter() - started, proxy_stats(endpoint)
 
 
+def _untagged(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The findings without Resources[].Tags: every tag must come from AWS."""
+    return [
+        {**f, "Resources": [{k: v for k, v in r.items() if k != "Tags"} for r in f["Resources"]]}
+        for f in findings
+    ]
+
+
 def account_findings(direct: str) -> list[dict[str, Any]]:
     """One synthetic finding per resource of the seeded account (listed straight from moto)."""
     import boto3
@@ -229,6 +238,16 @@ def main() -> None:
             f"   targets:  calls <= 150: {'ok' if stats['total'] <= 150 else 'MISSED'}; "
             f"wall <= 5 s: {'ok' if seconds <= 5 else 'MISSED'}"
         )
+        for label, findings in (("tags from the findings", failed), ("tags all from AWS", _untagged(failed))):
+            tagged = metahub.Run.from_findings(findings)
+            proxy_stats(endpoint, reset=True)
+            started = time.perf_counter()
+            tagged.enrich(Aws(), contexts=["tags"])
+            calls = proxy_stats(endpoint)["total"]
+            print(
+                f"   MetaTags, {label}: {calls} calls, {time.perf_counter() - started:.2f} s for "
+                f"{len(tagged.resources):,} resources (target <= 30 calls; MetaHub: one per resource)"
+            )
         if not args.no_baseline:
             base_seconds, base = run_baseline(metahub.Run.from_findings(failed), endpoint)
             print(f"   baseline: {base['total']:5d} calls  {base_seconds:6.2f} s  (per resource, sequential)")

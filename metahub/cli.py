@@ -9,9 +9,12 @@ import sys
 from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from metahub import __version__
 from metahub.demo import demo_findings, emulated_account
+from metahub.detection import load_rules
+from metahub.enrich import CONTEXTS
 from metahub.filters import FilterError, Filters
 from metahub.json_outputs import JSON_MODES, write_json
 from metahub.run import OUTPUT_MODES, Run, load
@@ -61,12 +64,23 @@ def build_parser() -> argparse.ArgumentParser:
     context.add_argument(
         "--context",
         nargs="*",
-        choices=["config"],
+        choices=list(CONTEXTS),
         default=[],
-        help="enrich resources from their accounts: config = MetaChecks (MetaHub v2 flag)",
+        help="enrich resources from their accounts: config = MetaChecks, tags = MetaTags, "
+        "account = alias, organization, contacts (MetaHub v2 flag)",
     )
     context.add_argument(
         "--meta-checks", action="store_true", help="same as --context config (MetaHub v1 flag)"
+    )
+    context.add_argument("--meta-tags", action="store_true", help="same as --context tags (MetaHub v1 flag)")
+    context.add_argument(
+        "--meta-account", action="store_true", help="same as --context account (MetaHub v1 flag)"
+    )
+    context.add_argument(
+        "--detection-rules",
+        type=Path,
+        metavar="FILE",
+        help="environment/owner/application rules (default: metahub/config/detection.json)",
     )
     context.add_argument(
         "--mh-assume-role",
@@ -208,13 +222,24 @@ def main(argv: list[str] | None = None) -> int:
     run = load(*sources, only_failed=args.only_failed, only_active=args.only_active)
     if filters:
         run = run.apply(filters, before_enrichment=True)
-    if args.demo or args.meta_checks or "config" in args.context or filters.needs_context:
+    contexts = set(args.context)
+    contexts |= (
+        {"config"} if args.meta_checks or filters.needs_context or (args.demo and not contexts) else set()
+    )
+    contexts |= {"tags"} if args.meta_tags else set()
+    contexts |= {"account"} if args.meta_account else set()
+    try:
+        rules = load_rules(args.detection_rules) if args.detection_rules else None
+    except (OSError, ValueError) as exc:
+        print(f"metahub: error: detection rules: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if contexts:
         with ExitStack() as stack:
             if args.demo:
                 if not args.quiet:
                     print("metahub: starting the emulated demo account ...", file=sys.stderr)
                 stack.enter_context(emulated_account())
-            _enrich(run, args)
+            _enrich(run, args, contexts, rules)
     if filters:
         run = run.apply(filters)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
@@ -239,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_REJECTED if run.report.rejected else EXIT_OK
 
 
-def _enrich(run: Run, args: argparse.Namespace) -> None:
+def _enrich(run: Run, args: argparse.Namespace, contexts: set[str], rules: dict[str, Any] | None) -> None:
     from metahub.aws import Aws, RoleSettings
     from metahub.enrich import terminal_progress
 
@@ -247,7 +272,13 @@ def _enrich(run: Run, args: argparse.Namespace) -> None:
     if args.mh_assume_role:
         role = RoleSettings(args.mh_assume_role, args.mh_external_id, args.mh_role_session_name)
     aws = Aws(role=role, profile=args.mh_profile, max_workers=args.max_workers)
-    run.enrich(aws, max_workers=args.max_workers, progress=None if args.quiet else terminal_progress())
+    run.enrich(
+        aws,
+        contexts=sorted(contexts),
+        detection_rules=rules,
+        max_workers=args.max_workers,
+        progress=None if args.quiet else terminal_progress(),
+    )
     report = run.enrichment
     if report is None or args.quiet:
         return

@@ -7,15 +7,19 @@ import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from metahub.arn import parse_arn
-from metahub.aws import Aws
+from metahub.aws import Aws, describe_error
 from metahub.checks.base import ROLLUPS, No, ResourceView, Unknown, checks_for
+from metahub.detection import detect, load_rules
 from metahub.models import AffectedResource
+from metahub.resources.account import account_context
 from metahub.resources.fetch import Demand, Fetcher, Inventory
 from metahub.resources.spec import GroupKey, Spec, group_key, spec_for, spec_for_type
+from metahub.resources.tagging import iam_tags, tags_by_api
 
 
 @dataclass
@@ -135,26 +139,108 @@ def not_applicable(resource_type: str) -> dict[str, str]:
     return {name: f"does not apply to {resource_type}" for name in ROLLUPS if name not in checks}
 
 
+CONTEXTS = ("config", "tags", "account")
+"""What enrichment can add: MetaChecks (MetaHub's ``config``), MetaTags, account context."""
+
+
 def enrich(
     resources: Mapping[str, AffectedResource],
     aws: Aws | None = None,
     *,
+    contexts: Iterable[str] = ("config",),
+    detection_rules: dict[str, Any] | None = None,
     max_workers: int = 16,
     progress: Callable[[int, int], None] | None = None,
 ) -> EnrichReport:
-    """Fill ``metachecks`` on every resource that has checks; never raises for AWS trouble."""
+    """Fill the asked ``contexts`` on every resource, then what the detection rules make of them
+    (environment, owner, application); never raises for AWS trouble."""
     started = time.perf_counter()
+    wanted_contexts = set(contexts)
+    if unknown_contexts := wanted_contexts - set(CONTEXTS):
+        raise ValueError(
+            f"unknown context {sorted(unknown_contexts)}; expected some of {', '.join(CONTEXTS)}"
+        )
     aws = aws or Aws(max_workers=max_workers)
     report = EnrichReport()
-    wanted, located = plan(resources.values())
-    types = {key[2] for key in wanted}
-    demand = demand_for(types)
-    partitions = {r.account: r.partition for r in resources.values()}
-    inventory = Fetcher(aws, demand, max_workers=max_workers, progress=progress).run(wanted, partitions)
-    _attach(resources, located, inventory, report)
+    if "config" in wanted_contexts:
+        wanted, located = plan(resources.values())
+        demand = demand_for({key[2] for key in wanted})
+        partitions = {r.account: r.partition for r in resources.values()}
+        fetcher = Fetcher(aws, demand, max_workers=max_workers, progress=progress)
+        _attach(resources, located, fetcher.run(wanted, partitions), report)
+    if "tags" in wanted_contexts:
+        _attach_tags(resources, aws, report, max_workers)
+    if "account" in wanted_contexts:
+        _attach_accounts(resources, aws, report)
+    rules = detection_rules or load_rules()
+    for resource in resources.values():
+        resource.detected = detect(resource, rules)
     report.calls = Counter(aws.calls)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _attach_tags(
+    resources: Mapping[str, AffectedResource], aws: Aws, report: EnrichReport, max_workers: int
+) -> None:
+    """MetaTags: the finding's tags when it has any; else one batched lookup per (account, region),
+    and IAM's listing per account."""
+    by_region: dict[tuple[str, str, str], list[AffectedResource]] = defaultdict(list)
+    by_iam_account: dict[tuple[str, str], list[AffectedResource]] = defaultdict(list)
+    for resource in resources.values():
+        arn = parse_arn(resource.arn)
+        if not resource.concrete or arn is None:
+            continue
+        if resource.tags:
+            resource.metatags = dict(resource.tags)
+        elif arn.service == "iam":
+            by_iam_account[(resource.account, resource.partition)].append(resource)
+        else:
+            region = resource.region or arn.region or "us-east-1"
+            by_region[(resource.account, region, resource.partition)].append(resource)
+
+    def regional(key: tuple[str, str, str]) -> tuple[list[AffectedResource], dict[str, dict[str, str]] | str]:
+        account, region, partition = key
+        try:
+            return by_region[key], tags_by_api(
+                aws, account, region, partition, [r.arn for r in by_region[key]]
+            )
+        except Exception as exc:
+            return by_region[key], describe_error(exc, "tagging:GetResources")
+
+    def iam(key: tuple[str, str]) -> tuple[list[AffectedResource], dict[str, dict[str, str]] | str]:
+        try:
+            return by_iam_account[key], iam_tags(aws, *key)
+        except Exception as exc:
+            return by_iam_account[key], describe_error(exc, "iam:GetAccountAuthorizationDetails")
+
+    with ThreadPoolExecutor(max_workers, thread_name_prefix="metahub-tags") as pool:
+        results = [*pool.map(regional, by_region), *pool.map(iam, by_iam_account)]
+    for group, found in results:
+        for resource in group:
+            if isinstance(found, str):
+                resource.unknown["metatags"] = found
+                report.unknown[found] += 1
+            elif resource.arn in found:
+                resource.metatags = found[resource.arn]
+            else:
+                reason = "IAM keeps tags of this kind apart (only roles' and users' are read)"
+                resource.unknown["metatags"] = reason
+                report.unknown[reason] += 1
+
+
+def _attach_accounts(resources: Mapping[str, AffectedResource], aws: Aws, report: EnrichReport) -> None:
+    partitions = {r.account: r.partition for r in resources.values()}
+    contexts = {
+        account: account_context(aws, account, partition) for account, partition in partitions.items()
+    }
+    for resource in resources.values():
+        context, unknown = contexts[resource.account]
+        resource.metaaccount = context
+        resource.unknown.update(unknown)
+    for _, unknown in contexts.values():
+        for reason in unknown.values():
+            report.unknown[reason] += 1
 
 
 def _attach(

@@ -49,7 +49,7 @@ def _resource(arn: str, pairs: list[tuple[Finding, Resource]]) -> AffectedResour
     tags: dict[str, str] = {}
     for _, resource in pairs:
         if resource.Tags:
-            tags.update(resource.Tags)
+            tags.update(normalise_tags(resource.Tags))
     if parsed:
         account = parsed.account if is_account_id(parsed.account) else first_finding.AwsAccountId
         region = parsed.region or first_resource.Region or first_finding.Region
@@ -81,3 +81,15 @@ def _resource(arn: str, pairs: list[tuple[Finding, Resource]]) -> AffectedResour
         unknown={},
         evidence={},
     )
+
+
+_KEY_VALUE_SHAPES = ({"TagKey", "TagValue"}, {"Key", "Value"})
+
+
+def normalise_tags(tags: dict[str, str]) -> dict[str, str]:
+    """Tags as ``{key: value}``. Prowler writes a KMS key's single tag as ``{"TagKey": "Environment",
+    "TagValue": "stg"}`` (the KMS API's shape, flattened): that is ``{"Environment": "stg"}``."""
+    if set(tags) in _KEY_VALUE_SHAPES:
+        key, value = ("TagKey", "TagValue") if "TagKey" in tags else ("Key", "Value")
+        return {str(tags[key]): str(tags[value])}
+    return tags

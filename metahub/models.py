@@ -158,6 +158,8 @@ class AffectedResource(BaseModel):
     metatags: dict[str, str] | None = None
     metatrails: dict[str, Any] | None = None
     metaaccount: dict[str, Any] | None = None
+    detected: dict[str, Any] | None = None
+    """Environment, owner and application, each ``{"value", "source"}`` or null (see detection)."""
     unknown: dict[str, str] = Field(default_factory=dict)
     """Why a piece of context could not be decided (its value is null): ``{name: reason}``."""
     evidence: dict[str, str] = Field(default_factory=dict)
@@ -180,7 +182,7 @@ class AffectedResource(BaseModel):
     def context(self) -> dict[str, Any]:
         """The context keys that enrichment has filled, in MetaHub's names, with the reasons
         behind unknown values and the evidence behind noes."""
-        keys = ("metachecks", "metatags", "metatrails", "metaaccount")
+        keys = ("metachecks", "metatags", "metatrails", "metaaccount", "detected")
         context = {key: getattr(self, key) for key in keys if getattr(self, key) is not None}
         if self.unknown:
             context["unknown"] = dict(self.unknown)

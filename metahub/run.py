@@ -47,15 +47,32 @@ class Run:
         self.filtered: int | None = None
         """Resources dropped by filters (None: no filter applied)."""
 
-    def enrich(self, aws: Aws | None = None, *, max_workers: int = 16, progress: Any = None) -> EnrichReport:
-        """Fetch what the MetaChecks need from the accounts the resources live in, and run them.
+    def enrich(
+        self,
+        aws: Aws | None = None,
+        *,
+        contexts: Iterable[str] = ("config",),
+        detection_rules: dict[str, Any] | None = None,
+        max_workers: int = 16,
+        progress: Any = None,
+    ) -> EnrichReport:
+        """Add context from the accounts the resources live in: ``contexts`` among ``config``
+        (MetaChecks), ``tags`` (MetaTags) and ``account``; then environment, owner and application
+        by ``detection_rules`` (default: ``metahub/config/detection.json``).
 
         ``aws`` carries credentials and roles (default: the standard credential chain). AWS
-        trouble never raises: affected checks are null and ``resource.unknown`` says why.
+        trouble never raises: affected values are null and ``resource.unknown`` says why.
         """
         from metahub.enrich import enrich
 
-        self.enrichment = enrich(self.resources, aws, max_workers=max_workers, progress=progress)
+        self.enrichment = enrich(
+            self.resources,
+            aws,
+            contexts=contexts,
+            detection_rules=detection_rules,
+            max_workers=max_workers,
+            progress=progress,
+        )
         return self.enrichment
 
     def filter(
