@@ -14,7 +14,7 @@ from typing import Any
 from metahub import __version__
 from metahub.demo import demo_findings, emulated_account
 from metahub.detection import load_rules
-from metahub.enrich import CONTEXTS
+from metahub.enrich import CONTEXTS, load_trail_events
 from metahub.filters import FilterError, Filters
 from metahub.json_outputs import JSON_MODES, write_json
 from metahub.run import OUTPUT_MODES, Run, load
@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=list(CONTEXTS),
         default=[],
         help="enrich resources from their accounts: config = MetaChecks, tags = MetaTags, "
-        "account = alias, organization, contacts (MetaHub v2 flag)",
+        "account = alias, organization, contacts, cloudtrail = MetaTrails (MetaHub v2 flag)",
     )
     context.add_argument(
         "--meta-checks", action="store_true", help="same as --context config (MetaHub v1 flag)"
@@ -75,6 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     context.add_argument("--meta-tags", action="store_true", help="same as --context tags (MetaHub v1 flag)")
     context.add_argument(
         "--meta-account", action="store_true", help="same as --context account (MetaHub v1 flag)"
+    )
+    context.add_argument(
+        "--meta-trails", action="store_true", help="same as --context cloudtrail (MetaHub v1 flag)"
+    )
+    context.add_argument(
+        "--trail-events",
+        type=Path,
+        metavar="FILE",
+        help="CloudTrail event names per resource type (default: metahub/config/trails.json)",
+    )
+    context.add_argument(
+        "--trail-lookback-days", type=int, default=90, metavar="N", help="CloudTrail window (default: 90)"
     )
     context.add_argument(
         "--detection-rules",
@@ -228,10 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     contexts |= {"tags"} if args.meta_tags else set()
     contexts |= {"account"} if args.meta_account else set()
+    contexts |= {"cloudtrail"} if args.meta_trails else set()
     try:
         rules = load_rules(args.detection_rules) if args.detection_rules else None
+        trail_events = load_trail_events(args.trail_events) if args.trail_events else None
     except (OSError, ValueError) as exc:
-        print(f"metahub: error: detection rules: {exc}", file=sys.stderr)
+        print(f"metahub: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if contexts:
         with ExitStack() as stack:
@@ -239,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not args.quiet:
                     print("metahub: starting the emulated demo account ...", file=sys.stderr)
                 stack.enter_context(emulated_account())
-            _enrich(run, args, contexts, rules)
+            _enrich(run, args, contexts, rules, trail_events)
     if filters:
         run = run.apply(filters)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
@@ -264,7 +278,13 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_REJECTED if run.report.rejected else EXIT_OK
 
 
-def _enrich(run: Run, args: argparse.Namespace, contexts: set[str], rules: dict[str, Any] | None) -> None:
+def _enrich(
+    run: Run,
+    args: argparse.Namespace,
+    contexts: set[str],
+    rules: dict[str, Any] | None,
+    trail_events: dict[str, list[str]] | None,
+) -> None:
     from metahub.aws import Aws, RoleSettings
     from metahub.enrich import terminal_progress
 
@@ -276,6 +296,8 @@ def _enrich(run: Run, args: argparse.Namespace, contexts: set[str], rules: dict[
         aws,
         contexts=sorted(contexts),
         detection_rules=rules,
+        trail_events=trail_events,
+        lookback_days=args.trail_lookback_days,
         max_workers=args.max_workers,
         progress=None if args.quiet else terminal_progress(),
     )

@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import importlib.resources
+import json
 import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 from metahub.arn import parse_arn
@@ -17,6 +21,7 @@ from metahub.checks.base import ROLLUPS, No, ResourceView, Unknown, checks_for
 from metahub.detection import detect, load_rules
 from metahub.models import AffectedResource
 from metahub.resources.account import account_context
+from metahub.resources.cloudtrail import LOOKUP_RATE, RateLimiter, lookup_events
 from metahub.resources.fetch import Demand, Fetcher, Inventory
 from metahub.resources.spec import GroupKey, Spec, group_key, spec_for, spec_for_type
 from metahub.resources.tagging import iam_tags, tags_by_api
@@ -139,8 +144,8 @@ def not_applicable(resource_type: str) -> dict[str, str]:
     return {name: f"does not apply to {resource_type}" for name in ROLLUPS if name not in checks}
 
 
-CONTEXTS = ("config", "tags", "account")
-"""What enrichment can add: MetaChecks (MetaHub's ``config``), MetaTags, account context."""
+CONTEXTS = ("config", "tags", "account", "cloudtrail")
+"""What enrichment can add: MetaChecks (MetaHub's ``config``), MetaTags, account context, MetaTrails."""
 
 
 def enrich(
@@ -149,6 +154,8 @@ def enrich(
     *,
     contexts: Iterable[str] = ("config",),
     detection_rules: dict[str, Any] | None = None,
+    trail_events: Mapping[str, list[str]] | None = None,
+    lookback_days: int = 90,
     max_workers: int = 16,
     progress: Callable[[int, int], None] | None = None,
 ) -> EnrichReport:
@@ -172,6 +179,9 @@ def enrich(
         _attach_tags(resources, aws, report, max_workers)
     if "account" in wanted_contexts:
         _attach_accounts(resources, aws, report)
+    if "cloudtrail" in wanted_contexts:
+        events = trail_events if trail_events is not None else load_trail_events()
+        _attach_trails(resources, aws, report, events, lookback_days, max_workers)
     rules = detection_rules or load_rules()
     for resource in resources.values():
         resource.detected = detect(resource, rules)
@@ -227,6 +237,85 @@ def _attach_tags(
                 reason = "IAM keeps tags of this kind apart (only roles' and users' are read)"
                 resource.unknown["metatags"] = reason
                 report.unknown[reason] += 1
+
+
+def load_trail_events(path: str | Path | None = None) -> dict[str, list[str]]:
+    """Event names per ASFF type (default: ``metahub/config/trails.json``)."""
+    if path is None:
+        text = importlib.resources.files("metahub").joinpath("config/trails.json").read_text(encoding="utf-8")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    events = {k: v for k, v in json.loads(text).items() if not k.startswith("_")}
+    for type_, names in events.items():
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"trail events {path or 'default'}: {type_} must list event names")
+    return events
+
+
+def _trail_names(resource: AffectedResource) -> set[str]:
+    """The names a CloudTrail event may give this resource: ARN, id, last path segment."""
+    arn = parse_arn(resource.arn)
+    names = {resource.arn}
+    if arn is not None and arn.resource_id:
+        names |= {arn.resource_id, arn.resource_id.rsplit("/", 1)[-1], arn.resource_id.split(":")[0]}
+    return names
+
+
+def _attach_trails(
+    resources: Mapping[str, AffectedResource],
+    aws: Aws,
+    report: EnrichReport,
+    events: Mapping[str, list[str]],
+    lookback_days: int,
+    max_workers: int,
+) -> None:
+    """MetaTrails: one LookupEvents pass per (account, region, event name), matched locally."""
+    index: dict[tuple[str, str, str], dict[str, list[AffectedResource]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    names_by_group: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    for resource in resources.values():
+        wanted = events.get(resource.type)
+        if not resource.concrete or not wanted:
+            continue
+        region = "us-east-1" if resource.arn.split(":")[2] == "iam" else (resource.region or "us-east-1")
+        group = (resource.account, region, resource.partition)
+        names_by_group[group].update(wanted)
+        for name in _trail_names(resource):
+            index[group][name].append(resource)
+        resource.metatrails = {}
+    limiters = {group: RateLimiter(LOOKUP_RATE) for group in names_by_group}
+    start = datetime.now(timezone.utc) - timedelta(days=lookback_days)
+    tasks = [(group, name) for group, names in names_by_group.items() for name in sorted(names)]
+
+    def run(task: tuple[tuple[str, str, str], str]) -> list[dict[str, Any]] | str:
+        (account, region, partition), name = task
+        try:
+            return lookup_events(aws, account, region, partition, name, start, limiters[task[0]])
+        except Exception as exc:
+            return describe_error(exc, "cloudtrail:LookupEvents")
+
+    with ThreadPoolExecutor(max_workers, thread_name_prefix="metahub-trails") as pool:
+        results = list(pool.map(run, tasks))
+    for (group, name), found in zip(tasks, results, strict=True):
+        wanting = {id(r): r for rs in index[group].values() for r in rs if name in events.get(r.type, [])}
+        if isinstance(found, str):
+            for resource in wanting.values():
+                resource.unknown[f"metatrails.{name}"] = found
+                report.unknown[found] += 1
+            continue
+        for event in found:  # newest first: the first match is the latest
+            for mentioned in event.get("Resources", []):
+                for resource in index[group].get(mentioned.get("ResourceName", ""), []):
+                    if id(resource) in wanting and name not in (resource.metatrails or {}):
+                        assert resource.metatrails is not None
+                        resource.metatrails[name] = {
+                            "Username": event.get("Username"),
+                            "EventTime": event["EventTime"].isoformat()
+                            if isinstance(event.get("EventTime"), datetime)
+                            else event.get("EventTime"),
+                            "EventId": event.get("EventId"),
+                        }
 
 
 def _attach_accounts(resources: Mapping[str, AffectedResource], aws: Aws, report: EnrichReport) -> None:

@@ -53,11 +53,14 @@ class Run:
         *,
         contexts: Iterable[str] = ("config",),
         detection_rules: dict[str, Any] | None = None,
+        trail_events: Mapping[str, list[str]] | None = None,
+        lookback_days: int = 90,
         max_workers: int = 16,
         progress: Any = None,
     ) -> EnrichReport:
         """Add context from the accounts the resources live in: ``contexts`` among ``config``
-        (MetaChecks), ``tags`` (MetaTags) and ``account``; then environment, owner and application
+        (MetaChecks), ``tags`` (MetaTags), ``account`` and ``cloudtrail`` (MetaTrails, events of
+        the last ``lookback_days`` per ``trail_events``); then environment, owner and application
         by ``detection_rules`` (default: ``metahub/config/detection.json``).
 
         ``aws`` carries credentials and roles (default: the standard credential chain). AWS
@@ -70,6 +73,8 @@ class Run:
             aws,
             contexts=contexts,
             detection_rules=detection_rules,
+            trail_events=trail_events,
+            lookback_days=lookback_days,
             max_workers=max_workers,
             progress=progress,
         )
