@@ -13,6 +13,7 @@ from metahub.detection import detect, load_rules
 from metahub.resources.tagging import TAGGING_BATCH, tags_by_api
 
 from .conftest import make_finding
+from .least_privilege import not_allowed
 from .test_enrich_faults import ACCOUNT, _deny
 
 
@@ -42,6 +43,7 @@ def test_tags_from_findings_and_from_the_api_agree(
     # every resource of the FAILED findings, in batches: no call per resource
     assert len(from_api.resources) == 2683
     assert report.total_calls <= 30, report.calls
+    assert not_allowed(report.calls) == set()
     batches = report.calls["resource-groups-tagging-api:GetResources"]
     assert 0 < batches <= 2 * (1 + 1400 // TAGGING_BATCH)
 

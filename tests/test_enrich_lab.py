@@ -9,6 +9,8 @@ import pytest
 
 import metahub
 
+from .least_privilege import not_allowed
+
 ACCOUNT = "123456789012"
 
 
@@ -166,3 +168,8 @@ def test_json_short_carries_the_context(enriched: metahub.Run) -> None:
     assert entry["evidence"]["is_encrypted"] == "no default encryption configured"
     stats = enriched.statistics()
     assert stats["resources"]["metachecks.is_public"]["true"] >= 4 + 4 + 1
+
+
+def test_every_call_on_the_lab_is_allowed_by_the_shipped_read_only_policy(enriched: metahub.Run) -> None:
+    assert enriched.enrichment is not None
+    assert not_allowed(enriched.enrichment.calls) == set()
