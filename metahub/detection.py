@@ -34,7 +34,7 @@ def _tag(tags: dict[str, str], keys: list[str]) -> tuple[str, str] | None:
 def detect(resource: AffectedResource, rules: dict[str, Any]) -> dict[str, Any]:
     """``{"environment": {"value", "source"}, "owner": ..., "application": ...}``; a part nothing
     decides is null."""
-    tags = resource.metatags if resource.metatags is not None else resource.tags
+    tags = resource.effective_tags
     found: dict[str, Any] = {"environment": None, "owner": None, "application": None}
     environment = rules["environment"]
     hit = _tag(tags, environment["tag_keys"])

@@ -273,6 +273,7 @@ def _attach_trails(
     index: dict[tuple[str, str, str], dict[str, list[AffectedResource]]] = defaultdict(
         lambda: defaultdict(list)
     )
+    members: dict[tuple[str, str, str], list[AffectedResource]] = defaultdict(list)
     names_by_group: dict[tuple[str, str, str], set[str]] = defaultdict(set)
     for resource in resources.values():
         wanted = events.get(resource.type)
@@ -281,6 +282,7 @@ def _attach_trails(
         region = "us-east-1" if resource.arn.split(":")[2] == "iam" else (resource.region or "us-east-1")
         group = (resource.account, region, resource.partition)
         names_by_group[group].update(wanted)
+        members[group].append(resource)
         for name in _trail_names(resource):
             index[group][name].append(resource)
         resource.metatrails = {}
@@ -298,22 +300,21 @@ def _attach_trails(
     with ThreadPoolExecutor(max_workers, thread_name_prefix="metahub-trails") as pool:
         results = list(pool.map(run, tasks))
     for (group, name), found in zip(tasks, results, strict=True):
-        wanting = {id(r): r for rs in index[group].values() for r in rs if name in events.get(r.type, [])}
         if isinstance(found, str):
-            for resource in wanting.values():
-                resource.unknown[f"metatrails.{name}"] = found
-                report.unknown[found] += 1
+            for resource in members[group]:
+                if name in events[resource.type]:
+                    resource.unknown[f"metatrails.{name}"] = found
+                    report.unknown[found] += 1
             continue
         for event in found:  # newest first: the first match is the latest
             for mentioned in event.get("Resources", []):
                 for resource in index[group].get(mentioned.get("ResourceName", ""), []):
-                    if id(resource) in wanting and name not in (resource.metatrails or {}):
-                        assert resource.metatrails is not None
-                        resource.metatrails[name] = {
+                    trails = resource.metatrails
+                    if trails is not None and name in events[resource.type] and name not in trails:
+                        when = event.get("EventTime")
+                        trails[name] = {
                             "Username": event.get("Username"),
-                            "EventTime": event["EventTime"].isoformat()
-                            if isinstance(event.get("EventTime"), datetime)
-                            else event.get("EventTime"),
+                            "EventTime": when.isoformat() if isinstance(when, datetime) else when,
                             "EventId": event.get("EventId"),
                         }
 

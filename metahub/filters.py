@@ -160,7 +160,7 @@ class Filters:
             if bool(checks[name]) != wanted:
                 return False
         if self.tags:
-            tags = resource.metatags if resource.metatags is not None else resource.tags
+            tags = resource.effective_tags
             hits = [key in tags and tags[key] in values for key, values in self.tags.items()]
             if not (all(hits) if self.tags_all else any(hits)):
                 return False

@@ -54,7 +54,7 @@ def report_data(
     for index, (arn, resource) in enumerate(resources.items()):
         counts = resource.severity_counts
         metachecks = resource.metachecks or {}
-        tags = resource.metatags if resource.metatags is not None else resource.tags
+        tags = resource.effective_tags
         rows.append(
             [
                 arn,

@@ -166,6 +166,11 @@ class AffectedResource(BaseModel):
     """Why a check said no, where it says (``is_public: "no public IP address"``)."""
 
     @property
+    def effective_tags(self) -> dict[str, str]:
+        """The account's tags (MetaTags) when fetched, else those the findings reported."""
+        return self.metatags if self.metatags is not None else self.tags
+
+    @property
     def severity_counts(self) -> dict[str, int]:
         counts = dict.fromkeys(SEVERITY_ORDER, 0)
         for finding in self.findings:

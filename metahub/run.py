@@ -323,7 +323,7 @@ _FINDING_COLUMNS = [
 
 def _flat(resource: AffectedResource) -> dict[str, Any]:
     """``tags.<key>`` and ``<section>.<name>`` columns (``metachecks.is_public``) of one resource."""
-    tags = resource.metatags if resource.metatags is not None else resource.tags
+    tags = resource.effective_tags
     flat: dict[str, Any] = {f"tags.{key}": value for key, value in tags.items()}
     for section, values in resource.context().items():
         if isinstance(values, dict) and section not in ("unknown", "evidence"):

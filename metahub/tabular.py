@@ -77,7 +77,7 @@ def rows(
     header = [*FINDING_COLUMNS, *(f"Tag:{t}" for t in tag_columns), *checks]
     body = []
     for arn, resource in resources.items():
-        tags = resource.metatags if resource.metatags is not None else resource.tags
+        tags = resource.effective_tags
         context = resource.metachecks or {}
         extra = [*(tags.get(t) for t in tag_columns), *(context.get(c) for c in checks)]
         for finding in resource.findings:

@@ -3,6 +3,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,17 @@ def write(path: Path, data: Any) -> Path:
 LAB = SHARED / "lab"
 
 
+@contextmanager
+def emulator_environment(endpoint: str) -> Iterator[None]:
+    """boto3 pointed at an emulator, with dummy credentials, until the block ends."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ENDPOINT_URL", endpoint)
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        yield
+
+
 def free_port() -> int:
     import socket
 
@@ -94,44 +107,32 @@ def lab_endpoint() -> Any:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    environment = {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    saved = {key: os.environ.get(key) for key in environment}
-    os.environ.update(environment)
     try:
-        urllib.request.urlopen(
-            urllib.request.Request(f"{endpoint}/moto-api/seed?a=42", method="POST")
-        ).close()
-        seeded = subprocess.run(
-            [
-                sys.executable,
-                str(LAB / "seed_account.py"),
-                "--scale",
-                "2",
-                "--regions",
-                "us-east-1,eu-west-1",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            env=dict(os.environ),
-        )
-        summary = json.loads(seeded.stdout)
-        expected = json.loads((FIXTURES / "lab1-seed-summary.json").read_text())
-        assert summary == expected, (
-            "the lab account's ids differ from the fixture's: is moto 5.2.5 installed?"
-        )
-        yield endpoint
+        with emulator_environment(endpoint):
+            urllib.request.urlopen(
+                urllib.request.Request(f"{endpoint}/moto-api/seed?a=42", method="POST")
+            ).close()
+            seeded = subprocess.run(
+                [
+                    sys.executable,
+                    str(LAB / "seed_account.py"),
+                    "--scale",
+                    "2",
+                    "--regions",
+                    "us-east-1,eu-west-1",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=dict(os.environ),
+            )
+            summary = json.loads(seeded.stdout)
+            expected = json.loads((FIXTURES / "lab1-seed-summary.json").read_text())
+            assert summary == expected, (
+                "the lab account's ids differ from the fixture's: is moto 5.2.5 installed?"
+            )
+            yield endpoint
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         server.stop()
 
 

@@ -56,7 +56,7 @@ def test_unencrypted_attached_volumes(enriched: metahub.Run) -> None:
     assert attached_plain, "the lab attaches an unencrypted volume to each public instance"
     for resource in attached_plain:
         assert resource.metachecks["is_encrypted"] is False
-        assert resource.evidence["is_encrypted"] == "the volume is not encrypted"
+        assert resource.evidence["is_encrypted"] == "not encrypted at rest"
     # Each public instance carries one of them, and says so.
     public = [r for r in _by(enriched, "AwsEc2Instance").values() if r.metachecks["is_public"]]
     assert all(r.metachecks["its_associated_with_ebs_unencrypted"] for r in public)

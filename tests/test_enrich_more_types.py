@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ import pytest
 import metahub
 from metahub.aws import Aws
 
-from .conftest import free_port, make_finding
+from .conftest import emulator_environment, free_port, make_finding
 from .least_privilege import not_allowed
 
 # A region the lab does not use, so that nothing here reads like the lab.
@@ -49,18 +48,12 @@ def endpoint() -> Iterator[str]:
                 server.kill()
                 raise
             time.sleep(0.1)
-    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")}
-    os.environ.update(AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
     try:
-        yield url
+        with emulator_environment(url):
+            yield url
     finally:
         server.terminate()
         server.wait(10)
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _client(service: str, url: str) -> Any:

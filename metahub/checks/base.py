@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -49,6 +49,14 @@ class No:
         return f"No({self.reason!r})"
 
 
+def encrypted_at_rest(r: ResourceView, flag: str = "Encrypted", key: str = "KmsKeyId") -> str | No:
+    """The common answer for ``is_encrypted``: the KMS key when the flag is set (``encrypted`` when
+    AWS names none), else no."""
+    if not r.get(flag):
+        return No("not encrypted at rest")
+    return r.get(key) or "encrypted"
+
+
 @dataclass(frozen=True)
 class Check:
     name: str
@@ -62,16 +70,22 @@ _CHECKS: dict[str, dict[str, Check]] = {}
 
 
 def check(
-    *types: str, needs: Iterable[str] = (), name: str | None = None
+    *types: str, needs: Iterable[str] | Mapping[str, Iterable[str]] = (), name: str | None = None
 ) -> Callable[[CheckFunction], CheckFunction]:
-    """Register a function as a MetaCheck of these resource types, under ``name`` (default: its own)."""
-    needed = tuple(needs)
+    """Register a function as a MetaCheck of these resource types, under ``name`` (default: its own).
+
+    ``needs`` is what it reads beyond the item; where types of one check read different things
+    (classic load balancers list listeners in the item, v2 ones need a call), a mapping per type.
+    """
+
+    def needs_of(type_: str) -> tuple[str, ...]:
+        return tuple(needs.get(type_, ()) if isinstance(needs, Mapping) else needs)
 
     def register(func: CheckFunction) -> CheckFunction:
         check_name = name or func.__name__
         for type_ in types:
             _CHECKS.setdefault(type_, {})[check_name] = Check(
-                check_name, type_, func, needed, (func.__doc__ or "").strip().split("\n")[0]
+                check_name, type_, func, needs_of(type_), (func.__doc__ or "").strip().split("\n")[0]
             )
         return func
 

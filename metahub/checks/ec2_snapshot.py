@@ -1,15 +1,13 @@
 from __future__ import annotations
 
-from metahub.checks.base import No, ResourceView, Unknown, check
+from metahub.checks.base import No, ResourceView, Unknown, check, encrypted_at_rest
 
 SNAPSHOT = "AwsEc2Snapshot"
 
 
 @check(SNAPSHOT)
 def is_encrypted(r: ResourceView) -> str | No:
-    if not r.get("Encrypted"):
-        return No("the snapshot is not encrypted")
-    return r.get("KmsKeyId") or "encrypted"
+    return encrypted_at_rest(r)
 
 
 @check(SNAPSHOT)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from metahub.checks.base import No, ResourceView, check
+from metahub.checks.base import No, ResourceView, check, encrypted_at_rest
 from metahub.checks.policy import public_statements
 
 FS = "AwsEfsFileSystem"
@@ -18,9 +18,7 @@ def it_has_file_system_policy_public(r: ResourceView) -> list[dict[str, Any]]:
 
 @check(FS, name="is_encrypted")
 def fs_is_encrypted(r: ResourceView) -> str | No:
-    if not r.get("Encrypted"):
-        return No("not encrypted at rest")
-    return r.get("KmsKeyId") or "encrypted"
+    return encrypted_at_rest(r)
 
 
 @check(FS, name="is_attached")

@@ -9,6 +9,9 @@ from metahub.checks.network import open_ingress
 
 CLASSIC, V2 = "AwsElbLoadBalancer", "AwsElbv2LoadBalancer"
 _ENCRYPTED = {"HTTPS", "SSL", "TLS"}
+# Classic load balancers carry their listeners in the item; v2 ones need DescribeListeners.
+GROUPS = {CLASSIC: ("security_groups",), V2: ("security_groups", "Listeners")}
+LISTENERS = {V2: ("Listeners",)}
 
 
 def _listeners(r: ResourceView) -> list[dict[str, Any]]:
@@ -19,41 +22,33 @@ def _listeners(r: ResourceView) -> list[dict[str, Any]]:
     return [{"Protocol": x.get("Protocol", ""), "Port": x.get("Port")} for x in r.detail("Listeners") or []]
 
 
+def _ports(r: ResourceView) -> list[int]:
+    return [x["Port"] for x in _listeners(r) if x["Port"]]
+
+
 @check(CLASSIC, V2)
 def is_internet_facing(r: ResourceView) -> str | No:
     return r.get("DNSName") if r.get("Scheme") == "internet-facing" else No("internal")
 
 
-@check(CLASSIC, needs=("security_groups",))
+@check(CLASSIC, V2, needs=GROUPS)
 def its_associated_with_security_group_rules_ingress_unrestricted(r: ResourceView) -> list[str]:
-    return open_ingress(r.related("security_groups"), [x["Port"] for x in _listeners(r) if x["Port"]])
+    return open_ingress(r.related("security_groups"), _ports(r))
 
 
-@check(
-    V2,
-    needs=("security_groups", "Listeners"),
-    name="its_associated_with_security_group_rules_ingress_unrestricted",
-)
-def v2_open_ingress(r: ResourceView) -> list[str]:
-    return open_ingress(r.related("security_groups"), [x["Port"] for x in _listeners(r) if x["Port"]])
-
-
-@check(CLASSIC)
+@check(CLASSIC, V2, needs=LISTENERS)
 def it_has_listeners_unencrypted(r: ResourceView) -> list[str]:
     return [f"{x['Protocol']}:{x['Port']}" for x in _listeners(r) if x["Protocol"].upper() not in _ENCRYPTED]
 
 
-@check(V2, needs=("Listeners",), name="it_has_listeners_unencrypted")
-def v2_listeners_unencrypted(r: ResourceView) -> list[str]:
-    return [f"{x['Protocol']}:{x['Port']}" for x in _listeners(r) if x["Protocol"].upper() not in _ENCRYPTED]
-
-
-def _public(r: ResourceView) -> dict[str, Any] | No:
+@check(CLASSIC, V2, needs=GROUPS)
+def is_public(r: ResourceView) -> dict[str, Any] | No:
+    """Internet-facing, with a listener port open to the internet."""
     dns = r.check("is_internet_facing")
     if not dns:
         return dns
-    ports = [x["Port"] for x in _listeners(r) if x["Port"]]
     if not r.get("SecurityGroups"):  # network load balancers may have none: listeners are the door
+        ports = _ports(r)
         return {"dns": dns, "open_listeners": ports} if ports else No("internet-facing, but no listener")
     rules = r.check("its_associated_with_security_group_rules_ingress_unrestricted")
     if not rules:
@@ -61,53 +56,24 @@ def _public(r: ResourceView) -> dict[str, Any] | No:
     return {"dns": dns, "open_ingress": rules}
 
 
-@check(CLASSIC, needs=("security_groups",), name="is_public")
-def classic_is_public(r: ResourceView) -> dict[str, Any] | No:
-    """Internet-facing, with a listener port open to the internet."""
-    return _public(r)
-
-
-@check(V2, needs=("security_groups", "Listeners"), name="is_public")
-def v2_is_public(r: ResourceView) -> dict[str, Any] | No:
-    """Internet-facing, with a listener port open to the internet."""
-    return _public(r)
-
-
-def _encrypted(r: ResourceView) -> list[str] | No:
+@check(CLASSIC, V2, needs=LISTENERS)
+def is_encrypted(r: ResourceView) -> list[str] | No:
+    """In transit: every listener is HTTPS, SSL or TLS."""
     plain = r.check("it_has_listeners_unencrypted")
     if plain:
         return No(f"unencrypted listeners: {', '.join(plain)}")
     return [f"{x['Protocol']}:{x['Port']}" for x in _listeners(r)] or No("no listener")
 
 
-@check(CLASSIC, name="is_encrypted")
-def classic_is_encrypted(r: ResourceView) -> list[str] | No:
-    """In transit: every listener is HTTPS, SSL or TLS."""
-    return _encrypted(r)
-
-
-@check(V2, needs=("Listeners",), name="is_encrypted")
-def v2_is_encrypted(r: ResourceView) -> list[str] | No:
-    """In transit: every listener is HTTPS or TLS."""
-    return _encrypted(r)
-
-
-@check(CLASSIC, needs=("security_groups",), name="is_unrestricted")
-def classic_is_unrestricted(r: ResourceView) -> list[str] | No:
+@check(CLASSIC, V2, needs=GROUPS)
+def is_unrestricted(r: ResourceView) -> list[str] | No:
     return r.check("its_associated_with_security_group_rules_ingress_unrestricted") or No(
         "no listener port open to the internet"
     )
 
 
-@check(V2, needs=("security_groups", "Listeners"), name="is_unrestricted")
-def v2_is_unrestricted(r: ResourceView) -> list[str] | No:
-    return r.check("its_associated_with_security_group_rules_ingress_unrestricted") or No(
-        "no listener port open to the internet"
-    )
-
-
-@check(CLASSIC, name="is_attached")
-def classic_is_attached(r: ResourceView) -> list[str] | No:
+@check(CLASSIC)
+def is_attached(r: ResourceView) -> list[str] | No:
     """Instances registered behind it."""
     return [i.get("InstanceId") for i in r.get("Instances", [])] or No("no registered instance")
 

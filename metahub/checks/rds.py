@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from metahub.checks.base import No, ResourceView, check
+from metahub.checks.base import No, ResourceView, check, encrypted_at_rest
 from metahub.checks.network import open_ingress, unrestricted_ingress
 
 DB = "AwsRdsDbInstance"
@@ -39,35 +39,19 @@ def db_is_public(r: ResourceView) -> dict[str, Any] | No:
     return {"endpoint": endpoint, "port": port, "open_ingress": rules}
 
 
-@check(DB, name="is_encrypted")
+@check(DB, "AwsRdsDbCluster", name="is_encrypted")
 def db_is_encrypted(r: ResourceView) -> str | No:
-    if not r.get("StorageEncrypted"):
-        return No("storage is not encrypted")
-    return r.get("KmsKeyId") or "encrypted"
+    return encrypted_at_rest(r, "StorageEncrypted")
 
 
-@check(DB)
+@check(DB, "AwsRdsDbCluster")
 def it_has_deletion_protection(r: ResourceView) -> bool:
-    return bool(r.get("DeletionProtection"))
-
-
-@check("AwsRdsDbCluster", name="is_encrypted")
-def cluster_is_encrypted(r: ResourceView) -> str | No:
-    if not r.get("StorageEncrypted"):
-        return No("storage is not encrypted")
-    return r.get("KmsKeyId") or "encrypted"
-
-
-@check("AwsRdsDbCluster", name="it_has_deletion_protection")
-def cluster_it_has_deletion_protection(r: ResourceView) -> bool:
     return bool(r.get("DeletionProtection"))
 
 
 @check("AwsRdsDbSnapshot", name="is_encrypted")
 def snapshot_is_encrypted(r: ResourceView) -> str | No:
-    if not r.get("Encrypted"):
-        return No("the snapshot is not encrypted")
-    return r.get("KmsKeyId") or "encrypted"
+    return encrypted_at_rest(r)
 
 
 @check("AwsRdsDbSnapshot", needs=("Attributes",), name="is_public")
