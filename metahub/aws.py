@@ -131,6 +131,11 @@ class Aws:
             self.calls[f"{service}:{operation}"] += 1
 
     @property
+    def region(self) -> str | None:
+        """The starting credentials' default region (profile or AWS_REGION), if any."""
+        return self._base.region_name
+
+    @property
     def total_calls(self) -> int:
         return sum(self.calls.values())
 

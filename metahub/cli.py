@@ -6,22 +6,36 @@ import argparse
 import json
 import logging
 import sys
+from collections import Counter
 from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError
+
 from metahub import __version__
+from metahub.actions import parse_update
 from metahub.demo import demo_findings, emulated_account
 from metahub.detection import load_rules
 from metahub.enrich import CONTEXTS, load_trail_events
 from metahub.filters import FilterError, Filters
+from metahub.ingest import Source
 from metahub.json_outputs import JSON_MODES, write_json
 from metahub.run import OUTPUT_MODES, Run, load
+from metahub.securityhub import (
+    DEFAULT_FILTERS,
+    SecurityHubError,
+    SecurityHubSource,
+    clients,
+    load_template,
+    parse_filters,
+    terminal_pages,
+)
 
 log = logging.getLogger("metahub")
 
-EXIT_OK, EXIT_REJECTED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_ACTIONS = 0, 1, 2, 3
 _PROBLEMS_SHOWN = 20
 _LIST_VIEWS = ("short", "full", "inventory", "statistics")
 
@@ -30,16 +44,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="metahub",
         description="Group security findings (ASFF, Prowler OCSF) by the resource they affect, and report.",
-        epilog="Exit status: 0 ok, 1 some findings were rejected, 2 usage error or unreadable input.",
+        epilog="Exit status: 0 ok, 1 some findings were rejected, 2 usage error or unreadable input, "
+        "3 Security Hub did not take every update.",
     )
     parser.add_argument("--version", action="version", version=f"metahub {__version__}")
     inputs = parser.add_argument_group("Inputs")
     inputs.add_argument(
         "--inputs",
         nargs="+",
-        choices=["file-asff"],
+        choices=["file-asff", "securityhub"],
         default=["file-asff"],
-        help="where findings come from (default: file-asff)",
+        help="where findings come from, one or both (default: file-asff)",
     )
     inputs.add_argument(
         "--input-asff",
@@ -59,6 +74,46 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inputs.add_argument(
         "--only-active", action="store_true", help="keep only findings with RecordState ACTIVE"
+    )
+    hub = parser.add_argument_group("Security Hub", "reading with --inputs securityhub, and writing back")
+    hub.add_argument(
+        "--sh-filters",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="GetFindings filters, typed by kind: SeverityLabel=HIGH (a key repeated means any), "
+        "SeverityNormalized=40..100, UpdatedAt=7d or 2026-01-01..2026-02-01, ResourceTags=Env=prod "
+        "(default when no filter or template: RecordState=ACTIVE WorkflowStatus=NEW)",
+    )
+    hub.add_argument(
+        "--sh-template",
+        type=Path,
+        metavar="FILE",
+        help="GetFindings filters as the API takes them (YAML or JSON), any comparison",
+    )
+    hub.add_argument("--sh-region", metavar="REGION", help="Security Hub region (default: the profile's)")
+    hub.add_argument("--sh-account", metavar="ACCOUNT", help="Security Hub account (default: the caller's)")
+    hub.add_argument("--sh-assume-role", metavar="ROLE_NAME", help="role to assume in --sh-account")
+    hub.add_argument("--sh-external-id", metavar="ID", help="external ID for --sh-assume-role")
+    hub.add_argument("--sh-profile", metavar="PROFILE", help="AWS profile for Security Hub")
+    hub.add_argument(
+        "--update-findings",
+        nargs="+",
+        default=[],
+        metavar="FIELD=VALUE",
+        help='on every finding of the result: Workflow=NOTIFIED Note="text" Severity=LOW '
+        "VerificationState=FALSE_POSITIVE Confidence=N Criticality=N",
+    )
+    hub.add_argument(
+        "--enrich-findings",
+        action="store_true",
+        help="write the context into each finding's UserDefinedFields (implies --context config)",
+    )
+    hub.add_argument(
+        "--no-actions-confirmation", action="store_true", help="write to Security Hub without asking"
+    )
+    hub.add_argument(
+        "--dry-run", action="store_true", help="show and save what would be written; write nothing"
     )
     context = parser.add_argument_group("Context")
     context.add_argument(
@@ -204,15 +259,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.list_meta_checks:
         _list_meta_checks()
         return EXIT_OK
-    sources: list[str | Path] = list(args.input_asff)
+    try:
+        hub = _Hub(args) if _uses_security_hub(args) else None
+    except (SecurityHubError, BotoCoreError) as exc:
+        print(f"metahub: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    sources: list[Source] = list(args.input_asff)
     if args.demo:
         sources.append(demo_findings())
-    if not sources:
+    if "securityhub" in args.inputs and hub is not None:
+        sources.append(hub.source(None if args.quiet else terminal_pages()))
+    problem = _input_problem(args, sources)
+    if problem:
         parser.print_usage(sys.stderr)
-        print(
-            "metahub: error: no input: give --input-asff FILE [FILE ...] (- for stdin), or --demo",
-            file=sys.stderr,
-        )
+        print(f"metahub: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
     if args.banners and not args.quiet:
         print(f"metahub {__version__}: context for security findings", file=sys.stderr)
@@ -235,9 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     if filters:
         run = run.apply(filters, before_enrichment=True)
     contexts = set(args.context)
-    contexts |= (
-        {"config"} if args.meta_checks or filters.needs_context or (args.demo and not contexts) else set()
-    )
+    wants_config = args.meta_checks or filters.needs_context or (args.demo and not contexts)
+    contexts |= {"config"} if wants_config or (args.enrich_findings and not contexts) else set()
     contexts |= {"tags"} if args.meta_tags else set()
     contexts |= {"account"} if args.meta_account else set()
     contexts |= {"cloudtrail"} if args.meta_trails else set()
@@ -273,9 +332,110 @@ def main(argv: list[str] | None = None) -> int:
         for path in written:
             print(f"wrote {path}", file=sys.stderr)
         print(_summary_line(run), file=sys.stderr)
+    if hub is not None and hub.actions:
+        status = _act(run, hub, args, stamp)
+        if status != EXIT_OK:
+            return status
     if run.report.unreadable:
         return EXIT_USAGE
     return EXIT_REJECTED if run.report.rejected else EXIT_OK
+
+
+def _uses_security_hub(args: argparse.Namespace) -> bool:
+    return "securityhub" in args.inputs or bool(args.update_findings) or args.enrich_findings
+
+
+def _input_problem(args: argparse.Namespace, sources: list[Source]) -> str | None:
+    if args.input_asff and "file-asff" not in args.inputs:
+        return "--input-asff needs file-asff among --inputs"
+    if args.demo and (args.update_findings or args.enrich_findings) and not args.dry_run:
+        return "the demo's findings are in no Security Hub: add --dry-run to see what would be written"
+    if not sources:
+        return "no input: give --input-asff FILE [FILE ...] (- for stdin), --inputs securityhub, or --demo"
+    return None
+
+
+class _Hub:
+    """The Security Hub side of a command line: where, with which credentials, what to write."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from metahub.aws import Aws, RoleSettings
+
+        role = RoleSettings(args.sh_assume_role, args.sh_external_id) if args.sh_assume_role else None
+        if role and not args.sh_account:
+            raise SecurityHubError("--sh-assume-role needs --sh-account")
+        self.aws = Aws(role=role, profile=args.sh_profile, max_workers=args.max_workers)
+        self.account = args.sh_account
+        self.region = args.sh_region
+        self.update = parse_update(args.update_findings) if args.update_findings else None
+        self.enrich = bool(args.enrich_findings)
+        self.filters: dict[str, list[dict[str, Any]]] = {}
+        if "securityhub" in args.inputs:
+            self.region = self.region or self.aws.region
+            if not self.region:
+                raise SecurityHubError("no region for Security Hub: give --sh-region")
+            if args.sh_template:
+                self.filters = load_template(args.sh_template)
+            pairs = args.sh_filters or ([] if args.sh_template else list(DEFAULT_FILTERS))
+            for name, values in parse_filters(pairs).items():
+                self.filters.setdefault(name, []).extend(values)
+
+    @property
+    def actions(self) -> bool:
+        return self.update is not None or self.enrich
+
+    def source(self, progress: Any) -> SecurityHubSource:
+        assert self.region is not None
+        return SecurityHubSource(self.aws, self.region, self.filters, account=self.account, progress=progress)
+
+
+def _act(run: Run, hub: _Hub, args: argparse.Namespace, stamp: str) -> int:
+    """Plan the writes, show them, ask, write; 3 when Security Hub did not take them all."""
+    from metahub.actions import apply, plan_actions
+
+    plans = plan_actions(run.resources, update=hub.update, enrich=hub.enrich, region=args.sh_region)
+    for plan in plans:
+        print(f"metahub: {plan.describe()}", file=sys.stderr)
+        for skipped in plan.skipped[:_PROBLEMS_SHOWN]:
+            print(f"metahub: cannot write {skipped['Id']}: {skipped['reason']}", file=sys.stderr)
+    record: dict[str, Any] = {"dry_run": args.dry_run, "plans": [p.to_dict() for p in plans]}
+    if args.dry_run:
+        path = write_json(args.output_dir / f"metahub-actions-plan-{stamp}.json", record)
+        print(
+            f"metahub: dry run, nothing written to Security Hub; the requests are in {path}", file=sys.stderr
+        )
+        return EXIT_OK
+    if not any(plan.batches for plan in plans):
+        return EXIT_ACTIONS if any(plan.skipped for plan in plans) else EXIT_OK
+    if not args.no_actions_confirmation and not _confirmed():
+        print("metahub: nothing written to Security Hub", file=sys.stderr)
+        return EXIT_USAGE
+    results = [apply(plan, clients(hub.aws, hub.account), max_workers=4) for plan in plans]
+    record["results"] = [r.to_dict() for r in results]
+    path = write_json(args.output_dir / f"metahub-actions-{stamp}.json", record)
+    for result in results:
+        print(
+            f"metahub: {result.action}: {result.processed} finding(s) updated, "
+            f"{len(result.unprocessed)} not, in {result.calls} call(s); details in {path}",
+            file=sys.stderr,
+        )
+        reasons = Counter(f"{item['ErrorCode']}: {item['ErrorMessage']}" for item in result.unprocessed)
+        for reason, count in reasons.most_common(_PROBLEMS_SHOWN):
+            print(f"metahub: not updated x{count}: {reason}", file=sys.stderr)
+    failed = any(r.unprocessed for r in results) or any(p.skipped for p in plans)
+    return EXIT_ACTIONS if failed else EXIT_OK
+
+
+def _confirmed() -> bool:
+    if not sys.stdin.isatty():
+        print(
+            "metahub: error: writing to Security Hub needs confirmation and stdin is not a terminal; "
+            "pass --no-actions-confirmation",
+            file=sys.stderr,
+        )
+        return False
+    answer = input("metahub: write these changes to Security Hub? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
 
 
 def _enrich(

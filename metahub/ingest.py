@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 from pydantic import ValidationError
 from pydantic_core import from_json
@@ -27,7 +27,18 @@ from pydantic_core import from_json
 from metahub import ocsf
 from metahub.models import Finding
 
-Source = str | Path | BinaryIO
+
+@runtime_checkable
+class RecordSource(Protocol):
+    """Findings that arrive already parsed (an API, an event): ``records()`` yields
+    ``(where, data)`` per finding candidate, or a :class:`Problem` when reading stops early."""
+
+    name: str
+
+    def records(self) -> Iterator[tuple[str, Any] | Problem]: ...
+
+
+Source = str | Path | BinaryIO | RecordSource
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _FINDING_KEYS = ("Id", "SchemaVersion", "Resources", "ProductArn", "AwsAccountId")
@@ -181,6 +192,8 @@ def _json_type(value: Any) -> str:
 
 
 def _source_name(source: Source) -> str:
+    if isinstance(source, RecordSource):
+        return source.name
     if isinstance(source, (str, Path)):
         return "<stdin>" if str(source) == "-" else str(source)
     return getattr(source, "name", None) or "<stream>"
@@ -196,6 +209,9 @@ def _open(source: Source) -> BinaryIO:
 
 def _candidates(source: Source, name: str) -> Iterator[tuple[str, Any] | Problem]:
     """Yield ``(where, data)`` for every finding candidate, or a Problem, in source order."""
+    if isinstance(source, RecordSource):
+        yield from source.records()
+        return
     try:
         stream = _open(source)
     except OSError as exc:

@@ -1,0 +1,432 @@
+"""Write back to Security Hub: ``--update-findings`` and ``--enrich-findings``.
+
+Both become BatchUpdateFindings calls of at most 100 findings that share one update. Planning is
+pure (no AWS): a finding that already holds what would be written is left out, so running twice,
+or a custom action woken by the "Imported" event its own update caused, changes nothing.
+
+``--enrich-findings`` writes the context into ``UserDefinedFields`` under ``metahub.`` keys, within
+Security Hub's limits (50 fields, keys of 128 and values of 1,024 characters). Fields of other
+origin on a finding are kept and count against the 50. What does not fit is cut in a fixed order
+(rollups, detection, account, trails, tags, then checks: true ones, unknown ones, false ones),
+and ``metahub.truncated`` says what was cut.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from metahub.aws import describe_error, error_code
+from metahub.checks.base import ROLLUPS
+from metahub.models import AffectedResource, Finding
+from metahub.resources.cloudtrail import RateLimiter
+from metahub.securityhub import SecurityHubError, check_request
+
+BATCH_SIZE = 100  # BatchUpdateFindings' maximum
+MAX_FIELDS, MAX_KEY, MAX_VALUE = 50, 128, 1024
+MAX_NOTE = 512
+PREFIX = "metahub."
+TRUNCATED_KEY = f"{PREFIX}truncated"
+UPDATE_RATE = 10.0  # requests per second per account and region (Security Hub's write quota)
+_THROTTLED = ("ThrottlingException", "Throttling", "TooManyRequestsException", "LimitExceededException")
+
+# --- what to write -------------------------------------------------------------------------------
+
+_UPDATE_KEYS = {
+    "workflow": "Workflow",
+    "note": "Note",
+    "severity": "Severity",
+    "verificationstate": "VerificationState",
+    "confidence": "Confidence",
+    "criticality": "Criticality",
+}
+
+
+def parse_update(pairs: Iterable[str], updated_by: str = "metahub") -> dict[str, Any]:
+    """``Workflow=NOTIFIED Note="text" Severity=LOW VerificationState=FALSE_POSITIVE Confidence=80
+    Criticality=50`` to the fields of a BatchUpdateFindings request, checked against its model."""
+    update: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        key = _UPDATE_KEYS.get(name.strip().lower())
+        if not sep or key is None:
+            raise SecurityHubError(
+                f"--update-findings {pair!r}: expected one of {', '.join(_UPDATE_KEYS.values())}=VALUE"
+            )
+        if key in update:
+            raise SecurityHubError(f"--update-findings: {key} given twice")
+        if key == "Workflow":
+            update[key] = {"Status": value.strip().upper()}
+        elif key == "Note":
+            if not value.strip():
+                raise SecurityHubError("--update-findings: Note needs text")
+            if len(value) > MAX_NOTE:
+                raise SecurityHubError(
+                    f"--update-findings: Note is {len(value)} characters; at most {MAX_NOTE}"
+                )
+            update[key] = {"Text": value, "UpdatedBy": updated_by}
+        elif key == "Severity":
+            update[key] = {"Label": value.strip().upper()}
+        elif key == "VerificationState":
+            update[key] = value.strip().upper()
+        else:
+            try:
+                update[key] = int(value)
+            except ValueError:
+                raise SecurityHubError(f"--update-findings {pair!r}: expected a whole number 0-100") from None
+            if not 0 <= update[key] <= 100:
+                raise SecurityHubError(f"--update-findings {pair!r}: expected a whole number 0-100")
+    if not update:
+        raise SecurityHubError("--update-findings: nothing to update")
+    probe = {"FindingIdentifiers": [{"Id": "x", "ProductArn": "x"}], **update}
+    check_request("BatchUpdateFindings", probe, "--update-findings")
+    return update
+
+
+def _holds(finding: Finding, update: Mapping[str, Any]) -> bool:
+    """Whether the finding already has every value of ``update``."""
+    for key, value in update.items():
+        if key == "Workflow" and finding.workflow_status != value["Status"]:
+            return False
+        if key == "Note" and (finding.Note or {}).get("Text") != value["Text"]:
+            return False
+        if key == "Severity" and finding.severity_label != value["Label"]:
+            return False
+        if key == "UserDefinedFields" and (finding.UserDefinedFields or {}) != value:
+            return False
+        if key in ("VerificationState", "Confidence", "Criticality") and getattr(finding, key, None) != value:
+            return False
+    return True
+
+
+def context_fields(resource: AffectedResource) -> list[tuple[str, str]]:
+    """The resource's context as ``(key, value)`` text pairs, most important first."""
+    checks = resource.metachecks or {}
+    fields = [
+        (f"{PREFIX}{name}", _check_text(resource, name, checks.get(name)))
+        for name in ROLLUPS
+        if name in checks
+    ]
+    for name, found in sorted((resource.detected or {}).items()):
+        if found:
+            fields.append((f"{PREFIX}{name}", _text(found.get("value"))))
+    for section, label in ((resource.metaaccount, "account"), (resource.metatrails, "trail")):
+        for name, value in sorted((section or {}).items()):
+            if value is not None:
+                fields.append((f"{PREFIX}{label}.{name}", _text(value)))
+    if resource.metatags is not None:
+        fields.extend(
+            (f"{PREFIX}tag.{key}", _text(value)) for key, value in sorted(resource.metatags.items())
+        )
+    rest = [name for name in sorted(checks) if name not in ROLLUPS]
+
+    def rank(name: str) -> int:
+        value = checks[name]
+        return 2 if value is False or value in ([], {}, "") else 1 if value is None else 0
+
+    fields.extend(
+        (f"{PREFIX}{name}", _check_text(resource, name, checks[name])) for name in sorted(rest, key=rank)
+    )
+    return fields
+
+
+def _check_text(resource: AffectedResource, name: str, value: Any) -> str:
+    if value is None:
+        if name in resource.unknown:
+            return f"unknown: {resource.unknown[name]}"
+        if name in resource.evidence:
+            return f"n/a: {resource.evidence[name]}"
+        return "unknown"
+    if value is False and name in resource.evidence:
+        return f"False: {resource.evidence[name]}"
+    return _text(value)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value or '""'  # Security Hub refuses empty values
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+
+
+def fit_fields(fields: list[tuple[str, str]], budget: int = MAX_FIELDS) -> dict[str, str]:
+    """At most ``budget`` fields within the key and value limits; when anything is cut, the last
+    field is ``metahub.truncated``, naming what was dropped and what was shortened."""
+    fitted = [(_fit_key(key), _fit_value(value)) for key, value in fields]
+    shortened = [
+        key for (key, value), (_, original) in zip(fitted, fields, strict=True) if len(value) < len(original)
+    ]
+    if len(fitted) <= budget and not shortened:
+        return dict(fitted)
+    kept, dropped = fitted[: budget - 1], fitted[budget - 1 :]
+    parts = []
+    if dropped:
+        parts.append(f"dropped {len(dropped)} of {len(fitted)} fields: {', '.join(k for k, _ in dropped)}")
+    shortened = [key for key in shortened if key in dict(kept)]
+    if shortened:
+        parts.append(f"shortened to {MAX_VALUE} characters: {', '.join(shortened)}")
+    note = "; ".join(parts) or "nothing"
+    return {**dict(kept), TRUNCATED_KEY: _fit_value(note)}
+
+
+def _fit_key(key: str) -> str:
+    if len(key) <= MAX_KEY:
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()[:8]  # keeps two long keys apart
+    return f"{key[: MAX_KEY - 9]}~{digest}"
+
+
+def _fit_value(value: str) -> str:
+    if len(value) <= MAX_VALUE:
+        return value
+    cut = len(value) - MAX_VALUE
+    while True:  # the suffix's length depends on the number it carries: settle both
+        suffix = f"…[+{cut} chars]"
+        needed = len(value) - (MAX_VALUE - len(suffix))
+        if needed == cut:
+            return value[: MAX_VALUE - len(suffix)] + suffix
+        cut = needed
+
+
+# --- planning ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Batch:
+    region: str
+    update: dict[str, Any]
+    findings: list[Finding]
+
+    def request(self) -> dict[str, Any]:
+        ids = [{"Id": f.Id, "ProductArn": f.ProductArn} for f in self.findings]
+        return {"FindingIdentifiers": ids, **self.update}
+
+
+@dataclass
+class Plan:
+    action: str
+    batches: list[Batch] = field(default_factory=list)
+    up_to_date: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    """Findings that cannot be written, each ``{"Id", "ProductArn", "reason"}``."""
+
+    @property
+    def findings(self) -> int:
+        return sum(len(b.findings) for b in self.batches)
+
+    def describe(self) -> str:
+        regions: dict[str, int] = {}
+        for batch in self.batches:
+            regions[batch.region] = regions.get(batch.region, 0) + len(batch.findings)
+        where = ", ".join(f"{region}: {count}" for region, count in sorted(regions.items())) or "none"
+        line = (
+            f"{self.action}: {self.findings} finding(s) to change in {len(self.batches)} BatchUpdateFindings "
+            f"call(s) ({where}); {self.up_to_date} already up to date"
+        )
+        if self.skipped:
+            line += f"; {len(self.skipped)} cannot be written"
+        if self.action == "update-findings" and self.batches:
+            line += f"; sets {_flatten(self.batches[0].update)}"
+        return line
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "up_to_date": self.up_to_date,
+            "skipped": self.skipped,
+            "requests": [{"region": b.region, **b.request()} for b in self.batches],
+        }
+
+
+def _flatten(update: Mapping[str, Any]) -> str:
+    parts = []
+    for key, value in update.items():
+        if isinstance(value, dict):
+            parts.extend(f"{key}.{k}={v!r}" for k, v in value.items() if k != "UpdatedBy")
+        else:
+            parts.append(f"{key}={value!r}")
+    return ", ".join(parts)
+
+
+def finding_region(finding: Finding, fallback: str | None = None) -> str | None:
+    """Where Security Hub holds the finding: the region of its ProductArn."""
+    arn = finding.ProductArn or ""
+    parts = arn.split(":")
+    if len(parts) > 3 and parts[2] == "securityhub" and parts[3]:
+        return parts[3]
+    return finding.Region or fallback
+
+
+def plan_update(
+    resources: Mapping[str, AffectedResource], update: Mapping[str, Any], *, region: str | None = None
+) -> Plan:
+    """One update for every finding of ``resources``."""
+    plan = Plan("update-findings")
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    key = json.dumps(update, sort_keys=True)
+    for resource in resources.values():
+        for finding in resource.findings:
+            where = _target(finding, resource, region, plan)
+            if where is None:
+                continue
+            if _holds(finding, update):
+                plan.up_to_date += 1
+                continue
+            groups.setdefault((where, key), []).append(finding)
+    _batch(plan, groups)
+    return plan
+
+
+def plan_enrichment(resources: Mapping[str, AffectedResource], *, region: str | None = None) -> Plan:
+    """The resource's context into the ``UserDefinedFields`` of each of its findings."""
+    plan = Plan("enrich-findings")
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for resource in resources.values():
+        fields = context_fields(resource)
+        for finding in resource.findings:
+            where = _target(finding, resource, region, plan)
+            if where is None:
+                continue
+            existing = finding.UserDefinedFields or {}
+            foreign = {k: v for k, v in existing.items() if not k.startswith(PREFIX)}
+            budget = MAX_FIELDS - len(foreign)
+            if budget < 2:
+                plan.skipped.append(_skip(finding, f"it has {len(foreign)} user-defined fields of its own"))
+                continue
+            wanted = {**foreign, **fit_fields(fields, budget)}
+            if wanted == existing:
+                plan.up_to_date += 1
+                continue
+            groups.setdefault((where, json.dumps(wanted, sort_keys=True)), []).append(finding)
+    _batch(plan, groups)
+    return plan
+
+
+def plan_actions(
+    resources: Mapping[str, AffectedResource],
+    *,
+    update: Mapping[str, Any] | None = None,
+    enrich: bool = False,
+    region: str | None = None,
+) -> list[Plan]:
+    """The plans for ``--update-findings`` (when ``update``) and ``--enrich-findings``, in that order."""
+    plans = [plan_update(resources, update, region=region)] if update else []
+    return plans + ([plan_enrichment(resources, region=region)] if enrich else [])
+
+
+def _target(finding: Finding, resource: AffectedResource, region: str | None, plan: Plan) -> str | None:
+    if not finding.ProductArn:
+        plan.skipped.append(_skip(finding, "no ProductArn: not a Security Hub finding"))
+        return None
+    where = region or finding_region(finding, resource.region)
+    if where is None:
+        plan.skipped.append(_skip(finding, "no region in its ProductArn; give --sh-region"))
+    return where
+
+
+def _skip(finding: Finding, reason: str) -> dict[str, str]:
+    return {"Id": finding.Id, "ProductArn": finding.ProductArn or "", "reason": reason}
+
+
+def _batch(plan: Plan, groups: Mapping[tuple[str, str], list[Finding]]) -> None:
+    for (region, key), findings in sorted(groups.items(), key=lambda item: item[0]):
+        update = json.loads(key)
+        if plan.action == "enrich-findings":
+            update = {"UserDefinedFields": update}
+        for start in range(0, len(findings), BATCH_SIZE):
+            plan.batches.append(Batch(region, update, findings[start : start + BATCH_SIZE]))
+
+
+# --- carrying out --------------------------------------------------------------------------------
+
+
+@dataclass
+class ActionResult:
+    action: str
+    calls: int = 0
+    processed: int = 0
+    unprocessed: list[dict[str, str]] = field(default_factory=list)
+    """Each ``{"Id", "ProductArn", "ErrorCode", "ErrorMessage"}``, as Security Hub or the call said."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "calls": self.calls,
+            "processed": self.processed,
+            "unprocessed": self.unprocessed,
+        }
+
+
+def apply(
+    plan: Plan,
+    client_for: Callable[[str], Any],
+    *,
+    max_workers: int = 4,
+    rate: float = UPDATE_RATE,
+    max_throttled: int = 5,
+    sleep: Callable[[float], None] = time.sleep,
+    progress: Callable[[int, int], None] | None = None,
+) -> ActionResult:
+    """Send every batch of ``plan``: ``client_for(region)`` gives the Security Hub client. Throttling
+    is waited out; a batch that still fails marks each of its findings unprocessed with the reason."""
+    result = ActionResult(plan.action)
+    limiters: dict[str, RateLimiter] = {}
+    lock = threading.Lock()
+    done = [0]
+
+    def send(batch: Batch) -> None:
+        with lock:
+            limiter = limiters.setdefault(batch.region, RateLimiter(rate, sleep=sleep))
+        throttled = 0
+        while True:
+            limiter.acquire()
+            try:
+                response = client_for(batch.region).batch_update_findings(**batch.request())
+                failed = [
+                    {
+                        **item.get("FindingIdentifier", {}),
+                        "ErrorCode": item.get("ErrorCode", ""),
+                        "ErrorMessage": item.get("ErrorMessage", ""),
+                    }
+                    for item in response.get("UnprocessedFindings", [])
+                ]
+                processed = len(response.get("ProcessedFindings", []))
+                break
+            except Exception as exc:
+                if error_code(exc) in _THROTTLED and throttled < max_throttled:
+                    throttled += 1
+                    sleep(min(0.5 * 2**throttled, 16.0))
+                    continue
+                reason = describe_error(exc, "securityhub:BatchUpdateFindings")
+                failed = [
+                    {
+                        "Id": f.Id,
+                        "ProductArn": f.ProductArn or "",
+                        "ErrorCode": error_code(exc) or type(exc).__name__,
+                        "ErrorMessage": reason,
+                    }
+                    for f in batch.findings
+                ]
+                processed = 0
+                break
+        with lock:
+            result.calls += 1 + throttled
+            result.processed += processed
+            result.unprocessed.extend(failed)
+            done[0] += 1
+            if progress:
+                progress(done[0], len(plan.batches))
+
+    if plan.batches:
+        with ThreadPoolExecutor(
+            max(1, min(max_workers, len(plan.batches))), thread_name_prefix="metahub-sh"
+        ) as pool:
+            list(pool.map(send, plan.batches))
+    return result

@@ -1,0 +1,151 @@
+"""Security Hub custom action (and automation) as an AWS Lambda function.
+
+EventBridge delivers "Security Hub Findings - Custom Action" when someone picks findings in the
+console and chooses the action, and "Security Hub Findings - Imported" whenever findings arrive
+or change. ``handler`` enriches the event's findings from their accounts, then acts as configured.
+Findings that already hold what would be written are left alone, so the "Imported" event that an
+update raises does not start a loop.
+
+Configuration, from environment variables (deploy/metahub-custom-action.yaml sets them):
+
+==============================  =====================================================================
+``METAHUB_CONTEXT``             comma list of config, tags, account, cloudtrail (default: config,tags)
+``METAHUB_ACTIONS``             comma list of enrich-findings, update-findings (default: enrich-findings)
+``METAHUB_UPDATE_FINDINGS``     e.g. ``Workflow=NOTIFIED Note="Reviewed by metahub"`` (shell quoting)
+``METAHUB_FILTERS_CHECKS``      act only on resources matching, e.g. ``is_public=True``
+``METAHUB_FILTERS_TAGS``        act only on resources with one of these tags, e.g. ``Environment=prod``
+``METAHUB_ASSUME_ROLE``         role name to assume in each affected account for the context
+``METAHUB_EXTERNAL_ID``         external ID for that role
+``METAHUB_DRY_RUN``             ``true``: plan and report, write nothing
+==============================  =====================================================================
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import shlex
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from metahub.actions import apply, parse_update, plan_actions
+from metahub.aws import Aws, RoleSettings
+from metahub.enrich import CONTEXTS
+from metahub.filters import Filters
+from metahub.run import load
+from metahub.securityhub import clients
+
+log = logging.getLogger("metahub.lambda")
+
+EVENT_TYPES = ("Security Hub Findings - Custom Action", "Security Hub Findings - Imported")
+ACTIONS = ("enrich-findings", "update-findings")
+
+
+@dataclass
+class Settings:
+    contexts: list[str] = field(default_factory=lambda: ["config", "tags"])
+    actions: list[str] = field(default_factory=lambda: ["enrich-findings"])
+    update: dict[str, Any] | None = None
+    filters: Filters = field(default_factory=Filters)
+    role: RoleSettings | None = None
+    dry_run: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read the configuration; a bad value raises ``ValueError`` naming the variable."""
+        env = os.environ if env is None else env
+        contexts = _list(env.get("METAHUB_CONTEXT", "config,tags"))
+        actions = _list(env.get("METAHUB_ACTIONS", "enrich-findings"))
+        for name, values, allowed in (
+            ("METAHUB_CONTEXT", contexts, CONTEXTS),
+            ("METAHUB_ACTIONS", actions, ACTIONS),
+        ):
+            wrong = [v for v in values if v not in allowed]
+            if wrong:
+                raise ValueError(f"{name}: {', '.join(wrong)} not among {', '.join(allowed)}")
+        update_text = env.get("METAHUB_UPDATE_FINDINGS", "").strip()
+        if "update-findings" in actions and not update_text:
+            raise ValueError("METAHUB_ACTIONS has update-findings but METAHUB_UPDATE_FINDINGS is empty")
+        role_name = env.get("METAHUB_ASSUME_ROLE", "").strip()
+        return cls(
+            contexts=contexts,
+            actions=actions,
+            update=parse_update(shlex.split(update_text)) if update_text else None,
+            filters=Filters.parse(
+                shlex.split(env.get("METAHUB_FILTERS_CHECKS", "")),
+                shlex.split(env.get("METAHUB_FILTERS_TAGS", "")),
+            ),
+            role=RoleSettings(role_name, env.get("METAHUB_EXTERNAL_ID") or None) if role_name else None,
+            dry_run=env.get("METAHUB_DRY_RUN", "").strip().lower() in ("1", "true", "yes"),
+        )
+
+
+def _list(text: str) -> list[str]:
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """The Lambda entry point: ``metahub.aws_lambda.handler``."""
+    summary = process(event, Settings.from_env())
+    log.info("metahub summary: %s", json.dumps(summary, default=str))
+    return summary
+
+
+def process(
+    event: dict[str, Any],
+    settings: Settings,
+    *,
+    aws: Aws | None = None,
+    securityhub: Callable[[str], Any] | None = None,
+) -> dict[str, Any]:
+    """Enrich and act on one EventBridge event; ``securityhub(region)`` gives the client to write
+    with (default: the function's own credentials)."""
+    kind = event.get("detail-type")
+    if kind not in EVENT_TYPES:
+        return {"event": kind, "skipped": f"not a Security Hub findings event ({', '.join(EVENT_TYPES)})"}
+    stream = io.BytesIO(json.dumps(event).encode())
+    stream.name = f"event {event.get('id', '?')}"  # names the source in problems
+    run = load(stream)
+    summary: dict[str, Any] = {
+        "event": kind,
+        "action": (event.get("detail") or {}).get("actionName"),
+        "findings": len(run.findings),
+        "resources": len(run.resources),
+        "problems": [str(p) for p in run.report.problems],
+    }
+    aws = aws or Aws(role=settings.role)
+    if settings.contexts and run.resources:
+        report = run.enrich(aws, contexts=settings.contexts)
+        summary["context"] = {
+            "enriched": report.enriched,
+            "aws_calls": report.total_calls,
+            "unknown": dict(report.unknown.most_common(10)),
+        }
+    if settings.filters:
+        run = run.apply(settings.filters)
+        summary["resources_matching_filters"] = len(run.resources)
+    region = event.get("region") or aws.region
+    write = securityhub or clients(aws)
+    plans = plan_actions(
+        run.resources,
+        update=settings.update if "update-findings" in settings.actions else None,
+        enrich="enrich-findings" in settings.actions,
+        region=region,
+    )
+    outcomes = []
+    for plan in plans:
+        outcome: dict[str, Any] = {
+            "action": plan.action,
+            "planned": plan.findings,
+            "up_to_date": plan.up_to_date,
+            "cannot_write": plan.skipped,
+        }
+        if not settings.dry_run:
+            outcome.update(apply(plan, write).to_dict())
+        outcomes.append(outcome)
+    summary["actions"] = outcomes
+    summary["dry_run"] = settings.dry_run
+    return summary
