@@ -156,8 +156,11 @@ def load_template(path: str | Path) -> dict[str, list[dict[str, Any]]]:
 
         try:
             document = yaml.safe_load(text)
-        except yaml.YAMLError as exc:  # its text names the line and column
-            raise SecurityHubError(f"{path}: not valid YAML: {exc}") from None
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise SecurityHubError(f"{path}: not valid YAML{where}: {problem}") from None
     if isinstance(document, dict) and set(document) == {"Filters"}:
         document = document["Filters"]
     if not isinstance(document, dict) or not document:

@@ -3,6 +3,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -79,6 +81,44 @@ def emulator_environment(endpoint: str) -> Iterator[None]:
         patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
         patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         yield
+
+
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture()
+def offline_aws(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """An :class:`~metahub.aws.Aws` for stubbed clients: dummy credentials, no endpoint, and the
+    caller known without STS (the account the findings name)."""
+    from metahub.aws import Aws
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    aws = Aws()
+    aws._caller_account = ACCOUNT
+    return aws
+
+
+def metahub_cli(
+    *args: str, endpoint: str | None = None, cwd: Path | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The command line in a subprocess (no terminal), against ``endpoint`` when given."""
+    env = dict(os.environ)
+    if endpoint:
+        with emulator_environment(endpoint):
+            env = dict(os.environ)
+    return subprocess.run(
+        [sys.executable, "-m", "metahub", "--no-banners", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+        timeout=600,
+    )
 
 
 def free_port() -> int:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import metahub
 
-from .conftest import make_finding, write
+from .conftest import make_finding, metahub_cli, write
 
 
 def _problems(run: metahub.Run) -> list[str]:
@@ -152,35 +150,29 @@ def test_hostile_ids_are_quoted_in_messages(tmp_path: Path) -> None:
     assert "\x1b" not in problem and "\\x1b[31mred" in problem
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "metahub", "--no-banners", *args], capture_output=True, text=True, cwd=cwd
-    )
-
-
 def test_cli_exit_codes_and_no_tracebacks(tmp_path: Path) -> None:
     good = write(tmp_path / "good.json", [make_finding("1")])
     rejected = write(tmp_path / "rejected.json", [make_finding("2"), make_finding("3", AwsAccountId="x")])
     broken = tmp_path / "broken.json"
     broken.write_text("[{")
 
-    ok = _cli("--input-asff", str(good), cwd=tmp_path)
+    ok = metahub_cli("--input-asff", str(good), cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
     assert "1 findings read, 0 rejected" in ok.stderr
 
-    some = _cli("--input-asff", str(good), str(rejected), cwd=tmp_path)
+    some = metahub_cli("--input-asff", str(good), str(rejected), cwd=tmp_path)
     assert some.returncode == 1
     assert f"{rejected}: [1] (Id '3'): AwsAccountId" in some.stderr
 
-    bad = _cli("--input-asff", str(broken), str(good), "--output-dir", "out", cwd=tmp_path)
+    bad = metahub_cli("--input-asff", str(broken), str(good), "--output-dir", "out", cwd=tmp_path)
     assert bad.returncode == 2
     assert f"metahub: {broken}: not valid JSON" in bad.stderr
     short = json.loads(next((tmp_path / "out").glob("metahub-short-*.json")).read_text())
     assert list(short) == ["arn:aws:s3:::bucket-a"]  # the good file's findings were still written
 
-    usage = _cli(cwd=tmp_path)
+    usage = metahub_cli(cwd=tmp_path)
     assert usage.returncode == 2 and "no input" in usage.stderr
-    wrong_flag = _cli("--output-modes", "pdf", cwd=tmp_path)
+    wrong_flag = metahub_cli("--output-modes", "pdf", cwd=tmp_path)
     assert wrong_flag.returncode == 2
     for result in (ok, some, bad, usage, wrong_flag):
         assert "Traceback" not in result.stderr
@@ -188,7 +180,7 @@ def test_cli_exit_codes_and_no_tracebacks(tmp_path: Path) -> None:
 
 def test_cli_caps_problem_lines_and_writes_them_all(tmp_path: Path) -> None:
     path = write(tmp_path / "bad.json", [make_finding(str(i), AwsAccountId="x") for i in range(30)])
-    result = _cli("--input-asff", str(path), "--output-dir", "out", cwd=tmp_path)
+    result = metahub_cli("--input-asff", str(path), "--output-dir", "out", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.count("AwsAccountId: String should match") == 20
     assert "... and 10 more problem(s); all are in" in result.stderr

@@ -62,13 +62,8 @@ def _expect(
 
 
 @pytest.fixture()
-def aws(monkeypatch: pytest.MonkeyPatch) -> Aws:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    aws = Aws()
-    aws._caller_account = ACCOUNT  # no STS here: the caller is the account the findings name
-    return aws
+def aws(offline_aws: Aws) -> Aws:
+    return offline_aws
 
 
 def test_one_pass_per_event_name_matched_locally(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,238 @@
+"""Reading from Security Hub: typed --sh-filters, templates, the GetFindings requests we send
+(checked with botocore's Stubber against the real model: moto ignores filters), and the whole
+command line against the lab's moto server."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+import metahub
+from metahub.aws import Aws
+from metahub.cli import _Hub, build_parser
+from metahub.securityhub import (
+    DEFAULT_FILTERS,
+    SecurityHubError,
+    SecurityHubSource,
+    load_template,
+    parse_filters,
+)
+
+from .conftest import ACCOUNT, emulator_environment, make_finding, metahub_cli
+
+EQ = "EQUALS"
+
+
+@pytest.mark.parametrize(
+    ("pair", "name", "expected"),
+    [
+        ("SeverityLabel=HIGH", "SeverityLabel", {"Value": "HIGH", "Comparison": EQ}),
+        ("SeverityNormalized=70", "SeverityNormalized", {"Eq": 70.0}),
+        ("Criticality=40..100", "Criticality", {"Gte": 40.0, "Lte": 100.0}),
+        ("Confidence=..50", "Confidence", {"Lte": 50.0}),
+        ("UpdatedAt=7d", "UpdatedAt", {"DateRange": {"Value": 7, "Unit": "DAYS"}}),
+        (
+            "CreatedAt=2026-01-01..2026-02-01",
+            "CreatedAt",
+            {"Start": "2026-01-01T00:00:00Z", "End": "2026-02-01T23:59:59Z"},
+        ),
+        ("FirstObservedAt=2026-03-04T05:06:07Z..", "FirstObservedAt", {"Start": "2026-03-04T05:06:07Z"}),
+        (
+            "ResourceTags=aws:cloudformation:stack-name=web",
+            "ResourceTags",
+            {"Key": "aws:cloudformation:stack-name", "Value": "web", "Comparison": EQ},
+        ),
+        ("Sample=false", "Sample", {"Value": False}),
+        ("NetworkSourceIpV4=10.0.0.0/8", "NetworkSourceIpV4", {"Cidr": "10.0.0.0/8"}),
+    ],
+)
+def test_filters_are_typed_by_their_kind(pair: str, name: str, expected: dict[str, Any]) -> None:
+    assert parse_filters([pair]) == {name: [expected]}
+
+
+def test_a_repeated_key_means_any_of_its_values() -> None:
+    filters = parse_filters(["SeverityLabel=HIGH", "RecordState=ACTIVE", "SeverityLabel=CRITICAL"])
+    assert filters["SeverityLabel"] == [
+        {"Value": "HIGH", "Comparison": EQ},
+        {"Value": "CRITICAL", "Comparison": EQ},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("pair", "message"),
+    [
+        ("Severitylabel=HIGH", "no filter 'Severitylabel'; did you mean SeverityLabel"),
+        ("SeverityNormalized=high", "'high' is not a number"),
+        ("ResourceTags=Environment", "KEY=MAPKEY=VALUE"),
+        ("Sample=maybe", "expected true or false"),
+        ("UpdatedAt=last week", "Nd (the last N days) or START..END"),
+        ("RecordState", "expected KEY=VALUE"),
+    ],
+)
+def test_bad_filters_say_what_is_wrong(pair: str, message: str) -> None:
+    with pytest.raises(SecurityHubError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_filters([pair])
+
+
+def test_yaml_template_with_any_comparison(tmp_path: Path) -> None:
+    template = tmp_path / "critical.yml"
+    template.write_text(
+        "Filters:\n"
+        "  ProductName:\n"
+        "    - {Value: Prowler, Comparison: EQUALS}\n"
+        "  Title:\n"
+        "    - {Value: 'S3', Comparison: PREFIX}\n"
+        "  ResourceTags:\n"
+        "    - {Key: Environment, Value: dev, Comparison: NOT_EQUALS}\n"
+        "  SeverityNormalized:\n"
+        "    - {Gte: 70}\n"
+        "  UpdatedAt:\n"
+        "    - DateRange: {Value: 30, Unit: DAYS}\n"
+    )
+    filters = load_template(template)
+    assert filters["Title"] == [{"Value": "S3", "Comparison": "PREFIX"}]
+    assert filters["SeverityNormalized"] == [{"Gte": 70}]
+    (tmp_path / "same.json").write_text(json.dumps(filters))
+    assert load_template(tmp_path / "same.json") == filters
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "RecordState:\n  - {Value: ACTIVE, Comparison: EQUAL}\n",
+            "Comparison: 'EQUAL' is not one of EQUALS",
+        ),
+        ("RecordState:\n  - {Value: ACTIVE, Comparision: EQUALS}\n", 'Unknown parameter.*"Comparision"'),
+        ("Recordstate:\n  - {Value: ACTIVE}\n", "no filter 'Recordstate'; did you mean RecordState"),
+        ("RecordState: [\n", "not valid YAML.*line"),
+        ("- RecordState\n", "expected a mapping of filter names"),
+    ],
+)
+def test_bad_templates_name_the_file_and_the_place(tmp_path: Path, text: str, message: str) -> None:
+    template = tmp_path / "bad.yml"
+    template.write_text(text)
+    with pytest.raises(SecurityHubError, match=f"{template}: .*{message}"):
+        load_template(template)
+
+
+def test_default_filters_and_template_merge_on_the_command_line(tmp_path: Path, offline_aws: Aws) -> None:
+    parser = build_parser()
+    defaults = _Hub(parser.parse_args(["--inputs", "securityhub", "--sh-region", "eu-west-1"]))
+    assert defaults.filters == parse_filters(DEFAULT_FILTERS)
+    assert defaults.filters["WorkflowStatus"] == [{"Value": "NEW", "Comparison": EQ}]
+    template = tmp_path / "t.yml"
+    template.write_text("SeverityLabel:\n  - {Value: CRITICAL, Comparison: EQUALS}\n")
+    args = ["--inputs", "securityhub", "--sh-template", str(template), "--sh-filters", "SeverityLabel=HIGH"]
+    merged = _Hub(parser.parse_args(args))
+    assert merged.filters == {
+        "SeverityLabel": [{"Value": "CRITICAL", "Comparison": EQ}, {"Value": "HIGH", "Comparison": EQ}]
+    }
+    assert merged.region == "us-east-1"  # the profile's region when --sh-region is not given
+
+
+def _asff(n: int) -> list[dict[str, Any]]:
+    return [
+        make_finding(
+            f"f-{i}",
+            arn=f"arn:aws:s3:::bucket-{i % 7}",
+            ProductArn=f"arn:aws:securityhub:eu-west-1:{ACCOUNT}:product/{ACCOUNT}/default",
+        )
+        for i in range(n)
+    ]
+
+
+def test_get_findings_pages_with_our_filters(offline_aws: Aws) -> None:
+    filters = parse_filters(["SeverityLabel=HIGH", "SeverityLabel=CRITICAL", "UpdatedAt=7d"])
+    client = offline_aws.client("securityhub", ACCOUNT, "eu-west-1")
+    pages: list[tuple[str, int, int]] = []
+    with Stubber(client) as stub:
+        found = _asff(130)
+        stub.add_response(
+            "get_findings",
+            {"Findings": found[:100], "NextToken": "page-2"},
+            {"Filters": filters, "MaxResults": 100},
+        )
+        stub.add_response(
+            "get_findings",
+            {"Findings": found[100:]},
+            {"Filters": filters, "MaxResults": 100, "NextToken": "page-2"},
+        )
+        source = SecurityHubSource(offline_aws, "eu-west-1", filters, progress=lambda *p: pages.append(p))
+        run = metahub.load(source)
+        stub.assert_no_pending_responses()
+    assert len(run.findings) == 130 and len(run.resources) == 7
+    assert pages == [("securityhub:caller:eu-west-1", 1, 100), ("securityhub:caller:eu-west-1", 2, 130)]
+    assert run.report.sources == ["securityhub:caller:eu-west-1"]
+
+
+def test_an_error_mid_way_keeps_what_was_read_and_says_where(offline_aws: Aws) -> None:
+    client = offline_aws.client("securityhub", ACCOUNT, "eu-west-1")
+    with Stubber(client) as stub:
+        found = _asff(100)
+        found[3] = {**found[3], "AwsAccountId": "not-an-account"}
+        stub.add_response("get_findings", {"Findings": found, "NextToken": "t"})
+        stub.add_client_error("get_findings", "AccessDeniedException", "not allowed", 403)
+        run = metahub.load(SecurityHubSource(offline_aws, "eu-west-1", {}))
+    assert len(run.findings) == 99
+    [rejected] = run.report.rejected
+    assert rejected.where == "page 1, finding 4 (Id 'f-3')" and "AwsAccountId" in rejected.reason
+    [unreadable] = run.report.unreadable
+    assert str(unreadable) == (
+        "securityhub:caller:eu-west-1: page 2: securityhub:GetFindings: access denied (AccessDeniedException)"
+    )
+
+
+HUB_REGION = "ca-central-1"
+
+
+@pytest.fixture(scope="module")
+def in_hub(lab_endpoint: str, asff_findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The lab's FAILED findings on S3 buckets and EC2 instances, imported into the lab's moto
+    Security Hub in a region of their own (the moto server is shared by every test)."""
+    chosen = [
+        f
+        for f in asff_findings
+        if f["Compliance"]["Status"] == "FAILED"
+        and f["Resources"][0]["Type"] in ("AwsS3Bucket", "AwsEc2Instance")
+    ]
+    with emulator_environment(lab_endpoint):
+        client = boto3.client("securityhub", region_name=HUB_REGION)
+        for start in range(0, len(chosen), 100):
+            answer = client.batch_import_findings(Findings=chosen[start : start + 100])
+            assert answer["FailedCount"] == 0
+    return chosen
+
+
+def test_command_line_reads_security_hub_with_files(
+    lab_endpoint: str, in_hub: list[dict[str, Any]], asff_findings: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    imported = in_hub
+    extra = [f for f in asff_findings if f["Resources"][0]["Type"] == "AwsIamRole"][:20]
+    file = tmp_path / "some.json"
+    file.write_text(json.dumps(imported[:10] + extra))  # 10 of them also in Security Hub
+    result = metahub_cli(
+        "--inputs",
+        "file-asff",
+        "securityhub",
+        "--input-asff",
+        str(file),
+        "--sh-region",
+        HUB_REGION,
+        "--output-modes",
+        "json-inventory",
+        "--output-dir",
+        str(tmp_path),
+        endpoint=lab_endpoint,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"2 source(s), {len(imported) + 10 + len(extra)} findings read" in result.stderr
+    assert "10 duplicate(s)" in result.stderr
+    [inventory] = tmp_path.glob("metahub-inventory-*.json")
+    arns = set(json.loads(inventory.read_text()))
+    assert arns == {f["Resources"][0]["Id"] for f in imported + extra}
