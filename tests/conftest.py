@@ -185,3 +185,27 @@ def enriched_lab(lab_endpoint: str, asff_fixture: Path) -> Any:
     run = metahub.load(asff_fixture)  # every finding: PASSED ones name the well-configured resources
     run.enrich(Aws())
     return run
+
+
+HUB_REGION = "ca-central-1"
+
+
+@pytest.fixture(scope="session")
+def in_hub(lab_endpoint: str, asff_findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The lab's FAILED findings on S3 buckets and EC2 instances, imported into the lab's moto
+    Security Hub in a region of their own (the moto server is shared by every test).
+    Tests read them and never change them."""
+    chosen = [
+        f
+        for f in asff_findings
+        if f["Compliance"]["Status"] == "FAILED"
+        and f["Resources"][0]["Type"] in ("AwsS3Bucket", "AwsEc2Instance")
+    ]
+    with emulator_environment(lab_endpoint):
+        import boto3
+
+        client = boto3.client("securityhub", region_name=HUB_REGION)
+        for start in range(0, len(chosen), 100):
+            answer = client.batch_import_findings(Findings=chosen[start : start + 100])
+            assert answer["FailedCount"] == 0
+    return chosen

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
@@ -23,7 +22,7 @@ from metahub.securityhub import (
     parse_filters,
 )
 
-from .conftest import ACCOUNT, emulator_environment, make_finding, metahub_cli
+from .conftest import ACCOUNT, HUB_REGION, make_finding, metahub_cli
 
 EQ = "EQUALS"
 
@@ -186,27 +185,6 @@ def test_an_error_mid_way_keeps_what_was_read_and_says_where(offline_aws: Aws) -
     assert str(unreadable) == (
         "securityhub:caller:eu-west-1: page 2: securityhub:GetFindings: access denied (AccessDeniedException)"
     )
-
-
-HUB_REGION = "ca-central-1"
-
-
-@pytest.fixture(scope="module")
-def in_hub(lab_endpoint: str, asff_findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The lab's FAILED findings on S3 buckets and EC2 instances, imported into the lab's moto
-    Security Hub in a region of their own (the moto server is shared by every test)."""
-    chosen = [
-        f
-        for f in asff_findings
-        if f["Compliance"]["Status"] == "FAILED"
-        and f["Resources"][0]["Type"] in ("AwsS3Bucket", "AwsEc2Instance")
-    ]
-    with emulator_environment(lab_endpoint):
-        client = boto3.client("securityhub", region_name=HUB_REGION)
-        for start in range(0, len(chosen), 100):
-            answer = client.batch_import_findings(Findings=chosen[start : start + 100])
-            assert answer["FailedCount"] == 0
-    return chosen
 
 
 def test_command_line_reads_security_hub_with_files(
