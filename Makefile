@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench lambda-package clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,5 +25,18 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_enrich.py
 	$(BIN)/python benchmarks/bench_html.py
 
+# The Security Hub custom action's code (deploy/metahub-custom-action.yaml): metahub with pydantic and
+# jmespath built for Lambda's Python 3.12 on x86_64; boto3 comes with the runtime.
+LAMBDA_BUILD := build/lambda
+lambda-package: $(STAMP)
+	rm -rf $(LAMBDA_BUILD) && mkdir -p $(LAMBDA_BUILD) dist
+	$(BIN)/pip install --quiet --disable-pip-version-check --target $(LAMBDA_BUILD) \
+		--platform manylinux2014_x86_64 --implementation cp --python-version 3.12 --only-binary=:all: \
+		'pydantic>=2.6,<3' 'jmespath>=1.0'
+	$(BIN)/pip install --quiet --disable-pip-version-check --target $(LAMBDA_BUILD) --no-deps .
+	rm -rf $(LAMBDA_BUILD)/bin
+	$(BIN)/python -c "import shutil; shutil.make_archive('dist/metahub-lambda', 'zip', '$(LAMBDA_BUILD)')"
+	@echo "dist/metahub-lambda.zip: upload it to S3 and deploy deploy/metahub-custom-action.yaml"
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from importlib import resources
+from typing import Any
 
 # botocore service id (as counted, "s3-control") -> IAM prefix, where they differ
 _PREFIX = {
@@ -36,13 +37,17 @@ def action_for(call: str) -> str:
     return _ACTION.get((service, operation), f"{_PREFIX.get(service, service)}:{operation}")
 
 
-def shipped_actions() -> set[str]:
-    text = resources.files("metahub").joinpath("config/policy-context-read-only.json").read_text()
-    return {action for statement in json.loads(text)["Statement"] for action in statement["Action"]}
+def shipped_policy(name: str) -> dict[str, Any]:
+    """One of the policies metahub ships: context-read-only, securityhub-read, securityhub-write."""
+    return json.loads(resources.files("metahub").joinpath(f"config/policy-{name}.json").read_text())
 
 
-def not_allowed(calls: Iterable[str]) -> set[str]:
-    allowed = shipped_actions()
+def shipped_actions(policy: str = "context-read-only") -> set[str]:
+    return {action for statement in shipped_policy(policy)["Statement"] for action in statement["Action"]}
+
+
+def not_allowed(calls: Iterable[str], policy: str = "context-read-only") -> set[str]:
+    allowed = shipped_actions(policy)
     return {
         f"{call} -> {action_for(call)}"
         for call in calls
