@@ -38,6 +38,7 @@ LAB = SHARED / "lab"
 sys.path.insert(0, str(HERE.parents[1]))
 
 import metahub  # noqa: E402
+from metahub.actions import plan_enrichment, plan_update  # noqa: E402
 from metahub.aws import Aws  # noqa: E402
 from metahub.enrich import demand_for, plan  # noqa: E402
 from metahub.resources.fetch import Fetcher  # noqa: E402
@@ -237,6 +238,14 @@ def main() -> None:
         print(
             f"   targets:  calls <= 150: {'ok' if stats['total'] <= 150 else 'MISSED'}; "
             f"wall <= 5 s: {'ok' if seconds <= 5 else 'MISSED'}"
+        )
+        update = plan_update(run.resources, {"Workflow": {"Status": "NOTIFIED"}})
+        back = plan_enrichment(run.resources)
+        print(
+            f"   write-back plans: --update-findings {update.findings:,} findings in {len(update.batches)} "
+            f"BatchUpdateFindings calls ({len(update.batches) / len(failed):.3f}x one per finding); "
+            f"--enrich-findings {back.findings:,} in {len(back.batches):,} calls "
+            f"({len(back.batches) / len(failed):.3f}x; findings of a resource share one)"
         )
         for label, findings in (("tags from the findings", failed), ("tags all from AWS", _untagged(failed))):
             tagged = metahub.Run.from_findings(findings)

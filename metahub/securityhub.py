@@ -233,7 +233,7 @@ class SecurityHubSource:
         filters: dict[str, list[dict[str, Any]]],
         *,
         account: str | None = None,
-        progress: Callable[[str, int, int], None] | None = None,
+        progress: Callable[[str, int, int, bool], None] | None = None,
     ) -> None:
         self.aws, self.region, self.filters = aws, region, filters
         self.account = account
@@ -252,9 +252,9 @@ class SecurityHubSource:
                 for index, finding in enumerate(page.get("Findings", [])):
                     yield f"page {self.pages}, finding {index + 1}", finding
                     read += 1
-                if self.progress:
-                    self.progress(self.name, self.pages, read)
                 token = page.get("NextToken")
+                if self.progress:
+                    self.progress(self.name, self.pages, read, not token)
                 if not token:
                     return
                 params["NextToken"] = token
@@ -263,15 +263,15 @@ class SecurityHubSource:
             yield Problem(self.name, where, describe_error(exc, "securityhub:GetFindings"))
 
 
-def terminal_pages() -> Callable[[str, int, int], None] | None:
+def terminal_pages() -> Callable[[str, int, int, bool], None] | None:
     """Progress on stderr while paging, when stderr is a terminal."""
     import sys
 
     if not sys.stderr.isatty():
         return None
 
-    def show(name: str, pages: int, findings: int) -> None:
-        sys.stderr.write(f"\rmetahub: {name}: {findings} findings, {pages} page(s)")
+    def show(name: str, pages: int, findings: int, last: bool) -> None:
+        sys.stderr.write(f"\rmetahub: {name}: {findings} findings, {pages} page(s)" + ("\n" if last else ""))
         sys.stderr.flush()
 
     return show
