@@ -7,7 +7,8 @@ or a custom action woken by the "Imported" event its own update caused, changes 
 ``--enrich-findings`` writes the context into ``UserDefinedFields`` under ``metahub.`` keys, within
 Security Hub's limits (50 fields, keys of 128 and values of 1,024 characters). Fields of other
 origin on a finding are kept and count against the 50. What does not fit is cut in a fixed order
-(rollups, detection, account, trails, tags, then checks: true ones, unknown ones, false ones),
+(rollups, detection, account, trails, tags, context that could not be had, then the other
+checks: true ones, unknown ones, false ones),
 and ``metahub.truncated`` says what was cut.
 """
 
@@ -124,6 +125,11 @@ def context_fields(resource: AffectedResource) -> list[tuple[str, str]]:
         fields.extend(
             (f"{PREFIX}tag.{key}", _text(value)) for key, value in sorted(resource.metatags.items())
         )
+    fields.extend(  # context that could not be fetched at all, with why
+        (f"{PREFIX}unknown.{name}", _text(reason))
+        for name, reason in sorted(resource.unknown.items())
+        if name not in checks
+    )
     rest = [name for name in sorted(checks) if name not in ROLLUPS]
 
     def rank(name: str) -> int:

@@ -107,7 +107,11 @@ def test_context_fields_put_rollups_first_with_evidence_and_reasons() -> None:
         "it_has_website": False,
         "it_has_acl": None,
     }
-    resource.unknown = {"is_public": "GetBucketPolicy: access denied", "it_has_acl": "throttled"}
+    resource.unknown = {
+        "is_public": "GetBucketPolicy: access denied",
+        "it_has_acl": "throttled",
+        "metatrails.CreateBucket": "cloudtrail:LookupEvents: access denied (AccessDeniedException)",
+    }
     resource.evidence = {
         "is_encrypted": "no default encryption",
         "is_attached": "does not apply to AwsS3Bucket",
@@ -121,6 +125,10 @@ def test_context_fields_put_rollups_first_with_evidence_and_reasons() -> None:
         ("metahub.is_unrestricted", '{"policy":"*"}'),
         ("metahub.environment", "production"),
         ("metahub.tag.Environment", "prod"),
+        (
+            "metahub.unknown.metatrails.CreateBucket",
+            "cloudtrail:LookupEvents: access denied (AccessDeniedException)",
+        ),
         ("metahub.it_has_bucket_policy", "True"),
         ("metahub.it_has_acl", "unknown: throttled"),
         ("metahub.it_has_website", "False"),
@@ -168,6 +176,16 @@ def test_enrichment_keeps_other_fields_and_is_idempotent() -> None:
     crowded = _run(1, UserDefinedFields={f"k{n}": "v" for n in range(49)})
     [skipped] = plan_enrichment(crowded.resources).skipped
     assert skipped["reason"] == "it has 49 user-defined fields of its own"
+
+
+def test_what_could_not_be_had_is_written_with_its_reason() -> None:
+    run = metahub.Run.from_findings([make_finding("x", arn=f"arn:aws:ec2:eu-west-1:{ACCOUNT}:volume")])
+    [resource] = run.resources.values()
+    resource.unknown["metachecks"] = "account-level pseudo-ARN: a setting, not a resource to check"
+    [batch] = plan_enrichment(run.resources).batches
+    assert batch.update["UserDefinedFields"] == {
+        "metahub.unknown.metachecks": "account-level pseudo-ARN: a setting, not a resource to check"
+    }
 
 
 def test_findings_without_a_product_arn_cannot_be_written() -> None:
