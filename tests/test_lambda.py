@@ -87,13 +87,15 @@ def test_custom_action_enriches_the_chosen_findings(
     for _ in range(2):  # one request per resource: their contexts differ
         stub.add_response("batch_update_findings", {"ProcessedFindings": [], "UnprocessedFindings": []})
     with emulator_environment(lab_endpoint), stub:
+        aws = Aws()
         summary = process(
             _event("Security Hub Findings - Custom Action", findings),
-            Settings(contexts=["config", "tags"]),
-            aws=Aws(),
+            Settings(contexts=["config", "tags", "account"]),
+            aws=aws,
             securityhub=lambda region: client,
         )
         stub.assert_no_pending_responses()
+    assert not_allowed(aws.calls) == set()  # the function's role carries this policy
     json.dumps(summary)  # the Lambda's answer is JSON
     assert summary["event"] == "Security Hub Findings - Custom Action" and summary["action"] == "metahub"
     assert summary["findings"] == len(findings) and summary["resources"] == 2

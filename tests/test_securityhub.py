@@ -217,3 +217,30 @@ def test_command_line_reads_security_hub_with_files(
     [inventory] = tmp_path.glob("metahub-inventory-*.json")
     arns = set(json.loads(inventory.read_text()))
     assert arns == {f["Resources"][0]["Id"] for f in imported + extra}
+
+
+def test_another_accounts_hub_through_a_role(
+    lab_endpoint: str, in_hub: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    result = metahub_cli(
+        "--inputs", "securityhub", "--sh-region", HUB_REGION, "--sh-account", ACCOUNT,
+        "--sh-assume-role", "metahub-audit", "--sh-external-id", "abc", "--output-modes",
+        endpoint=lab_endpoint,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"{len(in_hub)} findings read" in result.stderr
+    assert f"securityhub:{ACCOUNT}:{HUB_REGION}" not in result.stderr  # no problem named the source
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--sh-assume-role", "audit"], "--sh-assume-role needs --sh-account"),
+        (["--sh-profile", "no-such-profile"], "The config profile (no-such-profile) could not be found"),
+        (["--sh-filters", "Severity=HIGH"], "no filter 'Severity'"),
+    ],
+)
+def test_security_hub_usage_errors(lab_endpoint: str, args: list[str], message: str) -> None:
+    result = metahub_cli("--inputs", "securityhub", *args, endpoint=lab_endpoint)
+    assert result.returncode == 2 and message in result.stderr
+    assert "Traceback" not in result.stderr
