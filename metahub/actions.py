@@ -99,8 +99,6 @@ def _holds(finding: Finding, update: Mapping[str, Any]) -> bool:
             return False
         if key == "Severity" and finding.severity_label != value["Label"]:
             return False
-        if key == "UserDefinedFields" and (finding.UserDefinedFields or {}) != value:
-            return False
         if key in ("VerificationState", "Confidence", "Criticality") and getattr(finding, key, None) != value:
             return False
     return True
@@ -156,7 +154,7 @@ def _check_text(resource: AffectedResource, name: str, value: Any) -> str:
 
 def _text(value: Any) -> str:
     if isinstance(value, str):
-        return value or '""'  # Security Hub refuses empty values
+        return value if value.strip() else json.dumps(value)  # Security Hub refuses blank values
     if isinstance(value, bool) or value is None:
         return str(value)
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)

@@ -73,14 +73,19 @@ class Settings:
         return cls(
             contexts=contexts,
             actions=actions,
-            update=parse_update(shlex.split(update_text)) if update_text else None,
-            filters=Filters.parse(
-                shlex.split(env.get("METAHUB_FILTERS_CHECKS", "")),
-                shlex.split(env.get("METAHUB_FILTERS_TAGS", "")),
-            ),
+            update=parse_update(_words(env, "METAHUB_UPDATE_FINDINGS")) if update_text else None,
+            filters=Filters.parse(_words(env, "METAHUB_FILTERS_CHECKS"), _words(env, "METAHUB_FILTERS_TAGS")),
             role=RoleSettings(role_name, env.get("METAHUB_EXTERNAL_ID") or None) if role_name else None,
             dry_run=env.get("METAHUB_DRY_RUN", "").strip().lower() in ("1", "true", "yes"),
         )
+
+
+def _words(env: Mapping[str, str], name: str) -> list[str]:
+    """A variable's value split as a shell would (``Note="two words"``)."""
+    try:
+        return shlex.split(env.get(name, ""))
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None
 
 
 def _list(text: str) -> list[str]:
@@ -127,6 +132,7 @@ def process(
     if settings.filters:
         run = run.apply(settings.filters)
         summary["resources_matching_filters"] = len(run.resources)
+    # The event's region holds its findings (the aggregation region, where findings are aggregated).
     region = event.get("region") or aws.region
     write = securityhub or clients(aws)
     plans = plan_actions(

@@ -184,6 +184,7 @@ def test_other_events_are_skipped() -> None:
         ({"METAHUB_CONTEXT": "config,secrets"}, "METAHUB_CONTEXT: secrets not among config, tags"),
         ({"METAHUB_ACTIONS": "delete-findings"}, "METAHUB_ACTIONS: delete-findings not among"),
         ({"METAHUB_ACTIONS": "update-findings"}, "METAHUB_UPDATE_FINDINGS is empty"),
+        ({"METAHUB_FILTERS_CHECKS": 'is_public="True'}, "METAHUB_FILTERS_CHECKS: No closing quotation"),
         (
             {"METAHUB_ACTIONS": "update-findings", "METAHUB_UPDATE_FINDINGS": "Workflow=GONE"},
             "'GONE' is not one of",
