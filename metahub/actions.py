@@ -23,10 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from metahub.aws import describe_error, error_code
+from metahub.aws import THROTTLED, RateLimiter, describe_error, error_code, paced_call
 from metahub.checks.base import ROLLUPS
 from metahub.models import AffectedResource, Finding
-from metahub.resources.cloudtrail import RateLimiter
 from metahub.securityhub import SecurityHubError, check_request
 
 BATCH_SIZE = 100  # BatchUpdateFindings' maximum
@@ -35,7 +34,8 @@ MAX_NOTE = 512
 PREFIX = "metahub."
 TRUNCATED_KEY = f"{PREFIX}truncated"
 UPDATE_RATE = 10.0  # requests per second per account and region (Security Hub's write quota)
-_THROTTLED = ("ThrottlingException", "Throttling", "TooManyRequestsException", "LimitExceededException")
+# Security Hub also says LimitExceededException when a caller goes over its request rate.
+_THROTTLED = THROTTLED | {"LimitExceededException"}
 
 # --- what to write -------------------------------------------------------------------------------
 
@@ -388,40 +388,34 @@ def apply(
     def send(batch: Batch) -> None:
         with lock:
             limiter = limiters.setdefault(batch.region, RateLimiter(rate, sleep=sleep))
-        throttled = 0
-        while True:
-            limiter.acquire()
-            try:
-                response = client_for(batch.region).batch_update_findings(**batch.request())
-                failed = [
-                    {
-                        **item.get("FindingIdentifier", {}),
-                        "ErrorCode": item.get("ErrorCode", ""),
-                        "ErrorMessage": item.get("ErrorMessage", ""),
-                    }
-                    for item in response.get("UnprocessedFindings", [])
-                ]
-                processed = len(response.get("ProcessedFindings", []))
-                break
-            except Exception as exc:
-                if error_code(exc) in _THROTTLED and throttled < max_throttled:
-                    throttled += 1
-                    sleep(min(0.5 * 2**throttled, 16.0))
-                    continue
-                reason = describe_error(exc, "securityhub:BatchUpdateFindings")
-                failed = [
-                    {
-                        "Id": f.Id,
-                        "ProductArn": f.ProductArn or "",
-                        "ErrorCode": error_code(exc) or type(exc).__name__,
-                        "ErrorMessage": reason,
-                    }
-                    for f in batch.findings
-                ]
-                processed = 0
-                break
+        request = batch.request()
+        try:
+            response = paced_call(
+                lambda: client_for(batch.region).batch_update_findings(**request),
+                limiter,
+                throttle_codes=_THROTTLED,
+                max_throttled=max_throttled,
+                sleep=sleep,
+            )
+        except Exception as exc:  # every finding of the batch, with the reason
+            reason = describe_error(exc, "securityhub:BatchUpdateFindings")
+            code = error_code(exc) or type(exc).__name__
+            failed = [
+                {"Id": f.Id, "ProductArn": f.ProductArn or "", "ErrorCode": code, "ErrorMessage": reason}
+                for f in batch.findings
+            ]
+            processed = 0
+        else:
+            failed = [
+                {
+                    **item.get("FindingIdentifier", {}),
+                    "ErrorCode": item.get("ErrorCode", ""),
+                    "ErrorMessage": item.get("ErrorMessage", ""),
+                }
+                for item in response.get("UnprocessedFindings", [])
+            ]
+            processed = len(response.get("ProcessedFindings", []))
         with lock:
-            result.calls += 1 + throttled
             result.processed += processed
             result.unprocessed.extend(failed)
             done[0] += 1
@@ -433,4 +427,5 @@ def apply(
             max(1, min(max_workers, len(plan.batches))), thread_name_prefix="metahub-sh"
         ) as pool:
             list(pool.map(send, plan.batches))
+    result.calls = sum(limiter.acquired for limiter in limiters.values())
     return result

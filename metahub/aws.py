@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +33,7 @@ _ACCESS_DENIED = {
     "ExpiredToken",
     "ExpiredTokenException",
 }
-_THROTTLED = {
+THROTTLED = {
     "Throttling",
     "ThrottlingException",
     "TooManyRequestsException",
@@ -60,7 +62,7 @@ def describe_error(exc: BaseException, operation: str = "") -> str:
         code = exc.response.get("Error", {}).get("Code", "Unknown")
         if code in _ACCESS_DENIED:
             return f"{where}access denied ({code})"
-        if code in _THROTTLED:
+        if code in THROTTLED:
             return f"{where}throttled by AWS, retries exhausted ({code})"
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if isinstance(status, int) and status >= 500:
@@ -228,6 +230,53 @@ def _drop_account_host_label(request: Any, **_: Any) -> None:
     account = request.headers.get("x-amz-account-id")
     if account:
         request.url = request.url.replace(f"//{account}.", "//", 1)
+
+
+class RateLimiter:
+    """At most ``rate`` acquisitions per second, spaced evenly, shared by threads; counts them."""
+
+    def __init__(
+        self,
+        rate: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.interval = 1.0 / rate
+        self._clock, self._sleep = clock, sleep
+        self._next = 0.0
+        self._lock = threading.Lock()
+        self.acquired = 0
+
+    def acquire(self) -> None:
+        with self._lock:
+            now = self._clock()
+            wait = self._next - now
+            self._next = max(now, self._next) + self.interval
+            self.acquired += 1
+        if wait > 0:
+            self._sleep(wait)
+
+
+def paced_call(
+    call: Callable[[], Any],
+    limiter: RateLimiter,
+    *,
+    throttle_codes: set[str] = THROTTLED,
+    max_throttled: int = 5,
+    sleep: Callable[[float], None] | None = None,
+) -> Any:
+    """``call()`` under ``limiter``, for APIs whose quotas are lower than botocore's retries expect:
+    throttling is waited out (0.5 s, 1 s, 2 s ... at most 8 s) ``max_throttled`` times, then raised."""
+    throttled = 0
+    while True:
+        limiter.acquire()
+        try:
+            return call()
+        except ClientError as exc:
+            if error_code(exc) not in throttle_codes or throttled >= max_throttled:
+                raise
+            throttled += 1
+            (sleep or time.sleep)(min(0.25 * 2**throttled, 8.0))
 
 
 def paginate(client: Any, operation: str, params: dict[str, Any]) -> list[dict[str, Any]]:

@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from metahub.arn import parse_arn
-from metahub.aws import Aws, describe_error
+from metahub.aws import Aws, RateLimiter, describe_error
 from metahub.checks.base import ROLLUPS, No, ResourceView, Unknown, checks_for
 from metahub.detection import detect, load_rules
 from metahub.models import AffectedResource
 from metahub.resources.account import account_context
-from metahub.resources.cloudtrail import LOOKUP_RATE, RateLimiter, lookup_events
+from metahub.resources.cloudtrail import LOOKUP_RATE, lookup_events
 from metahub.resources.fetch import Demand, Fetcher, Inventory
 from metahub.resources.spec import GroupKey, Spec, group_key, spec_for, spec_for_type
 from metahub.resources.tagging import iam_tags, tags_by_api

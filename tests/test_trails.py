@@ -10,8 +10,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 import metahub
-from metahub.aws import Aws
-from metahub.resources.cloudtrail import RateLimiter
+from metahub.aws import Aws, RateLimiter
 
 from .conftest import make_finding
 
@@ -108,7 +107,7 @@ def test_one_pass_per_event_name_matched_locally(aws: Aws, monkeypatch: pytest.M
 
 def test_throttling_is_waited_out_then_reported(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("metahub.enrich.LOOKUP_RATE", 1000.0)
-    monkeypatch.setattr("metahub.resources.cloudtrail.time.sleep", lambda _: None)
+    monkeypatch.setattr("metahub.aws.time.sleep", lambda _: None)
     trail = Stubber(aws.client("cloudtrail", ACCOUNT, "us-east-1"))
     for _ in range(2):
         trail.add_client_error(

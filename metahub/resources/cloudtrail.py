@@ -8,39 +8,13 @@ call of its own.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from metahub.aws import Aws, error_code
+from metahub.aws import Aws, RateLimiter, paced_call
 
 LOOKUP_RATE = 2.0  # requests per second, per account and region (the CloudTrail quota)
-_THROTTLED = ("ThrottlingException", "Throttling", "TooManyRequestsException")
-
-
-class RateLimiter:
-    """At most ``rate`` acquisitions per second, spaced evenly, shared by threads."""
-
-    def __init__(
-        self,
-        rate: float,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.interval = 1.0 / rate
-        self._clock, self._sleep = clock, sleep
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def acquire(self) -> None:
-        with self._lock:
-            now = self._clock()
-            wait = self._next - now
-            self._next = max(now, self._next) + self.interval
-        if wait > 0:
-            self._sleep(wait)
 
 
 def lookup_events(
@@ -63,17 +37,10 @@ def lookup_events(
         "MaxResults": 50,
     }
     events: list[dict[str, Any]] = []
-    throttled = 0
     while True:
-        limiter.acquire()
-        try:
-            page = client.lookup_events(**params)
-        except Exception as exc:
-            if error_code(exc) in _THROTTLED and throttled < max_throttled:
-                throttled += 1
-                (sleep or time.sleep)(min(2.0**throttled * 0.25, 8.0))
-                continue
-            raise
+        page = paced_call(
+            lambda: client.lookup_events(**params), limiter, max_throttled=max_throttled, sleep=sleep
+        )
         events.extend(page.get("Events", []))
         token = page.get("NextToken")
         if not token:
