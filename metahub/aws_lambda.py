@@ -107,7 +107,7 @@ def process(
     securityhub: Callable[[str], Any] | None = None,
 ) -> dict[str, Any]:
     """Enrich and act on one EventBridge event; ``securityhub(region)`` gives the client to write
-    with (default: the function's own credentials)."""
+    with (default: the function's own credentials, never the assumed context role)."""
     kind = event.get("detail-type")
     if kind not in EVENT_TYPES:
         return {"event": kind, "skipped": f"not a Security Hub findings event ({', '.join(EVENT_TYPES)})"}
@@ -134,7 +134,8 @@ def process(
         summary["resources_matching_filters"] = len(run.resources)
     # The event's region holds its findings (the aggregation region, where findings are aggregated).
     region = event.get("region") or aws.region
-    write = securityhub or clients(aws)
+    # Written with the function's own credentials: METAHUB_ASSUME_ROLE is a read-only role for context.
+    write = securityhub or clients(Aws() if settings.role else aws)
     plans = plan_actions(
         run.resources,
         update=settings.update if "update-findings" in settings.actions else None,

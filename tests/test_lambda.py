@@ -274,3 +274,16 @@ def test_security_hub_calls_are_allowed_by_the_shipped_policies(
     calls = {f"securityhub:{op}" for op in operations}
     assert not_allowed(calls, "securityhub-write") == set()
     assert "securityhub:BatchUpdateFindings" not in shipped_actions("securityhub-read")  # read stays read
+
+
+def test_writes_use_the_functions_own_credentials_not_the_context_role(
+    picked: dict[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    used: list[Aws] = []
+    monkeypatch.setattr("metahub.aws_lambda.clients", lambda aws: used.append(aws) or (lambda region: None))
+    settings = Settings.from_env(
+        {"METAHUB_CONTEXT": "", "METAHUB_ASSUME_ROLE": "metahub-read", "METAHUB_DRY_RUN": "1"}
+    )
+    process(_event("Security Hub Findings - Imported", picked["bucket"]), settings)
+    [writer] = used
+    assert settings.role is not None and writer.role is None
