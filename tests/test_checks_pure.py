@@ -11,7 +11,6 @@ import pytest
 
 from metahub.checks.base import No, ResourceView, Unknown, all_checks
 from metahub.checks.network import network_acl_allows
-from metahub.checks.policy import external_principals, public_statements, unrestricted_statements
 from metahub.enrich import demand_for, evaluate
 from metahub.resources.fetch import Inventory
 from metahub.resources.spec import all_specs, spec_for_type
@@ -169,32 +168,9 @@ PUBLIC_POLICY = {
 def test_bucket_public_unless_blocked() -> None:
     assert _bucket(PUBLIC_POLICY, None, None).check("is_public")["policy_statements"]
     restrict = {"RestrictPublicBuckets": True}
-    assert "bucket's Block" in _bucket(PUBLIC_POLICY, restrict, None).check("is_public").reason
-    assert "account's Block" in _bucket(PUBLIC_POLICY, None, restrict).check("is_public").reason
+    assert "neutralised by Block Public Access" in _bucket(PUBLIC_POLICY, restrict, None).check("is_public").reason
+    assert "neutralised by Block Public Access" in _bucket(PUBLIC_POLICY, None, restrict).check("is_public").reason
     assert "no default encryption" in _bucket(PUBLIC_POLICY, None, None).check("is_encrypted").reason
-
-
-def test_policy_reading() -> None:
-    conditioned = {
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": "*"},
-                "Action": "sns:Publish",
-                "Condition": {"StringEquals": {"AWS:SourceOwner": A}},
-            }
-        ]
-    }
-    assert public_statements(conditioned) == []
-    assert public_statements({"Statement": {"Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": "x"}})
-    assert public_statements({"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "*"}]}) == []
-    assert unrestricted_statements({"Statement": [{"Effect": "Allow", "Action": "*:*", "Resource": ["*"]}]})
-    assert not unrestricted_statements(
-        {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
-    )
-    trust = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::999988887777:root", A]}}]}
-    assert external_principals(trust, A) == ["arn:aws:iam::999988887777:root"]
-    assert public_statements("not a document") == []
 
 
 def test_network_acl_first_match_wins() -> None:

@@ -86,7 +86,10 @@ def test_buckets(enriched: metahub.Run) -> None:
     for arn, bucket in _by(enriched, "AwsS3Bucket").items():
         checks = bucket.metachecks
         if "public-assets-" in arn:
-            assert checks["is_public"]["policy_statements"][0]["Principal"] == "*"
+            grant = checks["is_public"]["policy_statements"][0]
+            assert grant["statement"].startswith("bucket policy statement 1")
+            assert grant["actions"] == "s3:GetObject"
+            assert checks["its_shared_with_external_principals"] == ["anyone (public)"]
         else:
             assert "private-data-" in arn
             assert checks["is_public"] is False
@@ -130,15 +133,16 @@ def test_security_groups(enriched: metahub.Run) -> None:
 
 def test_queues_policies_and_principals(enriched: metahub.Run) -> None:
     for queue in _by(enriched, "AwsSqsQueue", ":orders-").values():
-        assert queue.metachecks["is_public"]["policy_statements"][0]["Action"] == "sqs:SendMessage"
+        assert queue.metachecks["is_public"]["policy_statements"][0]["actions"] == "sqs:SendMessage"
     admin = enriched.resources[f"arn:aws:iam::{ACCOUNT}:policy/admin-star"]
-    assert admin.metachecks["is_unrestricted"] == [{"Effect": "Allow", "Action": "*", "Resource": "*"}]
+    assert admin.metachecks["is_unrestricted"] == {"granted_by": ["statement 1"]}
+    assert admin.metachecks["it_has_unrestricted_statements"] == ["statement 1"]
     assert f"arn:aws:iam::{ACCOUNT}:role/vendor-access" in admin.metachecks["is_attached"]
     read = enriched.resources.get(f"arn:aws:iam::{ACCOUNT}:policy/read-data")
     if read is not None:
         assert read.metachecks["is_unrestricted"] is False
     ci_bot = enriched.resources[f"arn:aws:iam::{ACCOUNT}:user/ci-bot"]
-    assert ci_bot.metachecks["is_unrestricted"] == {"inline_policies": ["inline-star"]}
+    assert ci_bot.metachecks["is_unrestricted"] == {"granted_by": ["inline policy inline-star statement 1"]}
 
 
 def test_unknowns_say_why(enriched: metahub.Run) -> None:

@@ -320,12 +320,7 @@ def test_data_services(enriched: dict[str, Any]) -> None:
     assert domain["is_public"]["policy_statements"] and domain["is_encrypted"] is False
     assert enriched["stream"].metachecks["is_encrypted"] is False
     secret = enriched["secret"].metachecks
-    assert secret["is_public"]["policy_statements"][0]["Principal"] == "*"
+    assert secret["is_public"]["policy_statements"][0]["statement"] == "resource policy statement 1"
+    assert secret["its_shared_with_external_principals"] == ["anyone (public)"]
     assert secret["is_encrypted"] == "aws/secretsmanager (AWS managed key)"
     assert enriched["workgroup"].metachecks["is_encrypted"] == "SSE_S3"
-
-
-def test_every_type_has_every_rollup(enriched: dict[str, Any]) -> None:
-    for name, resource in _resources(enriched).items():
-        for rollup in ("is_public", "is_encrypted", "is_attached", "is_unrestricted"):
-            assert rollup in resource.metachecks, (name, rollup)

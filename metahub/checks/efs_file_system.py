@@ -5,15 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from metahub.checks.base import No, ResourceView, check, encrypted_at_rest
-from metahub.checks.policy import public_statements
+from metahub.checks.resource_policy import register_policy_checks
 
 FS = "AwsEfsFileSystem"
 
 
-@check(FS, needs=("Policy",))
-def it_has_file_system_policy_public(r: ResourceView) -> list[dict[str, Any]]:
-    """Statements that let anyone with network access mount it, with no narrowing condition."""
-    return public_statements(r.detail("Policy"))
+register_policy_checks(
+    FS,
+    document=lambda r: r.detail("Policy"),
+    needs=("Policy",),
+    what="file system policy",
+    public="it_has_file_system_policy_public",
+)
 
 
 @check(FS, name="is_encrypted")
@@ -38,4 +41,4 @@ def fs_is_unrestricted(r: ResourceView) -> Any:
     policy = r.detail("Policy")
     if policy is None:
         return "no file system policy: any client with network access may mount it"
-    return r.check("it_has_file_system_policy_public") or No("the file system policy restricts who mounts it")
+    return r.check("it_has_file_system_policy_public")

@@ -5,7 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from metahub.checks.base import No, ResourceView, Unknown, check
-from metahub.checks.policy import external_principals, public_statements, statements, unrestricted_statements
+from metahub.checks.policy import (
+    ADMIN_PROBES,
+    ESCALATION_ACTIONS,
+    Decision,
+    PolicyError,
+    Source,
+    as_list,
+    grants,
+    parse,
+    statements,
+)
+from metahub.checks.resource_policy import register_policy_checks
 
 PRINCIPALS = ("AwsIamRole", "AwsIamUser", "AwsIamGroup")
 _INLINE = {"AwsIamRole": "RolePolicyList", "AwsIamUser": "UserPolicyList", "AwsIamGroup": "GroupPolicyList"}
@@ -22,30 +33,112 @@ def it_has_inline_policies(r: ResourceView) -> list[str]:
     return [p.get("PolicyName") for p in r.get(_INLINE[r.type], [])]
 
 
-@check(*PRINCIPALS, needs=("attached_policies",), name="is_unrestricted")
-def principal_is_unrestricted(r: ResourceView) -> dict[str, Any] | No:
-    """May do anything: a managed or inline policy allows ``*`` on ``*`` (or, for a role, anyone
-    may assume it)."""
-    evidence: dict[str, Any] = {}
-    managed = [p.id for p in r.related("attached_policies") if unrestricted_statements(p.get("Document"))]
-    inline = [
-        p.get("PolicyName")
+def policy_sources(r: ResourceView) -> list[Source]:
+    """A principal's own managed and inline policies, and for a user its groups' too.
+
+    Unknown when an attached policy could not be read: permissions from part of them would be a
+    guess in both directions (a missing Deny, a missing Allow).
+    """
+    sources = [
+        Source(f"inline policy {p.get('PolicyName')}", p.get("PolicyDocument"))
         for p in r.get(_INLINE[r.type], [])
-        if unrestricted_statements(p.get("PolicyDocument"))
     ]
-    if managed:
-        evidence["policies"] = managed
-    if inline:
-        evidence["inline_policies"] = inline
-    if r.type == "AwsIamRole" and public_statements(r.get("AssumeRolePolicyDocument")):
-        evidence["trust"] = "anyone may assume the role"
-    return evidence or No("no policy allows every action on every resource")
+    sources += _managed(r)
+    if r.type == "AwsIamUser":
+        for group in r.related("groups"):
+            sources += [
+                Source(
+                    f"group {group.get('GroupName')} inline policy {p.get('PolicyName')}",
+                    p.get("PolicyDocument"),
+                )
+                for p in group.get("GroupPolicyList", [])
+            ]
+            sources += _managed(group, via=f"group {group.get('GroupName')} ")
+        missing = set(r.get("GroupArns", [])) - {g.id for g in r.related("groups")}
+        if missing:
+            raise Unknown(f"groups {', '.join(sorted(missing))} could not be read")
+    return sources
 
 
-@check("AwsIamRole")
-def it_has_trust_policy_external_principals(r: ResourceView) -> list[str]:
-    """Principals of other accounts that may assume the role."""
-    return external_principals(r.get("AssumeRolePolicyDocument"), r.account)
+def _managed(r: ResourceView, via: str = "") -> list[Source]:
+    found = {p.id: p for p in r.related("attached_policies")}
+    wanted = [a.get("PolicyArn") for a in r.get("AttachedManagedPolicies", [])]
+    missing = [arn for arn in wanted if arn not in found]
+    if missing:
+        raise Unknown(f"{via}managed policies {', '.join(missing)} could not be read")
+    return [Source(f"{via}managed policy {arn}", found[arn].get("Document")) for arn in wanted]
+
+
+def boundary(r: ResourceView) -> Source | None:
+    arn = r.get("PermissionsBoundary.PermissionsBoundaryArn")
+    if not arn:
+        return None
+    policy = r.one("boundary")
+    if policy is None:
+        raise Unknown(f"permissions boundary {arn} could not be read")
+    return Source(f"permissions boundary {arn}", policy.get("Document"))
+
+
+def _decisions(r: ResourceView, actions: tuple[str, ...]) -> dict[str, Decision]:
+    """Each action on any resource, for a principal, or for a managed policy on its own."""
+    try:
+        if r.type == "AwsIamPolicy":
+            return grants([Source("", r.get("Document"))], actions, r.account)
+        return grants(policy_sources(r), actions, r.account, boundary(r) if r.type != "AwsIamGroup" else None)
+    except PolicyError as exc:
+        raise Unknown(str(exc)) from exc
+
+
+def admin_verdict(decisions: dict[str, Decision]) -> dict[str, Any] | No:
+    """Every probe allowed on any resource: the statements that grant it, with their conditions."""
+    denied = [d for d in decisions.values() if d.allowed is False]
+    if denied:
+        return No(denied[0].why)
+    undecided = [d.why for d in decisions.values() if d.allowed is None]
+    if undecided:
+        raise Unknown("; ".join(dict.fromkeys(undecided)))
+    evidence: dict[str, Any] = {"granted_by": sorted({b for d in decisions.values() for b in d.by})}
+    conditions = sorted({c for d in decisions.values() for c in d.conditions})
+    if conditions:
+        evidence["when"] = conditions
+    return evidence
+
+
+PERMISSIONS = {
+    "AwsIamRole": ("attached_policies", "boundary"),
+    "AwsIamUser": ("attached_policies", "boundary", "groups.attached_policies"),
+    "AwsIamGroup": ("attached_policies",),
+    "AwsIamPolicy": (),
+}
+
+
+@check(*PERMISSIONS, needs=PERMISSIONS, name="is_unrestricted")
+def principal_is_unrestricted(r: ResourceView) -> dict[str, Any] | No:
+    """Admin-equivalent: its policies (a user's groups' included), less Deny, within its permissions
+    boundary, allow every action on every resource, or all but a handful (``NotAction``). For a
+    managed policy: the policy on its own."""
+    return admin_verdict(_decisions(r, ADMIN_PROBES))
+
+
+@check(*PERMISSIONS, needs=PERMISSIONS)
+def it_has_privilege_escalation_actions(r: ResourceView) -> list[str]:
+    """Actions allowed on any resource that let it give itself more (``iam:PassRole``,
+    ``iam:CreatePolicyVersion``, ``iam:Attach*Policy``, ``sts:AssumeRole`` ...), with the grant."""
+    decisions = _decisions(r, ESCALATION_ACTIONS)
+    found = [f"{action} ({', '.join(d.by)})" for action, d in decisions.items() if d.allowed]
+    undecided = [d.why for d in decisions.values() if d.allowed is None]
+    if not found and undecided:
+        raise Unknown("; ".join(dict.fromkeys(undecided)))
+    return found
+
+
+register_policy_checks(
+    "AwsIamRole",
+    document=lambda r: r.get("AssumeRolePolicyDocument"),
+    needs=(),
+    what="trust policy",
+    public="it_has_trust_policy_public",
+)
 
 
 @check("AwsIamRole")
@@ -53,17 +146,16 @@ def its_trusted_services(r: ResourceView) -> list[str]:
     services = []
     for statement in statements(r.get("AssumeRolePolicyDocument")):
         principal = statement.get("Principal")
-        if isinstance(principal, dict):
-            value = principal.get("Service", [])
-            services.extend(value if isinstance(value, list) else [value])
+        if isinstance(principal, dict) and statement.get("Effect") == "Allow":
+            services.extend(as_list(principal.get("Service")))
     return services
 
 
 @check("AwsIamRole", name="is_public")
 def role_is_public(r: ResourceView) -> dict[str, Any] | No:
-    """Anyone (any AWS account) may assume the role."""
-    statements = public_statements(r.get("AssumeRolePolicyDocument"))
-    return {"trust_statements": statements} if statements else No("the trust policy names its principals")
+    """Anyone may assume the role: ``*`` or a public identity provider with no pinning condition."""
+    trust = r.check("it_has_trust_policy_public")
+    return {"trust_statements": trust} if trust else trust
 
 
 @check("AwsIamRole", name="is_attached")
@@ -124,16 +216,17 @@ def group_is_attached(r: ResourceView) -> list[str] | No:
 
 
 @check("AwsIamPolicy")
-def it_has_unrestricted_statements(r: ResourceView) -> list[dict[str, Any]]:
-    return unrestricted_statements(r.get("Document"))
-
-
-@check("AwsIamPolicy", name="is_unrestricted")
-def policy_is_unrestricted(r: ResourceView) -> list[dict[str, Any]] | No:
-    """Allows every action on every resource."""
-    return r.check("it_has_unrestricted_statements") or No(
-        "no statement allows every action on every resource"
-    )
+def it_has_unrestricted_statements(r: ResourceView) -> list[str]:
+    """Statements that alone allow every action on every resource (or all but a handful)."""
+    try:
+        found = parse(r.get("Document"))
+    except PolicyError as exc:
+        raise Unknown(str(exc)) from exc
+    return [
+        s.label
+        for s in found
+        if s.allow and admin_verdict(grants([Source("", {"Statement": [s.raw]})], ADMIN_PROBES, r.account))
+    ]
 
 
 @check("AwsIamPolicy")

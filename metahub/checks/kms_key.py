@@ -3,21 +3,25 @@ from __future__ import annotations
 from typing import Any
 
 from metahub.checks.base import No, ResourceView, check
-from metahub.checks.policy import public_statements
+from metahub.checks.resource_policy import register_policy_checks
 
 KEY = "AwsKmsKey"
 
 
-@check(KEY, needs=("Policy",))
-def it_has_key_policy_public(r: ResourceView) -> list[dict[str, Any]]:
-    return public_statements(r.detail("Policy"))
+register_policy_checks(
+    KEY,
+    document=lambda r: r.detail("Policy"),
+    needs=("Policy",),
+    what="key policy",
+    public="it_has_key_policy_public",
+)
 
 
 @check(KEY, needs=("Policy",))
 def is_public(r: ResourceView) -> dict[str, Any] | No:
     """Anyone may use or manage the key."""
     statements = r.check("it_has_key_policy_public")
-    return {"policy_statements": statements} if statements else No("the key policy names its principals")
+    return {"policy_statements": statements} if statements else statements
 
 
 @check(KEY, needs=("Metadata",))
@@ -38,4 +42,4 @@ def it_has_rotation_enabled(r: ResourceView) -> bool:
 @check(KEY, needs=("Policy",))
 def is_unrestricted(r: ResourceView) -> list[dict[str, Any]] | No:
     """Anyone may use the key: the key policy statements that allow that."""
-    return r.check("it_has_key_policy_public") or No("the key policy allows no anonymous access")
+    return r.check("it_has_key_policy_public")  # type: ignore[no-any-return]

@@ -3,14 +3,18 @@ from __future__ import annotations
 from typing import Any
 
 from metahub.checks.base import No, ResourceView, check
-from metahub.checks.policy import public_statements
+from metahub.checks.resource_policy import policy_exposure, register_policy_checks
 
 FUNCTION = "AwsLambdaFunction"
 
 
-@check(FUNCTION, needs=("Policy",))
-def it_has_resource_policy_public(r: ResourceView) -> list[dict[str, Any]]:
-    return public_statements(r.detail("Policy"))
+register_policy_checks(
+    FUNCTION,
+    document=lambda r: r.detail("Policy"),
+    needs=("Policy",),
+    what="resource policy",
+    public="it_has_resource_policy_public",
+)
 
 
 @check(FUNCTION, needs=("UrlConfig",))
@@ -32,13 +36,18 @@ def its_associated_with_iam_role(r: ResourceView) -> str | bool:
 
 @check(FUNCTION, needs=("Policy", "UrlConfig"))
 def is_public(r: ResourceView) -> dict[str, Any] | No:
-    """Anyone may invoke it: an unauthenticated function URL, or a resource policy open to all."""
-    evidence: dict[str, Any] = {}
-    if url := r.check("it_has_function_url_public"):
+    """Anyone may invoke it: a grant to anyone in its resource policy, through the API or through a
+    function URL. A URL with ``AuthType NONE`` still needs that grant of ``lambda:InvokeFunctionUrl``
+    (Lambda's function URL access control), so the policy decides both."""
+    statements = r.check("it_has_resource_policy_public")
+    if not statements:
+        return statements
+    evidence: dict[str, Any] = {"policy_statements": statements}
+    url = r.check("it_has_function_url_public")
+    exposed = policy_exposure(r, r.detail("Policy"), "resource policy")
+    if url and any(s.actions.matches("lambda:InvokeFunctionUrl") for s in exposed.statements):
         evidence["function_url"] = url
-    if statements := r.check("it_has_resource_policy_public"):
-        evidence["policy_statements"] = statements
-    return evidence or No("no public function URL and no public resource policy")
+    return evidence
 
 
 @check(FUNCTION, needs=("role.attached_policies",))

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from metahub.checks.base import No, ResourceView, Unknown, check
-from metahub.checks.policy import public_statements
+from metahub.checks.resource_policy import register_policy_checks
 
 
 def _policy(r: ResourceView) -> Any:
@@ -19,16 +19,21 @@ def _policy(r: ResourceView) -> Any:
         raise Unknown(f"the resource policy is not valid JSON: {exc}") from exc
 
 
-@check("AwsSqsQueue", "AwsSnsTopic", needs=("Attributes",))
-def it_has_resource_policy_public(r: ResourceView) -> list[dict[str, Any]]:
-    """Policy statements that allow anyone, with no condition narrowing who."""
-    return public_statements(_policy(r))
+register_policy_checks(
+    "AwsSqsQueue",
+    "AwsSnsTopic",
+    document=_policy,
+    needs=("Attributes",),
+    what="resource policy",
+    public="it_has_resource_policy_public",
+)
 
 
 @check("AwsSqsQueue", "AwsSnsTopic", needs=("Attributes",))
 def is_public(r: ResourceView) -> dict[str, Any] | No:
+    """Anyone may use it: the resource policy's public grants."""
     statements = r.check("it_has_resource_policy_public")
-    return {"policy_statements": statements} if statements else No("the policy allows no anonymous access")
+    return {"policy_statements": statements} if statements else statements
 
 
 @check("AwsSqsQueue", needs=("Attributes",), name="is_encrypted")
@@ -56,4 +61,4 @@ def it_has_subscriptions_confirmed(r: ResourceView) -> int:
 @check("AwsSqsQueue", "AwsSnsTopic", needs=("Attributes",))
 def is_unrestricted(r: ResourceView) -> list[dict[str, Any]] | No:
     """Anyone may use it: the policy statements that allow that."""
-    return r.check("it_has_resource_policy_public") or No("the policy allows no anonymous access")
+    return r.check("it_has_resource_policy_public")  # type: ignore[no-any-return]

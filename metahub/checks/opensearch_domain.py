@@ -6,20 +6,24 @@ import json
 from typing import Any
 
 from metahub.checks.base import No, ResourceView, Unknown, check
-from metahub.checks.policy import public_statements
+from metahub.checks.resource_policy import register_policy_checks
 
 DOMAIN = "AwsOpenSearchServiceDomain"
 
 
-@check(DOMAIN)
-def it_has_access_policies_public(r: ResourceView) -> list[dict[str, Any]]:
+def _access_policy(r: ResourceView) -> Any:
     text = r.get("AccessPolicies")
     if not text:
-        return []
+        return None
     try:
-        return public_statements(json.loads(text))
+        return json.loads(text)
     except ValueError as exc:
         raise Unknown(f"the access policy is not valid JSON: {exc}") from exc
+
+
+register_policy_checks(
+    DOMAIN, document=_access_policy, needs=(), what="access policy", public="it_has_access_policies_public"
+)
 
 
 @check(DOMAIN)
@@ -37,7 +41,7 @@ def domain_is_public(r: ResourceView) -> dict[str, Any] | No:
         return endpoint
     statements = r.check("it_has_access_policies_public")
     if not statements:
-        return No("internet endpoint, but the access policy allows no anonymous access")
+        return No(f"internet endpoint, but {statements.reason}")
     return {"endpoint": endpoint, "policy_statements": statements}
 
 
@@ -55,4 +59,4 @@ def domain_is_encrypted(r: ResourceView) -> str | No:
 
 @check(DOMAIN, name="is_unrestricted")
 def domain_is_unrestricted(r: ResourceView) -> list[dict[str, Any]] | No:
-    return r.check("it_has_access_policies_public") or No("the access policy allows no anonymous access")
+    return r.check("it_has_access_policies_public")  # type: ignore[no-any-return]

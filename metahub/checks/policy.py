@@ -1,30 +1,42 @@
-"""Reading IAM and resource policy documents: wildcards, public principals, restricting conditions."""
+"""The one IAM policy evaluator: who a policy lets in, and what it lets a principal do. Pure, no AWS.
+
+It follows AWS's documented semantics:
+
+- *Policy evaluation logic* (IAM User Guide): an explicit ``Deny`` in any policy wins over any
+  ``Allow``; without an ``Allow`` a request is implicitly denied; a permissions boundary caps what
+  identity policies grant (both must allow).
+- *Policy elements*: ``Principal`` / ``NotPrincipal``, ``Action`` / ``NotAction`` (case-insensitive,
+  ``*`` and ``?`` wildcards), ``Resource`` / ``NotResource`` (case-sensitive wildcards).
+- *Condition operators*: every family (String, Numeric, Date, Bool, Binary, IpAddress, Arn, Null),
+  ``...IfExists``, ``ForAllValues:`` (true when the key is absent) and ``ForAnyValue:`` (false when
+  it is absent); a key missing from the request makes a condition false, except for the negated
+  operators (``StringNotEquals``, ``NotIpAddress``, ``ArnNotLike`` ...), where it makes it true;
+  several values of one key are ORed (NORed for negated operators); keys and operators are ANDed.
+- *S3 "The meaning of public"*: a grant to ``*`` is not public when its conditions pin the caller to
+  fixed values (no wildcard, no policy variable) of the keys that identify a caller or its network:
+  ``aws:SourceIp`` ranges short of the whole internet, ``aws:SourceVpc(e)``, ``aws:SourceArn`` /
+  ``Account`` / ``Owner``, ``aws:PrincipalOrgID`` / ``Account`` / ``Arn``, ``aws:userid`` ...
+
+Conditions are evaluated against a *class* of requests, not one request: "anyone on the internet,
+or any principal of another account" for exposure, "the principal itself" for its own permissions.
+Each clause says for how much of that class it holds (:class:`Reach`), and the statement's reach
+is the meet of its principal and its clauses. What cannot be decided is UNKNOWN with the statement
+and the condition named, never a guess.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import IntEnum
+from functools import cache, lru_cache
 from typing import Any
 
-# Condition keys that pin a "Principal: *" statement to known callers.
-_RESTRICTING_KEYS = frozenset(
-    {
-        "aws:sourcearn",
-        "aws:sourceaccount",
-        "aws:sourceowner",
-        "aws:sourcevpc",
-        "aws:sourcevpce",
-        "aws:principalorgid",
-        "aws:principalorgpaths",
-        "aws:principalaccount",
-        "aws:principalarn",
-        "aws:sourceip",
-        "aws:userid",
-        "aws:username",
-        "kms:calleraccount",
-        "kms:viaservice",
-        "sns:endpoint",
-        "s3:dataaccesspointaccount",
-    }
-)
+# --------------------------------------------------------------------------------------------
+# Documents and statements
 
 
 def as_list(value: Any) -> list[Any]:
@@ -33,67 +45,944 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+class PolicyError(ValueError):
+    """The document is not a policy metahub can read (the message says where)."""
+
+
+@dataclass(frozen=True)
+class Patterns:
+    """``Action`` / ``NotAction`` or ``Resource`` / ``NotResource``: wildcard patterns, maybe negated."""
+
+    values: tuple[str, ...]
+    negated: bool = False
+    ignore_case: bool = False
+
+    def _norm(self, text: str) -> str:
+        return text.lower() if self.ignore_case else text
+
+    def matches(self, value: str) -> bool:
+        hit = any(_glob(self._norm(p)).fullmatch(self._norm(value)) for p in self.values)
+        return hit != self.negated
+
+    def covers(self, other: Patterns) -> bool:
+        """Every value ``other`` matches, this matches too (sound: a False may be a missed yes)."""
+        if not self.negated and not other.negated:
+            return all(any(_covers(self._norm(a), self._norm(b)) for a in self.values) for b in other.values)
+        if not self.negated and other.negated:  # only a pattern matching everything covers "all but"
+            return any(_covers(self._norm(a), "*") for a in self.values)
+        if self.negated and not other.negated:  # none of other's values may touch what self leaves out
+            return not any(_overlap(self._norm(a), self._norm(b)) for a in self.values for b in other.values)
+        # all but A covers all but B when every a in A is inside B
+        return all(any(_covers(self._norm(b), self._norm(a)) for b in other.values) for a in self.values)
+
+    def __str__(self) -> str:
+        return ("not " if self.negated else "") + ", ".join(self.values)
+
+
+EVERYTHING = Patterns(("*",))
+
+
+@dataclass(frozen=True)
+class Clause:
+    """One (operator, key, values) of a ``Condition`` block."""
+
+    operator: str
+    key: str
+    values: tuple[str, ...]
+
+    @property
+    def qualifier(self) -> str:
+        head, sep, _ = self.operator.partition(":")
+        return head.lower() if sep else ""
+
+    @property
+    def if_exists(self) -> bool:
+        return (
+            self.base_operator_raw.lower().endswith("ifexists") and self.base_operator_raw.lower() != "null"
+        )
+
+    @property
+    def base_operator_raw(self) -> str:
+        return self.operator.partition(":")[2] if ":" in self.operator else self.operator
+
+    @property
+    def base(self) -> str:
+        """The operator without qualifier and IfExists, lower case (``stringequals``)."""
+        raw = self.base_operator_raw.lower()
+        return raw[: -len("ifexists")] if raw.endswith("ifexists") else raw
+
+    @property
+    def key_lower(self) -> str:
+        return self.key.lower()
+
+    def __str__(self) -> str:
+        shown = self.values[0] if len(self.values) == 1 else list(self.values)
+        return f"{self.operator} {self.key} {shown}"
+
+
+@dataclass(frozen=True)
+class Statement:
+    source: str
+    index: int
+    sid: str
+    effect: str
+    principal: Any
+    not_principal: Any
+    actions: Patterns
+    resources: Patterns
+    conditions: tuple[Clause, ...]
+    raw: dict[str, Any] = field(compare=False, hash=False)
+
+    @property
+    def allow(self) -> bool:
+        return self.effect == "Allow"
+
+    @property
+    def label(self) -> str:
+        name = f"statement {self.index + 1}" + (f" ({self.sid})" if self.sid else "")
+        return f"{self.source} {name}" if self.source else name
+
+
+def parse(document: Any, source: str = "") -> list[Statement]:
+    """The statements of a policy document (a dict, or None for no policy).
+
+    Raises :class:`PolicyError` for a document AWS would not hold: checks turn it into unknown.
+    """
+    if document is None:
+        return []
+    if not isinstance(document, dict):
+        raise PolicyError(f"{source or 'policy'} is not a JSON object")
+    found = []
+    for index, raw in enumerate(as_list(document.get("Statement"))):
+        where = f"{source + ' ' if source else ''}statement {index + 1}"
+        if not isinstance(raw, dict):
+            raise PolicyError(f"{where} is not an object")
+        effect = raw.get("Effect")
+        if effect not in ("Allow", "Deny"):
+            raise PolicyError(f"{where} has Effect {effect!r}, not Allow or Deny")
+        found.append(
+            Statement(
+                source=source,
+                index=index,
+                sid=str(raw.get("Sid") or ""),
+                effect=effect,
+                principal=raw.get("Principal"),
+                not_principal=raw.get("NotPrincipal"),
+                actions=_patterns(raw, "Action", where, ignore_case=True),
+                resources=_patterns(raw, "Resource", where, ignore_case=False),
+                conditions=_clauses(raw.get("Condition"), where),
+                raw=raw,
+            )
+        )
+    return found
+
+
+def _patterns(raw: dict[str, Any], name: str, where: str, ignore_case: bool) -> Patterns:
+    if name in raw and f"Not{name}" in raw:
+        raise PolicyError(f"{where} has both {name} and Not{name}")
+    if f"Not{name}" in raw:
+        return Patterns(tuple(str(v) for v in as_list(raw[f"Not{name}"])), True, ignore_case)
+    if name in raw:
+        return Patterns(tuple(str(v) for v in as_list(raw[name])), False, ignore_case)
+    # Trust policies and some resource policies omit Resource: the resource the policy is on.
+    return Patterns(("*",), False, ignore_case)
+
+
+def _clauses(condition: Any, where: str) -> tuple[Clause, ...]:
+    if condition is None:
+        return ()
+    if not isinstance(condition, dict):
+        raise PolicyError(f"{where} has a Condition that is not an object")
+    found = []
+    for operator, pairs in condition.items():
+        if not isinstance(pairs, dict):
+            raise PolicyError(f"{where} condition {operator} is not an object")
+        for key, values in pairs.items():
+            found.append(Clause(str(operator), str(key), tuple(_text(v) for v in as_list(values))))
+    return tuple(found)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def statements(document: Any) -> list[dict[str, Any]]:
+    """The raw statement objects of a document (empty for anything that is not a policy)."""
     if not isinstance(document, dict):
         return []
     return [s for s in as_list(document.get("Statement")) if isinstance(s, dict)]
 
 
-def allows(statement: dict[str, Any]) -> bool:
-    return statement.get("Effect") == "Allow"
+# --------------------------------------------------------------------------------------------
+# Wildcards
 
 
-def unrestricted_statements(document: Any) -> list[dict[str, Any]]:
-    """Allow statements granting every action on every resource (``*`` / ``*:*`` on ``*``)."""
-    return [
-        s
-        for s in statements(document)
-        if allows(s)
-        and any(a in ("*", "*:*") for a in as_list(s.get("Action")))
-        and "*" in as_list(s.get("Resource"))
-    ]
+@lru_cache(maxsize=4096)
+def _glob(pattern: str) -> re.Pattern[str]:
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.S)
 
 
-def _principal_values(principal: Any) -> list[str]:
+@lru_cache(maxsize=4096)
+def _covers(general: str, specific: str) -> bool:
+    """Every string ``specific`` matches, ``general`` matches too."""
+
+    @cache
+    def go(i: int, j: int) -> bool:
+        if i == len(general):
+            return j == len(specific)
+        g = general[i]
+        if g == "*":
+            return go(i + 1, j) or (j < len(specific) and go(i, j + 1))
+        if j == len(specific):
+            return False
+        s = specific[j]
+        if g == "?":
+            return s != "*" and go(i + 1, j + 1)
+        return s not in "*?" and g == s and go(i + 1, j + 1)
+
+    return go(0, 0)
+
+
+@lru_cache(maxsize=4096)
+def _overlap(a: str, b: str) -> bool:
+    """Some string matches both patterns."""
+
+    @cache
+    def go(i: int, j: int) -> bool:
+        if i == len(a) and j == len(b):
+            return True
+        if i < len(a) and a[i] == "*":
+            return go(i + 1, j) or (j < len(b) and go(i, j + 1))
+        if j < len(b) and b[j] == "*":
+            return go(i, j + 1) or (i < len(a) and go(i + 1, j))
+        if i == len(a) or j == len(b):
+            return False
+        return (a[i] == "?" or b[j] == "?" or a[i] == b[j]) and go(i + 1, j + 1)
+
+    return go(0, 0)
+
+
+def _has_wildcard(value: str) -> bool:
+    return "*" in value or "?" in value or "${" in value
+
+
+# --------------------------------------------------------------------------------------------
+# Reach: for how much of a class of requests a clause or statement holds
+
+
+class Reach(IntEnum):
+    NONE = 0
+    """For no request of the class."""
+    BOUNDED = 1
+    """Only for requests carrying fixed values the policy names (a VPC endpoint, an account ...)."""
+    UNKNOWN = 2
+    SOME = 3
+    """For requests the caller can choose to make (TLS, a user agent, no VPC endpoint ...)."""
+    ALL = 4
+    """For every request of the class (bar, at most, the fixed values a negated condition names)."""
+
+
+@dataclass(frozen=True)
+class Scope:
+    reach: Reach
+    why: tuple[str, ...] = ()
+
+
+def meet(scopes: Iterable[Scope]) -> Scope:
+    """Statement = principal AND every clause: NONE wins, then BOUNDED, then UNKNOWN, then SOME."""
+    scopes = list(scopes)
+    for reach in (Reach.NONE, Reach.BOUNDED, Reach.UNKNOWN, Reach.SOME):
+        hits = [s for s in scopes if s.reach == reach]
+        if hits:
+            return Scope(reach, tuple(w for s in hits for w in s.why))
+    return Scope(Reach.ALL)
+
+
+_NEGATED = {
+    "stringnotequals",
+    "stringnotequalsignorecase",
+    "stringnotlike",
+    "numericnotequals",
+    "datenotequals",
+    "notipaddress",
+    "arnnotequals",
+    "arnnotlike",
+}
+_FAMILIES = {
+    "string": (
+        "stringequals",
+        "stringnotequals",
+        "stringequalsignorecase",
+        "stringnotequalsignorecase",
+        "stringlike",
+        "stringnotlike",
+    ),
+    "numeric": (
+        "numericequals",
+        "numericnotequals",
+        "numericlessthan",
+        "numericlessthanequals",
+        "numericgreaterthan",
+        "numericgreaterthanequals",
+    ),
+    "date": (
+        "dateequals",
+        "datenotequals",
+        "datelessthan",
+        "datelessthanequals",
+        "dategreaterthan",
+        "dategreaterthanequals",
+    ),
+    "bool": ("bool",),
+    "binary": ("binaryequals",),
+    "ip": ("ipaddress", "notipaddress"),
+    "arn": ("arnequals", "arnlike", "arnnotequals", "arnnotlike"),
+    "null": ("null",),
+}
+_FAMILY_OF = {op: family for family, ops in _FAMILIES.items() for op in ops}
+
+
+def family(clause: Clause) -> str | None:
+    return _FAMILY_OF.get(clause.base)
+
+
+# Keys whose value identifies the caller or its network, which an outsider cannot choose: fixed
+# values of them make a grant to "*" non-public (S3 "The meaning of public"; Access Analyzer's
+# list adds the organization, VPC endpoint owner and EC2 source keys).
+_IDENTIFYING = frozenset(
+    {
+        "aws:sourcearn",
+        "aws:sourceaccount",
+        "aws:sourceowner",
+        "aws:sourceorgid",
+        "aws:sourceorgpaths",
+        "aws:sourcevpc",
+        "aws:sourcevpce",
+        "aws:vpcsourceip",
+        "aws:vpceaccount",
+        "aws:vpceorgid",
+        "aws:vpceorgpaths",
+        "aws:principalorgid",
+        "aws:principalorgpaths",
+        "aws:principalaccount",
+        "aws:principalarn",
+        "aws:principalservicename",
+        "aws:principalservicenameslist",
+        "aws:userid",
+        "aws:username",
+        "aws:ec2instancesourcevpc",
+        "aws:ec2instancesourceprivateipv4",
+        "s3:dataaccesspointarn",
+        "s3:dataaccesspointaccount",
+        "s3:x-amz-server-side-encryption-aws-kms-key-id",
+        "kms:calleraccount",
+        "sns:endpoint",
+        "lambda:eventsourcetoken",
+    }
+)
+_ALWAYS_PRESENT = frozenset({"aws:sourceip"})
+"""Identifying keys every internet request carries (its address)."""
+_TIME = frozenset({"aws:currenttime", "aws:epochtime"})
+_CALLER_CHOSEN = frozenset(
+    {
+        "aws:securetransport",
+        "aws:useragent",
+        "aws:referer",
+        "aws:requestedregion",
+        "aws:tagkeys",
+        "aws:multifactorauthpresent",
+        "aws:multifactorauthage",
+        "aws:tokenissuetime",
+        "aws:sourceidentity",
+        "aws:viaawsservice",
+        "aws:calledvia",
+        "aws:calledviafirst",
+        "aws:calledvialast",
+        "aws:principaltype",
+        "aws:federatedprovider",
+        "aws:rolesessionname",
+        "aws:assumedroot",
+    }
+)
+_CALLER_CHOSEN_PREFIXES = ("aws:requesttag/", "aws:principaltag/")
+_RESOURCE_FACTS = ("aws:resourcetag/", "aws:resourceorgid", "aws:resourceorgpaths")
+_PUBLIC_OIDC_AUDIENCE = "sts.amazonaws.com"
+"""The audience every GitHub Actions (and EKS) token carries: it binds a trust to nothing."""
+
+
+def _is_federation_key(key: str) -> bool:
+    host, sep, name = key.rpartition(":")
+    return bool(sep) and not host.startswith("aws") and name in ("sub", "aud", "oaud", "amr")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The class of requests a statement is read against."""
+
+    kind: str
+    """``outsider``: anyone on the internet or any principal of another account. ``self``: the
+    principal whose own policies these are, choosing its requests."""
+    account: str
+    now: datetime
+
+
+def clause_scope(clause: Clause, caller: Caller) -> Scope:
+    """For how much of the caller class one condition clause holds."""
+    fam = family(clause)
+    shown = str(clause)
+    if fam is None:
+        return Scope(Reach.UNKNOWN, (f"unknown condition operator {clause.operator!r} in {shown}",))
+    if clause.qualifier not in ("", "forallvalues", "foranyvalue"):
+        return Scope(Reach.UNKNOWN, (f"unknown set operator {clause.qualifier!r} in {shown}",))
+    key = clause.key_lower
+    if key in _TIME:
+        return _time_scope(clause, caller, fam)
+    if caller.kind == "self":
+        return Scope(Reach.SOME, (shown,))  # the principal picks its requests to meet (or dodge) it
+    if key == "aws:principalisawsservice" and fam == "bool":
+        held = "false" in [v.lower() for v in clause.values]  # an outsider is not an AWS service
+        return Scope(Reach.ALL if held else Reach.NONE, (shown,))
+    if key == "aws:resourceaccount" and fam == "string":
+        positive = clause.base not in _NEGATED
+        hit = any(_string_match(_positive(clause.base), caller.account, v) for v in clause.values)
+        return Scope(Reach.ALL if hit == positive else Reach.NONE, (shown,))
+    if key.startswith(_RESOURCE_FACTS):
+        return Scope(Reach.UNKNOWN, (f"{shown}: the resource's tags and organization are not evaluated",))
+    if key in _IDENTIFYING or key in _ALWAYS_PRESENT or _is_federation_key(key):
+        return _identifying_scope(clause, fam, always_present=key in _ALWAYS_PRESENT)
+    if key in _CALLER_CHOSEN or key.startswith(_CALLER_CHOSEN_PREFIXES) or not key.startswith("aws:"):
+        # Request parameters (s3:prefix, kms:EncryptionContext ...) and what a caller says about
+        # itself: an outsider can meet or dodge the condition.
+        return Scope(Reach.SOME, (shown,))
+    return Scope(Reach.UNKNOWN, (f"{shown}: condition key {clause.key} is not modelled",))
+
+
+def _positive(base: str) -> str:
+    return {
+        "stringnotequals": "stringequals",
+        "stringnotequalsignorecase": "stringequalsignorecase",
+        "stringnotlike": "stringlike",
+        "arnnotequals": "arnequals",
+        "arnnotlike": "arnlike",
+        "notipaddress": "ipaddress",
+        "numericnotequals": "numericequals",
+        "datenotequals": "dateequals",
+    }.get(base, base)
+
+
+def _identifying_scope(clause: Clause, fam: str, always_present: bool) -> Scope:
+    """A key the outsider cannot set: its value is the outsider's own (never the owner's fixed
+    values), and, unless ``always_present``, the outsider may also leave it out of the request."""
+    shown = str(clause)
+    absent_allowed = not always_present
+    if fam == "null":
+        wants_absent = [v.lower() for v in clause.values] == ["true"]
+        if wants_absent:
+            return Scope(Reach.SOME if absent_allowed else Reach.NONE, (shown,))
+        return Scope(Reach.SOME if absent_allowed else Reach.ALL, (shown,))
+    if fam not in ("string", "arn", "ip"):
+        return Scope(Reach.UNKNOWN, (f"{shown}: operator does not fit key {clause.key}",))
+    negated = clause.base in _NEGATED
+    if fam == "ip":
+        cover = _ip_cover(clause.values)
+        if cover is None:
+            return Scope(Reach.UNKNOWN, (f"{shown}: not an IP range",))
+        everything = cover == {4, 6}
+        matches_all = Reach.ALL if everything else Reach.SOME if cover else Reach.BOUNDED
+    else:
+        unbounded = [v for v in clause.values if _has_wildcard(v) or v.lower() == _PUBLIC_OIDC_AUDIENCE]
+        everything = any(v.strip("*") == "" for v in clause.values)
+        # "*" matches every value a request carries; one that may omit the key still dodges it.
+        whole = Reach.ALL if always_present else Reach.SOME
+        matches_all = whole if everything else Reach.SOME if unbounded else Reach.BOUNDED
+    restriction = f"{clause.key} {'not ' if negated else ''}in {list(clause.values)}"
+    if clause.qualifier == "forallvalues":
+        # True when the key is absent, and for a single value when it is allowed.
+        base = Reach.SOME if absent_allowed else Reach.NONE
+        held = _negate(matches_all, everything) if negated else matches_all
+        return Scope(max(base, held), (shown,) if max(base, held) != Reach.BOUNDED else (restriction,))
+    if negated:
+        held = _negate(matches_all, everything)
+        if clause.qualifier == "foranyvalue":  # absent: false; the outsider must send its own value
+            held = min(held, Reach.SOME) if absent_allowed else held
+        elif absent_allowed and held == Reach.NONE:
+            held = Reach.SOME  # negated operators hold when the key is absent
+        return Scope(held, (shown,) if held != Reach.BOUNDED else (restriction,))
+    if clause.if_exists and absent_allowed:
+        return Scope(Reach.SOME, (f"{shown} (holds when the key is absent)",))
+    if matches_all == Reach.BOUNDED:
+        return Scope(Reach.BOUNDED, (restriction,))
+    return Scope(matches_all, (shown,))
+
+
+def _negate(matches_all: Reach, everything: bool) -> Reach:
+    """The reach of a negated operator from the reach of its positive form."""
+    if everything:
+        return Reach.NONE
+    if matches_all == Reach.BOUNDED:
+        return Reach.ALL  # everyone but the named values
+    return Reach.SOME  # e.g. not in all of IPv4: IPv6 callers
+
+
+def _ip_cover(values: Sequence[str]) -> set[int] | None:
+    """The address families (4, 6) the ranges cover entirely; empty when they cover neither."""
+    nets: dict[int, list[Any]] = {4: [], 6: []}
+    for value in values:
+        try:
+            net = ipaddress.ip_network(value.strip(), strict=False)
+        except ValueError:
+            return None
+        nets[net.version].append(net)
+    whole = {4: ipaddress.ip_network("0.0.0.0/0"), 6: ipaddress.ip_network("::/0")}
+    return {v for v, found in nets.items() if found and _covers_whole(found, whole[v])}
+
+
+def _covers_whole(nets: list[Any], whole: Any) -> bool:
+    merged = list(ipaddress.collapse_addresses(nets))
+    return len(merged) == 1 and merged[0] == whole
+
+
+def _time_scope(clause: Clause, caller: Caller, fam: str) -> Scope:
+    """Time conditions are decided as of ``caller.now``: the verdict is for now."""
+    shown = str(clause)
+    if fam == "null":
+        wants_absent = [v.lower() for v in clause.values] == ["true"]
+        return Scope(Reach.NONE if wants_absent else Reach.ALL, (shown,))
+    if fam not in ("date", "numeric"):
+        return Scope(Reach.UNKNOWN, (f"{shown}: operator does not fit a time key",))
+    now = caller.now.timestamp()
+    try:
+        limits = [_seconds(v) for v in clause.values]
+    except ValueError:
+        return Scope(Reach.UNKNOWN, (f"{shown}: not a date",))
+    op = _positive(clause.base)[len(fam) :]
+    hit = any(_compare(op, now, limit) for limit in limits)
+    held = (not hit) if clause.base in _NEGATED else hit
+    return Scope(Reach.ALL if held else Reach.NONE, (f"{shown} (as of {caller.now:%Y-%m-%dT%H:%MZ})",))
+
+
+def _seconds(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def _compare(op: str, left: float, right: float) -> bool:
+    return {
+        "equals": left == right,
+        "lessthan": left < right,
+        "lessthanequals": left <= right,
+        "greaterthan": left > right,
+        "greaterthanequals": left >= right,
+    }[op]
+
+
+def _string_match(base: str, value: str, pattern: str) -> bool:
+    if base in ("stringlike", "arnlike", "arnequals"):
+        return bool(_glob(pattern).fullmatch(value))
+    if base == "stringequalsignorecase":
+        return value.lower() == pattern.lower()
+    return value == pattern
+
+
+# --------------------------------------------------------------------------------------------
+# Principals
+
+
+@dataclass(frozen=True)
+class PrincipalScope:
+    scope: Scope
+    external: tuple[str, ...] = ()
+    """Who outside the account the principal names (accounts, roles, federations, services)."""
+
+
+def _principal_values(principal: Any) -> dict[str, list[str]]:
     if principal == "*":
-        return ["*"]
+        return {"AWS": ["*"]}
     if isinstance(principal, dict):
-        return [str(v) for values in principal.values() for v in as_list(values)]
-    return [str(v) for v in as_list(principal)]
+        return {str(k): [str(v) for v in as_list(values)] for k, values in principal.items()}
+    return {"AWS": [str(v) for v in as_list(principal)]}
 
 
-def restricting_conditions(statement: dict[str, Any]) -> list[str]:
-    """Condition keys of a statement that narrow who can use it."""
-    found = []
-    for _operator, clauses in (statement.get("Condition") or {}).items():
-        if not isinstance(clauses, dict):
-            continue
-        for key, values in clauses.items():
-            if key.lower() in _RESTRICTING_KEYS and "*" not in as_list(values):
-                found.append(key)
-    return found
+def account_of(principal: str) -> str | None:
+    """The account a principal ARN or account id belongs to."""
+    if re.fullmatch(r"\d{12}", principal):
+        return principal
+    parts = principal.split(":")
+    if len(parts) >= 6 and parts[0] == "arn" and re.fullmatch(r"\d{12}", parts[4]):
+        return parts[4]
+    return None
 
 
-def public_statements(document: Any) -> list[dict[str, Any]]:
-    """Allow statements open to anyone (``Principal: *``) with no condition restricting the caller."""
-    return [
-        s
-        for s in statements(document)
-        if allows(s) and "*" in _principal_values(s.get("Principal")) and not restricting_conditions(s)
+def principal_scope(statement: Statement, caller: Caller) -> PrincipalScope:
+    if statement.not_principal is not None:
+        listed = [v for vs in _principal_values(statement.not_principal).values() for v in vs]
+        return PrincipalScope(Scope(Reach.ALL, (f"every principal except {', '.join(listed)}",)))
+    if statement.principal is None:
+        return PrincipalScope(Scope(Reach.NONE, ("the statement names no principal",)))
+    best = Scope(Reach.NONE, ("names no principal outside the account",))
+    external: list[str] = []
+    for kind, values in _principal_values(statement.principal).items():
+        for value in values:
+            scope, outside = _one_principal(kind, value, statement, caller)
+            external.extend(outside)
+            if scope.reach > best.reach:
+                best = scope
+    return PrincipalScope(best, tuple(dict.fromkeys(external)))
+
+
+def _one_principal(kind: str, value: str, statement: Statement, caller: Caller) -> tuple[Scope, list[str]]:
+    if kind == "AWS" and value == "*":
+        return Scope(Reach.ALL, ("Principal *",)), []
+    if kind == "AWS":
+        account = account_of(value)
+        if account is None and re.fullmatch(r"A[A-Z0-9]{15,}", value):
+            # IAM shows a deleted principal by its unique id: nobody can act as it any more.
+            return Scope(Reach.NONE, (f"deleted principal {value}",)), []
+        if account is None:
+            return Scope(Reach.UNKNOWN, (f"principal {value!r} is not an account or ARN",)), []
+        if account == caller.account:
+            return Scope(Reach.NONE, (f"{value} is in the account",)), []
+        return Scope(Reach.BOUNDED, (f"principal {value}",)), [value]
+    if kind == "Service":
+        return Scope(Reach.NONE, (f"service {value}",)), _service_external(value, statement, caller)
+    if kind == "CanonicalUser":
+        return Scope(Reach.BOUNDED, (f"canonical user {value}",)), [f"canonical user {value}"]
+    if kind == "Federated":
+        return _federated(value, statement)
+    return Scope(Reach.UNKNOWN, (f"principal type {kind!r} is not modelled",)), []
+
+
+def _service_external(service: str, statement: Statement, caller: Caller) -> list[str]:
+    """A service principal acts on behalf of whichever account calls it unless the statement pins
+    the source account or resource (the confused-deputy conditions)."""
+    pinned = [
+        c
+        for c in statement.conditions
+        if c.key_lower in ("aws:sourceaccount", "aws:sourcearn", "aws:sourceowner", "aws:sourceorgid")
+        and c.base not in _NEGATED
+        and family(c) in ("string", "arn")
+        and not c.if_exists
+        and not any(_has_wildcard(v) and account_of(v) is None for v in c.values)
     ]
+    if not pinned:
+        return [f"{service} on behalf of any account"]
+    others = [v for c in pinned for v in c.values if (account_of(v) or caller.account) != caller.account]
+    return [f"{service} on behalf of {v}" for v in others]
 
 
-def external_principals(document: Any, account: str) -> list[str]:
-    """AWS principals of other accounts that a policy allows (trust, cross-account access)."""
-    found = []
-    for statement in statements(document):
-        if not allows(statement):
+def _federated(provider: str, statement: Statement) -> tuple[Scope, list[str]]:
+    """Web identity and SAML trust: who may present a token.
+
+    A SAML provider or an EKS cluster's OIDC provider is one identity provider the account set up:
+    its users are *shared* with. A public issuer (Cognito, GitHub Actions, Google ...) signs tokens
+    for anyone: without a condition pinning the audience or subject, anyone may assume the role.
+    """
+    host = provider.split("oidc-provider/", 1)[-1] if "oidc-provider/" in provider else provider
+    if ":saml-provider/" in provider or host.startswith("oidc.eks."):
+        return Scope(Reach.BOUNDED, (f"federated {provider}",)), [f"federated {provider}"]
+    bound = []
+    for clause in statement.conditions:
+        name = clause.key_lower.rpartition(":")[2]
+        if clause.key_lower.rpartition(":")[0] != host.lower() or clause.base not in (
+            "stringequals",
+            "stringlike",
+            "stringequalsignorecase",
+        ):
             continue
-        principal = statement.get("Principal")
-        aws = principal.get("AWS") if isinstance(principal, dict) else None
-        for value in as_list(aws):
-            value = str(value)
-            other = value if value.isdigit() else (value.split(":")[4] if value.count(":") >= 5 else "")
-            if other and other != account and value != "*":
-                found.append(value)
+        if clause.qualifier == "forallvalues" or clause.if_exists:
+            continue
+        if name == "sub" and all(_bounded_subject(v) for v in clause.values):
+            bound.append(str(clause))
+        if name == "aud" and all(
+            not _has_wildcard(v) and v.lower() != _PUBLIC_OIDC_AUDIENCE for v in clause.values
+        ):
+            bound.append(str(clause))
+    if bound:
+        return Scope(Reach.BOUNDED, tuple(bound)), [f"federated {host} where {'; '.join(bound)}"]
+    return Scope(Reach.ALL, (f"federated {host} with no audience or subject condition",)), []
+
+
+def _bounded_subject(value: str) -> bool:
+    """A subject pins an owner when nothing, or only what follows an owner's ``/``, is wildcarded
+    (``repo:org/app:ref:refs/heads/main``, ``repo:org/*``; not ``*`` or ``repo:*``)."""
+    cut = min((value.find(c) for c in "*?" if c in value), default=-1)
+    return cut == -1 or "/" in value[:cut]
+
+
+# --------------------------------------------------------------------------------------------
+# Exposure of a resource policy (and a role's trust policy)
+
+
+@dataclass
+class Exposure:
+    """Who outside the account a resource (or trust) policy lets in, and for what."""
+
+    public: list[dict[str, Any]] = field(default_factory=list)
+    """Grants anyone may use: statement, actions, and the conditions they take."""
+    shared: list[str] = field(default_factory=list)
+    """Principals outside the account it names (accounts, organizations, federations, services)."""
+    restricted: list[str] = field(default_factory=list)
+    """Why grants to ``*`` are not public: the conditions or Deny statements that bound them."""
+    unknown: list[str] = field(default_factory=list)
+    statements: list[Statement] = field(default_factory=list)
+    """The Allow statements behind ``public``, in the same order."""
+
+    @property
+    def is_public(self) -> bool | None:
+        if self.public:
+            return True
+        return None if self.unknown else False
+
+
+def _scope(statement: Statement, caller: Caller) -> tuple[Scope, tuple[str, ...]]:
+    principal = principal_scope(statement, caller)
+    return meet(
+        [principal.scope, *(clause_scope(c, caller) for c in statement.conditions)]
+    ), principal.external
+
+
+def exposure(document: Any, account: str, now: datetime | None = None, source: str = "") -> Exposure:
+    """Read a resource or trust policy against every outsider: the public grants left after Deny
+    statements that no outsider can dodge, the principals outside the account it shares with, and
+    what is undecidable. A document that is not a policy raises :class:`PolicyError`."""
+    caller = Caller("outsider", account, now or datetime.now(timezone.utc))
+    found = Exposure()
+    parsed = [(s, *_scope(s, caller)) for s in parse(document, source)]
+    blanket = [(s, scope) for s, scope, _ in parsed if not s.allow and scope.reach == Reach.ALL]
+    undecided_denies = [(s, scope) for s, scope, _ in parsed if not s.allow and scope.reach == Reach.UNKNOWN]
+    for statement, scope, external in parsed:
+        if not statement.allow:
+            continue
+        if scope.reach == Reach.UNKNOWN:
+            found.unknown.append(f"{statement.label}: {'; '.join(scope.why)}")
+            continue
+        if scope.reach == Reach.NONE:
+            continue
+        if scope.reach == Reach.BOUNDED:
+            if _removed(statement, blanket) is None:
+                found.shared.extend(external or _bounded_outsiders(statement, account))
+                found.restricted.append(f"{statement.label}: only {'; '.join(scope.why)}")
+            continue
+        denied = _removed(statement, blanket)
+        if denied is not None:
+            found.restricted.append(f"{statement.label} is cut off by {denied}")
+            continue
+        maybe = [(d, s) for d, s in undecided_denies if _deny_covers(d, statement)]
+        if maybe:
+            found.unknown.extend(
+                f"{statement.label} may be cut off by {d.label}: {'; '.join(s.why)}" for d, s in maybe
+            )
+            continue
+        found.statements.append(statement)
+        found.public.append(
+            {
+                "statement": statement.label,
+                "actions": str(statement.actions),
+                **({"resources": str(statement.resources)} if statement.resources != EVERYTHING else {}),
+                **({"when": list(scope.why)} if scope.reach == Reach.SOME else {}),
+            }
+        )
+    found.shared = list(dict.fromkeys(found.shared))
     return found
+
+
+def _removed(statement: Statement, denies: Sequence[tuple[Statement, Scope]]) -> str | None:
+    """The Deny statements no outsider dodges that take away every action of an Allow statement."""
+    by = [(d, scope) for d, scope in denies if _deny_covers(d, statement)]
+    if not by and not statement.actions.negated and len(statement.actions.values) > 1:
+        for action in statement.actions.values:
+            one = [
+                (d, scope)
+                for d, scope in denies
+                if d.actions.covers(Patterns((action,), False, True))
+                and d.resources.covers(statement.resources)
+            ]
+            if not one:
+                return None
+            by.extend(one)
+    if not by:
+        return None
+    return ", ".join(
+        dict.fromkeys(
+            f"{d.label}" + (f" (unless {'; '.join(scope.why)})" if scope.why else "") for d, scope in by
+        )
+    )
+
+
+def _deny_covers(deny: Statement, allow: Statement) -> bool:
+    return deny.actions.covers(allow.actions) and deny.resources.covers(allow.resources)
+
+
+def _bounded_outsiders(statement: Statement, account: str) -> list[str]:
+    """Outsiders a grant to ``*`` is pinned to by its conditions (other accounts, organizations)."""
+    found = []
+    for clause in statement.conditions:
+        if clause.base in _NEGATED or family(clause) not in ("string", "arn"):
+            continue
+        key = clause.key_lower
+        for value in clause.values:
+            if key in ("aws:principalorgid", "aws:sourceorgid"):
+                found.append(f"organization {value}")
+            elif key == "aws:principalorgpaths":
+                found.append(f"organization path {value}")
+            elif key in (
+                "aws:principalaccount",
+                "aws:sourceaccount",
+                "aws:sourceowner",
+                "kms:calleraccount",
+                "aws:principalarn",
+                "aws:sourcearn",
+                "s3:dataaccesspointaccount",
+            ):
+                other = account_of(value)
+                if other is not None and other != account:
+                    found.append(value)
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# A principal's own permissions (identity policies, groups, boundary)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One policy of a principal: where it comes from, and its document."""
+
+    label: str
+    document: Any
+
+
+@dataclass
+class Decision:
+    allowed: bool | None
+    why: str
+    by: list[str] = field(default_factory=list)
+    conditions: list[str] = field(default_factory=list)
+
+
+ADMIN_PROBES = (
+    "iam:CreateUser",
+    "iam:AttachRolePolicy",
+    "iam:PutUserPolicy",
+    "iam:CreateAccessKey",
+    "iam:PassRole",
+    "sts:AssumeRole",
+    "organizations:LeaveOrganization",
+    "s3:GetObject",
+    "s3:PutBucketPolicy",
+    "ec2:RunInstances",
+    "ec2:AuthorizeSecurityGroupIngress",
+    "kms:Decrypt",
+    "kms:PutKeyPolicy",
+    "lambda:UpdateFunctionCode",
+    "secretsmanager:GetSecretValue",
+    "cloudtrail:StopLogging",
+    "dynamodb:Scan",
+    "rds:DeleteDBInstance",
+    "metahub:AnyOtherAction",
+)
+"""Actions across services (and one no service has): a principal allowed all of them on any
+resource may do everything, or everything but a handful of actions (``NotAction``)."""
+
+ESCALATION_ACTIONS = (
+    "iam:PassRole",
+    "iam:CreatePolicyVersion",
+    "iam:SetDefaultPolicyVersion",
+    "iam:AttachUserPolicy",
+    "iam:AttachGroupPolicy",
+    "iam:AttachRolePolicy",
+    "iam:PutUserPolicy",
+    "iam:PutGroupPolicy",
+    "iam:PutRolePolicy",
+    "iam:CreateAccessKey",
+    "iam:CreateLoginProfile",
+    "iam:UpdateLoginProfile",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:AddUserToGroup",
+    "iam:DeleteUserPermissionsBoundary",
+    "iam:DeleteRolePermissionsBoundary",
+    "sts:AssumeRole",
+    "lambda:UpdateFunctionCode",
+)
+"""Actions that let a principal give itself more (privilege escalation), when allowed on any resource."""
+
+
+def any_resource(action: str, account: str, partition: str = "aws") -> str:
+    """An ARN no policy names on purpose, of the action's service: "any resource" for a probe."""
+    service = action.split(":", 1)[0].lower()
+    if service == "s3":
+        return f"arn:{partition}:s3:::metahub-any-bucket/any-object"
+    if service in ("iam", "sts"):
+        return f"arn:{partition}:iam::{account}:role/metahub-any-role"
+    return f"arn:{partition}:{service}:us-east-1:{account}:metahub-any/any"
+
+
+def decide(
+    policies: Sequence[Source],
+    action: str,
+    resource: str,
+    account: str,
+    boundary: Source | None = None,
+    now: datetime | None = None,
+) -> Decision:
+    """May the principal holding ``policies`` (capped by ``boundary``) do ``action`` on ``resource``?
+
+    Conditions are read as the principal's own choice: an Allow with conditions still grants (they
+    are listed), a Deny with conditions the principal can avoid does not take away. An explicit
+    Deny that always applies wins, in the identity policies or in the boundary.
+    """
+    caller = Caller("self", account, now or datetime.now(timezone.utc))
+    grant = _decide_in(policies, action, resource, caller)
+    if grant.allowed is not True or boundary is None:
+        return grant
+    capped = _decide_in([boundary], action, resource, caller)
+    if capped.allowed is False:
+        return Decision(False, f"outside the permissions boundary {boundary.label}: {capped.why}")
+    if capped.allowed is None:
+        return Decision(None, f"the permissions boundary cannot be decided: {capped.why}")
+    return Decision(True, grant.why, grant.by, grant.conditions + capped.conditions)
+
+
+def _decide_in(policies: Sequence[Source], action: str, resource: str, caller: Caller) -> Decision:
+    allows: list[tuple[Statement, Scope]] = []
+    unknown: list[str] = []
+    for source in policies:
+        for statement in parse(source.document, source.label):
+            if not (statement.actions.matches(action) and statement.resources.matches(resource)):
+                continue
+            scope = meet(clause_scope(c, caller) for c in statement.conditions)
+            if not statement.allow and scope.reach == Reach.ALL:
+                return Decision(False, f"{action} explicitly denied by {statement.label}", [statement.label])
+            if not statement.allow and scope.reach == Reach.UNKNOWN:
+                unknown.append(f"{statement.label} may deny {action}: {'; '.join(scope.why)}")
+            if statement.allow and scope.reach == Reach.UNKNOWN:
+                unknown.append(f"{statement.label} may allow {action}: {'; '.join(scope.why)}")
+            if statement.allow and scope.reach in (Reach.ALL, Reach.SOME, Reach.BOUNDED):
+                allows.append((statement, scope))
+    if unknown:
+        return Decision(None, "; ".join(unknown))
+    if not allows:
+        return Decision(False, f"no statement allows {action} on {resource}")
+    unconditional = [s for s, scope in allows if scope.reach == Reach.ALL]
+    chosen = unconditional or [s for s, _ in allows]
+    conditions = [] if unconditional else [w for _, scope in allows for w in scope.why]
+    return Decision(True, f"{action} allowed", [s.label for s in chosen], conditions)
+
+
+def grants(
+    policies: Sequence[Source],
+    actions: Sequence[str],
+    account: str,
+    boundary: Source | None = None,
+    partition: str = "aws",
+    now: datetime | None = None,
+) -> dict[str, Decision]:
+    """Each action's decision on "any resource" of its service."""
+    return {
+        action: decide(policies, action, any_resource(action, account, partition), account, boundary, now)
+        for action in actions
+    }

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from metahub.checks.base import No, ResourceView, check
-from metahub.checks.policy import public_statements
+from metahub.checks.base import No, ResourceView, Unknown, check
+from metahub.checks.resource_policy import policy_exposure, register_policy_checks
 
 BUCKET = "AwsS3Bucket"
 _PUBLIC_GROUPS = (
@@ -16,10 +16,25 @@ _PUBLIC_GROUPS = (
 _BLOCK_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
 
-@check(BUCKET, needs=("Policy",))
-def it_has_bucket_policy_public(r: ResourceView) -> list[dict[str, Any]]:
-    """Policy statements that allow anyone, with no condition narrowing who."""
-    return public_statements(r.detail("Policy"))
+_WRITE_PROBES = (
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:PutObjectAcl",
+    "s3:PutBucketPolicy",
+    "s3:PutBucketAcl",
+    "s3:DeleteBucket",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketPublicAccessBlock",
+)
+"""What lets a caller change the data or who else may read it."""
+
+register_policy_checks(
+    BUCKET,
+    document=lambda r: r.detail("Policy"),
+    needs=("Policy",),
+    what="bucket policy",
+    public="it_has_bucket_policy_public",
+)
 
 
 @check(BUCKET, needs=("Acl",))
@@ -50,23 +65,28 @@ def it_has_account_public_access_block_enabled(r: ResourceView) -> list[str]:
 @check(BUCKET, needs=("Policy", "Acl", "PublicAccessBlock", "account_public_access_block"))
 def is_public(r: ResourceView) -> dict[str, Any] | No:
     """Readable or writable by anyone: a public policy or ACL that Block Public Access (bucket or
-    account) does not neutralise."""
-    statements = r.check("it_has_bucket_policy_public")
+    account) does not neutralise (``RestrictPublicBuckets`` for policies, ``IgnorePublicAcls`` for ACLs)."""
+    policy_unknown = None
+    try:
+        statements = r.check("it_has_bucket_policy_public")
+    except Unknown as exc:
+        statements, policy_unknown = [], str(exc)
     grants = r.check("it_has_bucket_acl_public")
-    if not statements and not grants:
-        return No("neither the policy nor the ACL grants public access")
+    if not statements and not grants and not policy_unknown:
+        return No(f"the ACL grants nothing to everyone; {statements.reason}")
     blocked = set(r.check("it_has_public_access_block_enabled"))
-    if not (statements and "RestrictPublicBuckets" not in blocked) and not (
-        grants and "IgnorePublicAcls" not in blocked
-    ):
-        return No("public grants are neutralised by the bucket's Block Public Access")
-    blocked |= set(r.check("it_has_account_public_access_block_enabled"))
+    if not ("RestrictPublicBuckets" in blocked and "IgnorePublicAcls" in blocked):
+        blocked |= set(r.check("it_has_account_public_access_block_enabled"))
     evidence: dict[str, Any] = {}
     if statements and "RestrictPublicBuckets" not in blocked:
         evidence["policy_statements"] = statements
     if grants and "IgnorePublicAcls" not in blocked:
         evidence["acl_grants"] = grants
-    return evidence or No("public grants are neutralised by the account's Block Public Access")
+    if evidence:
+        return evidence
+    if policy_unknown and "RestrictPublicBuckets" not in blocked:
+        raise Unknown(policy_unknown)
+    return No("public grants are neutralised by Block Public Access: " + ", ".join(sorted(blocked)))
 
 
 @check(BUCKET, needs=("Encryption",))
@@ -81,13 +101,21 @@ def is_encrypted(r: ResourceView) -> str | No:
     return No("no default encryption configured")
 
 
-@check(BUCKET, needs=("Policy", "Acl"))
+@check(BUCKET, needs=("Policy", "Acl", "PublicAccessBlock", "account_public_access_block"))
 def is_unrestricted(r: ResourceView) -> list[str] | No:
-    """Anyone may write or change permissions (``s3:Put*``, ``s3:*``, WRITE or FULL_CONTROL ACLs)."""
-    found = []
-    for statement in r.check("it_has_bucket_policy_public"):
-        actions = statement.get("Action")
-        actions = actions if isinstance(actions, list) else [actions]
-        found += [a for a in actions if a in ("*", "s3:*") or str(a).startswith(("s3:Put", "s3:Delete"))]
-    found += [g for g in r.check("it_has_bucket_acl_public") if g.startswith(("WRITE", "FULL_CONTROL"))]
-    return found or No("no public write or permission grants")
+    """Anyone may change its data or permissions: effective public grants of ``s3:Put*`` /
+    ``s3:Delete*`` kinds of action (matched without regard to case), WRITE or FULL_CONTROL ACLs."""
+    public = r.check("is_public")
+    if not public:
+        return public  # type: ignore[no-any-return]
+    found: list[str] = []
+    if "policy_statements" in public:
+        exposed = policy_exposure(r, r.detail("Policy"), "bucket policy")
+        found += [
+            f"{action} ({s.label})"
+            for s in exposed.statements
+            for action in _WRITE_PROBES
+            if s.actions.matches(action)
+        ]
+    found += [g for g in public.get("acl_grants", []) if g.startswith(("WRITE", "FULL_CONTROL"))]
+    return found or No("public, but only to read")

@@ -5,14 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from metahub.checks.base import No, ResourceView, check
-from metahub.checks.policy import public_statements
+from metahub.checks.resource_policy import register_policy_checks
 
 SECRET = "AwsSecretsManagerSecret"
 
 
-@check(SECRET, needs=("Policy",))
-def it_has_resource_policy_public(r: ResourceView) -> list[dict[str, Any]]:
-    return public_statements(r.detail("Policy"))
+register_policy_checks(
+    SECRET,
+    document=lambda r: r.detail("Policy"),
+    needs=("Policy",),
+    what="resource policy",
+    public="it_has_resource_policy_public",
+)
 
 
 @check(SECRET)
@@ -25,7 +29,7 @@ def it_has_rotation_enabled(r: ResourceView) -> str | No:
 @check(SECRET, needs=("Policy",), name="is_public")
 def secret_is_public(r: ResourceView) -> dict[str, Any] | No:
     statements = r.check("it_has_resource_policy_public")
-    return {"policy_statements": statements} if statements else No("the policy allows no anonymous access")
+    return {"policy_statements": statements} if statements else statements
 
 
 @check(SECRET, name="is_encrypted")
@@ -36,4 +40,4 @@ def secret_is_encrypted(r: ResourceView) -> str:
 
 @check(SECRET, needs=("Policy",), name="is_unrestricted")
 def secret_is_unrestricted(r: ResourceView) -> list[dict[str, Any]] | No:
-    return r.check("it_has_resource_policy_public") or No("the policy allows no anonymous access")
+    return r.check("it_has_resource_policy_public")  # type: ignore[no-any-return]

@@ -21,6 +21,9 @@ SPEC = register(
         global_region=IAM_REGION,
         batch=1000,
         fetch=fetch_roles,
-        relations={"attached_policies": Relation("AwsIamPolicy", "AttachedManagedPolicies[].PolicyArn")},
+        relations={
+            "attached_policies": Relation("AwsIamPolicy", "AttachedManagedPolicies[].PolicyArn"),
+            "boundary": Relation("AwsIamPolicy", "PermissionsBoundary.PermissionsBoundaryArn"),
+        },
     )
 )

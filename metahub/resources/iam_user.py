@@ -56,6 +56,7 @@ SPEC = register(
         fetch=fetch_users,
         relations={
             "attached_policies": Relation("AwsIamPolicy", "AttachedManagedPolicies[].PolicyArn"),
+            "boundary": Relation("AwsIamPolicy", "PermissionsBoundary.PermissionsBoundaryArn"),
             "groups": Relation("AwsIamGroup", "GroupArns"),
         },
     )
