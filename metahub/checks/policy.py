@@ -293,7 +293,7 @@ class Scope:
 def meet(scopes: Iterable[Scope]) -> Scope:
     """Statement = principal AND every clause: NONE wins, then BOUNDED, then UNKNOWN, then SOME."""
     scopes = list(scopes)
-    for reach in (Reach.NONE, Reach.BOUNDED, Reach.UNKNOWN, Reach.SOME):
+    for reach in (Reach.NONE, Reach.BOUNDED, Reach.UNKNOWN, Reach.SOME, Reach.ALL):
         hits = [s for s in scopes if s.reach == reach]
         if hits:
             return Scope(reach, tuple(w for s in hits for w in s.why))
@@ -353,6 +353,7 @@ def family(clause: Clause) -> str | None:
 # list adds the organization, VPC endpoint owner and EC2 source keys).
 _IDENTIFYING = frozenset(
     {
+        "aws:sourceip",
         "aws:sourcearn",
         "aws:sourceaccount",
         "aws:sourceowner",
@@ -382,8 +383,6 @@ _IDENTIFYING = frozenset(
         "lambda:eventsourcetoken",
     }
 )
-_ALWAYS_PRESENT = frozenset({"aws:sourceip"})
-"""Identifying keys every internet request carries (its address)."""
 _TIME = frozenset({"aws:currenttime", "aws:epochtime"})
 _CALLER_CHOSEN = frozenset(
     {
@@ -450,8 +449,8 @@ def clause_scope(clause: Clause, caller: Caller) -> Scope:
         return Scope(Reach.ALL if hit == positive else Reach.NONE, (shown,))
     if key.startswith(_RESOURCE_FACTS):
         return Scope(Reach.UNKNOWN, (f"{shown}: the resource's tags and organization are not evaluated",))
-    if key in _IDENTIFYING or key in _ALWAYS_PRESENT or _is_federation_key(key):
-        return _identifying_scope(clause, fam, always_present=key in _ALWAYS_PRESENT)
+    if key in _IDENTIFYING or _is_federation_key(key):
+        return _identifying_scope(clause, fam)
     if key in _CALLER_CHOSEN or key.startswith(_CALLER_CHOSEN_PREFIXES) or not key.startswith("aws:"):
         # Request parameters (s3:prefix, kms:EncryptionContext ...) and what a caller says about
         # itself: an outsider can meet or dodge the condition.
@@ -472,16 +471,13 @@ def _positive(base: str) -> str:
     }.get(base, base)
 
 
-def _identifying_scope(clause: Clause, fam: str, always_present: bool) -> Scope:
-    """A key the outsider cannot set: its value is the outsider's own (never the owner's fixed
-    values), and, unless ``always_present``, the outsider may also leave it out of the request."""
+def _identifying_scope(clause: Clause, fam: str) -> Scope:
+    """A key the outsider cannot set: in a request it carries the outsider's own value (never one
+    of the owner's fixed values), and an outsider can leave it out (no VPC endpoint, no service in
+    between, anonymous; even ``aws:SourceIp`` is absent through a VPC endpoint of its own)."""
     shown = str(clause)
-    absent_allowed = not always_present
     if fam == "null":
-        wants_absent = [v.lower() for v in clause.values] == ["true"]
-        if wants_absent:
-            return Scope(Reach.SOME if absent_allowed else Reach.NONE, (shown,))
-        return Scope(Reach.SOME if absent_allowed else Reach.ALL, (shown,))
+        return Scope(Reach.SOME, (shown,))  # present or absent, as the outsider likes
     if fam not in ("string", "arn", "ip"):
         return Scope(Reach.UNKNOWN, (f"{shown}: operator does not fit key {clause.key}",))
     negated = clause.base in _NEGATED
@@ -490,40 +486,25 @@ def _identifying_scope(clause: Clause, fam: str, always_present: bool) -> Scope:
         if cover is None:
             return Scope(Reach.UNKNOWN, (f"{shown}: not an IP range",))
         everything = cover == {4, 6}
-        matches_all = Reach.ALL if everything else Reach.SOME if cover else Reach.BOUNDED
+        present = Reach.SOME if cover else Reach.BOUNDED
     else:
-        unbounded = [v for v in clause.values if _has_wildcard(v) or v.lower() == _PUBLIC_OIDC_AUDIENCE]
         everything = any(v.strip("*") == "" for v in clause.values)
-        # "*" matches every value a request carries; one that may omit the key still dodges it.
-        whole = Reach.ALL if always_present else Reach.SOME
-        matches_all = whole if everything else Reach.SOME if unbounded else Reach.BOUNDED
-    restriction = f"{clause.key} {'not ' if negated else ''}in {list(clause.values)}"
-    if clause.qualifier == "forallvalues":
-        # True when the key is absent, and for a single value when it is allowed.
-        base = Reach.SOME if absent_allowed else Reach.NONE
-        held = _negate(matches_all, everything) if negated else matches_all
-        return Scope(max(base, held), (shown,) if max(base, held) != Reach.BOUNDED else (restriction,))
+        unbounded = any(_has_wildcard(v) or v.lower() == _PUBLIC_OIDC_AUDIENCE for v in clause.values)
+        present = Reach.SOME if everything or unbounded else Reach.BOUNDED
+    # ``present``: how much of the callers that send the key the positive form lets through.
     if negated:
-        held = _negate(matches_all, everything)
-        if clause.qualifier == "foranyvalue":  # absent: false; the outsider must send its own value
-            held = min(held, Reach.SOME) if absent_allowed else held
-        elif absent_allowed and held == Reach.NONE:
-            held = Reach.SOME  # negated operators hold when the key is absent
-        return Scope(held, (shown,) if held != Reach.BOUNDED else (restriction,))
-    if clause.if_exists and absent_allowed:
-        return Scope(Reach.SOME, (f"{shown} (holds when the key is absent)",))
-    if matches_all == Reach.BOUNDED:
-        return Scope(Reach.BOUNDED, (restriction,))
-    return Scope(matches_all, (shown,))
-
-
-def _negate(matches_all: Reach, everything: bool) -> Reach:
-    """The reach of a negated operator from the reach of its positive form."""
-    if everything:
-        return Reach.NONE
-    if matches_all == Reach.BOUNDED:
-        return Reach.ALL  # everyone but the named values
-    return Reach.SOME  # e.g. not in all of IPv4: IPv6 callers
+        present = Reach.NONE if everything else Reach.ALL if present == Reach.BOUNDED else Reach.SOME
+    absent_holds = (negated or clause.qualifier == "forallvalues" or clause.if_exists) and (
+        clause.qualifier != "foranyvalue"
+    )
+    if absent_holds:
+        # Every caller that leaves the key out gets through, and those that send it as above.
+        reach = Reach.ALL if present == Reach.ALL else Reach.SOME
+        why = (shown if present == Reach.ALL else f"{shown} (holds when the key is absent)",)
+        return Scope(reach, why)
+    reach = Reach.SOME if present == Reach.ALL else present  # those that omit the key are out
+    restriction = f"{clause.key} {'not ' if negated else ''}in {list(clause.values)}"
+    return Scope(reach, (restriction if reach == Reach.BOUNDED else shown,))
 
 
 def _ip_cover(values: Sequence[str]) -> set[int] | None:
@@ -738,11 +719,17 @@ class Exposure:
         return None if self.unknown else False
 
 
-def _scope(statement: Statement, caller: Caller) -> tuple[Scope, tuple[str, ...]]:
-    principal = principal_scope(statement, caller)
-    return meet(
-        [principal.scope, *(clause_scope(c, caller) for c in statement.conditions)]
-    ), principal.external
+@dataclass(frozen=True)
+class _Read:
+    """One statement read against outsiders."""
+
+    statement: Statement
+    principal: PrincipalScope
+    conditions: Scope
+
+    @property
+    def scope(self) -> Scope:
+        return meet([self.principal.scope, self.conditions])
 
 
 def exposure(document: Any, account: str, now: datetime | None = None, source: str = "") -> Exposure:
@@ -751,30 +738,37 @@ def exposure(document: Any, account: str, now: datetime | None = None, source: s
     what is undecidable. A document that is not a policy raises :class:`PolicyError`."""
     caller = Caller("outsider", account, now or datetime.now(timezone.utc))
     found = Exposure()
-    parsed = [(s, *_scope(s, caller)) for s in parse(document, source)]
-    blanket = [(s, scope) for s, scope, _ in parsed if not s.allow and scope.reach == Reach.ALL]
-    undecided_denies = [(s, scope) for s, scope, _ in parsed if not s.allow and scope.reach == Reach.UNKNOWN]
-    for statement, scope, external in parsed:
+    read = [
+        _Read(s, principal_scope(s, caller), meet(clause_scope(c, caller) for c in s.conditions))
+        for s in parse(document, source)
+    ]
+    blanket = [r for r in read if not r.statement.allow and r.scope.reach == Reach.ALL]
+    undecided = [r for r in read if not r.statement.allow and r.scope.reach == Reach.UNKNOWN]
+    for r in read:
+        statement, scope = r.statement, r.scope
         if not statement.allow:
             continue
         if scope.reach == Reach.UNKNOWN:
             found.unknown.append(f"{statement.label}: {'; '.join(scope.why)}")
             continue
+        denied = _removed(statement, blanket)
+        if r.conditions.reach != Reach.NONE and denied is None:
+            found.shared.extend(r.principal.external)
         if scope.reach == Reach.NONE:
             continue
         if scope.reach == Reach.BOUNDED:
-            if _removed(statement, blanket) is None:
-                found.shared.extend(external or _bounded_outsiders(statement, account))
+            if denied is None:
+                found.shared.extend(_bounded_outsiders(statement, account))
                 found.restricted.append(f"{statement.label}: only {'; '.join(scope.why)}")
             continue
-        denied = _removed(statement, blanket)
         if denied is not None:
             found.restricted.append(f"{statement.label} is cut off by {denied}")
             continue
-        maybe = [(d, s) for d, s in undecided_denies if _deny_covers(d, statement)]
+        maybe = [d for d in undecided if _deny_covers(d.statement, statement)]
         if maybe:
             found.unknown.extend(
-                f"{statement.label} may be cut off by {d.label}: {'; '.join(s.why)}" for d, s in maybe
+                f"{statement.label} may be cut off by {d.statement.label}: {'; '.join(d.scope.why)}"
+                for d in maybe
             )
             continue
         found.statements.append(statement)
@@ -783,23 +777,23 @@ def exposure(document: Any, account: str, now: datetime | None = None, source: s
                 "statement": statement.label,
                 "actions": str(statement.actions),
                 **({"resources": str(statement.resources)} if statement.resources != EVERYTHING else {}),
-                **({"when": list(scope.why)} if scope.reach == Reach.SOME else {}),
+                **({"when": list(r.conditions.why)} if scope.reach == Reach.SOME else {}),
             }
         )
     found.shared = list(dict.fromkeys(found.shared))
     return found
 
 
-def _removed(statement: Statement, denies: Sequence[tuple[Statement, Scope]]) -> str | None:
+def _removed(statement: Statement, denies: Sequence[_Read]) -> str | None:
     """The Deny statements no outsider dodges that take away every action of an Allow statement."""
-    by = [(d, scope) for d, scope in denies if _deny_covers(d, statement)]
+    by = [d for d in denies if _deny_covers(d.statement, statement)]
     if not by and not statement.actions.negated and len(statement.actions.values) > 1:
         for action in statement.actions.values:
             one = [
-                (d, scope)
-                for d, scope in denies
-                if d.actions.covers(Patterns((action,), False, True))
-                and d.resources.covers(statement.resources)
+                d
+                for d in denies
+                if d.statement.actions.covers(Patterns((action,), False, True))
+                and d.statement.resources.covers(statement.resources)
             ]
             if not one:
                 return None
@@ -808,7 +802,8 @@ def _removed(statement: Statement, denies: Sequence[tuple[Statement, Scope]]) ->
         return None
     return ", ".join(
         dict.fromkeys(
-            f"{d.label}" + (f" (unless {'; '.join(scope.why)})" if scope.why else "") for d, scope in by
+            d.statement.label + (f" (Deny when {'; '.join(d.conditions.why)})" if d.statement.conditions else "")
+            for d in by
         )
     )
 
