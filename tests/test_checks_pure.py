@@ -9,8 +9,7 @@ from typing import Any
 import botocore.session
 import pytest
 
-from metahub.checks.base import No, ResourceView, Unknown, all_checks
-from metahub.checks.network import network_acl_allows
+from metahub.checks.base import ResourceView, Unknown, all_checks
 from metahub.enrich import demand_for, evaluate
 from metahub.resources.fetch import Inventory
 from metahub.resources.spec import all_specs, spec_for_type
@@ -83,55 +82,6 @@ def _network(acl_entries: list[dict[str, Any]] | None = None, route_to_igw: bool
     }
 
 
-def test_public_instance_through_the_main_route_table() -> None:
-    inv = inventory(AwsEc2Instance={"i-1": _instance()}, **_network())
-    verdict = view(inv, "AwsEc2Instance", "i-1").check("is_public")
-    assert verdict == {
-        "public_ip": "55.55.55.55",
-        "internet_gateway": "igw-1",
-        "open_ingress": ["sg-1: tcp port 22 from 0.0.0.0/0"],
-    }
-
-
-@pytest.mark.parametrize(
-    ("change", "reason"),
-    [
-        ({"PublicIpAddress": None}, "no public IP address"),
-        ({"SecurityGroups": []}, "no security group rule is open to the internet"),
-    ],
-)
-def test_instance_not_public(change: dict[str, Any], reason: str) -> None:
-    inv = inventory(AwsEc2Instance={"i-1": _instance(**change)}, **_network())
-    verdict = view(inv, "AwsEc2Instance", "i-1").check("is_public")
-    assert isinstance(verdict, No) and reason in verdict.reason
-
-
-def test_instance_behind_private_route_or_blocking_acl() -> None:
-    no_route = inventory(AwsEc2Instance={"i-1": _instance()}, **_network(route_to_igw=False))
-    assert (
-        "no route to an internet gateway" in view(no_route, "AwsEc2Instance", "i-1").check("is_public").reason
-    )
-    deny_ssh = [
-        {
-            "RuleNumber": 50,
-            "Protocol": "6",
-            "RuleAction": "deny",
-            "Egress": False,
-            "CidrBlock": "0.0.0.0/0",
-            "PortRange": {"From": 22, "To": 22},
-        },
-        {
-            "RuleNumber": 100,
-            "Protocol": "-1",
-            "RuleAction": "allow",
-            "Egress": False,
-            "CidrBlock": "0.0.0.0/0",
-        },
-    ]
-    blocked = inventory(AwsEc2Instance={"i-1": _instance()}, **_network(deny_ssh))
-    assert "network ACL blocks" in view(blocked, "AwsEc2Instance", "i-1").check("is_public").reason
-
-
 def test_unknown_when_a_needed_group_failed() -> None:
     inv = inventory(AwsEc2Instance={"i-1": _instance()}, **_network())
     inv.failures[key("AwsEc2SecurityGroup")] = "ec2:describe_security_groups: access denied (AccessDenied)"
@@ -171,30 +121,6 @@ def test_bucket_public_unless_blocked() -> None:
     assert "neutralised by Block Public Access" in _bucket(PUBLIC_POLICY, restrict, None).check("is_public").reason
     assert "neutralised by Block Public Access" in _bucket(PUBLIC_POLICY, None, restrict).check("is_public").reason
     assert "no default encryption" in _bucket(PUBLIC_POLICY, None, None).check("is_encrypted").reason
-
-
-def test_network_acl_first_match_wins() -> None:
-    acl = {
-        "Entries": [
-            {
-                "RuleNumber": 200,
-                "Protocol": "-1",
-                "RuleAction": "allow",
-                "Egress": False,
-                "CidrBlock": "0.0.0.0/0",
-            },
-            {
-                "RuleNumber": 100,
-                "Protocol": "6",
-                "RuleAction": "deny",
-                "Egress": False,
-                "CidrBlock": "0.0.0.0/0",
-                "PortRange": {"From": 3389, "To": 3389},
-            },
-        ]
-    }
-    assert network_acl_allows(acl, "tcp", 22) and not network_acl_allows(acl, "tcp", 3389)
-    assert not network_acl_allows({"Entries": []}, "tcp", 22)
 
 
 # --- the registry itself ----------------------------------------------------------------------
@@ -291,20 +217,6 @@ def test_eks_public_endpoint_limited_to_office_is_not_public() -> None:
     assert not verdict and "203.0.113.0/24" in verdict.reason
 
 
-def test_network_load_balancer_without_security_groups_is_public_on_its_listeners() -> None:
-    arn = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/n/1"
-    inv = inventory(
-        AwsElbv2LoadBalancer={arn: {"LoadBalancerArn": arn, "Scheme": "internet-facing", "DNSName": "n"}}
-    )
-    inv.details[(key("AwsElbv2LoadBalancer"), arn)] = {
-        "Listeners": [{"Protocol": "TLS", "Port": 443}, {"Protocol": "TCP", "Port": 22}],
-        "Attributes": [],
-    }
-    lb = view(inv, "AwsElbv2LoadBalancer", arn)
-    assert lb.check("is_public") == {"dns": "n", "open_listeners": [443, 22]}
-    assert not lb.check("is_encrypted") and lb.check("it_has_listeners_unencrypted") == ["TCP:22"]
-
-
 def test_cloudfront_https_everywhere_is_encrypted() -> None:
     distribution = {
         "Id": "D",
@@ -343,22 +255,3 @@ def test_rollups_that_do_not_apply_are_null_and_say_so() -> None:
     )
     assert values["is_encrypted"] is None and "is_encrypted" not in unknown
     assert evidence["is_encrypted"] == "does not apply to AwsIamPolicy"
-
-
-@pytest.mark.parametrize("route_to_igw", [True, False])
-def test_network_interface_public_like_an_instance(route_to_igw: bool) -> None:
-    eni = {
-        "NetworkInterfaceId": "eni-1",
-        "SubnetId": "subnet-1",
-        "Groups": [{"GroupId": "sg-1"}],
-        "Association": {"PublicIp": "55.55.55.56"},
-        "Attachment": {"InstanceId": "i-9"},
-    }
-    inv = inventory(AwsEc2NetworkInterface={"eni-1": eni}, **_network(route_to_igw=route_to_igw))
-    interface = view(inv, "AwsEc2NetworkInterface", "eni-1")
-    verdict = interface.check("is_public")
-    assert interface.check("is_attached") == "i-9"
-    if route_to_igw:
-        assert verdict["public_ip"] == "55.55.55.56" and verdict["internet_gateway"] == "igw-1"
-    else:
-        assert not verdict and "no route to an internet gateway" in verdict.reason

@@ -36,9 +36,9 @@ def test_instances_public_and_private(enriched: metahub.Run) -> None:
         checks = resource.metachecks
         if arn in public:
             evidence = checks["is_public"]
-            assert evidence["public_ip"] == checks["it_has_public_ip"]
-            assert evidence["internet_gateway"].startswith("igw-")
-            assert any("port 22 from 0.0.0.0/0" in rule for rule in evidence["open_ingress"])
+            path = next(p for p in evidence["reachable"] if p.startswith("tcp/22 "))
+            assert f"from 0.0.0.0/0 over IPv4 to {checks['it_has_public_ip']} via sg-" in path
+            assert re.search(r", acl-\w+ rule 100 \(replies: rule 100\), rtb-\w+ -> igw-\w+$", path)
             assert checks["is_instance_metadata_v2"] is False
             assert checks["its_associated_with_iam_roles_unrestricted"] == [
                 f"arn:aws:iam::{ACCOUNT}:role/app-admin-role"
@@ -121,10 +121,10 @@ def test_security_groups(enriched: metahub.Run) -> None:
     for group in open_ssh:
         checks = groups[group].metachecks
         assert checks["is_unrestricted"] == [
-            f"{group}: tcp port 22 from 0.0.0.0/0",
-            f"{group}: tcp port 3389 from 0.0.0.0/0",
+            f"tcp/22 from 0.0.0.0/0 via {group} (IPv4)",
+            f"tcp/3389 from 0.0.0.0/0 via {group} (IPv4)",
         ]
-        assert checks["is_attached"] and checks["is_public"]["public_ips"]
+        assert checks["is_attached"] and checks["is_public"]["reachable"]
     for group in internal:
         checks = groups[group].metachecks
         assert checks["is_unrestricted"] is False and checks["is_public"] is False

@@ -304,7 +304,7 @@ def test_edge_and_network_services(enriched: dict[str, Any]) -> None:
     assert "plain HTTP" in distribution.evidence["is_encrypted"]
     assert distribution.metachecks["is_unrestricted"]
     elb = enriched["elb"].metachecks
-    assert elb["is_public"]["open_ingress"] and elb["is_encrypted"] is False
+    assert elb["is_public"]["reachable"] and elb["is_encrypted"] is False
     alb = enriched["alb"]
     assert alb.metachecks["is_public"] is False and alb.evidence["is_public"] == "internal"
     eks = enriched["eks"].metachecks

@@ -110,7 +110,7 @@ def test_custom_action_enriches_the_chosen_findings(
     }
     assert set(by_id) == {f["Id"] for f in findings}
     instance_fields = by_id[picked["instance"][0]["Id"]]
-    assert json.loads(instance_fields["metahub.is_public"])["public_ip"]
+    assert json.loads(instance_fields["metahub.is_public"])["reachable"]
     assert by_id[picked["bucket"][0]["Id"]]["metahub.is_attached"].startswith("n/a: does not apply")
 
 

@@ -8,21 +8,60 @@ from typing import Any
 from metahub.checks.base import No, ResourceView, check
 from metahub.checks.network import (
     NETWORK,
-    describe_rule,
+    Path,
+    default_route,
     effective_route_table,
-    internet_gateway_route,
-    reachable_rules,
+    groups_by_id,
+    open_ingress,
+    public_addresses,
+    reachable,
+    subnet_by_id,
 )
-from metahub.checks.network import unrestricted_ingress as open_rules
 
 INSTANCE = "AwsEc2Instance"
 ROLE_POLICIES = ("instance_profile.roles.attached_policies",)
+
+
+def interfaces(r: ResourceView) -> list[dict[str, Any]]:
+    """The instance's network interfaces in one shape (the instance's own fields when AWS lists none)."""
+    found = r.get("NetworkInterfaces", [])
+    if found:
+        return found  # type: ignore[no-any-return]
+    return [
+        {
+            "Association": {"PublicIp": r.get("PublicIpAddress")},
+            "Ipv6Addresses": [{"Ipv6Address": r.get("Ipv6Address")}] if r.get("Ipv6Address") else [],
+            "Groups": r.get("SecurityGroups", []),
+            "SubnetId": r.get("SubnetId"),
+        }
+    ]
+
+
+def interface_paths(r: ResourceView, eni: dict[str, Any], groups: list[str] | None = None) -> list[Path] | No:
+    """Paths from the internet to one interface (of an instance, or an interface itself), through
+    its security groups (or only ``groups``), its subnet's network ACL and route table."""
+    addresses = public_addresses(
+        [(eni.get("Association") or {}).get("PublicIp")],
+        [a.get("Ipv6Address") for a in eni.get("Ipv6Addresses", [])],
+    )
+    if not any(addresses.values()):
+        return No("no public IPv4 address and no global IPv6 address")
+    wanted = groups if groups is not None else [g.get("GroupId") for g in eni.get("Groups", [])]
+    subnet = subnet_by_id(r, eni.get("SubnetId"))
+    return reachable(addresses, groups_by_id(r, wanted), subnet)
 
 
 @check(INSTANCE)
 def it_has_public_ip(r: ResourceView) -> str | bool:
     """The instance's public IPv4 address."""
     return r.get("PublicIpAddress") or False
+
+
+@check(INSTANCE)
+def it_has_public_ipv6(r: ResourceView) -> list[str]:
+    """Global IPv6 addresses of its interfaces (reachable over IPv6 where groups, ACL and routes let)."""
+    found = [a.get("Ipv6Address") for eni in interfaces(r) for a in eni.get("Ipv6Addresses", [])]
+    return public_addresses([], found)[6]
 
 
 @check(INSTANCE)
@@ -62,19 +101,17 @@ def its_associated_with_security_groups(r: ResourceView) -> list[str]:
 
 
 @check(INSTANCE, needs=("security_groups",))
-def its_associated_with_security_group_rules_ingress_unrestricted(r: ResourceView) -> list[dict[str, Any]]:
-    """Ingress rules open to 0.0.0.0/0 or ::/0 on the instance's security groups."""
-    return [rule for group in r.related("security_groups") for rule in open_rules(group.data)]
+def its_associated_with_security_group_rules_ingress_unrestricted(r: ResourceView) -> list[str]:
+    """What its security groups open to the whole internet, per protocol and port range (IPv4, IPv6)."""
+    return open_ingress(r.related("security_groups"))
 
 
 @check(INSTANCE, needs=("subnet.route_tables", "subnet.vpc_route_tables"))
-def its_associated_with_subnet_routed_to_internet_gateway(r: ResourceView) -> str | bool:
-    """The internet gateway the instance's subnet routes 0.0.0.0/0 to."""
-    subnet = r.one("subnet")
-    if subnet is None:
-        return No("the instance is in no subnet")
-    table = effective_route_table(subnet)
-    return (internet_gateway_route(table.data) if table else None) or False
+def its_associated_with_subnet_routed_to_internet_gateway(r: ResourceView) -> str | No:
+    """The internet gateway the primary interface's subnet sends its default route to."""
+    table = effective_route_table(subnet_by_id(r, r.get("SubnetId")))
+    gateway, why = default_route(table.data, 4)
+    return gateway or default_route(table.data, 6)[0] or No(f"route table {table.id}: {why}")
 
 
 @check(INSTANCE, needs=("volumes",))
@@ -105,25 +142,25 @@ def its_associated_with_iam_roles_unrestricted(r: ResourceView) -> list[str]:
 
 @check(INSTANCE, needs=NETWORK)
 def is_public(r: ResourceView) -> dict[str, Any] | No:
-    """Reachable from the internet: a public IP, a rule open to the world that the network ACL lets
-    through, and a subnet that routes to an internet gateway."""
-    ip = r.check("it_has_public_ip")
-    if not ip:
-        return No("no public IP address")
-    rules = r.check("its_associated_with_security_group_rules_ingress_unrestricted")
-    if not rules:
-        return No(f"public IP {ip}, but no security group rule is open to the internet")
-    gateway = r.check("its_associated_with_subnet_routed_to_internet_gateway")
-    if not gateway:
-        return No(f"public IP {ip}, but the subnet has no route to an internet gateway")
-    reachable = reachable_rules(rules, r.one("subnet"))
-    if not reachable:
-        return No(f"public IP {ip}, but the subnet's network ACL blocks every open port")
-    return {
-        "public_ip": ip,
-        "internet_gateway": gateway,
-        "open_ingress": [describe_rule(x) for x in reachable],
-    }
+    """Reachable from the internet now: on some interface, a public address of a family that its
+    security groups open to the whole internet, its subnet's network ACL lets in (and replies out),
+    and its route table sends to an internet gateway. A stopped instance is not, and says what it
+    would be when started."""
+    paths: list[Path] = []
+    stops: list[str] = []
+    for eni in interfaces(r):
+        found = interface_paths(r, eni)
+        if found:
+            paths.extend(found)
+        else:
+            stops.append(found.reason)
+    state = r.get("State.Name") or "unknown state"
+    if state != "running":
+        when = f"; when started, reachable on {'; '.join(p.describe() for p in paths)}" if paths else ""
+        return No(f"{state}: not reachable now{when}")
+    if not paths:
+        return No("; ".join(dict.fromkeys(stops)))
+    return {"reachable": [p.describe() for p in paths]}
 
 
 @check(INSTANCE, needs=("volumes",))
@@ -138,16 +175,17 @@ def is_encrypted(r: ResourceView) -> list[str] | No:
     return [v.id for v in volumes]
 
 
-@check(INSTANCE, needs=(*NETWORK, *ROLE_POLICIES))
+@check(INSTANCE, needs=("security_groups", *ROLE_POLICIES))
 def is_unrestricted(r: ResourceView) -> dict[str, Any] | No:
-    """Open to the internet on some port, or running as a role that may do anything."""
+    """Open to the whole internet on some port in its security groups, or running as a role that
+    may do anything."""
     rules = r.check("its_associated_with_security_group_rules_ingress_unrestricted")
     roles = r.check("its_associated_with_iam_roles_unrestricted")
     if not rules and not roles:
-        return No("no rule open to the internet and no unrestricted role")
+        return No("no security group rule open to the whole internet and no unrestricted role")
     evidence: dict[str, Any] = {}
     if rules:
-        evidence["open_ingress"] = [describe_rule(x) for x in rules]
+        evidence["open_ingress"] = rules
     if roles:
         evidence["unrestricted_roles"] = roles
     return evidence

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from metahub.checks.base import No, ResourceView, check
-from metahub.checks.network import WORLD_V4, WORLD_V6, effective_route_table, internet_gateway_route
+from metahub.checks.network import (
+    FAMILY_NAME,
+    WORLD_V4,
+    WORLD_V6,
+    default_route,
+    effective_route_table,
+    internet_gateway_route,
+)
 
 
 @check("AwsEc2Vpc", needs=("internet_gateways",))
@@ -51,23 +58,22 @@ def is_default_for_az(r: ResourceView) -> bool:
 
 
 @check("AwsEc2Subnet", needs=("route_tables", "vpc_route_tables"))
-def its_associated_with_route_table(r: ResourceView) -> str | bool:
-    table = effective_route_table(r)
-    return table.id if table else False
+def its_associated_with_route_table(r: ResourceView) -> str:
+    """Its explicitly associated route table, else its VPC's main one."""
+    return effective_route_table(r).id
 
 
 @check("AwsEc2Subnet", needs=("route_tables", "vpc_route_tables"), name="is_public")
 def subnet_is_public(r: ResourceView) -> dict[str, Any] | No:
-    """Routes 0.0.0.0/0 to an internet gateway (a public subnet)."""
+    """A public subnet: its route table sends a default route (IPv4 or IPv6) to an internet gateway."""
     table = effective_route_table(r)
-    if table is None:
-        return No("no route table found for the subnet")
-    gateway = internet_gateway_route(table.data)
-    if not gateway:
-        return No(f"route table {table.id} has no route to an internet gateway")
+    routes = {FAMILY_NAME[f]: default_route(table.data, f) for f in (4, 6)}
+    gateways = {family: gateway for family, (gateway, _) in routes.items() if gateway}
+    if not gateways:
+        return No(f"route table {table.id}: " + "; ".join(why for _, why in routes.values()))
     return {
         "route_table": table.id,
-        "internet_gateway": gateway,
+        "internet_gateway": gateways,
         "map_public_ip_on_launch": bool(r.get("MapPublicIpOnLaunch")),
     }
 

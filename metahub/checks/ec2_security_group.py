@@ -1,21 +1,38 @@
+"""MetaChecks of security groups: what they open to the internet, and whether that reaches anything."""
+
 from __future__ import annotations
 
 from typing import Any
 
-from metahub.checks.base import No, ResourceView, check
-from metahub.checks.network import describe_rule, unrestricted_ingress
+from metahub.checks.base import No, ResourceView, Unknown, check
+from metahub.checks.ec2_instance import interface_paths
+from metahub.checks.network import FAMILY_NAME, internet_openings
 
 GROUP = "AwsEc2SecurityGroup"
+THROUGH = tuple(
+    f"network_interfaces.{need}"
+    for need in ("subnet.route_tables", "subnet.vpc_route_tables", "subnet.network_acls")
+)
+
+
+def _openings(r: ResourceView, egress: bool = False) -> list[str]:
+    return [
+        f"{o.describe()} ({FAMILY_NAME[family]})"
+        for family in (4, 6)
+        for o in internet_openings([r.data], family, egress=egress)
+    ]
 
 
 @check(GROUP)
-def its_associated_with_security_group_rules_ingress_unrestricted(r: ResourceView) -> list[dict[str, Any]]:
-    return unrestricted_ingress(r.data)
+def its_associated_with_security_group_rules_ingress_unrestricted(r: ResourceView) -> list[str]:
+    """Protocols and port ranges its ingress rules open to the whole internet (ranges that together
+    cover it count)."""
+    return _openings(r)
 
 
 @check(GROUP)
-def its_associated_with_security_group_rules_egress_unrestricted(r: ResourceView) -> list[dict[str, Any]]:
-    return unrestricted_ingress({"GroupId": r.id, "IpPermissions": r.get("IpPermissionsEgress", [])})
+def its_associated_with_security_group_rules_egress_unrestricted(r: ResourceView) -> list[str]:
+    return _openings(r, egress=True)
 
 
 @check(GROUP)
@@ -48,16 +65,33 @@ def is_attached(r: ResourceView) -> list[str] | No:
 def is_unrestricted(r: ResourceView) -> list[str] | No:
     """Some ingress rule is open to the whole internet."""
     rules = r.check("its_associated_with_security_group_rules_ingress_unrestricted")
-    return [describe_rule(rule) for rule in rules] or No("no ingress rule open to the internet")
+    return rules or No("no ingress rule open to the whole internet")
 
 
-@check(GROUP, needs=("network_interfaces",))
+@check(GROUP, needs=("network_interfaces", *THROUGH))
 def is_public(r: ResourceView) -> dict[str, Any] | No:
-    """Open to the internet and used by an interface with a public IP."""
-    rules = r.check("its_associated_with_security_group_rules_ingress_unrestricted")
-    if not rules:
-        return No("no ingress rule open to the internet")
-    ips = r.check("its_associated_with_public_ips")
-    if not ips:
-        return No("open to the internet, but no interface using it has a public IP")
-    return {"public_ips": ips, "open_ingress": [describe_rule(rule) for rule in rules]}
+    """Its rules let the internet reach an interface that uses it: the same model as the interface's
+    own ``is_public`` (public address, network ACL both ways, route to an internet gateway), with only
+    this group's rules, so a group and its instance never disagree about the group's part."""
+    if not r.check("its_associated_with_security_group_rules_ingress_unrestricted"):
+        return No("no ingress rule open to the whole internet")
+    reached: dict[str, list[str]] = {}
+    stops: list[str] = []
+    unknown: list[str] = []
+    for eni in r.related("network_interfaces"):
+        try:
+            paths = interface_paths(eni, eni.data, groups=[r.id])
+        except Unknown as exc:
+            unknown.append(f"{eni.id}: {exc}")
+            continue
+        if paths:
+            reached[eni.id] = [p.describe() for p in paths]
+        else:
+            stops.append(f"{eni.id}: {paths.reason}")
+    if reached:
+        return {"reachable": reached}
+    if unknown:
+        raise Unknown("; ".join(unknown))
+    if not stops:
+        return No("open to the internet, but no network interface uses it")
+    return No("open to the internet, but it reaches no interface: " + "; ".join(stops))

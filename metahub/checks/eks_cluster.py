@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from metahub.checks.base import No, ResourceView, check
-from metahub.checks.network import WORLD_V4, WORLD_V6
+from metahub.checks.network import WORLD_V4, covers_internet
 
 CLUSTER = "AwsEksCluster"
 
@@ -40,8 +40,11 @@ def cluster_is_public(r: ResourceView) -> dict[str, Any] | No:
     endpoint = r.check("it_has_public_endpoint")
     if not endpoint:
         return endpoint
-    if not {WORLD_V4, WORLD_V6} & set(endpoint["allowed_cidrs"]):
-        return No(f"public endpoint restricted to {', '.join(endpoint['allowed_cidrs'])}")
+    cidrs = endpoint["allowed_cidrs"]
+    if not any(
+        covers_internet([c for c in cidrs if (":" in c) == (family == 6)], family) for family in (4, 6)
+    ):
+        return No(f"public endpoint restricted to {', '.join(cidrs)}")
     return endpoint
 
 

@@ -37,8 +37,8 @@ def cache_is_public(r: ResourceView) -> No:
 def cache_is_unrestricted(r: ResourceView) -> list[str] | No:
     """Security group rules open to the internet on the cache port."""
     port = r.get("ConfigurationEndpoint.Port") or r.get("CacheNodes[0].Endpoint.Port")
-    rules = open_ingress(r.related("security_groups"), [port] if port else None)
-    return rules or No("no security group rule open to the internet")
+    rules = open_ingress(r.related("security_groups"), [("tcp", int(port))] if port else None)
+    return rules or No("no security group rule open to the whole internet")
 
 
 @check(GROUP)

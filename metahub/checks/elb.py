@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from metahub.checks.base import No, ResourceView, check
-from metahub.checks.network import open_ingress
+from metahub.checks.base import No, ResourceView, Unknown, check
+from metahub.checks.network import groups_by_id, open_ingress, reachable
 
 CLASSIC, V2 = "AwsElbLoadBalancer", "AwsElbv2LoadBalancer"
 _ENCRYPTED = {"HTTPS", "SSL", "TLS"}
 # Classic load balancers carry their listeners in the item; v2 ones need DescribeListeners.
 GROUPS = {CLASSIC: ("security_groups",), V2: ("security_groups", "Listeners")}
 LISTENERS = {V2: ("Listeners",)}
+_SUBNETS = ("subnets.route_tables", "subnets.vpc_route_tables", "subnets.network_acls")
+NETWORK = {CLASSIC: (*GROUPS[CLASSIC], *_SUBNETS), V2: (*GROUPS[V2], *_SUBNETS)}
+_TRANSPORT = {"UDP": ("udp",), "TCP_UDP": ("tcp", "udp"), "GENEVE": ()}
+_EVERYONE = {
+    "GroupId": "no security group",
+    "IpPermissions": [
+        {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}], "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}
+    ],
+}
+"""A network load balancer without security groups filters nothing: its listeners are the door."""
 
 
 def _listeners(r: ResourceView) -> list[dict[str, Any]]:
@@ -22,8 +32,14 @@ def _listeners(r: ResourceView) -> list[dict[str, Any]]:
     return [{"Protocol": x.get("Protocol", ""), "Port": x.get("Port")} for x in r.detail("Listeners") or []]
 
 
-def _ports(r: ResourceView) -> list[int]:
-    return [x["Port"] for x in _listeners(r) if x["Port"]]
+def _ports(r: ResourceView) -> list[tuple[str, int]]:
+    """(transport protocol, port) of every listener."""
+    return [
+        (transport, int(x["Port"]))
+        for x in _listeners(r)
+        if x["Port"]
+        for transport in _TRANSPORT.get(x["Protocol"].upper(), ("tcp",))
+    ]
 
 
 @check(CLASSIC, V2)
@@ -41,19 +57,35 @@ def it_has_listeners_unencrypted(r: ResourceView) -> list[str]:
     return [f"{x['Protocol']}:{x['Port']}" for x in _listeners(r) if x["Protocol"].upper() not in _ENCRYPTED]
 
 
-@check(CLASSIC, V2, needs=GROUPS)
+@check(CLASSIC, V2, needs=NETWORK)
 def is_public(r: ResourceView) -> dict[str, Any] | No:
-    """Internet-facing, with a listener port open to the internet."""
+    """Reachable from the internet: internet-facing, a listener port its security groups open to the
+    whole internet (all listeners when it has no groups), in a subnet whose network ACL lets it in
+    and out and whose route table leads to an internet gateway. Its targets are reachable through it."""
     dns = r.check("is_internet_facing")
     if not dns:
-        return dns
-    if not r.get("SecurityGroups"):  # network load balancers may have none: listeners are the door
-        ports = _ports(r)
-        return {"dns": dns, "open_listeners": ports} if ports else No("internet-facing, but no listener")
-    rules = r.check("its_associated_with_security_group_rules_ingress_unrestricted")
-    if not rules:
-        return No("internet-facing, but no security group opens a listener port to the internet")
-    return {"dns": dns, "open_ingress": rules}
+        return dns  # type: ignore[no-any-return]
+    ports = _ports(r)
+    if not ports:
+        return No("internet-facing, but no listener")
+    wanted = r.get("SecurityGroups", [])
+    groups = groups_by_id(r, wanted) if wanted else [_EVERYONE]
+    ip_type = r.get("IpAddressType") or "ipv4"
+    addresses = {
+        4: [] if ip_type == "dualstack-without-public-ipv4" else [dns],
+        6: [dns] if "dualstack" in ip_type else [],
+    }
+    ids = r.get("Subnets", []) if r.type == CLASSIC else r.get("AvailabilityZones[].SubnetId", [])
+    subnets = [s for s in r.related("subnets") if s.id in ids]
+    if len(subnets) < len(set(ids)) or not ids:
+        raise Unknown(f"subnets of the load balancer were not all found ({', '.join(ids) or 'none listed'})")
+    stops = []
+    for subnet in subnets:
+        paths = reachable(addresses, groups, subnet, ports)
+        if paths:
+            return {"dns": dns, "reachable": [p.describe() for p in paths]}
+        stops.append(f"{subnet.id}: {paths.reason}")
+    return No("internet-facing, but " + "; ".join(stops))
 
 
 @check(CLASSIC, V2, needs=LISTENERS)
@@ -67,8 +99,9 @@ def is_encrypted(r: ResourceView) -> list[str] | No:
 
 @check(CLASSIC, V2, needs=GROUPS)
 def is_unrestricted(r: ResourceView) -> list[str] | No:
+    """Listener ports its security groups open to the whole internet."""
     return r.check("its_associated_with_security_group_rules_ingress_unrestricted") or No(
-        "no listener port open to the internet"
+        "no listener port open to the whole internet"
     )
 
 

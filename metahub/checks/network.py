@@ -1,121 +1,458 @@
-"""Network reachability from the internet: security group rules, route tables, network ACLs."""
+"""The one network reachability model: can the internet open a connection to an address?
+
+It follows the VPC documentation, per network interface, per protocol, as port ranges, with IPv4
+and IPv6 kept apart:
+
+- *Addresses*: a public IPv4 (public IP or Elastic IP) for IPv4; a global unicast IPv6 (2000::/3)
+  for IPv6. Without one of a family, nothing arrives over that family.
+- *Security groups* are stateful and allow-only: a port is open when the union of the source
+  ranges of the rules that cover it (in all the interface's groups) covers the whole internet
+  (``0.0.0.0/1`` + ``128.0.0.0/1`` does). Replies need no egress rule.
+- *Network ACLs* are stateless, evaluated in rule-number order, the first rule matching protocol,
+  port and address deciding, and ``*`` denying the rest: the inbound ACL must let the whole
+  internet in on the port, and the outbound ACL must let replies out to the client's ephemeral
+  ports (1024-65535).
+- *Route tables*: the subnet's explicitly associated table, else its VPC's main table, must send
+  the family's default route (``0.0.0.0/0`` / ``::/0``) to an internet gateway, and not to a NAT
+  gateway, transit gateway, peering, egress-only gateway, or a blackhole.
+
+"The internet" is the public address space: IPv4 less the private, shared, loopback, link-local
+and reserved ranges; IPv6 global unicast. What the model cannot read makes the answer unknown.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from metahub.checks.base import ResourceView
+from metahub.checks.base import No, ResourceView, Unknown
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 WORLD_V4, WORLD_V6 = "0.0.0.0/0", "::/0"
-NETWORK = ("security_groups", "subnet.route_tables", "subnet.vpc_route_tables", "subnet.network_acls")
+_NOT_INTERNET_V4 = (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+    "192.168.0.0/16", "224.0.0.0/3",
+)  # fmt: skip
+
+
+def _internet() -> dict[int, list[Network]]:
+    v4: list[Network] = [ipaddress.ip_network(WORLD_V4)]
+    for cut in _NOT_INTERNET_V4:
+        v4 = _subtract(v4, ipaddress.ip_network(cut))
+    return {4: v4, 6: [ipaddress.ip_network("2000::/3")]}
+
+
+def _subtract(blocks: Sequence[Network], cut: Network) -> list[Network]:
+    left: list[Network] = []
+    for block in blocks:
+        if block.version != cut.version or not block.overlaps(cut):
+            left.append(block)
+        elif not block.subnet_of(cut):  # type: ignore[arg-type]
+            left.extend(block.address_exclude(cut))  # type: ignore[arg-type]
+    return left
+
+
+INTERNET = _internet()
+FAMILY_NAME = {4: "IPv4", 6: "IPv6"}
+EPHEMERAL = (1024, 65535)
+NETWORK = (
+    "security_groups",
+    "subnet.route_tables",
+    "subnet.vpc_route_tables",
+    "subnet.network_acls",
+)
 """What reachability of something in a subnet needs fetched: its groups, routes and network ACL."""
-_PROTOCOLS = {"tcp": "6", "udp": "17", "icmp": "1", "icmpv6": "58", "-1": "-1", "all": "-1"}
 
 
-def unrestricted_ingress(group: dict[str, Any]) -> list[dict[str, Any]]:
-    """Ingress rules of a security group open to the whole internet (IPv4 or IPv6)."""
+def covers_internet(cidrs: Iterable[str], family: int) -> bool:
+    """Whether these ranges together hold every public address of the family."""
+    left = list(INTERNET[family])
+    for cidr in cidrs:
+        try:
+            net = ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            continue
+        left = _subtract(left, net)
+        if not left:
+            return True
+    return not left
+
+
+def family_of(cidr: str) -> int:
+    return 6 if ":" in cidr else 4
+
+
+def protocol_name(value: Any) -> str:
+    text = str(value).lower()
+    return {"-1": "all", "6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}.get(text, text)
+
+
+def _protocols(name: str, family: int) -> tuple[str, ...]:
+    """What one rule's protocol covers; "all" is every protocol, shown as the three that carry
+    services (and any other by number)."""
+    if name == "all":
+        return ("tcp", "udp", "icmp" if family == 4 else "icmpv6", "other")
+    return (name,)
+
+
+def _has_ports(protocol: str) -> bool:
+    return protocol in ("tcp", "udp")
+
+
+# --- security groups -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A protocol and port range the security groups open to the whole internet."""
+
+    family: int
+    protocol: str
+    low: int
+    high: int
+    sources: tuple[str, ...]
+    groups: tuple[str, ...]
+
+    @property
+    def ports(self) -> str:
+        if not _has_ports(self.protocol):
+            return self.protocol
+        if (self.low, self.high) == (0, 65535):
+            return f"{self.protocol}/all ports"
+        return f"{self.protocol}/{self.low}" + (f"-{self.high}" if self.high != self.low else "")
+
+    def describe(self) -> str:
+        return f"{self.ports} from {', '.join(self.sources)} via {', '.join(self.groups)}"
+
+
+@dataclass(frozen=True)
+class _Rule:
+    protocol: str
+    low: int
+    high: int
+    source: str
+    group: str
+
+
+def _group_rules(group: dict[str, Any], family: int, egress: bool = False) -> list[_Rule]:
     rules = []
-    for permission in group.get("IpPermissions", []):
-        sources = [r.get("CidrIp") for r in permission.get("IpRanges", [])]
-        sources += [r.get("CidrIpv6") for r in permission.get("Ipv6Ranges", [])]
-        for source in sources:
-            if source in (WORLD_V4, WORLD_V6):
-                rules.append(
-                    {
-                        "GroupId": group.get("GroupId"),
-                        "IpProtocol": permission.get("IpProtocol"),
-                        "FromPort": permission.get("FromPort"),
-                        "ToPort": permission.get("ToPort"),
-                        "Source": source,
-                    }
-                )
+    for permission in group.get("IpPermissionsEgress" if egress else "IpPermissions", []):
+        name = protocol_name(permission.get("IpProtocol"))
+        low, high = permission.get("FromPort"), permission.get("ToPort")
+        ranged = name in ("tcp", "udp") and low is not None and low != -1
+        span = (int(low), int(high if high is not None else low)) if ranged else (0, 65535)
+        if family == 4:
+            sources = [r.get("CidrIp") for r in permission.get("IpRanges", [])]
+        else:
+            sources = [r.get("CidrIpv6") for r in permission.get("Ipv6Ranges", [])]
+        for protocol in _protocols(name, family):
+            rules.extend(_Rule(protocol, *span, s, str(group.get("GroupId"))) for s in sources if s)
     return rules
 
 
-def internet_gateway_route(route_table: dict[str, Any]) -> str | None:
-    """The internet gateway a route table sends the default route to, if any."""
-    for route in route_table.get("Routes", []):
-        default = (
-            route.get("DestinationCidrBlock") == WORLD_V4 or route.get("DestinationIpv6CidrBlock") == WORLD_V6
-        )
-        gateway = route.get("GatewayId") or ""
-        if default and gateway.startswith("igw-") and route.get("State", "active") == "active":
-            return gateway
-    return None
+def internet_openings(groups: Iterable[dict[str, Any]], family: int, egress: bool = False) -> list[Opening]:
+    """Port ranges, per protocol, that the groups together open to the whole internet (or, with
+    ``egress``, let out to all of it)."""
+    rules = [rule for group in groups for rule in _group_rules(group, family, egress)]
+    found: list[Opening] = []
+    for protocol in sorted({r.protocol for r in rules}):
+        mine = [r for r in rules if r.protocol == protocol]
+        for low, high in _segments([(r.low, r.high) for r in mine]):
+            covering = [r for r in mine if r.low <= low and high <= r.high]
+            if covers_internet([r.source for r in covering], family):
+                sources = tuple(dict.fromkeys(r.source for r in covering))
+                groups_ = tuple(dict.fromkeys(r.group for r in covering))
+                last = found[-1] if found else None
+                if last and last.protocol == protocol and last.high + 1 == low and last.sources == sources:
+                    found[-1] = Opening(family, protocol, last.low, high, sources, last.groups)
+                else:
+                    found.append(Opening(family, protocol, low, high, sources, groups_))
+    return found
 
 
-def effective_route_table(subnet: ResourceView) -> ResourceView | None:
-    """The subnet's explicitly associated route table, else its VPC's main route table."""
+def partial_openings(groups: Iterable[dict[str, Any]], family: int) -> list[str]:
+    """Rules open to a wide range short of the whole internet (/8 or wider), for evidence."""
+    found = []
+    for group in groups:
+        for rule in _group_rules(group, family):
+            net = ipaddress.ip_network(rule.source, strict=False)
+            if net.prefixlen <= (8 if family == 4 else 16) and not covers_internet([rule.source], family):
+                found.append(f"{rule.protocol} from {rule.source} via {rule.group}")
+    return list(dict.fromkeys(found))
+
+
+def _segments(
+    spans: Iterable[tuple[int, int]], within: tuple[int, int] = (0, 65535)
+) -> list[tuple[int, int]]:
+    """Cut ``within`` at every edge of ``spans``: inside a segment, every span holds or none does."""
+    edges = {within[0], within[1] + 1}
+    for low, high in spans:
+        for edge in (low, high + 1):
+            if within[0] < edge <= within[1]:
+                edges.add(edge)
+    points = sorted(edges)
+    return [(a, b - 1) for a, b in itertools.pairwise(points)]
+
+
+# --- network ACLs --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AclPass:
+    low: int
+    high: int
+    rules: tuple[int, ...]
+
+
+def acl_passes(acl: dict[str, Any], egress: bool, family: int, protocol: str, low: int, high: int) -> list[AclPass]:
+    """The parts of [low, high] on which the ACL lets the internet through, in one direction.
+
+    Rules are read in number order; for each address the first rule that matches protocol, port and
+    address decides; an address no rule matches is denied (the ``*`` rule). As with policies, an
+    allow-list (allow rules that together cover less than the internet) bounds who gets through;
+    allowing the internet with deny rules for some ranges first (a deny-list) still lets it in.
+    """
+    cidr_key = "CidrBlock" if family == 4 else "Ipv6CidrBlock"
+    entries = sorted(
+        (
+            e
+            for e in acl.get("Entries", [])
+            if bool(e.get("Egress")) == egress
+            and e.get(cidr_key)
+            and protocol_name(e.get("Protocol")) in ("all", protocol)
+        ),
+        key=lambda e: int(e.get("RuleNumber", 32767)),
+    )
+
+    def span(entry: dict[str, Any]) -> tuple[int, int]:
+        ports = entry.get("PortRange")
+        if protocol_name(entry.get("Protocol")) == "all" or not _has_ports(protocol) or not ports:
+            return (0, 65535)
+        return (int(ports.get("From", 0)), int(ports.get("To", 65535)))
+
+    found: list[AclPass] = []
+    for a, b in _segments([span(e) for e in entries], (low, high)):
+        here = [e for e in entries if span(e)[0] <= a and b <= span(e)[1]]
+        if not covers_internet([e[cidr_key] for e in here if e.get("RuleAction") == "allow"], family):
+            continue  # only listed ranges are ever allowed
+        undecided, admitting = list(INTERNET[family]), []
+        for entry in here:
+            net = ipaddress.ip_network(entry[cidr_key], strict=False)
+            if not any(block.overlaps(net) for block in undecided):
+                continue
+            if entry.get("RuleAction") == "allow":
+                admitting.append(int(entry.get("RuleNumber", 0)))
+            undecided = _subtract(undecided, net)
+            if not undecided:
+                break
+        if not admitting:
+            continue
+        if found and found[-1].high + 1 == a and found[-1].rules == tuple(admitting):
+            found[-1] = AclPass(found[-1].low, b, found[-1].rules)
+        else:
+            found.append(AclPass(a, b, tuple(admitting)))
+    return found
+
+
+# --- route tables --------------------------------------------------------------------------
+
+
+def default_route(table: dict[str, Any], family: int) -> tuple[str | None, str]:
+    """(internet gateway, why): where the family's default route goes."""
+    key, world = ("DestinationCidrBlock", WORLD_V4) if family == 4 else ("DestinationIpv6CidrBlock", WORLD_V6)
+    for route in table.get("Routes", []):
+        if route.get(key) != world:
+            continue
+        target = next(
+            (
+                str(route[k])
+                for k in (
+                    "GatewayId", "NatGatewayId", "TransitGatewayId", "VpcPeeringConnectionId",
+                    "EgressOnlyInternetGatewayId", "NetworkInterfaceId", "InstanceId", "LocalGatewayId",
+                    "CarrierGatewayId", "CoreNetworkArn",
+                )
+                if route.get(k)
+            ),
+            "nothing",
+        )  # fmt: skip
+        if route.get("State") == "blackhole":
+            return None, f"its {world} route to {target} is a blackhole"
+        if target.startswith("igw-"):
+            return target, f"{world} -> {target}"
+        return None, f"its {world} route goes to {target}, not an internet gateway"
+    return None, f"no {world} route"
+
+
+def effective_route_table(subnet: ResourceView) -> ResourceView:
+    """The subnet's explicitly associated route table, else its VPC's main one (unknown if neither
+    could be read: the subnet then has *some* table that was not seen)."""
     explicit = subnet.related("route_tables")
     if explicit:
         return explicit[0]
     for table in subnet.related("vpc_route_tables"):
         if any(a.get("Main") for a in table.get("Associations", [])):
             return table
-    return None
+    raise Unknown(f"the route table of subnet {subnet.id} was not found")
 
 
-def network_acl_allows(acl: dict[str, Any], protocol: Any, port: Any) -> bool:
-    """Whether a network ACL lets internet traffic in on (protocol, port): first matching rule wins."""
-    wanted = _PROTOCOLS.get(str(protocol).lower(), str(protocol))
-    entries = sorted(
-        (e for e in acl.get("Entries", []) if not e.get("Egress")), key=lambda e: e.get("RuleNumber", 0)
-    )
-    for entry in entries:
-        if entry.get("CidrBlock") != WORLD_V4 and entry.get("Ipv6CidrBlock") != WORLD_V6:
-            continue
-        entry_protocol = str(entry.get("Protocol"))
-        if entry_protocol not in ("-1", wanted) and wanted != "-1":
-            continue
-        ports = entry.get("PortRange")
-        if (
-            ports
-            and port is not None
-            and port != -1
-            and not (ports.get("From", 0) <= port <= ports.get("To", 65535))
-        ):
-            continue
-        return entry.get("RuleAction") == "allow"
-    return False
+def internet_gateway_route(table: dict[str, Any]) -> str | None:
+    """The internet gateway a route table sends either family's default route to, if any."""
+    return default_route(table, 4)[0] or default_route(table, 6)[0]
 
 
-def reachable_rules(rules: list[dict[str, Any]], subnet: ResourceView | None) -> list[dict[str, Any]]:
-    """The open rules the subnet's network ACL does not block."""
-    if subnet is None:
-        return rules
+def subnet_acl(subnet: ResourceView) -> ResourceView:
     acls = subnet.related("network_acls")
     if not acls:
-        return rules
-    acl = acls[0].data
-    return [rule for rule in rules if network_acl_allows(acl, rule["IpProtocol"], rule["FromPort"])]
+        raise Unknown(f"the network ACL of subnet {subnet.id} was not found")
+    return acls[0]
 
 
-def describe_rule(rule: dict[str, Any]) -> str:
-    protocol = "all traffic" if str(rule["IpProtocol"]) == "-1" else str(rule["IpProtocol"])
-    ports = (
-        ""
-        if rule.get("FromPort") in (None, -1)
-        else (
-            f" port {rule['FromPort']}"
-            if rule["FromPort"] == rule["ToPort"]
-            else f" ports {rule['FromPort']}-{rule['ToPort']}"
+# --- a whole path ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Path:
+    """One way in from the internet: what is open, on which address, through what."""
+
+    opening: Opening
+    low: int
+    high: int
+    address: str
+    acl: str
+    acl_rules: tuple[int, ...]
+    egress_rules: tuple[int, ...]
+    route_table: str
+    gateway: str
+
+    def describe(self) -> str:
+        open_ = Opening(self.opening.family, self.opening.protocol, self.low, self.high, (), ())
+        return (
+            f"{open_.ports} from {', '.join(self.opening.sources)} over {FAMILY_NAME[self.opening.family]} "
+            f"to {self.address} via {', '.join(self.opening.groups)}, {self.acl} rule "
+            f"{'/'.join(map(str, self.acl_rules))} (replies: rule {'/'.join(map(str, self.egress_rules))}), "
+            f"{self.route_table} -> {self.gateway}"
         )
+
+
+def public_addresses(ipv4: Iterable[str | None], ipv6: Iterable[str | None]) -> dict[int, list[str]]:
+    """Addresses the internet can send to, by family: IPv6 only when global unicast."""
+    v6 = [a for a in ipv6 if a and ipaddress.ip_address(a) in INTERNET[6][0]]
+    return {4: [a for a in ipv4 if a], 6: v6}
+
+
+def reachable(
+    addresses: dict[int, list[str]],
+    groups: Sequence[dict[str, Any]],
+    subnet: ResourceView,
+    ports: Sequence[tuple[str, int]] | None = None,
+) -> list[Path] | No:
+    """Every path from the internet to ``addresses`` through ``groups`` and ``subnet``'s ACL and
+    routes; ``ports`` limits it to (protocol, port) a service listens on. A No says what stops it."""
+    if not any(addresses.values()):
+        return No("no public IPv4 address and no global IPv6 address")
+    acl = subnet_acl(subnet)
+    table = effective_route_table(subnet)
+    paths: list[Path] = []
+    stops: list[str] = []
+    for family, found in addresses.items():
+        if not found:
+            continue
+        name = FAMILY_NAME[family]
+        openings = [o for o in internet_openings(groups, family) if _wanted(o, ports)]
+        if not openings:
+            partial = partial_openings(groups, family)
+            stops.append(
+                f"{name}: no security group rule opens {_port_list(ports)} to the whole internet"
+                + (f" (only part of it: {'; '.join(partial)})" if partial else "")
+            )
+            continue
+        gateway, route_why = default_route(table.data, family)
+        if gateway is None:
+            stops.append(f"{name}: route table {table.id}: {route_why}")
+            continue
+        before = len(paths)
+        for opening in openings:
+            for low, high in _limit(opening, ports):
+                for inbound in acl_passes(acl.data, False, family, opening.protocol, low, high):
+                    replies = acl_passes(
+                        acl.data, True, family, opening.protocol, *_reply_ports(opening.protocol)
+                    )
+                    if not replies:
+                        continue
+                    egress_rules = tuple(dict.fromkeys(r for p in replies for r in p.rules))
+                    for address in found:
+                        paths.append(
+                            Path(opening, inbound.low, inbound.high, address, acl.id, inbound.rules, egress_rules,
+                                 table.id, gateway)
+                        )  # fmt: skip
+        if len(paths) == before:
+            stops.append(
+                f"{name}: network ACL {acl.id} blocks {', '.join(o.ports for o in openings)} "
+                "from the internet, or the replies to it"
+            )
+    return paths or No("; ".join(stops))
+
+
+def _wanted(opening: Opening, ports: Sequence[tuple[str, int]] | None) -> bool:
+    return not ports or any(
+        p == opening.protocol and (not _has_ports(p) or opening.low <= port <= opening.high)
+        for p, port in ports
     )
-    return f"{rule['GroupId']}: {protocol}{ports} from {rule['Source']}"
 
 
-def covers_port(rule: dict[str, Any], port: int | None) -> bool:
-    """Whether a security group rule lets traffic in on ``port`` (None: any port will do)."""
-    if str(rule.get("IpProtocol")) == "-1" or port is None:
-        return True
-    return (rule.get("FromPort") or 0) <= port <= (rule.get("ToPort") or 65535)
-
-
-def open_ingress(groups: list[ResourceView], ports: list[int] | None = None) -> list[str]:
-    """Rules of ``groups`` open to the internet on any of ``ports`` (on any port without them)."""
+def _limit(opening: Opening, ports: Sequence[tuple[str, int]] | None) -> list[tuple[int, int]]:
+    if not ports or not _has_ports(opening.protocol):
+        return [(opening.low, opening.high)]
     return [
-        describe_rule(rule)
-        for group in groups
-        for rule in unrestricted_ingress(group.data)
-        if not ports or any(covers_port(rule, port) for port in ports)
+        (port, port) for p, port in ports if p == opening.protocol and opening.low <= port <= opening.high
+    ]
+
+
+def _reply_ports(protocol: str) -> tuple[int, int]:
+    return EPHEMERAL if _has_ports(protocol) else (0, 65535)
+
+
+def _port_list(ports: Sequence[tuple[str, int]] | None) -> str:
+    return ", ".join(f"{p}/{n}" for p, n in ports) if ports else "any port"
+
+
+# --- helpers for checks ----------------------------------------------------------------------
+
+
+def groups_by_id(
+    r: ResourceView, wanted: Iterable[str], relation: str = "security_groups"
+) -> list[dict[str, Any]]:
+    """The security groups ``wanted``, from ``relation``; unknown when one could not be read."""
+    wanted = list(dict.fromkeys(wanted))
+    found = {g.id: g.data for g in r.related(relation)}
+    missing = [g for g in wanted if g not in found]
+    if missing:
+        raise Unknown(f"security groups {', '.join(missing)} were not found")
+    return [found[g] for g in wanted]
+
+
+def subnet_by_id(r: ResourceView, subnet_id: str | None, relation: str = "subnet") -> ResourceView:
+    if not subnet_id:
+        raise Unknown(f"{r.type} {r.id} names no subnet")
+    for subnet in r.related(relation):
+        if subnet.id == subnet_id:
+            return subnet
+    raise Unknown(f"subnet {subnet_id} was not found")
+
+
+def describe_opening(opening: Opening) -> str:
+    return opening.describe()
+
+
+def open_ingress(groups: Sequence[ResourceView], ports: Sequence[tuple[str, int]] | None = None) -> list[str]:
+    """What the groups open to the whole internet (on ``ports`` when given), either family."""
+    data = [g.data for g in groups]
+    return [
+        f"{o.describe()} ({FAMILY_NAME[family]})"
+        for family in (4, 6)
+        for o in internet_openings(data, family)
+        if _wanted(o, ports)
     ]

@@ -802,7 +802,8 @@ def _removed(statement: Statement, denies: Sequence[_Read]) -> str | None:
         return None
     return ", ".join(
         dict.fromkeys(
-            d.statement.label + (f" (Deny when {'; '.join(d.conditions.why)})" if d.statement.conditions else "")
+            d.statement.label
+            + (f" (Deny when {'; '.join(d.conditions.why)})" if d.statement.conditions else "")
             for d in by
         )
     )

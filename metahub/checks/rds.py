@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from metahub.checks.base import No, ResourceView, check, encrypted_at_rest
-from metahub.checks.network import open_ingress, unrestricted_ingress
+from metahub.checks.base import No, ResourceView, Unknown, check, encrypted_at_rest
+from metahub.checks.network import groups_by_id, open_ingress, reachable
 
 DB = "AwsRdsDbInstance"
 
@@ -21,22 +21,50 @@ def its_associated_with_security_groups(r: ResourceView) -> list[str]:
     return [group.id for group in r.related("security_groups")]
 
 
+def _port(r: ResourceView) -> list[tuple[str, int]] | None:
+    port = r.get("Endpoint.Port")
+    return [("tcp", int(port))] if port else None
+
+
 @check(DB, needs=("security_groups",))
-def its_associated_with_security_group_rules_ingress_unrestricted(r: ResourceView) -> list[dict[str, Any]]:
-    return [rule for group in r.related("security_groups") for rule in unrestricted_ingress(group.data)]
+def its_associated_with_security_group_rules_ingress_unrestricted(r: ResourceView) -> list[str]:
+    """What its security groups open to the whole internet on the database port."""
+    return open_ingress(r.related("security_groups"), _port(r))
 
 
-@check(DB, needs=("security_groups",), name="is_public")
+_NETWORK = ("security_groups", "subnets.route_tables", "subnets.vpc_route_tables", "subnets.network_acls")
+
+
+@check(DB, needs=_NETWORK, name="is_public")
 def db_is_public(r: ResourceView) -> dict[str, Any] | No:
-    """Publicly accessible and its port open to the internet in a security group."""
+    """Reachable from the internet on its port: publicly accessible (RDS gives it a public IPv4
+    address in a subnet of its subnet group), its security groups open the port to the whole
+    internet, and a subnet of its zone lets it in and out (network ACL) and routes to an internet
+    gateway."""
     endpoint = r.check("is_publicly_accessible")
     if not endpoint:
         return No("not publicly accessible")
-    port = r.get("Endpoint.Port")
-    rules = open_ingress(r.related("security_groups"), [port] if port else None)
-    if not rules:
-        return No("publicly accessible, but no security group opens its port to the internet")
-    return {"endpoint": endpoint, "port": port, "open_ingress": rules}
+    groups = groups_by_id(r, r.get("VpcSecurityGroups[].VpcSecurityGroupId", []))
+    zone = r.get("AvailabilityZone")
+    listed = r.get("DBSubnetGroup.Subnets", [])
+    in_zone = {
+        s.get("SubnetIdentifier")
+        for s in listed
+        if not zone or s.get("SubnetAvailabilityZone", {}).get("Name") == zone
+    }
+    subnets = [s for s in r.related("subnets") if s.id in in_zone]
+    if len(subnets) < len(in_zone):
+        raise Unknown(f"subnets {', '.join(sorted(in_zone - {s.id for s in subnets}))} were not found")
+    if not subnets:
+        raise Unknown("its subnet group lists no subnet in its availability zone")
+    address = str(endpoint) if endpoint is not True else r.id
+    stops = []
+    for subnet in subnets:
+        paths = reachable({4: [address], 6: []}, groups, subnet, _port(r))
+        if paths:
+            return {"endpoint": endpoint, "reachable": [p.describe() for p in paths]}
+        stops.append(f"{subnet.id}: {paths.reason}")
+    return No("publicly accessible, but " + "; ".join(stops))
 
 
 @check(DB, "AwsRdsDbCluster", name="is_encrypted")
@@ -70,10 +98,9 @@ def is_enabled(r: ResourceView) -> bool:
 
 @check(DB, needs=("security_groups",), name="is_unrestricted")
 def db_is_unrestricted(r: ResourceView) -> list[str] | No:
-    """Security group rules open to the internet on the database port."""
-    port = r.get("Endpoint.Port")
-    return open_ingress(r.related("security_groups"), [port] if port else None) or No(
-        "no security group rule open to the internet on its port"
+    """Security group rules open to the whole internet on the database port."""
+    return r.check("its_associated_with_security_group_rules_ingress_unrestricted") or No(
+        "no security group rule open to the whole internet on its port"
     )
 
 

@@ -15,7 +15,8 @@ SPEC = register(
             "security_groups": Relation(
                 "AwsEc2SecurityGroup", "[SecurityGroups[].GroupId, NetworkInterfaces[].Groups[].GroupId][]"
             ),
-            "subnet": Relation("AwsEc2Subnet", "SubnetId"),
+            # Every interface's subnet: a secondary interface may sit in another one.
+            "subnet": Relation("AwsEc2Subnet", "[SubnetId, NetworkInterfaces[].SubnetId][]"),
             "volumes": Relation("AwsEc2Volume", "BlockDeviceMappings[].Ebs.VolumeId"),
             "instance_profile": Relation("AwsIamInstanceProfile", "IamInstanceProfile.Arn"),
             "network_interfaces": Relation(

@@ -19,6 +19,7 @@ CLASSIC = register(
         relations={
             "security_groups": Relation("AwsEc2SecurityGroup", "SecurityGroups"),
             "instances": Relation("AwsEc2Instance", "Instances[].InstanceId"),
+            "subnets": Relation("AwsEc2Subnet", "Subnets"),
         },
     )
 )
@@ -43,6 +44,9 @@ V2 = register(
                 result="Attributes",
             ),
         },
-        relations={"security_groups": Relation("AwsEc2SecurityGroup", "SecurityGroups")},
+        relations={
+            "security_groups": Relation("AwsEc2SecurityGroup", "SecurityGroups"),
+            "subnets": Relation("AwsEc2Subnet", "AvailabilityZones[].SubnetId"),
+        },
     )
 )
