@@ -1,0 +1,794 @@
+"""The network reachability model against the VPC documentation, one row per case.
+
+Each row names the rule that decides it:
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from metahub.checks.base import No, ResourceView, Unknown
+from metahub.resources.fetch import Inventory
+
+A, R = "123456789012", "us-east-1"
+
+SG = (
+    "VPC security groups: stateful, allow-only; a port is open to what the union of its rules' sources covers"
+)
+SG_FAMILY = (
+    "VPC security groups: IPv4 rules (CidrIp) and IPv6 rules (CidrIpv6) apply to their own family only"
+)
+ACL_ORDER = (
+    "VPC network ACLs: rules evaluated from the lowest number; the first match decides; * denies the rest"
+)
+ACL_PORTS = "VPC network ACLs: a rule matches a protocol and a port range, for the whole range asked"
+ACL_STATELESS = (
+    "VPC network ACLs: stateless, so replies need an outbound rule to the client's ephemeral ports"
+)
+ACL_FAMILY = "VPC network ACLs: IPv4 (CidrBlock) and IPv6 (Ipv6CidrBlock) rules are separate"
+ROUTE = "VPC route tables: a subnet uses its explicitly associated table, else the VPC's main table"
+ROUTE_IGW = "VPC internet gateways: internet traffic needs a default route to an internet gateway (not NAT, TGW, peering)"
+EIGW = "VPC egress-only internet gateways: outbound IPv6 only, no connection from the internet"
+ADDRESS = "VPC IP addressing: reachable from the internet only on a public IPv4 or a global IPv6 address"
+PROTOCOL = "VPC security groups and ACLs: rules are per protocol (tcp 6, udp 17, icmp 1, all -1)"
+PARTIAL = "metahub: when something the decision needs could not be read, the answer is unknown"
+STATE = "EC2 instance lifecycle: a stopped instance accepts no connections"
+
+
+def sg(
+    protocol: str, low: int | None, high: int | None, *sources: str, group: str = "sg-1"
+) -> dict[str, Any]:
+    return {
+        "group": group,
+        "IpProtocol": protocol,
+        **({"FromPort": low, "ToPort": high} if low is not None else {}),
+        "IpRanges": [{"CidrIp": s} for s in sources if ":" not in s],
+        "Ipv6Ranges": [{"CidrIpv6": s} for s in sources if ":" in s],
+    }
+
+
+def acl(
+    number: int,
+    protocol: str,
+    action: str,
+    cidr: str,
+    ports: tuple[int, int] | None = None,
+    egress: bool = False,
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "RuleNumber": number,
+        "Protocol": protocol,
+        "RuleAction": action,
+        "Egress": egress,
+    }
+    entry["Ipv6CidrBlock" if ":" in cidr else "CidrBlock"] = cidr
+    if ports:
+        entry["PortRange"] = {"From": ports[0], "To": ports[1]}
+    return entry
+
+
+def out(
+    number: int, protocol: str, action: str, cidr: str, ports: tuple[int, int] | None = None
+) -> dict[str, Any]:
+    return acl(number, protocol, action, cidr, ports, egress=True)
+
+
+OPEN_ACL = [
+    acl(100, "-1", "allow", "0.0.0.0/0"),
+    acl(101, "-1", "allow", "::/0"),
+    out(100, "-1", "allow", "0.0.0.0/0"),
+    out(101, "-1", "allow", "::/0"),
+]
+IGW = [
+    {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-1", "State": "active"},
+    {"DestinationIpv6CidrBlock": "::/0", "GatewayId": "igw-1", "State": "active"},
+]
+SSH = [sg("tcp", 22, 22, "0.0.0.0/0")]
+
+
+def world(
+    rules: list[dict[str, Any]] = SSH,
+    entries: list[dict[str, Any]] = OPEN_ACL,
+    main: list[dict[str, Any]] = IGW,
+    explicit: list[dict[str, Any]] | None = None,
+    ipv4: str | None = "54.10.10.10",
+    ipv6: str | None = None,
+    state: str = "running",
+    groups: tuple[str, ...] = ("sg-1",),
+    drop: tuple[str, ...] = (),
+) -> Inventory:
+    eni = {
+        "NetworkInterfaceId": "eni-1",
+        "SubnetId": "subnet-1",
+        "Groups": [{"GroupId": g} for g in groups],
+        "Association": {"PublicIp": ipv4} if ipv4 else {},
+        "Ipv6Addresses": [{"Ipv6Address": ipv6}] if ipv6 else [],
+        "Attachment": {"InstanceId": "i-1"},
+    }
+    security_groups = {
+        g: {
+            "GroupId": g,
+            "IpPermissions": [{k: v for k, v in r.items() if k != "group"} for r in rules if r["group"] == g],
+        }
+        for g in groups
+    }
+    tables = {
+        "rtb-main": {
+            "RouteTableId": "rtb-main",
+            "VpcId": "vpc-1",
+            "Associations": [{"Main": True}],
+            "Routes": main,
+        }
+    }
+    if explicit is not None:
+        tables["rtb-x"] = {
+            "RouteTableId": "rtb-x",
+            "VpcId": "vpc-1",
+            "Associations": [{"SubnetId": "subnet-1"}],
+            "Routes": explicit,
+        }
+    groups_of = {
+        "AwsEc2Instance": {
+            "i-1": {
+                "InstanceId": "i-1",
+                "State": {"Name": state},
+                "SubnetId": "subnet-1",
+                "PublicIpAddress": ipv4,
+                "SecurityGroups": eni["Groups"],
+                "NetworkInterfaces": [eni],
+            }
+        },
+        "AwsEc2NetworkInterface": {"eni-1": eni},
+        "AwsEc2SecurityGroup": security_groups,
+        "AwsEc2Subnet": {"subnet-1": {"SubnetId": "subnet-1", "VpcId": "vpc-1"}},
+        "AwsEc2RouteTable": tables,
+        "AwsEc2NetworkAcl": {
+            "acl-1": {"NetworkAclId": "acl-1", "Associations": [{"SubnetId": "subnet-1"}], "Entries": entries}
+        },
+    }
+    inv = Inventory()
+    for type_, items in groups_of.items():
+        if type_ not in drop:
+            inv.items[(A, R, type_)] = items
+            inv.listed_all.add((A, R, type_))
+    return inv
+
+
+def verdict(inv: Inventory, type_: str = "AwsEc2Instance", item: str = "i-1") -> Any:
+    view = ResourceView(inv, (A, R, type_), item, {})
+    try:
+        return view.check("is_public")
+    except Unknown as exc:
+        return exc
+
+
+CASES: list[tuple[str, str, dict[str, Any], bool | None, str]] = [
+    # Security groups
+    ("ssh-open-v4", SG, {}, True, "tcp/22 from 0.0.0.0/0 over IPv4 to 54.10.10.10 via sg-1, acl-1 rule 100"),
+    (
+        "ssh-from-private-range",
+        SG,
+        {"rules": [sg("tcp", 22, 22, "10.0.0.0/8")]},
+        False,
+        "no security group rule",
+    ),
+    (
+        "two-halves-cover-the-internet",
+        SG,
+        {"rules": [sg("tcp", 22, 22, "0.0.0.0/1", "128.0.0.0/1")]},
+        True,
+        "0.0.0.0/1, 128.0.0.0/1",
+    ),
+    ("half-the-internet-only", SG, {"rules": [sg("tcp", 22, 22, "0.0.0.0/1")]}, False, "only part of it"),
+    (
+        "halves-in-two-groups",
+        SG,
+        {
+            "rules": [sg("tcp", 22, 22, "0.0.0.0/1"), sg("tcp", 22, 22, "128.0.0.0/1", group="sg-2")],
+            "groups": ("sg-1", "sg-2"),
+        },
+        True,
+        "via sg-1, sg-2",
+    ),
+    (
+        "overlapping-port-ranges",
+        SG,
+        {"rules": [sg("tcp", 0, 1000, "0.0.0.0/1"), sg("tcp", 500, 2000, "128.0.0.0/1")]},
+        True,
+        "tcp/500-1000 from",
+    ),
+    (
+        "private-ranges-only",
+        SG,
+        {"rules": [sg("tcp", 22, 22, "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")]},
+        False,
+        "",
+    ),
+    (
+        "public-space-without-private-ranges",
+        SG,
+        {
+            "rules": [
+                sg(
+                    "tcp",
+                    22,
+                    22,
+                    "0.0.0.0/5",
+                    "8.0.0.0/7",
+                    "11.0.0.0/8",
+                    "12.0.0.0/6",
+                    "16.0.0.0/4",
+                    "32.0.0.0/3",
+                    "64.0.0.0/2",
+                    "128.0.0.0/3",
+                    "160.0.0.0/5",
+                    "168.0.0.0/6",
+                    "172.0.0.0/12",
+                    "172.32.0.0/11",
+                    "172.64.0.0/10",
+                    "172.128.0.0/9",
+                    "173.0.0.0/8",
+                    "174.0.0.0/7",
+                    "176.0.0.0/4",
+                    "192.0.0.0/9",
+                    "192.128.0.0/11",
+                    "192.160.0.0/13",
+                    "192.169.0.0/16",
+                    "192.170.0.0/15",
+                    "192.172.0.0/14",
+                    "192.176.0.0/12",
+                    "192.192.0.0/10",
+                    "193.0.0.0/8",
+                    "194.0.0.0/7",
+                    "196.0.0.0/6",
+                    "200.0.0.0/5",
+                    "208.0.0.0/4",
+                )
+            ]
+        },
+        True,
+        "tcp/22",
+    ),
+    ("all-ports", SG, {"rules": [sg("tcp", 0, 65535, "0.0.0.0/0")]}, True, "tcp/all ports"),
+    ("all-traffic", PROTOCOL, {"rules": [sg("-1", None, None, "0.0.0.0/0")]}, True, "tcp/all ports"),
+    ("udp-dns", PROTOCOL, {"rules": [sg("udp", 53, 53, "0.0.0.0/0")]}, True, "udp/53"),
+    ("protocol-by-number", PROTOCOL, {"rules": [sg("6", 443, 443, "0.0.0.0/0")]}, True, "tcp/443"),
+    ("icmp", PROTOCOL, {"rules": [sg("icmp", -1, -1, "0.0.0.0/0")]}, True, "icmp from 0.0.0.0/0"),
+    ("no-rules", SG, {"rules": []}, False, "no security group rule"),
+    (
+        "ipv6-rule-ipv4-address",
+        SG_FAMILY,
+        {"rules": [sg("tcp", 22, 22, "::/0")]},
+        False,
+        "IPv4: no security group rule",
+    ),
+    (
+        "ipv4-rule-ipv6-only",
+        SG_FAMILY,
+        {"ipv4": None, "ipv6": "2600:1f18::10"},
+        False,
+        "IPv6: no security group rule",
+    ),
+    (
+        "ipv6-only-reachable",
+        SG_FAMILY,
+        {"rules": [sg("tcp", 22, 22, "::/0")], "ipv4": None, "ipv6": "2600:1f18::10"},
+        True,
+        "tcp/22 from ::/0 over IPv6 to 2600:1f18::10",
+    ),
+    (
+        "ipv6-global-unicast-rule",
+        SG_FAMILY,
+        {"rules": [sg("tcp", 22, 22, "2000::/3")], "ipv4": None, "ipv6": "2600:1f18::10"},
+        True,
+        "2000::/3",
+    ),
+    (
+        "both-families",
+        SG_FAMILY,
+        {"rules": [sg("tcp", 22, 22, "0.0.0.0/0", "::/0")], "ipv6": "2600:1f18::10"},
+        True,
+        "over IPv6",
+    ),
+    # Addresses
+    ("no-public-address", ADDRESS, {"ipv4": None}, False, "no public IPv4 address and no global IPv6"),
+    (
+        "unique-local-ipv6",
+        ADDRESS,
+        {"rules": [sg("tcp", 22, 22, "::/0")], "ipv4": None, "ipv6": "fd00::10"},
+        False,
+        "no global IPv6",
+    ),
+    # Network ACLs, inbound
+    (
+        "acl-deny-before-allow",
+        ACL_ORDER,
+        {"entries": [acl(50, "6", "deny", "0.0.0.0/0", (22, 22)), *OPEN_ACL]},
+        False,
+        "network ACL acl-1 blocks tcp/22",
+    ),
+    (
+        "acl-allow-before-deny",
+        ACL_ORDER,
+        {
+            "entries": [
+                acl(50, "-1", "allow", "0.0.0.0/0"),
+                acl(60, "6", "deny", "0.0.0.0/0", (22, 22)),
+                *OPEN_ACL[2:],
+            ]
+        },
+        True,
+        "rule 50",
+    ),
+    (
+        "acl-allows-other-port",
+        ACL_PORTS,
+        {"entries": [acl(100, "6", "allow", "0.0.0.0/0", (80, 80)), *OPEN_ACL[2:]]},
+        False,
+        "blocks",
+    ),
+    (
+        "acl-whole-range-not-first-port",
+        ACL_PORTS,
+        {
+            "rules": [sg("tcp", 0, 65535, "0.0.0.0/0")],
+            "entries": [acl(100, "6", "allow", "0.0.0.0/0", (1000, 2000)), *OPEN_ACL[2:]],
+        },
+        True,
+        "tcp/1000-2000 from 0.0.0.0/0",
+    ),
+    (
+        "acl-udp-deny-leaves-tcp",
+        PROTOCOL,
+        {"entries": [acl(50, "17", "deny", "0.0.0.0/0"), *OPEN_ACL]},
+        True,
+        "rule 100",
+    ),
+    (
+        "acl-tcp-blocked-udp-allowed",
+        PROTOCOL,
+        {"entries": [acl(100, "17", "allow", "0.0.0.0/0"), *OPEN_ACL[2:]]},
+        False,
+        "blocks",
+    ),
+    (
+        "acl-office-only",
+        ACL_ORDER,
+        {"entries": [acl(100, "-1", "allow", "203.0.113.0/24"), *OPEN_ACL[2:]]},
+        False,
+        "blocks",
+    ),
+    (
+        "acl-office-then-deny-all",
+        ACL_ORDER,
+        {
+            "entries": [
+                acl(100, "-1", "allow", "203.0.113.0/24"),
+                acl(200, "-1", "deny", "0.0.0.0/0"),
+                *OPEN_ACL[2:],
+            ]
+        },
+        False,
+        "blocks",
+    ),
+    (
+        "acl-two-halves",
+        ACL_ORDER,
+        {
+            "entries": [
+                acl(100, "-1", "allow", "0.0.0.0/1"),
+                acl(110, "-1", "allow", "128.0.0.0/1"),
+                *OPEN_ACL[2:],
+            ]
+        },
+        True,
+        "rule 100/110",
+    ),
+    (
+        "acl-deny-list-one-address",
+        ACL_ORDER,
+        {"entries": [acl(50, "-1", "deny", "198.51.100.7/32"), *OPEN_ACL]},
+        True,
+        "rule 100",
+    ),
+    (
+        "acl-deny-everything-first",
+        ACL_ORDER,
+        {"entries": [acl(50, "-1", "deny", "0.0.0.0/0"), *OPEN_ACL]},
+        False,
+        "blocks",
+    ),
+    ("acl-empty", ACL_ORDER, {"entries": []}, False, "blocks"),
+    (
+        "acl-ipv4-only-for-ipv6",
+        ACL_FAMILY,
+        {
+            "rules": [sg("tcp", 22, 22, "::/0")],
+            "ipv4": None,
+            "ipv6": "2600:1f18::10",
+            "entries": [acl(100, "-1", "allow", "0.0.0.0/0"), out(100, "-1", "allow", "0.0.0.0/0")],
+        },
+        False,
+        "IPv6: network ACL",
+    ),
+    # Network ACLs, outbound (replies)
+    ("acl-no-outbound", ACL_STATELESS, {"entries": OPEN_ACL[:2]}, False, "or the replies to it"),
+    (
+        "acl-outbound-ephemeral",
+        ACL_STATELESS,
+        {"entries": [*OPEN_ACL[:2], out(100, "6", "allow", "0.0.0.0/0", (1024, 65535))]},
+        True,
+        "replies: rule 100",
+    ),
+    (
+        "acl-outbound-https-only",
+        ACL_STATELESS,
+        {"entries": [*OPEN_ACL[:2], out(100, "6", "allow", "0.0.0.0/0", (443, 443))]},
+        False,
+        "replies",
+    ),
+    (
+        "acl-outbound-udp-only",
+        ACL_STATELESS,
+        {"entries": [*OPEN_ACL[:2], out(100, "17", "allow", "0.0.0.0/0")]},
+        False,
+        "replies",
+    ),
+    (
+        "acl-outbound-ephemeral-denied",
+        ACL_STATELESS,
+        {
+            "entries": [
+                *OPEN_ACL[:2],
+                out(50, "6", "deny", "0.0.0.0/0", (1024, 65535)),
+                out(100, "-1", "allow", "0.0.0.0/0"),
+            ]
+        },
+        False,
+        "replies",
+    ),
+    (
+        "acl-outbound-part-of-ephemeral",
+        ACL_STATELESS,
+        {"entries": [*OPEN_ACL[:2], out(100, "6", "allow", "0.0.0.0/0", (32768, 65535))]},
+        True,
+        "replies: rule 100",
+    ),
+    (
+        "acl-outbound-private-only",
+        ACL_STATELESS,
+        {"entries": [*OPEN_ACL[:2], out(100, "-1", "allow", "10.0.0.0/8")]},
+        False,
+        "replies",
+    ),
+    # Route tables
+    ("main-table-to-igw", ROUTE, {}, True, "rtb-main -> igw-1"),
+    ("explicit-table-wins", ROUTE, {"explicit": []}, False, "route table rtb-x: no 0.0.0.0/0 route"),
+    ("explicit-table-to-igw", ROUTE, {"explicit": IGW, "main": []}, True, "rtb-x -> igw-1"),
+    (
+        "default-to-nat",
+        ROUTE_IGW,
+        {"main": [{"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": "nat-1"}]},
+        False,
+        "goes to nat-1",
+    ),
+    (
+        "default-to-transit-gateway",
+        ROUTE_IGW,
+        {"main": [{"DestinationCidrBlock": "0.0.0.0/0", "TransitGatewayId": "tgw-1"}]},
+        False,
+        "tgw-1",
+    ),
+    (
+        "default-to-peering",
+        ROUTE_IGW,
+        {"main": [{"DestinationCidrBlock": "0.0.0.0/0", "VpcPeeringConnectionId": "pcx-1"}]},
+        False,
+        "pcx-1",
+    ),
+    (
+        "default-to-appliance",
+        ROUTE_IGW,
+        {"main": [{"DestinationCidrBlock": "0.0.0.0/0", "NetworkInterfaceId": "eni-9"}]},
+        False,
+        "eni-9",
+    ),
+    (
+        "blackhole",
+        ROUTE_IGW,
+        {"main": [{"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-1", "State": "blackhole"}]},
+        False,
+        "blackhole",
+    ),
+    (
+        "no-default-route",
+        ROUTE_IGW,
+        {"main": [{"DestinationCidrBlock": "10.0.0.0/16", "GatewayId": "local"}]},
+        False,
+        "no 0.0.0.0/0 route",
+    ),
+    (
+        "ipv6-egress-only",
+        EIGW,
+        {
+            "rules": [sg("tcp", 22, 22, "::/0")],
+            "ipv4": None,
+            "ipv6": "2600:1f18::10",
+            "main": [{"DestinationIpv6CidrBlock": "::/0", "EgressOnlyInternetGatewayId": "eigw-1"}],
+        },
+        False,
+        "eigw-1",
+    ),
+    (
+        "ipv4-route-for-ipv6-only",
+        ROUTE_IGW,
+        {"rules": [sg("tcp", 22, 22, "::/0")], "ipv4": None, "ipv6": "2600:1f18::10", "main": IGW[:1]},
+        False,
+        "no ::/0 route",
+    ),
+    ("ipv6-route-for-ipv4", ROUTE_IGW, {"main": IGW[1:]}, False, "no 0.0.0.0/0 route"),
+    # Partial data
+    (
+        "group-not-read",
+        PARTIAL,
+        {"drop": ("AwsEc2SecurityGroup",)},
+        None,
+        "security groups sg-1 were not found",
+    ),
+    ("subnet-not-read", PARTIAL, {"drop": ("AwsEc2Subnet",)}, None, "subnet subnet-1 was not found"),
+    (
+        "route-tables-not-read",
+        PARTIAL,
+        {"drop": ("AwsEc2RouteTable",)},
+        None,
+        "route table of subnet subnet-1",
+    ),
+    ("acl-not-read", PARTIAL, {"drop": ("AwsEc2NetworkAcl",)}, None, "network ACL of subnet subnet-1"),
+    # State
+    (
+        "stopped-but-open",
+        STATE,
+        {"state": "stopped"},
+        False,
+        "stopped: not reachable now; when started, reachable on tcp/22",
+    ),
+    ("stopped-and-closed", STATE, {"state": "stopped", "rules": []}, False, "stopped: not reachable now"),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule", "setup", "expected", "evidence"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_instance_is_public(rule: str, setup: dict[str, Any], expected: bool | None, evidence: str) -> None:
+    found = verdict(world(**setup))
+    if expected is None:
+        assert isinstance(found, Unknown) and evidence in str(found), rule
+    elif expected:
+        assert found and any(evidence in path for path in found["reachable"]), (rule, found)
+    else:
+        assert isinstance(found, No) and evidence in found.reason, (rule, found)
+    # The interface and the instance are one model: the same answer for the same interface.
+    if setup.get("state", "running") == "running":
+        eni = verdict(world(**setup), "AwsEc2NetworkInterface", "eni-1")
+        assert type(eni) is type(found) and bool(eni) == bool(found), rule
+
+
+GROUP_CASES: list[tuple[str, str, dict[str, Any], str, bool]] = [
+    ("group-open-and-reaching", SG, {}, "sg-1", True),
+    ("group-open-no-public-address", ADDRESS, {"ipv4": None}, "sg-1", False),
+    (
+        "group-open-acl-blocks",
+        ACL_ORDER,
+        {"entries": [acl(50, "-1", "deny", "0.0.0.0/0"), *OPEN_ACL]},
+        "sg-1",
+        False,
+    ),
+    (
+        "group-half-other-half",
+        SG,
+        {
+            "rules": [sg("tcp", 22, 22, "0.0.0.0/1"), sg("tcp", 22, 22, "128.0.0.0/1", group="sg-2")],
+            "groups": ("sg-1", "sg-2"),
+        },
+        "sg-1",
+        False,
+    ),
+    (
+        "group-closed-other-open",
+        SG,
+        {"rules": [sg("tcp", 22, 22, "0.0.0.0/0", group="sg-2")], "groups": ("sg-1", "sg-2")},
+        "sg-1",
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule", "setup", "group", "expected"), [c[1:] for c in GROUP_CASES], ids=[c[0] for c in GROUP_CASES]
+)
+def test_security_group_is_public_through_its_interfaces(
+    rule: str, setup: dict[str, Any], group: str, expected: bool
+) -> None:
+    found = verdict(world(**setup), "AwsEc2SecurityGroup", group)
+    assert bool(found) is expected, (rule, found)
+    if expected:
+        assert found["reachable"]["eni-1"][0].startswith("tcp/22 from 0.0.0.0/0 over IPv4")
+
+
+def _with_load_balancer(inv: Inventory, lb: dict[str, Any], listeners: list[dict[str, Any]]) -> Inventory:
+    inv.items[(A, R, "AwsElbv2LoadBalancer")] = {lb["LoadBalancerArn"]: lb}
+    inv.details[((A, R, "AwsElbv2LoadBalancer"), lb["LoadBalancerArn"])] = {
+        "Listeners": listeners,
+        "Attributes": [],
+    }
+    return inv
+
+
+def _lb(**extra: Any) -> dict[str, Any]:
+    return {
+        "LoadBalancerArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/a/1",
+        "Scheme": "internet-facing",
+        "DNSName": "a.elb.amazonaws.com",
+        "AvailabilityZones": [{"SubnetId": "subnet-1"}],
+        "SecurityGroups": ["sg-1"],
+        **extra,
+    }
+
+
+LB_CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], list[dict[str, Any]], bool | None]] = [
+    (
+        "alb-https-open",
+        SG,
+        {"rules": [sg("tcp", 443, 443, "0.0.0.0/0")]},
+        {},
+        [{"Protocol": "HTTPS", "Port": 443}],
+        True,
+    ),
+    (
+        "alb-internal",
+        ADDRESS,
+        {"rules": [sg("tcp", 443, 443, "0.0.0.0/0")]},
+        {"Scheme": "internal"},
+        [{"Protocol": "HTTPS", "Port": 443}],
+        False,
+    ),
+    ("alb-group-opens-other-port", SG, {}, {}, [{"Protocol": "HTTPS", "Port": 443}], False),
+    (
+        "alb-udp-rule-tcp-listener",
+        PROTOCOL,
+        {"rules": [sg("udp", 443, 443, "0.0.0.0/0")]},
+        {},
+        [{"Protocol": "HTTPS", "Port": 443}],
+        False,
+    ),
+    (
+        "nlb-without-groups",
+        SG,
+        {"rules": []},
+        {"SecurityGroups": []},
+        [{"Protocol": "TCP", "Port": 80}],
+        True,
+    ),
+    (
+        "nlb-private-subnet",
+        ROUTE_IGW,
+        {"rules": [], "main": [{"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": "nat-1"}]},
+        {"SecurityGroups": []},
+        [{"Protocol": "TCP", "Port": 80}],
+        False,
+    ),
+    (
+        "nlb-udp-listener-acl-tcp-only",
+        PROTOCOL,
+        {"rules": [], "entries": [acl(100, "6", "allow", "0.0.0.0/0"), out(100, "-1", "allow", "0.0.0.0/0")]},
+        {"SecurityGroups": []},
+        [{"Protocol": "UDP", "Port": 53}],
+        False,
+    ),
+    (
+        "alb-dualstack-ipv6-rule",
+        SG_FAMILY,
+        {"rules": [sg("tcp", 443, 443, "::/0")]},
+        {"IpAddressType": "dualstack"},
+        [{"Protocol": "HTTPS", "Port": 443}],
+        True,
+    ),
+    (
+        "alb-subnet-not-read",
+        PARTIAL,
+        {"rules": [sg("tcp", 443, 443, "0.0.0.0/0")], "drop": ("AwsEc2Subnet",)},
+        {},
+        [{"Protocol": "HTTPS", "Port": 443}],
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule", "setup", "extra", "listeners", "expected"),
+    [c[1:] for c in LB_CASES],
+    ids=[c[0] for c in LB_CASES],
+)
+def test_load_balancer_is_public(
+    rule: str,
+    setup: dict[str, Any],
+    extra: dict[str, Any],
+    listeners: list[dict[str, Any]],
+    expected: bool | None,
+) -> None:
+    lb = _lb(**extra)
+    found = verdict(
+        _with_load_balancer(world(**setup), lb, listeners), "AwsElbv2LoadBalancer", lb["LoadBalancerArn"]
+    )
+    if expected is None:
+        assert isinstance(found, Unknown), rule
+    else:
+        assert bool(found) is expected, (rule, found)
+
+
+def _rds(inv: Inventory, port: int = 5432, public: bool = True) -> Inventory:
+    inv.items[(A, R, "AwsRdsDbInstance")] = {
+        "db": {
+            "DBInstanceIdentifier": "db",
+            "PubliclyAccessible": public,
+            "AvailabilityZone": "us-east-1a",
+            "Endpoint": {"Address": "db.x.rds.amazonaws.com", "Port": port},
+            "VpcSecurityGroups": [{"VpcSecurityGroupId": "sg-1"}],
+            "DBSubnetGroup": {
+                "Subnets": [
+                    {"SubnetIdentifier": "subnet-1", "SubnetAvailabilityZone": {"Name": "us-east-1a"}}
+                ]
+            },
+        }
+    }
+    return inv
+
+
+RDS_CASES: list[tuple[str, str, dict[str, Any], bool, bool]] = [
+    ("postgres-open", SG, {"rules": [sg("tcp", 5432, 5432, "0.0.0.0/0")]}, True, True),
+    ("postgres-udp-rule", PROTOCOL, {"rules": [sg("udp", 5432, 5432, "0.0.0.0/0")]}, True, False),
+    (
+        "postgres-not-publicly-accessible",
+        ADDRESS,
+        {"rules": [sg("tcp", 5432, 5432, "0.0.0.0/0")]},
+        False,
+        False,
+    ),
+    (
+        "postgres-acl-blocks",
+        ACL_ORDER,
+        {
+            "rules": [sg("tcp", 5432, 5432, "0.0.0.0/0")],
+            "entries": [acl(50, "6", "deny", "0.0.0.0/0", (5432, 5432)), *OPEN_ACL],
+        },
+        True,
+        False,
+    ),
+    (
+        "postgres-private-route",
+        ROUTE_IGW,
+        {
+            "rules": [sg("tcp", 5432, 5432, "0.0.0.0/0")],
+            "main": [{"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": "nat-1"}],
+        },
+        True,
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule", "setup", "public", "expected"), [c[1:] for c in RDS_CASES], ids=[c[0] for c in RDS_CASES]
+)
+def test_database_is_public(rule: str, setup: dict[str, Any], public: bool, expected: bool) -> None:
+    found = verdict(_rds(world(**setup), public=public), "AwsRdsDbInstance", "db")
+    assert bool(found) is expected, (rule, found)
+    if expected:
+        assert found["reachable"][0].startswith("tcp/5432 from 0.0.0.0/0 over IPv4 to db.x.rds.amazonaws.com")
+
+
+def test_the_table_is_large_enough() -> None:
+    # The issue's bar: at least 60 network cases, each naming its rule.
+    assert len(CASES) + len(GROUP_CASES) + len(LB_CASES) + len(RDS_CASES) >= 60
