@@ -255,3 +255,28 @@ def test_rollups_that_do_not_apply_are_null_and_say_so() -> None:
     )
     assert values["is_encrypted"] is None and "is_encrypted" not in unknown
     assert evidence["is_encrypted"] == "does not apply to AwsIamPolicy"
+
+
+@pytest.mark.parametrize(
+    ("volumes", "expected"),
+    [
+        ({"vol-1": {"VolumeId": "vol-1", "Encrypted": True}}, None),  # vol-2 unseen: unknown, not "encrypted"
+        ({"vol-2": {"VolumeId": "vol-2", "Encrypted": False}}, False),  # one plain volume decides
+        (
+            {"vol-1": {"VolumeId": "vol-1", "Encrypted": True}, "vol-2": {"VolumeId": "vol-2", "Encrypted": True}},
+            ["vol-1", "vol-2"],
+        ),
+    ],
+)
+def test_instance_encryption_needs_every_volume(volumes: dict[str, Any], expected: Any) -> None:
+    mappings = [{"Ebs": {"VolumeId": "vol-1"}}, {"Ebs": {"VolumeId": "vol-2"}}]
+    inv = inventory(AwsEc2Instance={"i-1": _instance(BlockDeviceMappings=mappings)}, AwsEc2Volume=volumes)
+    inv.listed_all.add(key("AwsEc2Volume"))
+    instance = view(inv, "AwsEc2Instance", "i-1")
+    if expected is None:
+        with pytest.raises(Unknown, match="vol-2"):
+            instance.check("is_encrypted")
+    elif expected is False:
+        assert not instance.check("is_encrypted") and "vol-2" in instance.check("is_encrypted").reason
+    else:
+        assert instance.check("is_encrypted") == expected

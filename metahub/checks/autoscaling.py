@@ -35,7 +35,7 @@ def is_instance_metadata_v2(r: ResourceView) -> bool:
 
 @check(CONFIG, TEMPLATE, needs=("security_groups",))
 def its_associated_with_security_group_rules_ingress_unrestricted(r: ResourceView) -> list[str]:
-    return open_ingress(r.related("security_groups"))
+    return open_ingress(r.related("security_groups", complete=True))
 
 
 @check(CONFIG, TEMPLATE, name="is_encrypted")

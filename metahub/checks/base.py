@@ -166,8 +166,13 @@ class ResourceView:
             raise Unknown(f"{name} of {self.type} {self.id} was not fetched")
         return store[name]
 
-    def related(self, name: str) -> list[ResourceView]:
-        """The items this one leads to through the spec's relation ``name``."""
+    def related(self, name: str, complete: bool = False) -> list[ResourceView]:
+        """The items this one leads to through the spec's relation ``name``.
+
+        A reference to an item that is not in the inventory is skipped (deleted since), unless
+        ``complete``: a rollup that must see every one of them (all volumes encrypted, no group
+        open) is then unknown, with the reason the item is missing.
+        """
         relation = self.spec.relations[name]
         target = spec_for_type(relation.target)
         assert target is not None
@@ -184,7 +189,7 @@ class ResourceView:
         views = []
         for item_id in dict.fromkeys(ids):
             if self._inventory.item(key, item_id) is None:
-                if relation.ids in (ACCOUNT, REGION):
+                if relation.ids in (ACCOUNT, REGION) or (complete and relation.reverse is None):
                     raise Unknown(self._inventory.missing_reason(key, item_id))
                 continue  # a reference to something that no longer exists
             views.append(self._view(key, item_id))

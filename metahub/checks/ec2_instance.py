@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from metahub.checks.base import No, ResourceView, check
+from metahub.checks.base import No, ResourceView, Unknown, check
 from metahub.checks.network import (
     NETWORK,
     Path,
@@ -103,7 +103,7 @@ def its_associated_with_security_groups(r: ResourceView) -> list[str]:
 @check(INSTANCE, needs=("security_groups",))
 def its_associated_with_security_group_rules_ingress_unrestricted(r: ResourceView) -> list[str]:
     """What its security groups open to the whole internet, per protocol and port range (IPv4, IPv6)."""
-    return open_ingress(r.related("security_groups"))
+    return open_ingress(r.related("security_groups", complete=True))
 
 
 @check(INSTANCE, needs=("subnet.route_tables", "subnet.vpc_route_tables"))
@@ -121,7 +121,7 @@ def its_associated_with_ebs(r: ResourceView) -> list[str]:
 
 @check(INSTANCE, needs=("volumes",))
 def its_associated_with_ebs_unencrypted(r: ResourceView) -> list[str]:
-    return [volume.id for volume in r.related("volumes") if not volume.get("Encrypted")]
+    return [volume.id for volume in r.related("volumes", complete=True) if not volume.get("Encrypted")]
 
 
 @check(INSTANCE, needs=("instance_profile.roles",))
@@ -165,8 +165,15 @@ def is_public(r: ResourceView) -> dict[str, Any] | No:
 
 @check(INSTANCE, needs=("volumes",))
 def is_encrypted(r: ResourceView) -> list[str] | No:
-    """Every attached EBS volume is encrypted (the value lists them)."""
-    volumes = r.related("volumes")
+    """Every attached EBS volume is encrypted (the value lists them). One unencrypted volume decides
+    no; yes needs every volume read."""
+    try:
+        volumes = r.related("volumes", complete=True)
+    except Unknown:
+        plain = [v.id for v in r.related("volumes") if not v.get("Encrypted")]
+        if plain:
+            return No(f"unencrypted volumes: {', '.join(plain)}")
+        raise
     if not volumes:
         return No("no EBS volume found")
     plain = [v.id for v in volumes if not v.get("Encrypted")]

@@ -25,7 +25,7 @@ def its_associated_with(r: ResourceView) -> str | No:
 
 @check(ENI, needs=("security_groups",))
 def its_associated_with_security_group_rules_ingress_unrestricted(r: ResourceView) -> list[str]:
-    return open_ingress(r.related("security_groups"))
+    return open_ingress(r.related("security_groups", complete=True))
 
 
 @check(ENI, name="is_attached")

@@ -37,7 +37,7 @@ def cache_is_public(r: ResourceView) -> No:
 def cache_is_unrestricted(r: ResourceView) -> list[str] | No:
     """Security group rules open to the internet on the cache port."""
     port = r.get("ConfigurationEndpoint.Port") or r.get("CacheNodes[0].Endpoint.Port")
-    rules = open_ingress(r.related("security_groups"), [("tcp", int(port))] if port else None)
+    rules = open_ingress(r.related("security_groups", complete=True), [("tcp", int(port))] if port else None)
     return rules or No("no security group rule open to the whole internet")
 
 

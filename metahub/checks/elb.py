@@ -49,7 +49,7 @@ def is_internet_facing(r: ResourceView) -> str | No:
 
 @check(CLASSIC, V2, needs=GROUPS)
 def its_associated_with_security_group_rules_ingress_unrestricted(r: ResourceView) -> list[str]:
-    return open_ingress(r.related("security_groups"), _ports(r))
+    return open_ingress(r.related("security_groups", complete=True), _ports(r))
 
 
 @check(CLASSIC, V2, needs=LISTENERS)

@@ -29,7 +29,7 @@ def _port(r: ResourceView) -> list[tuple[str, int]] | None:
 @check(DB, needs=("security_groups",))
 def its_associated_with_security_group_rules_ingress_unrestricted(r: ResourceView) -> list[str]:
     """What its security groups open to the whole internet on the database port."""
-    return open_ingress(r.related("security_groups"), _port(r))
+    return open_ingress(r.related("security_groups", complete=True), _port(r))
 
 
 _NETWORK = ("security_groups", "subnets.route_tables", "subnets.vpc_route_tables", "subnets.network_acls")
