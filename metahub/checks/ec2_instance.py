@@ -150,10 +150,10 @@ def is_public(r: ResourceView) -> dict[str, Any] | No:
     stops: list[str] = []
     for eni in interfaces(r):
         found = interface_paths(r, eni)
-        if found:
-            paths.extend(found)
-        else:
+        if isinstance(found, No):
             stops.append(found.reason)
+        else:
+            paths.extend(found)
     state = r.get("State.Name") or "unknown state"
     if state != "running":
         when = f"; when started, reachable on {'; '.join(p.describe() for p in paths)}" if paths else ""

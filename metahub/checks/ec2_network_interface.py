@@ -38,7 +38,7 @@ def eni_is_public(r: ResourceView) -> dict[str, Any] | No:
     """Reachable from the internet: a public address its groups open to the whole internet, through
     its subnet's network ACL (both ways) and route table."""
     paths = interface_paths(r, r.data)
-    return {"reachable": [p.describe() for p in paths]} if paths else paths  # type: ignore[return-value]
+    return paths if isinstance(paths, No) else {"reachable": [p.describe() for p in paths]}
 
 
 @check(ENI, needs=("security_groups",), name="is_unrestricted")

@@ -84,10 +84,10 @@ def is_public(r: ResourceView) -> dict[str, Any] | No:
         except Unknown as exc:
             unknown.append(f"{eni.id}: {exc}")
             continue
-        if paths:
-            reached[eni.id] = [p.describe() for p in paths]
-        else:
+        if isinstance(paths, No):
             stops.append(f"{eni.id}: {paths.reason}")
+        else:
+            reached[eni.id] = [p.describe() for p in paths]
     if reached:
         return {"reachable": reached}
     if unknown:

@@ -82,7 +82,7 @@ def is_public(r: ResourceView) -> dict[str, Any] | No:
     stops = []
     for subnet in subnets:
         paths = reachable(addresses, groups, subnet, ports)
-        if paths:
+        if not isinstance(paths, No):
             return {"dns": dns, "reachable": [p.describe() for p in paths]}
         stops.append(f"{subnet.id}: {paths.reason}")
     return No("internet-facing, but " + "; ".join(stops))

@@ -40,7 +40,7 @@ def is_public(r: ResourceView) -> dict[str, Any] | No:
     function URL. A URL with ``AuthType NONE`` still needs that grant of ``lambda:InvokeFunctionUrl``
     (Lambda's function URL access control), so the policy decides both."""
     statements = r.check("it_has_resource_policy_public")
-    if not statements:
+    if isinstance(statements, No):
         return statements
     evidence: dict[str, Any] = {"policy_statements": statements}
     url = r.check("it_has_function_url_public")

@@ -138,7 +138,7 @@ class _Rule:
 
 
 def _group_rules(group: dict[str, Any], family: int, egress: bool = False) -> list[_Rule]:
-    rules = []
+    rules: list[_Rule] = []
     for permission in group.get("IpPermissionsEgress" if egress else "IpPermissions", []):
         name = protocol_name(permission.get("IpProtocol"))
         low, high = permission.get("FromPort"), permission.get("ToPort")

@@ -37,7 +37,7 @@ def it_has_public_endpoint(r: ResourceView) -> str | No:
 @check(DOMAIN, name="is_public")
 def domain_is_public(r: ResourceView) -> dict[str, Any] | No:
     endpoint = r.check("it_has_public_endpoint")
-    if not endpoint:
+    if isinstance(endpoint, No):
         return endpoint
     statements = r.check("it_has_access_policies_public")
     if not statements:

@@ -61,7 +61,7 @@ def db_is_public(r: ResourceView) -> dict[str, Any] | No:
     stops = []
     for subnet in subnets:
         paths = reachable({4: [address], 6: []}, groups, subnet, _port(r))
-        if paths:
+        if not isinstance(paths, No):
             return {"endpoint": endpoint, "reachable": [p.describe() for p in paths]}
         stops.append(f"{subnet.id}: {paths.reason}")
     return No("publicly accessible, but " + "; ".join(stops))
