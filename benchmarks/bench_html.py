@@ -58,7 +58,7 @@ def synthetic_run(findings: int) -> metahub.Run:
         public = i % 4 == 0
         resource.metachecks = {
             "it_has_public_ip": f"55.55.{i % 250}.{i % 200}" if public else False,
-            "is_public": {"public_ip": f"55.55.{i % 250}.{i % 200}", "open_ingress": ["sg-1: tcp port 22"]}
+            "is_public": {"reachable": [f"tcp/22 from 0.0.0.0/0 over IPv4 to 55.55.{i % 250}.{i % 200} via sg-1"]}
             if public
             else False,
             "is_encrypted": i % 3 != 0,
