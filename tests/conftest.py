@@ -5,6 +5,8 @@ import json
 import os
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -209,3 +211,32 @@ def in_hub(lab_endpoint: str, asff_findings: list[dict[str, Any]]) -> list[dict[
             answer = client.batch_import_findings(Findings=chosen[start : start + 100])
             assert answer["FailedCount"] == 0
     return chosen
+
+
+@contextmanager
+def own_moto_server() -> Iterator[str]:
+    """A moto server in a process of its own (in-process servers share state with the lab's), with
+    the environment pointing at it."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                server.kill()
+                raise
+            time.sleep(0.1)
+    try:
+        with emulator_environment(url):
+            yield url
+    finally:
+        server.terminate()
+        server.wait(10)

@@ -4,10 +4,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +13,7 @@ import pytest
 import metahub
 from metahub.aws import Aws
 
-from .conftest import emulator_environment, free_port, make_finding
+from .conftest import make_finding, own_moto_server
 from .least_privilege import not_allowed
 
 # A region the lab does not use, so that nothing here reads like the lab.
@@ -30,30 +26,8 @@ OPEN_POLICY = {
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    """A moto server in a process of its own: in-process servers share state with the lab's."""
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                server.kill()
-                raise
-            time.sleep(0.1)
-    try:
-        with emulator_environment(url):
-            yield url
-    finally:
-        server.terminate()
-        server.wait(10)
+    with own_moto_server() as url:
+        yield url
 
 
 def _client(service: str, url: str) -> Any:
