@@ -81,10 +81,6 @@ def covers_internet(cidrs: Iterable[str], family: int) -> bool:
     return not left
 
 
-def family_of(cidr: str) -> int:
-    return 6 if ":" in cidr else 4
-
-
 def protocol_name(value: Any) -> str:
     text = str(value).lower()
     return {"-1": "all", "6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}.get(text, text)
@@ -441,10 +437,6 @@ def subnet_by_id(r: ResourceView, subnet_id: str | None, relation: str = "subnet
         if subnet.id == subnet_id:
             return subnet
     raise Unknown(f"subnet {subnet_id} was not found")
-
-
-def describe_opening(opening: Opening) -> str:
-    return opening.describe()
 
 
 def open_ingress(groups: Sequence[ResourceView], ports: Sequence[tuple[str, int]] | None = None) -> list[str]:
