@@ -17,9 +17,11 @@ from typing import Any
 
 from metahub.arn import parse_arn
 from metahub.aws import Aws, RateLimiter, describe_error
+from metahub.checks.access_analyzer import compare
 from metahub.checks.base import ROLLUPS, No, ResourceView, Unknown, checks_for
 from metahub.detection import detect, load_rules
 from metahub.models import AffectedResource
+from metahub.resources.access_analyzer import ANALYZED_TYPES, external_access
 from metahub.resources.account import account_context
 from metahub.resources.cloudtrail import LOOKUP_RATE, lookup_events
 from metahub.resources.fetch import Demand, Fetcher, Inventory
@@ -144,8 +146,9 @@ def not_applicable(resource_type: str) -> dict[str, str]:
     return {name: f"does not apply to {resource_type}" for name in ROLLUPS if name not in checks}
 
 
-CONTEXTS = ("config", "tags", "account", "cloudtrail")
-"""What enrichment can add: MetaChecks (MetaHub's ``config``), MetaTags, account context, MetaTrails."""
+CONTEXTS = ("config", "tags", "account", "cloudtrail", "access-analyzer")
+"""What enrichment can add: MetaChecks (MetaHub's ``config``), MetaTags, account context, MetaTrails,
+and IAM Access Analyzer's verdicts beside metahub's own (read only when asked: it needs an analyzer)."""
 
 
 def enrich(
@@ -175,6 +178,8 @@ def enrich(
         partitions = {r.account: r.partition for r in resources.values()}
         fetcher = Fetcher(aws, demand, max_workers=max_workers, progress=progress)
         _attach(resources, located, fetcher.run(wanted, partitions), report)
+    if "access-analyzer" in wanted_contexts:
+        _attach_access_analyzer(resources, aws, report, max_workers)
     if "tags" in wanted_contexts:
         _attach_tags(resources, aws, report, max_workers)
     if "account" in wanted_contexts:
@@ -317,6 +322,33 @@ def _attach_trails(
                             "EventTime": when.isoformat() if isinstance(when, datetime) else when,
                             "EventId": event.get("EventId"),
                         }
+
+
+def _attach_access_analyzer(
+    resources: Mapping[str, AffectedResource], aws: Aws, report: EnrichReport, max_workers: int
+) -> None:
+    """Access Analyzer's active external-access findings, one read per (account, region), set beside
+    each analysed resource's own ``is_public`` (:mod:`metahub.checks.access_analyzer`)."""
+    by_region: dict[tuple[str, str, str], list[AffectedResource]] = defaultdict(list)
+    for resource in resources.values():
+        spec = spec_for(resource.type, parse_arn(resource.arn))
+        if resource.concrete and spec is not None and spec.type in ANALYZED_TYPES:
+            region = resource.region or spec.global_region or "us-east-1"
+            by_region[(resource.account, region, resource.partition)].append(resource)
+    keys = list(by_region)
+    with ThreadPoolExecutor(max_workers, thread_name_prefix="metahub-analyzer") as pool:
+        results = list(pool.map(lambda key: external_access(aws, *key), keys))
+    for key, analyzed in zip(keys, results, strict=True):
+        for resource in by_region[key]:
+            checks = resource.metachecks or {}
+            found, unknown, evidence = compare(
+                resource.arn, key[1], analyzed, checks.get("is_public"), resource.evidence.get("is_public")
+            )
+            resource.metachecks = {**checks, **found}
+            resource.unknown.update(unknown)
+            resource.evidence.update(evidence)
+            for reason in unknown.values():
+                report.unknown[reason] += 1
 
 
 def _attach_accounts(resources: Mapping[str, AffectedResource], aws: Aws, report: EnrichReport) -> None:

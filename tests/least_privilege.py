@@ -18,6 +18,7 @@ _PREFIX = {
     "apigatewayv2": "apigateway",
     "auto-scaling": "autoscaling",
     "secrets-manager": "secretsmanager",
+    "accessanalyzer": "access-analyzer",
 }
 # (service, operation) -> IAM action, where the action is not named after the operation
 _ACTION = {
