@@ -90,9 +90,11 @@ class Filters:
     ) -> Filters:
         """From CLI-style ``KEY=VALUE`` expressions; raises :class:`FilterError` on nonsense."""
         if known_checks is None:
+            from metahub.checks.access_analyzer import DISAGREEMENT, FINDINGS
             from metahub.checks.base import all_checks
 
             known_checks = {name for checks_ in all_checks().values() for name in checks_}
+            known_checks |= {FINDINGS, DISAGREEMENT}  # set by the access-analyzer context
         known = set(known_checks)
         parsed_checks = {}
         for key, value in _pairs(checks, "checks"):

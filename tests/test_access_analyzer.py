@@ -156,3 +156,15 @@ def test_failures_are_unknown_with_the_reason(offline_aws: Aws, code: str) -> No
     assert code in bucket.unknown["its_access_analyzer_findings"]
     assert bucket.metachecks["is_public"]  # metahub's own verdict is untouched
     assert sum(report.unknown.values()) == 2 * len(run.resources)
+
+
+def test_disagreements_can_be_filtered(offline_aws: Aws) -> None:
+    stubber = Stubber(offline_aws.client("accessanalyzer", ACCOUNT, REGION))
+    _analyzers(stubber, [ACTIVE])
+    stubber.add_response("list_findings", {"findings": [_finding(BUCKETS["only-them"], True, "f-3")]}, FILTER)
+    run = _run(LOCAL)
+    with stubber:
+        run.enrich(offline_aws, contexts=["access-analyzer"])
+    found = run.filter("it_has_access_analyzer_disagreement=True")
+    # agree-public has no AWS finding in this answer: it disagrees here too.
+    assert set(found.resources) == {BUCKETS["agree-public"], BUCKETS["only-us"], BUCKETS["only-them"]}
