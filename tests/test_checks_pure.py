@@ -192,7 +192,13 @@ def test_types_are_security_hub_types() -> None:
     (ResourceDetails members), except the few metahub uses only as relation targets."""
     model = botocore.session.get_session().get_service_model("securityhub")
     asff = set(model.shape_for("ResourceDetails").members)
-    internal = {"AwsEc2Snapshot", "AwsEc2InternetGateway", "AwsEc2FlowLog", "AwsIamInstanceProfile"}
+    internal = {
+        "AwsEc2Snapshot",
+        "AwsEc2InternetGateway",
+        "AwsEc2FlowLog",
+        "AwsIamInstanceProfile",
+        "AwsElbv2TargetGroup",
+    }
     # Types Security Hub and MetaHub name that have no ResourceDetails member of their own.
     without_details = {
         "AwsApiGatewayV2Route",

@@ -290,6 +290,37 @@ def _network(url: str) -> dict[str, tuple[str, str]]:
     table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
     ec2.associate_route_table(RouteTableId=table, SubnetId=private_subnet)
     private = instance(private_subnet)
+    # ELB: a private instance registered behind an internet-facing load balancer is reachable through it.
+    behind = instance(private_subnet)
+    web_sg = ec2.create_security_group(GroupName="web", Description="d", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=web_sg,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+        ],
+    )
+    first = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.5.0/24", AvailabilityZone=f"{REGION}a")["Subnet"][
+        "SubnetId"
+    ]
+    second = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.6.0/24", AvailabilityZone=f"{REGION}b")["Subnet"][
+        "SubnetId"
+    ]
+    elbv2 = _client("elbv2", url)
+    lb = elbv2.create_load_balancer(
+        Name="web", Subnets=[first, second], SecurityGroups=[web_sg], Scheme="internet-facing"
+    )
+    lb_arn = lb["LoadBalancers"][0]["LoadBalancerArn"]
+    group = elbv2.create_target_group(
+        Name="app", Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="instance"
+    )
+    group_arn = group["TargetGroups"][0]["TargetGroupArn"]
+    elbv2.register_targets(TargetGroupArn=group_arn, Targets=[{"Id": behind, "Port": 8080}])
+    elbv2.create_listener(
+        LoadBalancerArn=lb_arn,
+        Protocol="HTTP",
+        Port=443,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": group_arn}],
+    )
     # EC2 lifecycle: a stopped instance accepts no connections.
     stopped = instance(subnet("10.20.4.0/24"))
     ec2.stop_instances(InstanceIds=[stopped])
@@ -299,6 +330,7 @@ def _network(url: str) -> dict[str, tuple[str, str]]:
         "acl-blocked": ("AwsEc2Instance", f"{arn}:instance/{blocked}"),
         "explicit-private-route": ("AwsEc2Instance", f"{arn}:instance/{private}"),
         "stopped": ("AwsEc2Instance", f"{arn}:instance/{stopped}"),
+        "behind-alb": ("AwsEc2Instance", f"{arn}:instance/{behind}"),
         "group": ("AwsEc2SecurityGroup", f"{arn}:security-group/{open_sg}"),
     }
 
@@ -407,3 +439,11 @@ def test_group_is_public_only_where_it_reaches(checks: dict[str, Any]) -> None:
     # nowhere, one stopped (its public address released).
     reached = checks["group"].metachecks["is_public"]["reachable"]
     assert len(reached) == 2
+
+
+def test_private_instance_behind_an_internet_facing_load_balancer(checks: dict[str, Any]) -> None:
+    found = checks["behind-alb"].metachecks["is_public"]
+    assert "reachable" not in found  # not directly: its subnet routes nowhere
+    assert found["through_load_balancers"][0].startswith(
+        f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:loadbalancer/app/web/"
+    )

@@ -792,3 +792,55 @@ def test_database_is_public(rule: str, setup: dict[str, Any], public: bool, expe
 def test_the_table_is_large_enough() -> None:
     # The bar: at least 60 network cases, each naming its rule.
     assert len(CASES) + len(GROUP_CASES) + len(LB_CASES) + len(RDS_CASES) >= 60
+
+
+TARGET = "VPC/ELB: a target receives what an internet-facing load balancer it is registered with lets in"
+
+
+@pytest.mark.parametrize(
+    ("rule", "lb_rules", "classic", "expected"),
+    [
+        (TARGET, [sg("tcp", 443, 443, "0.0.0.0/0", group="sg-lb")], False, True),
+        (TARGET, [sg("tcp", 443, 443, "0.0.0.0/0", group="sg-lb")], True, True),
+        (SG, [sg("tcp", 443, 443, "10.0.0.0/8", group="sg-lb")], False, False),
+    ],
+    ids=["behind-public-alb", "behind-public-classic-elb", "behind-alb-open-to-private-range"],
+)
+def test_private_instance_behind_a_load_balancer(
+    rule: str, lb_rules: list[dict[str, Any]], classic: bool, expected: bool
+) -> None:
+    inv = world(ipv4=None)
+    inv.items[(A, R, "AwsEc2SecurityGroup")]["sg-lb"] = {
+        "GroupId": "sg-lb",
+        "IpPermissions": [{k: v for k, v in r.items() if k != "group"} for r in lb_rules],
+    }
+    if classic:
+        inv.items[(A, R, "AwsElbLoadBalancer")] = {
+            "web": {
+                "LoadBalancerName": "web",
+                "Scheme": "internet-facing",
+                "DNSName": "web.elb",
+                "Subnets": ["subnet-1"],
+                "SecurityGroups": ["sg-lb"],
+                "Instances": [{"InstanceId": "i-1"}],
+                "ListenerDescriptions": [{"Listener": {"Protocol": "HTTPS", "LoadBalancerPort": 443}}],
+            }
+        }
+        inv.items[(A, R, "AwsElbv2TargetGroup")] = {}
+    else:
+        lb = _lb(SecurityGroups=["sg-lb"])
+        _with_load_balancer(inv, lb, [{"Protocol": "HTTPS", "Port": 443}])
+        inv.items[(A, R, "AwsElbv2TargetGroup")] = {
+            "tg": {
+                "TargetGroupArn": "tg",
+                "LoadBalancerArns": [lb["LoadBalancerArn"]],
+                "Targets": [{"Target": {"Id": "i-1", "Port": 8080}}],
+            }
+        }
+        inv.items[(A, R, "AwsElbLoadBalancer")] = {}
+    found = verdict(inv)
+    assert bool(found) is expected, (rule, found)
+    if expected:
+        assert "reachable" not in found and len(found["through_load_balancers"]) == 1
+    else:
+        assert "no public IPv4 address" in found.reason

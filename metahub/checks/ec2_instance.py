@@ -140,11 +140,23 @@ def its_associated_with_iam_roles_unrestricted(r: ResourceView) -> list[str]:
     ]
 
 
-@check(INSTANCE, needs=NETWORK)
+LOAD_BALANCERS = ("classic_load_balancers.*", "target_groups.load_balancers.*")
+
+
+@check(INSTANCE, needs=LOAD_BALANCERS)
+def its_associated_with_internet_facing_load_balancers(r: ResourceView) -> list[str]:
+    """Load balancers reachable from the internet that send it traffic (it is their target)."""
+    balancers = [*r.related("classic_load_balancers")]
+    balancers += [lb for group in r.related("target_groups") for lb in group.related("load_balancers")]
+    return [lb.id for lb in dict.fromkeys(balancers) if lb.check("is_public")]
+
+
+@check(INSTANCE, needs=(*NETWORK, *LOAD_BALANCERS))
 def is_public(r: ResourceView) -> dict[str, Any] | No:
     """Reachable from the internet now: on some interface, a public address of a family that its
     security groups open to the whole internet, its subnet's network ACL lets in (and replies out),
-    and its route table sends to an internet gateway. A stopped instance is not, and says what it
+    and its route table sends to an internet gateway; or through an internet-facing load balancer
+    that is itself reachable and has it as a target. A stopped instance is not, and says what it
     would be when started."""
     paths: list[Path] = []
     stops: list[str] = []
@@ -158,9 +170,11 @@ def is_public(r: ResourceView) -> dict[str, Any] | No:
     if state != "running":
         when = f"; when started, reachable on {'; '.join(p.describe() for p in paths)}" if paths else ""
         return No(f"{state}: not reachable now{when}")
-    if not paths:
-        return No("; ".join(dict.fromkeys(stops)))
-    return {"reachable": [p.describe() for p in paths]}
+    evidence: dict[str, Any] = {"reachable": [p.describe() for p in paths]} if paths else {}
+    balancers = r.check("its_associated_with_internet_facing_load_balancers")
+    if balancers:
+        evidence["through_load_balancers"] = balancers
+    return evidence or No("; ".join(dict.fromkeys(stops)))
 
 
 @check(INSTANCE, needs=("volumes",))

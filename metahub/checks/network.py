@@ -203,7 +203,9 @@ class AclPass:
     rules: tuple[int, ...]
 
 
-def acl_passes(acl: dict[str, Any], egress: bool, family: int, protocol: str, low: int, high: int) -> list[AclPass]:
+def acl_passes(
+    acl: dict[str, Any], egress: bool, family: int, protocol: str, low: int, high: int
+) -> list[AclPass]:
     """The parts of [low, high] on which the ACL lets the internet through, in one direction.
 
     Rules are read in number order; for each address the first rule that matches protocol, port and

@@ -19,6 +19,12 @@ SPEC = register(
             "subnet": Relation("AwsEc2Subnet", "[SubnetId, NetworkInterfaces[].SubnetId][]"),
             "volumes": Relation("AwsEc2Volume", "BlockDeviceMappings[].Ebs.VolumeId"),
             "instance_profile": Relation("AwsIamInstanceProfile", "IamInstanceProfile.Arn"),
+            # Load balancers that send it traffic: classic ones list their instances; v2 ones through
+            # target groups. Both listed once per region, indexed by instance.
+            "classic_load_balancers": Relation(
+                "AwsElbLoadBalancer", "InstanceId", reverse="Instances[].InstanceId"
+            ),
+            "target_groups": Relation("AwsElbv2TargetGroup", "InstanceId", reverse="Targets[].Target.Id"),
             "network_interfaces": Relation(
                 "AwsEc2NetworkInterface", "NetworkInterfaces[].NetworkInterfaceId"
             ),

@@ -5,6 +5,9 @@ was deleted since the scan."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from metahub.resources.fetch import FetchContext
 from metahub.resources.spec import Detail, Relation, Spec, register
 
 CLASSIC = register(
@@ -48,5 +51,33 @@ V2 = register(
             "security_groups": Relation("AwsEc2SecurityGroup", "SecurityGroups"),
             "subnets": Relation("AwsEc2Subnet", "AvailabilityZones[].SubnetId"),
         },
+    )
+)
+
+
+def fetch_target_groups(ctx: FetchContext, ids: list[str] | None) -> list[dict[str, Any]]:
+    """Every target group of the region with its registered targets (``Targets``): one listing,
+    then one DescribeTargetHealth per group, which AWS cannot batch. Only asked for when an instance
+    is checked, to know which load balancers send it traffic."""
+    groups = ctx.items("describe_target_groups", "TargetGroups")
+    if ids is not None:
+        groups = [g for g in groups if g["TargetGroupArn"] in ids]
+    for group in groups:
+        group["Targets"] = ctx.items(
+            "describe_target_health", "TargetHealthDescriptions", TargetGroupArn=group["TargetGroupArn"]
+        )
+    return groups
+
+
+TARGET_GROUPS = register(
+    Spec(
+        type="AwsElbv2TargetGroup",
+        service="elbv2",
+        arn_service="elasticloadbalancing",
+        arn_pattern=r"targetgroup/[^/]+/[^/]+",
+        id="TargetGroupArn",
+        id_from_arn=str,
+        fetch=fetch_target_groups,
+        relations={"load_balancers": Relation("AwsElbv2LoadBalancer", "LoadBalancerArns")},
     )
 )
