@@ -271,7 +271,9 @@ def test_enrich_findings_dry_run_plans_the_context_of_security_hub_findings(
         if by_resource[finding_id].startswith("arn:aws:ec2") and fields["metahub.is_public"].startswith("{")
     ]  # fmt: skip
     assert public, "the lab has instances with public addresses"
-    assert all(" over IPv4 to " in json.loads(fields["metahub.is_public"])["reachable"][0] for fields in public)
+    assert all(
+        " over IPv4 to " in json.loads(fields["metahub.is_public"])["reachable"][0] for fields in public
+    )
     assert all(len(fields) <= MAX_FIELDS for fields in written.values())
 
 

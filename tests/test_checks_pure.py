@@ -118,8 +118,14 @@ PUBLIC_POLICY = {
 def test_bucket_public_unless_blocked() -> None:
     assert _bucket(PUBLIC_POLICY, None, None).check("is_public")["policy_statements"]
     restrict = {"RestrictPublicBuckets": True}
-    assert "neutralised by Block Public Access" in _bucket(PUBLIC_POLICY, restrict, None).check("is_public").reason
-    assert "neutralised by Block Public Access" in _bucket(PUBLIC_POLICY, None, restrict).check("is_public").reason
+    assert (
+        "neutralised by Block Public Access"
+        in _bucket(PUBLIC_POLICY, restrict, None).check("is_public").reason
+    )
+    assert (
+        "neutralised by Block Public Access"
+        in _bucket(PUBLIC_POLICY, None, restrict).check("is_public").reason
+    )
     assert "no default encryption" in _bucket(PUBLIC_POLICY, None, None).check("is_encrypted").reason
 
 
@@ -269,7 +275,10 @@ def test_rollups_that_do_not_apply_are_null_and_say_so() -> None:
         ({"vol-1": {"VolumeId": "vol-1", "Encrypted": True}}, None),  # vol-2 unseen: unknown, not "encrypted"
         ({"vol-2": {"VolumeId": "vol-2", "Encrypted": False}}, False),  # one plain volume decides
         (
-            {"vol-1": {"VolumeId": "vol-1", "Encrypted": True}, "vol-2": {"VolumeId": "vol-2", "Encrypted": True}},
+            {
+                "vol-1": {"VolumeId": "vol-1", "Encrypted": True},
+                "vol-2": {"VolumeId": "vol-2", "Encrypted": True},
+            },
             ["vol-1", "vol-2"],
         ),
     ],

@@ -296,6 +296,14 @@ CASES += [
         False,
     ),
     ("access-point-account", PUBLIC, allow_if("StringEquals", "s3:DataAccessPointAccount", ME), False),
+    ("userid-role-sessions", PUBLIC, allow_if("StringLike", "aws:userid", "AROAEXAMPLEROLEID:*"), False),
+    ("userid-any-role-sessions", PUBLIC, allow_if("StringLike", "aws:userid", "AROA*"), True),
+    (
+        "source-vpc-arn",
+        PUBLIC,
+        allow_if("ArnEquals", "aws:SourceVpcArn", f"arn:aws:ec2:us-east-1:{ME}:vpc/vpc-1"),
+        False,
+    ),
     (
         "kms-caller-account",
         PUBLIC,

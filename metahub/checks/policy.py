@@ -361,6 +361,7 @@ _IDENTIFYING = frozenset(
         "aws:sourceorgpaths",
         "aws:sourcevpc",
         "aws:sourcevpce",
+        "aws:sourcevpcarn",
         "aws:vpcsourceip",
         "aws:vpceaccount",
         "aws:vpceorgid",
@@ -489,7 +490,11 @@ def _identifying_scope(clause: Clause, fam: str) -> Scope:
         present = Reach.SOME if cover else Reach.BOUNDED
     else:
         everything = any(v.strip("*") == "" for v in clause.values)
-        unbounded = any(_has_wildcard(v) or v.lower() == _PUBLIC_OIDC_AUDIENCE for v in clause.values)
+        unbounded = any(
+            (_has_wildcard(v) and not _role_sessions(clause.key_lower, v))
+            or v.lower() == _PUBLIC_OIDC_AUDIENCE
+            for v in clause.values
+        )
         present = Reach.SOME if everything or unbounded else Reach.BOUNDED
     # ``present``: how much of the callers that send the key the positive form lets through.
     if negated:
@@ -505,6 +510,11 @@ def _identifying_scope(clause: Clause, fam: str) -> Scope:
     reach = Reach.SOME if present == Reach.ALL else present  # those that omit the key are out
     restriction = f"{clause.key} {'not ' if negated else ''}in {list(clause.values)}"
     return Scope(reach, (restriction if reach == Reach.BOUNDED else shown,))
+
+
+def _role_sessions(key: str, value: str) -> bool:
+    """``aws:userid`` ``AROLEID:*``: every session of one role, which S3 counts as a fixed value."""
+    return key == "aws:userid" and re.fullmatch(r"AROA[A-Z0-9]+:\*", value) is not None
 
 
 def _ip_cover(values: Sequence[str]) -> set[int] | None:
