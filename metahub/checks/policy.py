@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import IntEnum
 from functools import cache, lru_cache
-from typing import Any
+from typing import Any, Literal
 
 # --------------------------------------------------------------------------------------------
 # Documents and statements
@@ -421,7 +421,7 @@ def _is_federation_key(key: str) -> bool:
 class Caller:
     """The class of requests a statement is read against."""
 
-    kind: str
+    kind: Literal["outsider", "self"]
     """``outsider``: anyone on the internet or any principal of another account. ``self``: the
     principal whose own policies these are, choosing its requests."""
     account: str
