@@ -14,6 +14,8 @@ from metahub.enrich import demand_for, evaluate
 from metahub.resources.fetch import Inventory
 from metahub.resources.spec import all_specs, spec_for_type
 
+from .test_network_model import world
+
 A, R = "123456789012", "us-east-1"
 
 
@@ -295,3 +297,23 @@ def test_instance_encryption_needs_every_volume(volumes: dict[str, Any], expecte
         assert not instance.check("is_encrypted") and "vol-2" in instance.check("is_encrypted").reason
     else:
         assert instance.check("is_encrypted") == expected
+
+
+def test_a_whole_is_public_when_one_member_is_whatever_the_others() -> None:
+    # One member reachable decides; one unknown member does not hide it, and blocks a "no".
+    inv = world()
+    instances = inv.items[(A, R, "AwsEc2Instance")]
+    instances["i-2"] = {
+        **instances["i-1"],
+        "InstanceId": "i-2",
+        "SubnetId": "subnet-gone",
+        "NetworkInterfaces": [{**instances["i-1"]["NetworkInterfaces"][0], "SubnetId": "subnet-gone"}],
+    }
+    inv.items[(A, R, "AwsAutoScalingAutoScalingGroup")] = {
+        "g": {"AutoScalingGroupName": "g", "Instances": [{"InstanceId": "i-1"}, {"InstanceId": "i-2"}]}
+    }
+    group = view(inv, "AwsAutoScalingAutoScalingGroup", "g")
+    assert list(group.check("is_public")) == ["i-1"]
+    instances["i-1"]["State"] = {"Name": "stopped"}
+    with pytest.raises(Unknown, match="i-2: subnet subnet-gone was not found"):
+        view(inv, "AwsAutoScalingAutoScalingGroup", "g").check("is_public")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from metahub.checks.base import No, ResourceView, Unknown, check
+from metahub.checks.base import No, ResourceView, Unknown, any_member, check
 from metahub.checks.network import open_ingress
 
 GROUP = "AwsAutoScalingAutoScalingGroup"
@@ -104,16 +104,14 @@ def _launched_from(r: ResourceView) -> ResourceView | None:
 @check(GROUP, needs=("instances.*",), name="is_public")
 def group_is_public(r: ResourceView) -> dict[str, Any] | No:
     """Instances of the group that are reachable from the internet."""
-    public = {i.id: i.check("is_public") for i in r.related("instances")}
-    public = {k: v for k, v in public.items() if v}
-    return public or No("no running instance of the group is reachable from the internet")
+    return any_member(
+        r.related("instances"), "is_public", "no instance of the group is reachable from the internet"
+    )
 
 
 @check(GROUP, needs=("instances.*",), name="is_unrestricted")
 def group_is_unrestricted(r: ResourceView) -> dict[str, Any] | No:
-    found = {i.id: i.check("is_unrestricted") for i in r.related("instances")}
-    found = {k: v for k, v in found.items() if v}
-    return found or No("no instance of the group is unrestricted")
+    return any_member(r.related("instances"), "is_unrestricted", "no instance of the group is unrestricted")
 
 
 @check(GROUP, needs=("launch_template", "launch_configuration"), name="is_encrypted")

@@ -49,6 +49,26 @@ class No:
         return f"No({self.reason!r})"
 
 
+def any_member(members: Iterable[ResourceView], name: str, none: str) -> dict[str, Any] | No:
+    """A rollup of a whole from its members (a cluster's instances, a group's): the members for
+    which check ``name`` holds. One member that holds decides yes; no needs every member decided."""
+    found: dict[str, Any] = {}
+    unknown: list[str] = []
+    for member in members:
+        try:
+            value = member.check(name)
+        except Unknown as exc:
+            unknown.append(f"{member.id}: {exc}")
+            continue
+        if value:
+            found[member.id] = value
+    if found:
+        return found
+    if unknown:
+        raise Unknown("; ".join(unknown))
+    return No(none)
+
+
 def encrypted_at_rest(r: ResourceView, flag: str = "Encrypted", key: str = "KmsKeyId") -> str | No:
     """The common answer for ``is_encrypted``: the KMS key when the flag is set (``encrypted`` when
     AWS names none), else no."""

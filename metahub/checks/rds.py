@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from metahub.checks.base import No, ResourceView, Unknown, check, encrypted_at_rest
+from metahub.checks.base import No, ResourceView, Unknown, any_member, check, encrypted_at_rest
 from metahub.checks.network import groups_by_id, open_ingress, reachable
 
 DB = "AwsRdsDbInstance"
@@ -107,5 +107,6 @@ def db_is_unrestricted(r: ResourceView) -> list[str] | No:
 @check("AwsRdsDbCluster", needs=("instances.*",), name="is_public")
 def cluster_is_public(r: ResourceView) -> dict[str, Any] | No:
     """Members of the cluster reachable from the internet."""
-    public = {member.id: member.check("is_public") for member in r.related("instances")}
-    return {k: v for k, v in public.items() if v} or No("no member instance is reachable from the internet")
+    return any_member(
+        r.related("instances"), "is_public", "no member instance is reachable from the internet"
+    )
