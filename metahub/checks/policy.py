@@ -301,46 +301,22 @@ def meet(scopes: Iterable[Scope]) -> Scope:
 
 
 _NEGATED = {
-    "stringnotequals",
-    "stringnotequalsignorecase",
-    "stringnotlike",
-    "numericnotequals",
-    "datenotequals",
-    "notipaddress",
-    "arnnotequals",
-    "arnnotlike",
-}
+    "stringnotequals", "stringnotequalsignorecase", "stringnotlike", "numericnotequals", "datenotequals",
+    "notipaddress", "arnnotequals", "arnnotlike",
+}  # fmt: skip
 _FAMILIES = {
-    "string": (
-        "stringequals",
-        "stringnotequals",
-        "stringequalsignorecase",
-        "stringnotequalsignorecase",
-        "stringlike",
-        "stringnotlike",
-    ),
-    "numeric": (
-        "numericequals",
-        "numericnotequals",
-        "numericlessthan",
-        "numericlessthanequals",
-        "numericgreaterthan",
-        "numericgreaterthanequals",
-    ),
-    "date": (
-        "dateequals",
-        "datenotequals",
-        "datelessthan",
-        "datelessthanequals",
-        "dategreaterthan",
-        "dategreaterthanequals",
-    ),
+    "string": ("stringequals", "stringnotequals", "stringequalsignorecase", "stringnotequalsignorecase",
+               "stringlike", "stringnotlike"),
+    "numeric": ("numericequals", "numericnotequals", "numericlessthan", "numericlessthanequals",
+                "numericgreaterthan", "numericgreaterthanequals"),
+    "date": ("dateequals", "datenotequals", "datelessthan", "datelessthanequals", "dategreaterthan",
+             "dategreaterthanequals"),
     "bool": ("bool",),
     "binary": ("binaryequals",),
     "ip": ("ipaddress", "notipaddress"),
     "arn": ("arnequals", "arnlike", "arnnotequals", "arnnotlike"),
     "null": ("null",),
-}
+}  # fmt: skip
 _FAMILY_OF = {op: family for family, ops in _FAMILIES.items() for op in ops}
 
 
@@ -351,61 +327,22 @@ def family(clause: Clause) -> str | None:
 # Keys whose value identifies the caller or its network, which an outsider cannot choose: fixed
 # values of them make a grant to "*" non-public (S3 "The meaning of public"; Access Analyzer's
 # list adds the organization, VPC endpoint owner and EC2 source keys).
-_IDENTIFYING = frozenset(
-    {
-        "aws:sourceip",
-        "aws:sourcearn",
-        "aws:sourceaccount",
-        "aws:sourceowner",
-        "aws:sourceorgid",
-        "aws:sourceorgpaths",
-        "aws:sourcevpc",
-        "aws:sourcevpce",
-        "aws:sourcevpcarn",
-        "aws:vpcsourceip",
-        "aws:vpceaccount",
-        "aws:vpceorgid",
-        "aws:vpceorgpaths",
-        "aws:principalorgid",
-        "aws:principalorgpaths",
-        "aws:principalaccount",
-        "aws:principalarn",
-        "aws:principalservicename",
-        "aws:principalservicenameslist",
-        "aws:userid",
-        "aws:username",
-        "aws:ec2instancesourcevpc",
-        "aws:ec2instancesourceprivateipv4",
-        "s3:dataaccesspointarn",
-        "s3:dataaccesspointaccount",
-        "s3:x-amz-server-side-encryption-aws-kms-key-id",
-        "kms:calleraccount",
-        "sns:endpoint",
-        "lambda:eventsourcetoken",
-    }
-)
+_IDENTIFYING = frozenset({
+    "aws:sourceip", "aws:sourcearn", "aws:sourceaccount", "aws:sourceowner", "aws:sourceorgid",
+    "aws:sourceorgpaths", "aws:sourcevpc", "aws:sourcevpce", "aws:sourcevpcarn", "aws:vpcsourceip",
+    "aws:vpceaccount", "aws:vpceorgid", "aws:vpceorgpaths", "aws:principalorgid", "aws:principalorgpaths",
+    "aws:principalaccount", "aws:principalarn", "aws:principalservicename", "aws:principalservicenameslist",
+    "aws:userid", "aws:username", "aws:ec2instancesourcevpc", "aws:ec2instancesourceprivateipv4",
+    "s3:dataaccesspointarn", "s3:dataaccesspointaccount", "s3:x-amz-server-side-encryption-aws-kms-key-id",
+    "kms:calleraccount", "sns:endpoint", "lambda:eventsourcetoken",
+})  # fmt: skip
 _TIME = frozenset({"aws:currenttime", "aws:epochtime"})
-_CALLER_CHOSEN = frozenset(
-    {
-        "aws:securetransport",
-        "aws:useragent",
-        "aws:referer",
-        "aws:requestedregion",
-        "aws:tagkeys",
-        "aws:multifactorauthpresent",
-        "aws:multifactorauthage",
-        "aws:tokenissuetime",
-        "aws:sourceidentity",
-        "aws:viaawsservice",
-        "aws:calledvia",
-        "aws:calledviafirst",
-        "aws:calledvialast",
-        "aws:principaltype",
-        "aws:federatedprovider",
-        "aws:rolesessionname",
-        "aws:assumedroot",
-    }
-)
+_CALLER_CHOSEN = frozenset({
+    "aws:securetransport", "aws:useragent", "aws:referer", "aws:requestedregion", "aws:tagkeys",
+    "aws:multifactorauthpresent", "aws:multifactorauthage", "aws:tokenissuetime", "aws:sourceidentity",
+    "aws:viaawsservice", "aws:calledvia", "aws:calledviafirst", "aws:calledvialast", "aws:principaltype",
+    "aws:federatedprovider", "aws:rolesessionname", "aws:assumedroot",
+})  # fmt: skip
 _CALLER_CHOSEN_PREFIXES = ("aws:requesttag/", "aws:principaltag/")
 _RESOURCE_FACTS = ("aws:resourcetag/", "aws:resourceorgid", "aws:resourceorgpaths")
 _PUBLIC_OIDC_AUDIENCE = "sts.amazonaws.com"
@@ -871,49 +808,22 @@ class Decision:
 
 
 ADMIN_PROBES = (
-    "iam:CreateUser",
-    "iam:AttachRolePolicy",
-    "iam:PutUserPolicy",
-    "iam:CreateAccessKey",
-    "iam:PassRole",
-    "sts:AssumeRole",
-    "organizations:LeaveOrganization",
-    "s3:GetObject",
-    "s3:PutBucketPolicy",
-    "ec2:RunInstances",
-    "ec2:AuthorizeSecurityGroupIngress",
-    "kms:Decrypt",
-    "kms:PutKeyPolicy",
-    "lambda:UpdateFunctionCode",
-    "secretsmanager:GetSecretValue",
-    "cloudtrail:StopLogging",
-    "dynamodb:Scan",
-    "rds:DeleteDBInstance",
-    "metahub:AnyOtherAction",
-)
+    "iam:CreateUser", "iam:AttachRolePolicy", "iam:PutUserPolicy", "iam:CreateAccessKey", "iam:PassRole",
+    "sts:AssumeRole", "organizations:LeaveOrganization", "s3:GetObject", "s3:PutBucketPolicy",
+    "ec2:RunInstances", "ec2:AuthorizeSecurityGroupIngress", "kms:Decrypt", "kms:PutKeyPolicy",
+    "lambda:UpdateFunctionCode", "secretsmanager:GetSecretValue", "cloudtrail:StopLogging",
+    "dynamodb:Scan", "rds:DeleteDBInstance", "metahub:AnyOtherAction",
+)  # fmt: skip
 """Actions across services (and one no service has): a principal allowed all of them on any
 resource may do everything, or everything but a handful of actions (``NotAction``)."""
 
 ESCALATION_ACTIONS = (
-    "iam:PassRole",
-    "iam:CreatePolicyVersion",
-    "iam:SetDefaultPolicyVersion",
-    "iam:AttachUserPolicy",
-    "iam:AttachGroupPolicy",
-    "iam:AttachRolePolicy",
-    "iam:PutUserPolicy",
-    "iam:PutGroupPolicy",
-    "iam:PutRolePolicy",
-    "iam:CreateAccessKey",
-    "iam:CreateLoginProfile",
-    "iam:UpdateLoginProfile",
-    "iam:UpdateAssumeRolePolicy",
-    "iam:AddUserToGroup",
-    "iam:DeleteUserPermissionsBoundary",
-    "iam:DeleteRolePermissionsBoundary",
-    "sts:AssumeRole",
-    "lambda:UpdateFunctionCode",
-)
+    "iam:PassRole", "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:AttachUserPolicy",
+    "iam:AttachGroupPolicy", "iam:AttachRolePolicy", "iam:PutUserPolicy", "iam:PutGroupPolicy",
+    "iam:PutRolePolicy", "iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile",
+    "iam:UpdateAssumeRolePolicy", "iam:AddUserToGroup", "iam:DeleteUserPermissionsBoundary",
+    "iam:DeleteRolePermissionsBoundary", "sts:AssumeRole", "lambda:UpdateFunctionCode",
+)  # fmt: skip
 """Actions that let a principal give itself more (privilege escalation), when allowed on any resource."""
 
 
