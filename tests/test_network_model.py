@@ -546,6 +546,20 @@ CASES: list[tuple[str, str, dict[str, Any], bool | None, str]] = [
         "route table of subnet subnet-1",
     ),
     ("acl-not-read", PARTIAL, {"drop": ("AwsEc2NetworkAcl",)}, None, "network ACL of subnet subnet-1"),
+    (
+        "prefix-list-only",
+        PARTIAL,
+        {"rules": [{**sg("tcp", 22, 22), "PrefixListIds": [{"PrefixListId": "pl-0abc"}]}]},
+        None,
+        "prefix lists pl-0abc, whose entries are not read",
+    ),
+    (
+        "prefix-list-beside-open-rule",
+        SG,
+        {"rules": [{**sg("tcp", 22, 22, "0.0.0.0/0"), "PrefixListIds": [{"PrefixListId": "pl-0abc"}]}]},
+        True,
+        "tcp/22",
+    ),
     # State
     (
         "stopped-but-open",

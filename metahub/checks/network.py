@@ -180,6 +180,18 @@ def partial_openings(groups: Iterable[dict[str, Any]], family: int) -> list[str]
     return list(dict.fromkeys(found))
 
 
+def prefix_lists(groups: Iterable[dict[str, Any]]) -> list[str]:
+    """Managed prefix lists ingress rules allow from: what they hold is not read, so what they open
+    cannot be told (a customer list may hold 0.0.0.0/0)."""
+    found = [
+        p.get("PrefixListId", "?")
+        for group in groups
+        for permission in group.get("IpPermissions", [])
+        for p in permission.get("PrefixListIds", [])
+    ]
+    return list(dict.fromkeys(found))
+
+
 def _segments(
     spans: Iterable[tuple[int, int]], within: tuple[int, int] = (0, 65535)
 ) -> list[tuple[int, int]]:
@@ -361,6 +373,12 @@ def reachable(
         name = FAMILY_NAME[family]
         openings = [o for o in internet_openings(groups, family) if _wanted(o, ports)]
         if not openings:
+            lists = prefix_lists(groups)
+            if lists:
+                raise Unknown(
+                    f"{name}: nothing opens {_port_list(ports)} to the whole internet but rules from prefix "
+                    f"lists {', '.join(lists)}, whose entries are not read"
+                )
             partial = partial_openings(groups, family)
             stops.append(
                 f"{name}: no security group rule opens {_port_list(ports)} to the whole internet"
