@@ -54,6 +54,7 @@ def inventory(resources: Mapping[str, AffectedResource]) -> list[str]:
 
 _FINDING_FIELDS: dict[str, Callable[[Finding], Any]] = {
     "SeverityLabel": lambda f: f.severity_label,
+    "Outcome": lambda f: f.outcome,
     "ComplianceStatus": lambda f: f.compliance_status,
     "WorkflowStatus": lambda f: f.workflow_status,
     "RecordState": lambda f: f.RecordState,
@@ -71,6 +72,7 @@ _RESOURCE_FIELDS: dict[str, Callable[[AffectedResource], Any]] = {
     "Region": lambda r: r.region,
     "Concrete": lambda r: r.concrete,
     "HighestSeverity": lambda r: r.highest_severity,
+    "WorstFailedSeverity": lambda r: r.worst_failed_severity,
 }
 
 

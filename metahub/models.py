@@ -12,6 +12,12 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 SEVERITY_ORDER = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL")
+OUTCOMES = ("FAILED", "PASSED", "OTHER")
+PALETTE = {
+    "CRITICAL": "B71C1C", "HIGH": "E65100", "MEDIUM": "F9A825", "LOW": "5C7A99", "INFORMATIONAL": "90A4AE",
+    "UNRATED": "78909C", "PASSED": "2E7D32", "OTHER": "9E9E9E",
+}  # fmt: skip
+"""One palette for the HTML report and the XLSX sheet: failed severities, then passed and other."""
 
 
 def _assume_utc(value: datetime) -> datetime:
@@ -125,6 +131,23 @@ class Finding(AsffModel):
         return self.WorkflowState
 
     @property
+    def outcome(self) -> str:
+        """``FAILED``, ``PASSED`` or ``OTHER``: what the finding says of its resource now.
+
+        PASSED is the compliance status. OTHER is a finding set aside (workflow SUPPRESSED or
+        RESOLVED, record ARCHIVED) or undecided (WARNING, NOT_AVAILABLE). Everything else states a
+        problem: FAILED, and findings with no compliance status at all (a threat, a vulnerability).
+        """
+        status = (self.compliance_status or "").upper()
+        if status == "PASSED":
+            return "PASSED"
+        if (self.workflow_status or "").upper() in ("SUPPRESSED", "RESOLVED"):
+            return "OTHER"
+        if (self.RecordState or "").upper() == "ARCHIVED" or status in ("WARNING", "NOT_AVAILABLE"):
+            return "OTHER"
+        return "FAILED"
+
+    @property
     def product_name(self) -> str | None:
         """``ProductName``, else the product part of ``ProductArn`` (``.../product/prowler/prowler``)."""
         if self.ProductName:
@@ -183,6 +206,35 @@ class AffectedResource(BaseModel):
     def highest_severity(self) -> str | None:
         counts = self.severity_counts
         return next((label for label in SEVERITY_ORDER if counts[label]), None)
+
+    @property
+    def outcome_counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(OUTCOMES, 0)
+        for finding in self.findings:
+            counts[finding.outcome] += 1
+        return counts
+
+    @property
+    def failed_severity_counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(SEVERITY_ORDER, 0)
+        for finding in self.findings:
+            if finding.outcome == "FAILED" and finding.severity_label:
+                counts[finding.severity_label] += 1
+        return counts
+
+    @property
+    def worst_failed_severity(self) -> str | None:
+        """The severity of its worst *failed* finding; ``PASSED`` when every finding passed; None
+        when nothing failed but not all passed (set aside, undecided). A resource whose findings
+        all passed is not at risk, however severe the checks it passed."""
+        counts = self.failed_severity_counts
+        worst = next((label for label in SEVERITY_ORDER if counts[label]), None)
+        if worst:
+            return worst
+        outcomes = self.outcome_counts
+        if outcomes["FAILED"]:
+            return "UNRATED"  # failed findings without a severity
+        return "PASSED" if self.findings and outcomes["PASSED"] == len(self.findings) else None
 
     def context(self) -> dict[str, Any]:
         """The context keys that enrichment has filled, in MetaHub's names, with the reasons

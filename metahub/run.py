@@ -167,6 +167,8 @@ class Run:
                         "Title": finding.Title,
                         "GeneratorId": finding.GeneratorId,
                         "Severity": finding.severity_label,
+                        "Outcome": finding.outcome,
+                        "ResourceWorstFailedSeverity": resource.worst_failed_severity,
                         "ComplianceStatus": finding.compliance_status,
                         "WorkflowStatus": finding.workflow_status,
                         "RecordState": finding.RecordState,
@@ -198,16 +200,22 @@ class Run:
                 "ResourceConcrete": resource.concrete,
                 "Findings": len(resource.findings),
                 "HighestSeverity": resource.highest_severity,
+                "WorstFailedSeverity": resource.worst_failed_severity,
                 **{label.title(): count for label, count in resource.severity_counts.items()},
+                **{f"Failed{label.title()}": n for label, n in resource.failed_severity_counts.items()},
+                **{outcome.title(): n for outcome, n in resource.outcome_counts.items()},
                 "Tags": resource.tags,
                 **_flat(resource),
             }
             rows.append(row)
         frame = pd.DataFrame(rows)
         if frame.empty:
-            frame = pd.DataFrame(columns=["ResourceArn", "ResourceType", "Findings", "HighestSeverity"])
+            frame = pd.DataFrame(
+                columns=["ResourceArn", "ResourceType", "Findings", "HighestSeverity", "WorstFailedSeverity"]
+            )
         if "HighestSeverity" in frame:
             frame["HighestSeverity"] = _severity_dtype(frame["HighestSeverity"])
+            frame["WorstFailedSeverity"] = _worst_dtype(frame["WorstFailedSeverity"])
         return frame
 
     # --- files -------------------------------------------------------------------------------
@@ -309,6 +317,8 @@ _FINDING_COLUMNS = [
     "Title",
     "GeneratorId",
     "Severity",
+    "Outcome",
+    "ResourceWorstFailedSeverity",
     "ComplianceStatus",
     "WorkflowStatus",
     "RecordState",
@@ -338,14 +348,24 @@ def _severity_dtype(series: pd.Series) -> pd.Series:
     return series.astype(pd.CategoricalDtype(categories=ordered, ordered=True))
 
 
+def _worst_dtype(series: pd.Series) -> pd.Series:
+    """Worst failed severity, ordered: PASSED < UNRATED < INFORMATIONAL < ... < CRITICAL."""
+    import pandas as pd
+
+    ordered = ["PASSED", "UNRATED", *reversed(SEVERITY_ORDER)]
+    return series.astype(pd.CategoricalDtype(categories=ordered, ordered=True))
+
+
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
     frame["Severity"] = _severity_dtype(frame["Severity"])
+    frame["ResourceWorstFailedSeverity"] = _worst_dtype(frame["ResourceWorstFailedSeverity"])
     for column in (
         "ResourceType",
         "ResourceAccount",
         "ResourceRegion",
+        "Outcome",
         "ComplianceStatus",
         "WorkflowStatus",
         "RecordState",

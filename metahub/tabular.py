@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from metahub.checks.base import ROLLUPS
-from metahub.models import SEVERITY_ORDER, AffectedResource
+from metahub.models import PALETTE, SEVERITY_ORDER, AffectedResource
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 FINDING_COLUMNS = (
@@ -24,7 +24,9 @@ FINDING_COLUMNS = (
     "ResourceType",
     "AwsAccountId",
     "Region",
+    "ResourceWorstFailedSeverity",
     "Severity",
+    "Outcome",
     "Title",
     "GeneratorId",
     "ComplianceStatus",
@@ -35,13 +37,6 @@ FINDING_COLUMNS = (
     "CreatedAt",
     "UpdatedAt",
 )
-_SEVERITY_FILLS = {
-    "CRITICAL": "7B1FA2",
-    "HIGH": "D32F2F",
-    "MEDIUM": "F57C00",
-    "LOW": "FBC02D",
-    "INFORMATIONAL": "90A4AE",
-}
 
 
 def neutralise(value: Any) -> Any:
@@ -86,7 +81,9 @@ def rows(
                 resource.type,
                 resource.account,
                 resource.region,
+                resource.worst_failed_severity,
                 finding.severity_label,
+                finding.outcome,
                 finding.Title,
                 finding.GeneratorId,
                 finding.compliance_status,
@@ -125,17 +122,22 @@ def write_xlsx(path: Path, header: list[str], body: list[list[Any]]) -> Path:
     sheet.append(header)
     for cell_ in sheet[1]:
         cell_.font = Font(bold=True)
-    severity_column = header.index("Severity") + 1
-    fills = {label: PatternFill("solid", fgColor=colour) for label, colour in _SEVERITY_FILLS.items()}
+    severity_column, outcome_column = header.index("Severity") + 1, header.index("Outcome") + 1
+    worst_column = header.index("ResourceWorstFailedSeverity") + 1
+    fills = {label: PatternFill("solid", fgColor=colour) for label, colour in PALETTE.items()}
     for row_number, values in enumerate(body, start=2):
         for column, value in enumerate(values, start=1):
             target = sheet.cell(row=row_number, column=column)
             target.value = value
             if isinstance(value, str):
                 target.data_type = "s"  # openpyxl would otherwise take "=..." for a formula
-        severity = values[severity_column - 1]
-        if severity in fills:
-            sheet.cell(row=row_number, column=severity_column).fill = fills[severity]
+        # A passed finding's severity is the check's, not a risk: drawn as passed, never red.
+        outcome = values[outcome_column - 1]
+        colour = values[severity_column - 1] if outcome == "FAILED" else outcome
+        if colour in fills:
+            sheet.cell(row=row_number, column=severity_column).fill = fills[colour]
+        if values[worst_column - 1] in fills:
+            sheet.cell(row=row_number, column=worst_column).fill = fills[values[worst_column - 1]]
     for column, name in enumerate(header, start=1):
         longest = max([len(name), *(len(str(r[column - 1])) for r in body[:2000])])
         sheet.column_dimensions[get_column_letter(column)].width = min(max(10, longest + 2), 60)
@@ -159,13 +161,13 @@ def write_sqlite(path: Path, resources: Mapping[str, AffectedResource]) -> Path:
             """
             CREATE TABLE resources (
                 arn TEXT PRIMARY KEY, type TEXT, account TEXT, region TEXT, partition TEXT,
-                concrete INTEGER, findings INTEGER, highest_severity TEXT,
+                concrete INTEGER, findings INTEGER, highest_severity TEXT, worst_failed_severity TEXT,
                 is_public TEXT, is_encrypted TEXT, is_attached TEXT, is_unrestricted TEXT,
                 tags TEXT, metachecks TEXT, metatags TEXT, metatrails TEXT, metaaccount TEXT,
                 unknown TEXT, evidence TEXT);
             CREATE TABLE findings (
                 id TEXT, product_arn TEXT, resource_arn TEXT REFERENCES resources(arn),
-                severity TEXT, severity_rank INTEGER, title TEXT, generator_id TEXT,
+                severity TEXT, severity_rank INTEGER, outcome TEXT, title TEXT, generator_id TEXT,
                 compliance_status TEXT, workflow_status TEXT, record_state TEXT, product_name TEXT,
                 account TEXT, region TEXT, created_at TEXT, updated_at TEXT, asff TEXT);
             CREATE TABLE accounts (
@@ -177,7 +179,7 @@ def write_sqlite(path: Path, resources: Mapping[str, AffectedResource]) -> Path:
         for arn, r in resources.items():
             checks = r.metachecks or {}
             db.execute(
-                "INSERT INTO resources VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO resources VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     arn,
                     r.type,
@@ -187,6 +189,7 @@ def write_sqlite(path: Path, resources: Mapping[str, AffectedResource]) -> Path:
                     int(r.concrete),
                     len(r.findings),
                     r.highest_severity,
+                    r.worst_failed_severity,
                     *(as_json(checks.get(name)) for name in ROLLUPS),
                     as_json(r.tags),
                     as_json(r.metachecks),
@@ -198,7 +201,7 @@ def write_sqlite(path: Path, resources: Mapping[str, AffectedResource]) -> Path:
                 ),
             )
             db.executemany(
-                "INSERT INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     (
                         f.Id,
@@ -208,6 +211,7 @@ def write_sqlite(path: Path, resources: Mapping[str, AffectedResource]) -> Path:
                         len(SEVERITY_ORDER) - SEVERITY_ORDER.index(f.severity_label)
                         if f.severity_label
                         else None,
+                        f.outcome,
                         f.Title,
                         f.GeneratorId,
                         f.compliance_status,

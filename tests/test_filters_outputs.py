@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 import metahub
 from metahub.cli import main
 from metahub.filters import FilterError, Filters
-from metahub.models import AffectedResource
+from metahub.models import PALETTE, AffectedResource
 
 from .conftest import make_finding, write
 
@@ -167,7 +167,7 @@ def test_xlsx_neutralises_formulas_and_is_usable(tmp_path: Path) -> None:
     assert owner.data_type == "s" and owner.value == "'" + EVIL
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref.startswith("A1:")
     severity = sheet.cell(row=2, column=header.index("Severity") + 1)
-    assert severity.value == "HIGH" and severity.fill.fgColor.rgb.endswith("D32F2F")
+    assert severity.value == "HIGH" and severity.fill.fgColor.rgb.endswith(PALETTE["HIGH"])  # as in the HTML
 
 
 def test_every_format_on_the_enriched_lab(enriched_lab: metahub.Run, tmp_path: Path) -> None:
@@ -223,3 +223,39 @@ def test_tags_become_columns() -> None:
     assert run.resources_dataframe().loc[0, "tags.Environment"] == "prod"
     assert run.to_dataframe().loc[0, "tags.Environment"] == "prod"
     assert isinstance(next(iter(run.resources.values())), AffectedResource)
+
+
+def test_passed_findings_are_drawn_as_passed_in_the_sheet(tmp_path: Path) -> None:
+    passed = make_finding("f-pass", Severity={"Label": "CRITICAL"}, Compliance={"Status": "PASSED"})
+    failed = make_finding("f-fail", Severity={"Label": "LOW"}, Compliance={"Status": "FAILED"})
+    (path,) = metahub.Run.from_findings([passed, failed]).write(["xlsx"], tmp_path, "t")
+    sheet = load_workbook(path).active
+    header = [c.value for c in sheet[1]]
+    cells = {
+        sheet.cell(row=row, column=header.index("FindingId") + 1).value: row
+        for row in range(2, sheet.max_row + 1)
+    }
+    severity = sheet.cell(row=cells["f-pass"], column=header.index("Severity") + 1)
+    assert severity.value == "CRITICAL" and severity.fill.fgColor.rgb.endswith(PALETTE["PASSED"])
+    worst = sheet.cell(row=cells["f-pass"], column=header.index("ResourceWorstFailedSeverity") + 1)
+    assert worst.value == "LOW" and worst.fill.fgColor.rgb.endswith(PALETTE["LOW"])
+
+
+def test_worst_failed_severity_in_sqlite_and_dataframes(tmp_path: Path) -> None:
+    passed = make_finding("f-pass", Severity={"Label": "CRITICAL"}, Compliance={"Status": "PASSED"})
+    only_passed = make_finding("f-pass-b", arn="arn:aws:s3:::bucket-b", Compliance={"Status": "PASSED"})
+    failed = make_finding("f-fail", Severity={"Label": "LOW"}, Compliance={"Status": "FAILED"})
+    run = metahub.Run.from_findings([passed, only_passed, failed])
+    (path,) = run.write(["sqlite"], tmp_path, "t")
+    with sqlite3.connect(path) as db:
+        worst = dict(db.execute("SELECT arn, worst_failed_severity FROM resources"))
+        outcomes = dict(db.execute("SELECT id, outcome FROM findings"))
+    assert worst == {"arn:aws:s3:::bucket-a": "LOW", "arn:aws:s3:::bucket-b": "PASSED"}
+    assert outcomes == {"f-pass": "PASSED", "f-pass-b": "PASSED", "f-fail": "FAILED"}
+    frame = run.resources_dataframe()
+    assert list(frame.sort_values("WorstFailedSeverity")["ResourceArn"]) == [
+        "arn:aws:s3:::bucket-b",
+        "arn:aws:s3:::bucket-a",
+    ]
+    assert frame.set_index("ResourceArn").loc["arn:aws:s3:::bucket-a", "FailedLow"] == 1
+    assert set(run.to_dataframe()["Outcome"]) == {"PASSED", "FAILED"}

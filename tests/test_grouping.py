@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import random
+from typing import Any
+
+import pytest
 
 import metahub
 from metahub.arn import parse_arn
@@ -77,3 +80,30 @@ def test_arn_parts() -> None:
     assert parse_arn("arn:aws:sqs:us-east-1:123456789012:orders-0").resource_id == "orders-0"  # type: ignore[union-attr]
     assert parse_arn("arn:aws:ec2:us-east-1:123456789012:volume").concrete is False  # type: ignore[union-attr]
     assert parse_arn("not-an-arn") is None
+
+
+@pytest.mark.parametrize(
+    ("findings", "worst"),
+    [
+        ([("CRITICAL", "PASSED"), ("LOW", "FAILED")], "LOW"),  # passed checks are not risk
+        ([("CRITICAL", "PASSED"), ("HIGH", "PASSED")], "PASSED"),
+        ([("HIGH", "FAILED", "SUPPRESSED"), ("LOW", "PASSED")], None),  # set aside: neither
+        ([("MEDIUM", "WARNING")], None),
+        ([("HIGH", None)], "HIGH"),  # no compliance status: a threat or vulnerability, a problem
+        ([("HIGH", "FAILED", "RESOLVED"), ("MEDIUM", "FAILED")], "MEDIUM"),
+    ],
+)
+def test_worst_failed_severity(findings: list[tuple[Any, ...]], worst: str | None) -> None:
+    raw = []
+    for index, (severity, status, *workflow) in enumerate(findings):
+        finding = make_finding(f"f-{index}", Severity={"Label": severity})
+        if status is None:
+            del finding["Compliance"]
+        else:
+            finding["Compliance"] = {"Status": status}
+        if workflow:
+            finding["Workflow"] = {"Status": workflow[0]}
+        raw.append(finding)
+    resource = next(iter(metahub.Run.from_findings(raw).resources.values()))
+    assert resource.worst_failed_severity == worst
+    assert sum(resource.outcome_counts.values()) == len(findings)
