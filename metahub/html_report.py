@@ -18,7 +18,7 @@ import jinja2
 
 from metahub import __version__
 from metahub.checks.base import ROLLUPS
-from metahub.models import SEVERITY_ORDER, AffectedResource
+from metahub.models import OUTCOMES, PALETTE, SEVERITY_ORDER, AffectedResource
 
 _ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
@@ -52,7 +52,7 @@ def report_data(
     checks = [c for c in check_columns if c not in rollups]
     rows, findings = [], []
     for index, (arn, resource) in enumerate(resources.items()):
-        counts = resource.severity_counts
+        counts = resource.failed_severity_counts
         metachecks = resource.metachecks or {}
         tags = resource.effective_tags
         rows.append(
@@ -61,7 +61,7 @@ def report_data(
                 resource.type,
                 resource.account,
                 resource.region,
-                resource.highest_severity or "",
+                resource.worst_failed_severity or "",
                 [counts.get(label, 0) for label in SEVERITY_ORDER],
                 len(resource.findings),
                 *(_verdict(resource, name) for name in rollups),
@@ -81,6 +81,7 @@ def report_data(
                     finding.GeneratorId or "",
                     finding.product_name or "",
                     finding.Id,
+                    finding.outcome,
                 ]
             )
     return {
@@ -88,6 +89,8 @@ def report_data(
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "version": __version__,
         "severities": list(SEVERITY_ORDER),
+        "outcomes": list(OUTCOMES),
+        "palette": {label: f"#{colour}" for label, colour in PALETTE.items()},
         "rollups": rollups,
         "tagColumns": [f"Tag:{t}" for t in tag_columns],
         "checkColumns": checks,

@@ -138,5 +138,43 @@ def test_hostile_text_renders_as_text(browser: Any, tmp_path: Path) -> None:
     assert page.page.locator(f"text={XSS_TAG}").count() >= 1
     assert page.page.locator("img").count() == 0
     page.show("findings")
-    assert page.page.locator(".row.data div").nth(1).text_content() == XSS_TITLE
+    assert page.page.locator(".row.data div").nth(2).text_content() == XSS_TITLE
+    page.check_clean()
+
+
+def test_passed_findings_are_not_risk(browser: Any, tmp_path: Path) -> None:
+    findings = [
+        make_finding("f-pass", Severity={"Label": "CRITICAL"}, Compliance={"Status": "PASSED"}),
+        make_finding("f-fail", Severity={"Label": "LOW"}, Compliance={"Status": "FAILED"}),
+        make_finding("f-other", Severity={"Label": "HIGH"}, Compliance={"Status": "WARNING"}),
+        make_finding(
+            "f-only-pass", arn="arn:aws:s3:::b2", Severity={"Label": "HIGH"}, Compliance={"Status": "PASSED"}
+        ),
+    ]
+    path = metahub.Run.from_findings(findings).to_html(tmp_path / "status.html")
+    page = Page(browser, path)
+    tiles = {
+        t.get_attribute("data-outcome"): t.locator(".n").text_content()
+        for t in page.page.locator(".kpi").all()
+    }
+    assert tiles == {"FAILED": "1", "PASSED": "2", "OTHER": "1", "resources-failing": "1"}
+    page.page.click(".kpi[data-outcome=FAILED]")  # a tile opens the table it counts
+    assert page.shown() == ["f-fail"]
+    page.page.fill("input[data-column=Status]", "")
+    page.page.click(".head [data-column=Status]")
+    assert page.shown()[0] == "f-fail"  # failed first
+    row = page.page.locator(".row.data:visible").nth(page.shown().index("f-pass"))
+    assert row.locator(".sev-muted").text_content() == "CRITICAL"  # a passed check's severity, muted
+    assert row.locator(".out-PASSED").count() == 1 and row.locator(".sev-CRITICAL").count() == 0
+    colour = row.locator(".out-PASSED").evaluate("e => getComputedStyle(e).backgroundColor")
+    assert colour == "rgb(46, 125, 50)"  # PALETTE["PASSED"], as in the XLSX
+    page.show("resources")
+    worst = dict(
+        zip(
+            page.shown(),
+            page.page.locator(".row.data:visible > div:nth-child(5)").all_text_contents(),
+            strict=True,
+        )
+    )
+    assert worst == {"arn:aws:s3:::bucket-a": "LOW", "arn:aws:s3:::b2": "PASSED"}
     page.check_clean()
