@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from collections import Counter
+from collections.abc import Iterable
 from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,6 +24,7 @@ from metahub.enrich import CONTEXTS, load_trail_events
 from metahub.filters import FilterError, Filters
 from metahub.ingest import Source
 from metahub.json_outputs import JSON_MODES, write_json
+from metahub.models import SEVERITY_ORDER, AffectedResource
 from metahub.run import OUTPUT_MODES, Run, load
 from metahub.securityhub import (
     DEFAULT_FILTERS,
@@ -36,6 +39,8 @@ from metahub.securityhub import (
 log = logging.getLogger("metahub")
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_ACTIONS = 0, 1, 2, 3
+_KINDS_SHOWN = 8
+_DEMO_MODES = ("json-short", "json-statistics", "html")
 _PROBLEMS_SHOWN = 20
 _LIST_VIEWS = ("short", "full", "inventory", "statistics")
 
@@ -214,8 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--output-modes",
         nargs="*",
         choices=OUTPUT_MODES,
-        default=list(JSON_MODES),
-        help="files to write (default: all JSON modes; give the flag alone to write none)",
+        default=None,
+        help="files to write (default: all JSON modes; with --demo, json-short, json-statistics and html; "
+        "give the flag alone to write none)",
     )
     outputs.add_argument(
         "--output-tag-columns", nargs="+", default=[], metavar="TAG", help="CSV/XLSX: a column per tag"
@@ -315,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
             _enrich(run, args, contexts, rules, trail_events)
     if filters:
         run = run.apply(filters)
+    if args.output_modes is None:  # what a newcomer wants to open, not 27 MB of JSON
+        args.output_modes = list(_DEMO_MODES if args.demo else JSON_MODES)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     _print_problems(run, args.output_dir if args.output_modes else None, stamp)
 
@@ -331,7 +339,14 @@ def main(argv: list[str] | None = None) -> int:
     if not args.quiet:
         for path in written:
             print(f"wrote {path}", file=sys.stderr)
+        print(_found_line(run), file=sys.stderr)
         print(_summary_line(run), file=sys.stderr)
+        for path in written:
+            if path.suffix == ".html":
+                print(
+                    f"metahub: open the report in any browser (one file, works offline): {path.resolve().as_uri()}",
+                    file=sys.stderr,
+                )
     if hub is not None and hub.actions:
         status = _act(run, hub, args, stamp)
         if status != EXIT_OK:
@@ -464,13 +479,64 @@ def _enrich(
     report = run.enrichment
     if report is None or args.quiet:
         return
-    for reason, count in report.unknown.most_common(10):
-        print(f"metahub: unknown x{count}: {reason}", file=sys.stderr)
-    if len(report.unknown) > 10:
+    kinds = unknown_kinds(run.resources.values())
+    for (type_, kind), count in kinds.most_common(_KINDS_SHOWN):
+        print(f"metahub: unknown for {count:,} {type_}: {kind}", file=sys.stderr)
+    if len(kinds) > _KINDS_SHOWN:
         print(
-            f"metahub: ... and {len(report.unknown) - 10} more reasons (see 'unknown' in the outputs)",
+            f"metahub: ... and {len(kinds) - _KINDS_SHOWN} more kinds of unknown (see 'unknown' in the outputs)",
             file=sys.stderr,
         )
+
+
+def unknown_kinds(resources: Iterable[AffectedResource]) -> Counter[tuple[str, str]]:
+    """Resources per (type, kind of unknown): a reason with its accounts, ARNs and ids taken out,
+    so that 2,444 snapshots of one account and 80 of another make one line, not two."""
+    from metahub.arn import parse_arn
+    from metahub.resources.spec import spec_for
+
+    kinds: Counter[tuple[str, str]] = Counter()
+    for resource in resources:
+        spec = spec_for(resource.type, parse_arn(resource.arn))
+        type_ = spec.type if spec is not None else resource.type
+        for kind in {_kind(reason) for reason in resource.unknown.values()}:
+            kinds[(type_, kind)] += 1
+    return kinds
+
+
+def _kind(reason: str) -> str:
+    reason = re.sub(r"owned by account \d{12}, not \d{12}", "owned by another account", reason)
+    reason = re.sub(r"arn:[^\s'\"]+", "<arn>", reason)
+    reason = re.sub(r"'[^']*'", "<id>", reason)
+    reason = re.sub(r"\b[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d\b", "<region>", reason)
+    return re.sub(r"\b\d{12}\b", "<account>", reason)
+
+
+def _found_line(run: Run) -> str:
+    """What was found, first: failed findings by severity, and the worrying rollups."""
+    failed = Counter(
+        f.severity_label or "UNRATED"
+        for r in run.resources.values()
+        for f in r.findings
+        if f.outcome == "FAILED"
+    )
+    order = [*SEVERITY_ORDER, "UNRATED"]
+    by_severity = ", ".join(f"{failed[label]:,} {label.lower()}" for label in order if failed[label])
+    failing = sum(1 for r in run.resources.values() if any(f.outcome == "FAILED" for f in r.findings))
+    line = f"metahub: found {sum(failed.values()):,} failed findings ({by_severity or 'none'}) on {failing:,} resources"
+    if run.enrichment is not None:
+
+        def count(name: str, worrying: bool) -> int:
+            return sum(
+                1 for r in run.resources.values()
+                if (r.metachecks or {}).get(name) is not None and bool(r.metachecks[name]) is worrying  # type: ignore[index]
+            )  # fmt: skip
+
+        line += (
+            f"; {count('is_public', True):,} public, {count('is_encrypted', False):,} unencrypted, "
+            f"{count('is_unrestricted', True):,} unrestricted"
+        )
+    return line
 
 
 def _list_meta_checks() -> None:

@@ -10,7 +10,7 @@ import pandas as pd
 
 import metahub
 
-from .conftest import make_finding, write
+from .conftest import make_finding, metahub_cli, write
 
 
 def test_json_short_shape(asff_fixture: Path) -> None:
@@ -104,3 +104,30 @@ def test_repr() -> None:
     run = metahub.Run.from_findings([make_finding("1")])
     assert repr(run) == "<metahub.Run 1 findings on 1 resources from 0 source(s)>"
     assert "1 findings on 1 resources" in run._repr_html_()
+
+
+def test_the_demo_ends_with_the_report_and_what_it_found(tmp_path: Path) -> None:
+    result = metahub_cli("--demo", "--output-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    # What was found leads; unknowns come by kind, not one line per account.
+    found = next(line for line in lines if line.startswith("metahub: found "))
+    assert found.startswith(
+        "metahub: found 2,929 failed findings (13 critical, 2,697 high, 151 medium, 68 low)"
+    )
+    assert "public" in found and "unencrypted" in found
+    assert "metahub: unknown for 2,592 AwsEc2Snapshot: owned by another account:" in result.stderr
+    assert not any("owned by account" in line for line in lines)
+    # One HTML report a newcomer can open, not 27 MB of JSON.
+    (report,) = tmp_path.glob("metahub-*.html")
+    assert (
+        len(list(tmp_path.glob("metahub-short-*.json")))
+        == len(list(tmp_path.glob("metahub-statistics-*.json")))
+        == 1
+    )
+    assert len(list(tmp_path.iterdir())) == 3
+    assert (
+        lines[-1]
+        == f"metahub: open the report in any browser (one file, works offline): {report.resolve().as_uri()}"
+    )
+    assert not list(tmp_path.glob("metahub-full-*"))

@@ -55,8 +55,12 @@ def db_is_public(r: ResourceView) -> dict[str, Any] | No:
     subnets = [s for s in r.related("subnets") if s.id in in_zone]
     if len(subnets) < len(in_zone):
         raise Unknown(f"subnets {', '.join(sorted(in_zone - {s.id for s in subnets}))} were not found")
+    if not listed:
+        raise Unknown(
+            "its description names no DB subnet group: the subnets it runs in (routes, network ACL) are unknown"
+        )
     if not subnets:
-        raise Unknown("its subnet group lists no subnet in its availability zone")
+        raise Unknown(f"its DB subnet group lists no subnet in its availability zone {zone}")
     address = str(endpoint) if endpoint is not True else r.id
     stops = []
     for subnet in subnets:
