@@ -9,6 +9,8 @@ the page builds every cell with ``textContent``, never with HTML.
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +20,7 @@ import jinja2
 
 from metahub import __version__
 from metahub.checks.base import ROLLUPS
-from metahub.models import OUTCOMES, PALETTE, SEVERITY_ORDER, AffectedResource
+from metahub.models import OUTCOMES, PALETTE, SEVERITY_ORDER, AffectedResource, Finding
 
 _ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
@@ -41,6 +43,36 @@ def _verdict(resource: AffectedResource, name: str) -> str:
     return "true" if checks[name] else "false"
 
 
+def requirements(related: str, standards: Sequence[str] = ()) -> tuple[str, list[str]]:
+    """(framework, requirement ids) of one ``Compliance.RelatedRequirements`` entry: Prowler writes
+    ``NIST-CSF-1.1 ac_3 ac_5`` (a framework of ``standards`` may hold spaces: ``ASD-Essential-Eight-Nov
+    2023 E8-1.5``), Security Hub ``NIST.800-53.r5 AC-3`` or ``CIS AWS Foundations Benchmark v1.2.0/2.7``."""
+    text = related.strip()
+    for standard in sorted(standards, key=len, reverse=True):
+        if text.startswith(standard + " "):
+            return standard, text[len(standard) :].split()
+    framework, sep, rest = text.rpartition("/")
+    if sep and " " in framework and " " not in rest:
+        return framework, [rest]
+    framework, _, rest = text.partition(" ")
+    return framework, rest.split() or ["(all)"]
+
+
+def label(resource: AffectedResource) -> str:
+    """What people call the resource: its Name tag, else the short id its ARN ends with."""
+    name = resource.effective_tags.get("Name")
+    if name:
+        return str(name)
+    arn = resource.arn
+    tail = arn.split(":", 5)[-1] if arn.startswith("arn:") else arn
+    return re.split(r"[/:]", tail)[-1] or tail
+
+
+def safe_url(url: Any) -> str | None:
+    """A remediation link that may become a live link: http(s) only (never ``javascript:``)."""
+    return url if isinstance(url, str) and re.match(r"https?://", url, re.IGNORECASE) else None
+
+
 def report_data(
     resources: Mapping[str, AffectedResource],
     tag_columns: Sequence[str] = (),
@@ -51,6 +83,8 @@ def report_data(
     rollups = list(ROLLUPS) if enriched else []
     checks = [c for c in check_columns if c not in rollups]
     rows, findings = [], []
+    by_check: dict[str, dict[str, Any]] = {}
+    compliance: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for index, (arn, resource) in enumerate(resources.items()):
         counts = resource.failed_severity_counts
         metachecks = resource.metachecks or {}
@@ -68,9 +102,21 @@ def report_data(
                 *("" if tags.get(t) is None else str(tags[t]) for t in tag_columns),
                 *(json.dumps(metachecks.get(c), default=str) if c in metachecks else "" for c in checks),
                 {"tags": tags, **resource.context()},
+                label(resource),
             ]
         )
         for finding in resource.findings:
+            generator = finding.GeneratorId or finding.Title or "(no check id)"
+            entry = by_check.get(generator)
+            if entry is None:
+                entry = by_check[generator] = _check_entry(generator, finding, len(by_check))
+            entry["resources"][finding.outcome].add(index)
+            related = (finding.Compliance.RelatedRequirements if finding.Compliance else None) or []
+            standards = finding.Compliance.standards if finding.Compliance else []
+            for text in related:
+                framework, ids = requirements(text, standards)
+                for requirement in ids:
+                    compliance[(framework, requirement)][finding.outcome] += 1
             findings.append(
                 [
                     index,
@@ -82,6 +128,8 @@ def report_data(
                     finding.product_name or "",
                     finding.Id,
                     finding.outcome,
+                    entry["index"],
+                    (finding.Description or "")[:2000],
                 ]
             )
     return {
@@ -96,6 +144,41 @@ def report_data(
         "checkColumns": checks,
         "resources": rows,
         "findings": findings,
+        "checks": [
+            [
+                e["generator"],
+                e["title"],
+                e["severity"],
+                *(len(e["resources"][outcome]) for outcome in OUTCOMES),
+                e["remediation"],
+                e["url"],
+                e["product"],
+                e["frameworks"],
+            ]
+            for e in by_check.values()
+        ],
+        "compliance": [
+            [framework, requirement, *(counts[outcome] for outcome in OUTCOMES)]
+            for (framework, requirement), counts in sorted(compliance.items())
+        ],
+    }
+
+
+def _check_entry(generator: str, finding: Finding, index: int) -> dict[str, Any]:
+    """A check (or control) as its first finding describes it: title, severity, remediation."""
+    recommendation = (finding.Remediation or {}).get("Recommendation") or {}
+    related = (finding.Compliance.RelatedRequirements if finding.Compliance else None) or []
+    standards = finding.Compliance.standards if finding.Compliance else []
+    return {
+        "index": index,
+        "generator": generator,
+        "title": finding.Title or "",
+        "severity": finding.severity_label or "",
+        "remediation": str(recommendation.get("Text") or "")[:4000],
+        "url": safe_url(recommendation.get("Url")),
+        "product": finding.product_name or "",
+        "frameworks": sorted({requirements(text, standards)[0] for text in related}),
+        "resources": {outcome: set() for outcome in OUTCOMES},
     }
 
 

@@ -66,6 +66,11 @@ class ComplianceInfo(AsffModel):
     Status: str | None = None
     RelatedRequirements: list[str] | None = None
     SecurityControlId: str | None = None
+    AssociatedStandards: list[dict[str, Any]] | None = None
+
+    @property
+    def standards(self) -> list[str]:
+        return [str(s["StandardsId"]) for s in self.AssociatedStandards or [] if s.get("StandardsId")]
 
 
 class WorkflowInfo(AsffModel):

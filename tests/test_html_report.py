@@ -89,12 +89,16 @@ def test_lab_report_counts_filter_sort_expand(
     counts = [len(enriched_lab.resources[arn].findings) for arn in page.shown()]
     assert counts == sorted(counts, reverse=True)
     first = page.page.locator(".row.data").first
-    assert first.locator("div").nth(0).text_content() == page.shown()[0]
+    label = first.locator("div").nth(0)  # what people call it (Name tag or short id); the ARN on hover
+    resource = enriched_lab.resources[page.shown()[0]]
+    assert label.get_attribute("title") == resource.arn
+    assert label.text_content() == (resource.effective_tags.get("Name") or resource.arn.rsplit("/", 1)[-1])
 
     first.click()
     detail = page.page.locator("#detail")
     assert detail.is_visible() and page.shown()[0] in detail.text_content()
-    assert "metachecks" in detail.locator("pre").text_content()
+    assert "metachecks" in detail.locator("details pre").text_content()  # raw JSON behind a toggle
+    assert detail.locator("h3", has_text="Exposure").count() == 1 and "is_public" in detail.text_content()
 
     page.page.select_option("#group", "Type")
     assert page.page.locator(".row.group").first.text_content().startswith("Aws")
@@ -177,4 +181,67 @@ def test_passed_findings_are_not_risk(browser: Any, tmp_path: Path) -> None:
         )
     )
     assert worst == {"arn:aws:s3:::bucket-a": "LOW", "arn:aws:s3:::b2": "PASSED"}
+    page.check_clean()
+
+
+HOSTILE_URL = "javascript:alert(document.domain)"
+
+
+def test_why_and_how_to_fix_checks_and_compliance(browser: Any, tmp_path: Path) -> None:
+    def finding(finding_id: str, arn: str, status: str, check: str, url: str, **extra: Any) -> dict[str, Any]:
+        return make_finding(
+            finding_id,
+            arn=arn,
+            GeneratorId=check,
+            Title=f"{check} title",
+            Description=f"{arn} is {status.lower()} on {check}",
+            Severity={"Label": "HIGH"},
+            Compliance={
+                "Status": status,
+                "RelatedRequirements": ["CIS-2.0 2.1.1 2.1.2", "ASD-Essential-Eight-Nov 2023 E8-1.5"],
+                "AssociatedStandards": [
+                    {"StandardsId": "CIS-2.0"},
+                    {"StandardsId": "ASD-Essential-Eight-Nov 2023"},
+                ],
+            },
+            Remediation={"Recommendation": {"Text": "Turn **it** on.", "Url": url}},
+            **extra,
+        )
+
+    findings = [
+        finding("f-1", "arn:aws:s3:::a", "FAILED", "s3_check", "https://docs.example/fix"),
+        finding("f-2", "arn:aws:s3:::b", "FAILED", "s3_check", "https://docs.example/fix"),
+        finding("f-3", "arn:aws:s3:::c", "PASSED", "s3_check", "https://docs.example/fix"),
+        finding("f-4", "arn:aws:s3:::a", "PASSED", "evil_check", HOSTILE_URL),
+    ]
+    path = metahub.Run.from_findings(findings).to_html(tmp_path / "fix.html")
+    page = Page(browser, path)
+    page.show("checks")
+    assert page.shown() == ["s3_check", "evil_check"]  # most failed resources first
+    rows = page.page.locator(".row.data:visible")
+    assert (
+        rows.nth(0).locator("div").nth(2).text_content() == "2"
+        and rows.nth(0).locator(".sev-HIGH").count() == 1
+    )
+    assert rows.nth(1).locator(".sev-muted").count() == 1  # a check that only passed is not drawn as risk
+    assert rows.nth(0).locator("div").nth(4).text_content() == "Turn it on."
+    rows.nth(1).click()
+    assert page.page.locator("#detail a").count() == 0  # a javascript: URL never becomes a link:
+    assert HOSTILE_URL not in path.read_text()  # it does not even reach the page (http(s) only)
+    page.show("compliance")
+    assert page.page.text_content("#count") == "3 of 3 requirements"
+    assert page.shown()[0] in ("CIS-2.0 2.1.1", "CIS-2.0 2.1.2", "ASD-Essential-Eight-Nov 2023 E8-1.5")
+    assert "ASD-Essential-Eight-Nov 2023 E8-1.5" in page.shown()
+    page.show("findings")
+    page.page.fill("#search", "arn:aws:s3:::b")  # ARNs are searched though the column shows names
+    assert page.shown() == ["f-2"]
+    page.page.locator(".row.data:visible").first.click()
+    detail = page.page.locator("#detail")
+    assert "arn:aws:s3:::b is failed on s3_check" in detail.text_content()
+    fix = detail.locator("a", has_text="More")
+    assert (
+        fix.get_attribute("href") == "https://docs.example/fix"
+        and fix.get_attribute("rel") == "noopener noreferrer"
+    )
+    assert "Compliance: ASD-Essential-Eight-Nov 2023, CIS-2.0" in detail.text_content()
     page.check_clean()
