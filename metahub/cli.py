@@ -236,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     outputs.add_argument(
         "--output-dir", default="outputs", type=Path, help="where files go (default: ./outputs)"
     )
+    outputs.add_argument(
+        "--report-title", metavar="TEXT", help="HTML: the report's title (default: named after the account)"
+    )
+    outputs.add_argument("--report-customer", metavar="TEXT", help="HTML: who the report is for")
     general = parser.add_argument_group("General")
     general.add_argument(
         "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper
@@ -335,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
         stamp,
         tag_columns=args.output_tag_columns,
         check_columns=args.output_config_columns,
+        report_title=args.report_title,
+        report_customer=args.report_customer,
     )
     if not args.quiet:
         for path in written:

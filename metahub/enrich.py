@@ -38,6 +38,8 @@ class EnrichReport:
     """Resources that got no checks, by reason (pseudo-ARN, type without checks)."""
     unknown: Counter[str] = field(default_factory=Counter)
     """Checks that stayed unknown, by reason."""
+    contexts: list[str] = field(default_factory=list)
+    """What was asked for: config, tags, account, cloudtrail, access-analyzer."""
 
     @property
     def total_calls(self) -> int:
@@ -171,7 +173,7 @@ def enrich(
             f"unknown context {sorted(unknown_contexts)}; expected some of {', '.join(CONTEXTS)}"
         )
     aws = aws or Aws(max_workers=max_workers)
-    report = EnrichReport()
+    report = EnrichReport(contexts=sorted(wanted_contexts))
     if "config" in wanted_contexts:
         wanted, located = plan(resources.values())
         demand = demand_for({key[2] for key in wanted})

@@ -14,13 +14,16 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 
 from metahub import __version__
 from metahub.checks.base import ROLLUPS
 from metahub.models import OUTCOMES, PALETTE, SEVERITY_ORDER, AffectedResource, Finding
+
+if TYPE_CHECKING:
+    from metahub.run import Run
 
 _ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
@@ -190,12 +193,55 @@ def render(data: dict[str, Any]) -> str:
     return template.render(title=data["title"], data_json=script_json(data))
 
 
+def provenance(run: Run) -> dict[str, Any]:
+    """Where the report comes from: scanners and versions, accounts (with aliases when the account
+    context was read), regions, the findings' time span, and what context metahub fetched."""
+    scanners: Counter[str] = Counter()
+    times = []
+    for finding in run.findings:
+        fields = finding.ProductFields or {}
+        name = fields.get("ProviderName") or finding.product_name or "unknown scanner"
+        scanners[" ".join(p for p in (name, fields.get("ProviderVersion")) if p)] += 1
+        times.extend(t for t in (finding.CreatedAt, finding.UpdatedAt) if t is not None)
+    accounts: dict[str, dict[str, Any]] = {}
+    for resource in run.resources.values():
+        entry = accounts.setdefault(resource.account, {"alias": None, "resources": 0})
+        entry["resources"] += 1
+        entry["alias"] = entry["alias"] or (resource.metaaccount or {}).get("Alias")
+    report = run.enrichment
+    if report is None:
+        context = "none: the findings alone, nothing read from the accounts"
+    else:
+        context = f"{', '.join(report.contexts)} from the accounts ({report.total_calls:,} AWS calls)"
+    return {
+        "scanners": [[name, n] for name, n in scanners.most_common()],
+        "accounts": [[account, e["alias"], e["resources"]] for account, e in sorted(accounts.items())],
+        "regions": sorted({r.region for r in run.resources.values() if r.region}),
+        "span": [min(times).strftime("%Y-%m-%d"), max(times).strftime("%Y-%m-%d")] if times else None,
+        "context": context,
+    }
+
+
+def default_title(accounts: Sequence[Sequence[Any]]) -> str:
+    """Named after what was scanned: its account (alias) when there is one, else how many."""
+    if len(accounts) == 1:
+        account, alias, _ = accounts[0]
+        return f"Security findings: {alias} ({account})" if alias else f"Security findings: account {account}"
+    return f"Security findings: {len(accounts)} accounts" if accounts else "Security findings"
+
+
 def write_html(
     path: Path,
-    resources: Mapping[str, AffectedResource],
+    run: Run,
     tag_columns: Sequence[str] = (),
     check_columns: Sequence[str] = (),
+    *,
+    title: str | None = None,
+    customer: str | None = None,
 ) -> Path:
+    origin = provenance(run)
+    data = report_data(run.resources, tag_columns, check_columns, title or default_title(origin["accounts"]))
+    data.update(customer=customer or "", provenance=origin)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(report_data(resources, tag_columns, check_columns)), encoding="utf-8")
+    path.write_text(render(data), encoding="utf-8")
     return path

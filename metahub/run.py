@@ -228,6 +228,8 @@ class Run:
         *,
         tag_columns: Sequence[str] = (),
         check_columns: Sequence[str] | None = None,
+        report_title: str | None = None,
+        report_customer: str | None = None,
     ) -> list[Path]:
         """Write ``metahub-<view>-<stamp>.<ext>`` for each mode (:data:`OUTPUT_MODES`); returns the
         paths. CSV and XLSX get a column per tag in ``tag_columns`` and per check in
@@ -250,7 +252,15 @@ class Run:
                 path = directory / f"metahub-{mode.removeprefix('json-')}-{stamp}.json"
                 written.append(json_outputs.write_json(path, views[mode]()))
             elif mode == "html":
-                written.append(self.to_html(directory / f"metahub-{stamp}.html", tag_columns, check_columns))
+                written.append(
+                    self.to_html(
+                        directory / f"metahub-{stamp}.html",
+                        tag_columns,
+                        check_columns,
+                        title=report_title,
+                        customer=report_customer,
+                    )
+                )
             elif mode == "sqlite":
                 written.append(tabular.write_sqlite(directory / f"metahub-{stamp}.sqlite", self.resources))
             else:
@@ -260,12 +270,19 @@ class Run:
         return written
 
     def to_html(
-        self, path: str | Path, tag_columns: Sequence[str] = (), check_columns: Sequence[str] | None = None
+        self,
+        path: str | Path,
+        tag_columns: Sequence[str] = (),
+        check_columns: Sequence[str] | None = None,
+        *,
+        title: str | None = None,
+        customer: str | None = None,
     ) -> Path:
-        """One self-contained HTML report (nothing fetched when opened); returns its path."""
+        """One self-contained HTML report (nothing fetched when opened); returns its path. ``title``
+        (default: named after the account scanned) and ``customer`` head its summary page."""
         from metahub.html_report import write_html
 
-        return write_html(Path(path), self.resources, tag_columns, check_columns or ())
+        return write_html(Path(path), self, tag_columns, check_columns or (), title=title, customer=customer)
 
     # --- summaries ---------------------------------------------------------------------------
 

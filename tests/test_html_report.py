@@ -245,3 +245,42 @@ def test_why_and_how_to_fix_checks_and_compliance(browser: Any, tmp_path: Path) 
     )
     assert "Compliance: ASD-Essential-Eight-Nov 2023, CIS-2.0" in detail.text_content()
     page.check_clean()
+
+
+def test_executive_summary(browser: Any, enriched_lab: metahub.Run, tmp_path: Path) -> None:
+    path = enriched_lab.to_html(tmp_path / "exec.html", title="Quarterly review", customer="ACME Corp")
+    page = Page(browser, path)
+    assert page.page.text_content("#report-title") == "Quarterly review"
+    assert page.page.text_content("#customer") == "Prepared for ACME Corp"
+    provenance = page.page.text_content("#provenance")
+    assert "Prowler 5.46.0 (6,073 findings)" in provenance and "eu-west-1, us-east-1" in provenance
+    assert "from the accounts (" in provenance  # context was fetched, and how much it cost
+    # Every chart element opens the table it counts, exactly.
+    page.page.locator(".chart path[data-label=CRITICAL]").first.click()
+    failed_critical = {
+        f.Id
+        for r in enriched_lab.resources.values()
+        for f in r.findings
+        if f.outcome == "FAILED" and f.severity_label == "CRITICAL"
+    }
+    assert set(page.shown()) == failed_critical and len(failed_critical) == 13
+    page.show("summary")
+    page.page.locator(".chart .bar[data-label=AwsS3Bucket]").first.click()
+    assert page.page.text_content("#count").startswith("92 of")
+    # What to fix first: public or unrestricted, with failed high/critical findings, worst first.
+    page.show("summary")
+    listed = page.page.locator("#fix-first .fix").evaluate_all("rows => rows.map(r => r.dataset.arn)")
+    assert listed
+    for arn in listed:
+        resource = enriched_lab.resources[arn]
+        checks = resource.metachecks or {}
+        assert checks.get("is_public") or checks.get("is_unrestricted")
+        assert resource.worst_failed_severity in ("CRITICAL", "HIGH")
+    page.page.locator("#fix-first .fix").first.click()
+    assert listed[0] in page.page.text_content("#detail")
+    page.check_clean()
+
+
+def test_default_title_names_the_account(tmp_path: Path) -> None:
+    path = metahub.Run.from_findings([make_finding()]).to_html(tmp_path / "r.html")
+    assert "<title>Security findings: account 123456789012</title>" in path.read_text()

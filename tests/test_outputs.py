@@ -131,3 +131,17 @@ def test_the_demo_ends_with_the_report_and_what_it_found(tmp_path: Path) -> None
         == f"metahub: open the report in any browser (one file, works offline): {report.resolve().as_uri()}"
     )
     assert not list(tmp_path.glob("metahub-full-*"))
+
+
+def test_report_title_and_customer_from_the_command_line(tmp_path: Path) -> None:
+    source = write(tmp_path / "in.json", [make_finding()])
+    out = tmp_path / "out"
+    result = metahub_cli(
+        "--input-asff", str(source), "--output-modes", "html", "--output-dir", str(out),
+        "--report-title", "Scan of <prod>", "--report-customer", "ACME & Co",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (report,) = out.glob("*.html")
+    text = report.read_text()
+    assert "<title>Scan of &lt;prod&gt;</title>" in text  # escaped, as everything rendered
+    assert '"customer":"ACME \\u0026 Co"' in text
