@@ -5,6 +5,7 @@ Any request other than the report file itself fails the test: the file must work
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -284,3 +285,35 @@ def test_executive_summary(browser: Any, enriched_lab: metahub.Run, tmp_path: Pa
 def test_default_title_names_the_account(tmp_path: Path) -> None:
     path = metahub.Run.from_findings([make_finding()]).to_html(tmp_path / "r.html")
     assert "<title>Security findings: account 123456789012</title>" in path.read_text()
+
+
+def _pdf_pages(pdf: bytes) -> int:
+    return len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+
+
+def _print(page: Page) -> bytes:
+    """What the browser does on Ctrl+P: beforeprint, then the print media, to PDF."""
+    page.page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    pdf: bytes = page.page.pdf(format="A4", landscape=True, print_background=True)
+    page.page.evaluate("window.dispatchEvent(new Event('afterprint'))")
+    return pdf
+
+
+def test_printing_gives_every_row_of_the_filtered_view(browser: Any, lab_report: Path) -> None:
+    page = Page(browser, lab_report)
+    assert _pdf_pages(_print(page)) == 1  # the summary fits one page
+    page.show("resources")
+    page.page.fill("input[data-column=Type]", "AwsS3Bucket")
+    pdf = _print(page)
+    page.page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    printed = page.page.locator("#print-area tbody tr").count()
+    title = page.page.text_content("#print-area thead .print-title")
+    assert printed == len(page.shown()) == 8 and _pdf_pages(pdf) == 1
+    assert 'filtered, 8 of 2,704 resources: Type contains "AwsS3Bucket"' in title
+    assert page.page.locator("#print-area thead tr").count() == 2  # title and names, repeated per page
+    page.page.fill("input[data-column=Type]", "")
+    pdf = _print(page)  # all 2,704: not one page of what was on screen
+    page.page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    assert page.page.locator("#print-area tbody tr").count() == 2704
+    assert 30 <= _pdf_pages(pdf) <= 120
+    page.check_clean()
