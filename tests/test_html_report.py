@@ -46,9 +46,11 @@ def browser() -> Iterator[Any]:
 class Page:
     """A page that opens one report and records every request, dialog and script error."""
 
-    def __init__(self, browser: Any, path: Path) -> None:
+    def __init__(self, browser: Any, path: Path, viewport: dict[str, int] | None = None) -> None:
         self.path = path
-        self.page = browser.new_page(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+        self.page = browser.new_page(
+            viewport=viewport or {"width": 1400, "height": 900}, accept_downloads=True
+        )
         self.requests: list[str] = []
         self.dialogs: list[str] = []
         self.errors: list[str] = []
@@ -120,14 +122,40 @@ def test_lab_report_counts_filter_sort_expand(
     page.check_clean()
 
 
-def test_summary_screenshot(browser: Any, lab_report: Path) -> None:
-    page = Page(browser, lab_report)
-    assert page.page.locator(".card").count() >= 9  # severities, types, accounts, regions, four rollups
+def test_screenshots_for_the_readme(browser: Any, lab_report: Path) -> None:
+    """The README's pictures, made from the lab report at desktop and phone sizes."""
     DOCS.mkdir(exist_ok=True)
+    page = Page(browser, lab_report)
+    assert page.page.locator(".card").count() >= 10  # what to fix first, five charts, four rollups
+    page.page.screenshot(path=str(DOCS / "report-summary.png"), full_page=True)
     page.show("resources")
     page.page.fill("input[data-column=is_public]", "true")
     page.page.locator(".row.data").first.click()
     page.page.screenshot(path=str(DOCS / "report.png"))
+    page.check_clean()
+    phone = Page(browser, lab_report, viewport={"width": 390, "height": 844})
+    phone.show("resources")
+    phone.page.screenshot(path=str(DOCS / "report-phone.png"))
+    phone.check_clean()
+
+
+def test_phone_tables_become_cards(browser: Any, lab_report: Path, enriched_lab: metahub.Run) -> None:
+    page = Page(browser, lab_report, viewport={"width": 390, "height": 844})
+    for view in ("summary", "resources", "findings", "checks", "compliance"):
+        page.show(view)
+        assert page.page.evaluate("document.documentElement.scrollWidth") <= 390, view  # nothing cut off
+    page.show("resources")
+    card = page.page.locator(".row.card-row:visible").first
+    resource = enriched_lab.resources[page.shown()[0]]
+    assert card.locator("b").text_content() == (
+        resource.effective_tags.get("Name") or resource.arn.rsplit("/", 1)[-1]
+    )
+    assert card.locator(".sev").first.text_content() == resource.worst_failed_severity
+    assert card.locator(".chip").count() >= 1  # the rollups that apply
+    assert not page.page.locator("input[data-column=Type]").is_visible()
+    page.page.click("#toggle-filters")  # the same filters, behind a button
+    page.page.fill("input[data-column=Type]", "AwsS3Bucket")
+    assert len(page.shown()) == 8 and page.page.locator(".row.card-row:visible").count() == 8
     page.check_clean()
 
 
