@@ -162,17 +162,30 @@ def test_phone_tables_become_cards(browser: Any, lab_report: Path, enriched_lab:
 def test_hostile_text_renders_as_text(browser: Any, tmp_path: Path) -> None:
     finding = make_finding(
         Title=XSS_TITLE,
-        Resources=[{"Type": "AwsS3Bucket", "Id": "arn:aws:s3:::b", "Tags": {"Owner": XSS_TAG}}],
+        GeneratorId=XSS_TAG,
+        Description=XSS_TAG,
+        Remediation={"Recommendation": {"Text": XSS_TITLE, "Url": "javascript:alert(1)"}},
+        Compliance={"Status": "FAILED", "RelatedRequirements": [f"{XSS_TAG} 1.1"]},
+        Resources=[
+            {"Type": "AwsS3Bucket", "Id": "arn:aws:s3:::b", "Tags": {"Owner": XSS_TAG, "Name": XSS_TAG}}
+        ],
     )
-    path = metahub.Run.from_findings([finding]).to_html(tmp_path / "xss.html", tag_columns=["Owner"])
+    path = metahub.Run.from_findings([finding]).to_html(
+        tmp_path / "xss.html", tag_columns=["Owner"], title=XSS_TITLE, customer=XSS_TAG
+    )
     assert "</script><script>" not in path.read_text()
     page = Page(browser, path)
-    page.show("resources")
-    assert page.page.locator(f"text={XSS_TAG}").count() >= 1
-    assert page.page.locator("img").count() == 0
+    assert page.page.text_content("#report-title") == XSS_TITLE
+    assert page.page.text_content("#customer") == "Prepared for " + XSS_TAG
+    for view in ("resources", "findings", "checks", "compliance"):
+        page.show(view)
+        page.page.locator(".row.data:visible").first.click()  # the detail renders every field
+        assert page.page.locator("img").count() == 0 and page.page.locator("#detail a").count() == 0, view
     page.show("findings")
     assert page.page.locator(".row.data div").nth(2).text_content() == XSS_TITLE
-    page.check_clean()
+    page.show("resources")
+    assert page.page.locator(f"text={XSS_TAG}").count() >= 1
+    page.check_clean()  # no dialog opened, no script error, nothing fetched
 
 
 def test_passed_findings_are_not_risk(browser: Any, tmp_path: Path) -> None:
