@@ -6,6 +6,7 @@
 Each measurement runs in its own process, so peak RSS (``ru_maxrss``) is that step's alone.
 Targets (issue 2): time <= 1.5x and peak RSS <= 1.2x of ``json.load``; JSON lines load in memory
 that does not grow with the file beyond the grouped result (peak RSS ~ RSS held at the end).
+Issue 14: scoring the impact of every resource (pure: no AWS call) costs under 10% of the ingest.
 """
 
 from __future__ import annotations
@@ -82,11 +83,19 @@ def child(mode: str, path: str) -> None:
         count, groups = len(run.findings), len(run.resources)
         assert not run.report.problems, run.report.problems[:3]
     seconds = time.perf_counter() - started
+    impact_seconds = 0.0
+    if mode != "json":
+        import metahub.impact  # noqa: F401  (the command line imports it at start, before any input)
+
+        scored = time.perf_counter()
+        run.score_impact()
+        impact_seconds = time.perf_counter() - scored
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         json.dumps(
             {
                 "seconds": seconds,
+                "impact_seconds": impact_seconds,
                 "peak_mb": peak,
                 "end_mb": rss_now_mb(),
                 "findings": count,
@@ -129,6 +138,11 @@ def main() -> None:
         print(f"  metahub load+validate+group {ours['seconds']:6.2f} s  peak RSS {ours['peak_mb']:7.0f} MiB")
         print(f"  time ratio {time_ratio:.2f}x (target <= 1.5x: {'ok' if time_ratio <= 1.5 else 'MISSED'})")
         print(f"  RSS ratio  {rss_ratio:.2f}x (target <= 1.2x: {'ok' if rss_ratio <= 1.2 else 'MISSED'})")
+        share = ours["impact_seconds"] / ours["seconds"]
+        print(
+            f"  impact scoring {ours['impact_seconds']:.2f} s, {share:.1%} of the ingest "
+            f"(target < 10%: {'ok' if share < 0.10 else 'MISSED'}; no AWS call)"
+        )
         if args.jsonl:
             array.unlink()
             lines = Path(tmp) / "findings.jsonl"

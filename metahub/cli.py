@@ -22,6 +22,7 @@ from metahub.demo import demo_findings, emulated_account
 from metahub.detection import load_rules
 from metahub.enrich import CONTEXTS, load_trail_events
 from metahub.filters import FilterError, Filters
+from metahub.impact import load_config as load_impact_config
 from metahub.ingest import Source
 from metahub.json_outputs import JSON_MODES, write_json
 from metahub.models import SEVERITY_ORDER, AffectedResource
@@ -194,6 +195,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     filters.add_argument("--mh-filters-tags-all", action="store_true", help="every tag pair must match")
     filters.add_argument(
+        "--mh-filters-impact",
+        nargs="+",
+        default=[],
+        metavar="PROPERTY=VALUE|score>=N",
+        help="keep resources by impact (MetaHub's): exposure=effectively-public access=unrestricted "
+        "score>=70 (=, >=, <=, >, < for the score); properties imply --context config",
+    )
+    filters.add_argument(
+        "--impact-config",
+        metavar="FILE",
+        help="impact weights, an impact.yaml of MetaHub's shape (default: metahub/config/impact.yaml)",
+    )
+    filters.add_argument(
         "--mh-filters-findings",
         nargs="+",
         default=[],
@@ -294,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
             args.mh_filters_findings,
             tags_all=args.mh_filters_tags_all,
             query=args.query,
+            impact=args.mh_filters_impact,
         )
         if args.output_config_columns:
             Filters.parse([f"{name}=True" for name in args.output_config_columns])
@@ -313,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rules = load_rules(args.detection_rules) if args.detection_rules else None
         trail_events = load_trail_events(args.trail_events) if args.trail_events else None
+        load_impact_config(args.impact_config)  # a bad file stops the run before anything is fetched
     except (OSError, ValueError) as exc:
         print(f"metahub: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -323,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
                     print("metahub: starting the emulated demo account ...", file=sys.stderr)
                 stack.enter_context(emulated_account())
             _enrich(run, args, contexts, rules, trail_events)
+    else:
+        run.score_impact(args.impact_config)  # from the findings alone
     if filters:
         run = run.apply(filters)
     if args.output_modes is None:  # what a newcomer wants to open, not 27 MB of JSON
@@ -481,6 +499,7 @@ def _enrich(
         lookback_days=args.trail_lookback_days,
         max_workers=args.max_workers,
         progress=None if args.quiet else terminal_progress(),
+        impact_config=args.impact_config,
     )
     report = run.enrichment
     if report is None or args.quiet:

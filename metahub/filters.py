@@ -16,6 +16,7 @@ Three kinds, all optional, all of which must pass:
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,6 +69,43 @@ def _finding_value(key: str, finding: Finding) -> str | None:
     }.get(key)
 
 
+_COMPARE = {
+    ">=": lambda a, b: a >= b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    "<": lambda a, b: a < b,
+    "=": lambda a, b: a == b,
+}
+
+
+def _impact_filters(expressions: Iterable[str]) -> tuple[dict[str, set[str]], list[tuple[str, float]]]:
+    """``exposure=effectively-public``, ``access=unrestricted,dangerous-actions``, ``score>=70``."""
+    from metahub.impact import VALUES
+
+    properties: dict[str, set[str]] = {}
+    score: list[tuple[str, float]] = []
+    for expression in expressions:
+        match = re.fullmatch(r"\s*([A-Za-z_-]+)\s*(>=|<=|>|<|=)\s*(.+?)\s*", expression)
+        if not match:
+            raise FilterError(f"impact filter {expression!r}: expected PROPERTY=VALUE or score>=N")
+        name, op, value = match.groups()
+        if name == "score":
+            try:
+                score.append((op, float(value)))
+            except ValueError:
+                raise FilterError(f"impact filter {expression!r}: {value!r} is not a number") from None
+            continue
+        if name not in VALUES:
+            raise FilterError(f"no impact property {name!r}{_closest(name, [*VALUES, 'score'])}")
+        if op != "=":
+            raise FilterError(f"impact filter {expression!r}: {name} takes =, not {op}")
+        for one in (v.strip() for v in value.split(",")):
+            if one not in VALUES[name]:
+                raise FilterError(f"impact {name} has no value {one!r}{_closest(one, VALUES[name])}")
+            properties.setdefault(name, set()).add(one)
+    return properties, score
+
+
 @dataclass
 class Filters:
     findings: dict[str, set[str]] = field(default_factory=dict)
@@ -76,6 +114,10 @@ class Filters:
     tags: dict[str, set[str]] = field(default_factory=dict)
     tags_all: bool = False
     query: str | None = None
+    impact: dict[str, set[str]] = field(default_factory=dict)
+    """Impact property -> accepted values (MetaHub's ``--mh-filters-impact exposure=effectively-public``)."""
+    score: list[tuple[str, float]] = field(default_factory=list)
+    """Comparisons the impact score must pass (``score>=70``)."""
 
     @classmethod
     def parse(
@@ -87,6 +129,7 @@ class Filters:
         tags_all: bool = False,
         query: str | None = None,
         known_checks: Iterable[str] | None = None,
+        impact: Iterable[str] = (),
     ) -> Filters:
         """From CLI-style ``KEY=VALUE`` expressions; raises :class:`FilterError` on nonsense."""
         if known_checks is None:
@@ -123,14 +166,15 @@ class Filters:
                 jmespath.compile(query)
             except jmespath.exceptions.JMESPathError as exc:
                 raise FilterError(f"query {query!r} is not valid JMESPath: {exc}") from exc
-        return cls(parsed_findings, parsed_checks, parsed_tags, tags_all, query)
+        parsed_impact, score = _impact_filters(impact)
+        return cls(parsed_findings, parsed_checks, parsed_tags, tags_all, query, parsed_impact, score)
 
     def __bool__(self) -> bool:
-        return bool(self.findings or self.checks or self.tags or self.query)
+        return bool(self.findings or self.checks or self.tags or self.query or self.impact or self.score)
 
     @property
     def needs_context(self) -> bool:
-        return bool(self.checks or self.query)
+        return bool(self.checks or self.query or self.impact)
 
     # --- findings, before enrichment -----------------------------------------------------------
 
@@ -165,6 +209,15 @@ class Filters:
             tags = resource.effective_tags
             hits = [key in tags and tags[key] in values for key, values in self.tags.items()]
             if not (all(hits) if self.tags_all else any(hits)):
+                return False
+        if self.impact or self.score:
+            result = resource.impact
+            if result is None:
+                return False
+            for name, accepted in self.impact.items():
+                if result["properties"][name]["value"] not in accepted:
+                    return False
+            if not all(_COMPARE[op](result["score"], limit) for op, limit in self.score):
                 return False
         if self.query is not None:
             if document is None:

@@ -240,7 +240,9 @@ def write_html(
     customer: str | None = None,
 ) -> Path:
     origin = provenance(run)
-    data = report_data(run.resources, tag_columns, check_columns, title or default_title(origin["accounts"]))
+    data = report_data(
+        run.by_impact(), tag_columns, check_columns, title or default_title(origin["accounts"])
+    )
     data.update(customer=customer or "", provenance=origin)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(data), encoding="utf-8")

@@ -57,11 +57,13 @@ class Run:
         lookback_days: int = 90,
         max_workers: int = 16,
         progress: Any = None,
+        impact_config: str | Path | None = None,
     ) -> EnrichReport:
         """Add context from the accounts the resources live in: ``contexts`` among ``config``
         (MetaChecks), ``tags`` (MetaTags), ``account`` and ``cloudtrail`` (MetaTrails, events of
         the last ``lookback_days`` per ``trail_events``); then environment, owner and application
-        by ``detection_rules`` (default: ``metahub/config/detection.json``).
+        by ``detection_rules`` (default: ``metahub/config/detection.json``); then the impact of every
+        resource, weighted by ``impact_config`` (default: ``metahub/config/impact.yaml``).
 
         ``aws`` carries credentials and roles (default: the standard credential chain). AWS
         trouble never raises: affected values are null and ``resource.unknown`` says why.
@@ -78,7 +80,36 @@ class Run:
             max_workers=max_workers,
             progress=progress,
         )
+        self.score_impact(impact_config)
         return self.enrichment
+
+    def score_impact(self, config: str | Path | None = None) -> None:
+        """Set ``resource.impact`` on every resource (:mod:`metahub.impact`): from the findings alone
+        when nothing was enriched. Raises :class:`metahub.impact.ImpactConfigError` for a bad file."""
+        from metahub.impact import impact, load_config
+        from metahub.ingest import gc_paused
+
+        weights = load_config(config)
+        with gc_paused():  # many small long-lived dicts: see gc_paused
+            for resource in self.resources.values():
+                resource.impact = impact(resource, weights)
+
+    def by_impact(self) -> dict[str, AffectedResource]:
+        """The resources, highest impact first; ties by worst failed severity, then most failed
+        findings (MetaHub's score saturates at 100); unscored ones last."""
+        if not any(r.impact for r in self.resources.values()):
+            return dict(self.resources)
+        rank = {label: i for i, label in enumerate(SEVERITY_ORDER)}
+        return dict(
+            sorted(
+                self.resources.items(),
+                key=lambda item: (
+                    -(item[1].impact or {}).get("score", -1),
+                    rank.get(item[1].worst_failed_severity or "", len(rank)),
+                    -item[1].outcome_counts["FAILED"],
+                ),
+            )
+        )
 
     def filter(
         self,
@@ -87,13 +118,18 @@ class Run:
         tags_all: bool = False,
         findings: Iterable[str] = (),
         query: str | None = None,
+        impact: Iterable[str] = (),
     ) -> Run:
         """A new run with what passes the filters (see :mod:`metahub.filters`), e.g.
-        ``run.filter("is_public=True", tags={"Environment": "prod"}, findings=["severity=HIGH,CRITICAL"])``.
-        Raises :class:`metahub.filters.FilterError` for a filter that cannot mean anything."""
+        ``run.filter("is_public=True", tags={"Environment": "prod"}, findings=["severity=HIGH,CRITICAL"],
+        impact=["score>=70"])``. Raises :class:`metahub.filters.FilterError` for a filter that cannot
+        mean anything."""
         from metahub.filters import Filters
 
-        return self.apply(Filters.parse(checks, tags, findings, tags_all=tags_all, query=query))
+        parsed = Filters.parse(checks, tags, findings, tags_all=tags_all, query=query, impact=impact)
+        if (parsed.impact or parsed.score) and any(r.impact is None for r in self.resources.values()):
+            self.score_impact()
+        return self.apply(parsed)
 
     def apply(self, filters: Filters, *, before_enrichment: bool = False) -> Run:
         """A new run with the findings and resources that pass ``filters``. Before enrichment only
@@ -137,14 +173,16 @@ class Run:
 
     # --- views -------------------------------------------------------------------------------
 
+    # Outputs list resources by impact, highest first (insertion order where nothing is scored).
+
     def short(self) -> dict[str, Any]:
-        return json_outputs.short(self.resources)
+        return json_outputs.short(self.by_impact())
 
     def full(self) -> dict[str, Any]:
-        return json_outputs.full(self.resources)
+        return json_outputs.full(self.by_impact())
 
     def inventory(self) -> list[str]:
-        return json_outputs.inventory(self.resources)
+        return json_outputs.inventory(self.by_impact())
 
     def statistics(self) -> dict[str, Any]:
         return json_outputs.statistics(self.findings, self.resources)
@@ -169,6 +207,7 @@ class Run:
                         "Severity": finding.severity_label,
                         "Outcome": finding.outcome,
                         "ResourceWorstFailedSeverity": resource.worst_failed_severity,
+                        "ResourceImpactScore": (resource.impact or {}).get("score"),
                         "ComplianceStatus": finding.compliance_status,
                         "WorkflowStatus": finding.workflow_status,
                         "RecordState": finding.RecordState,
@@ -201,6 +240,11 @@ class Run:
                 "Findings": len(resource.findings),
                 "HighestSeverity": resource.highest_severity,
                 "WorstFailedSeverity": resource.worst_failed_severity,
+                "ImpactScore": (resource.impact or {}).get("score"),
+                **{
+                    f"impact.{name}": prop["value"]
+                    for name, prop in (resource.impact or {}).get("properties", {}).items()
+                },
                 **{label.title(): count for label, count in resource.severity_counts.items()},
                 **{f"Failed{label.title()}": n for label, n in resource.failed_severity_counts.items()},
                 **{outcome.title(): n for outcome, n in resource.outcome_counts.items()},
@@ -264,7 +308,7 @@ class Run:
             elif mode == "sqlite":
                 written.append(tabular.write_sqlite(directory / f"metahub-{stamp}.sqlite", self.resources))
             else:
-                header, body = tabular.rows(self.resources, tag_columns, check_columns)
+                header, body = tabular.rows(self.by_impact(), tag_columns, check_columns)
                 writer = tabular.write_csv if mode == "csv" else tabular.write_xlsx
                 written.append(writer(directory / f"metahub-{stamp}.{mode}", header, body))
         return written
@@ -336,6 +380,7 @@ _FINDING_COLUMNS = [
     "Severity",
     "Outcome",
     "ResourceWorstFailedSeverity",
+    "ResourceImpactScore",
     "ComplianceStatus",
     "WorkflowStatus",
     "RecordState",

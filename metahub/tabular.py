@@ -16,7 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from metahub.checks.base import ROLLUPS
+from metahub.impact import VALUES as IMPACT_VALUES
 from metahub.models import PALETTE, SEVERITY_ORDER, AffectedResource
+
+IMPACT_PROPERTIES = tuple(IMPACT_VALUES)
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 FINDING_COLUMNS = (
@@ -25,6 +28,7 @@ FINDING_COLUMNS = (
     "AwsAccountId",
     "Region",
     "ResourceWorstFailedSeverity",
+    "ResourceImpactScore",
     "Severity",
     "Outcome",
     "Title",
@@ -69,12 +73,20 @@ def rows(
 ) -> tuple[list[str], list[list[Any]]]:
     """Header and rows, one per (finding, resource), cells ready for a sheet."""
     checks = default_check_columns(resources.values()) if check_columns is None else list(check_columns)
-    header = [*FINDING_COLUMNS, *(f"Tag:{t}" for t in tag_columns), *checks]
+    impact = (
+        [f"Impact:{name}" for name in IMPACT_PROPERTIES] if any(r.impact for r in resources.values()) else []
+    )
+    header = [*FINDING_COLUMNS, *impact, *(f"Tag:{t}" for t in tag_columns), *checks]
     body = []
     for arn, resource in resources.items():
         tags = resource.effective_tags
         context = resource.metachecks or {}
-        extra = [*(tags.get(t) for t in tag_columns), *(context.get(c) for c in checks)]
+        properties = (resource.impact or {}).get("properties", {})
+        extra = [
+            *((properties.get(name) or {}).get("value") for name in IMPACT_PROPERTIES if impact),
+            *(tags.get(t) for t in tag_columns),
+            *(context.get(c) for c in checks),
+        ]
         for finding in resource.findings:
             values = [
                 arn,
@@ -82,6 +94,7 @@ def rows(
                 resource.account,
                 resource.region,
                 resource.worst_failed_severity,
+                (resource.impact or {}).get("score"),
                 finding.severity_label,
                 finding.outcome,
                 finding.Title,
@@ -162,6 +175,7 @@ def write_sqlite(path: Path, resources: Mapping[str, AffectedResource]) -> Path:
             CREATE TABLE resources (
                 arn TEXT PRIMARY KEY, type TEXT, account TEXT, region TEXT, partition TEXT,
                 concrete INTEGER, findings INTEGER, highest_severity TEXT, worst_failed_severity TEXT,
+                impact_score REAL, impact TEXT,
                 is_public TEXT, is_encrypted TEXT, is_attached TEXT, is_unrestricted TEXT,
                 tags TEXT, metachecks TEXT, metatags TEXT, metatrails TEXT, metaaccount TEXT,
                 unknown TEXT, evidence TEXT);
@@ -179,7 +193,7 @@ def write_sqlite(path: Path, resources: Mapping[str, AffectedResource]) -> Path:
         for arn, r in resources.items():
             checks = r.metachecks or {}
             db.execute(
-                "INSERT INTO resources VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO resources VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     arn,
                     r.type,
@@ -190,6 +204,8 @@ def write_sqlite(path: Path, resources: Mapping[str, AffectedResource]) -> Path:
                     len(r.findings),
                     r.highest_severity,
                     r.worst_failed_severity,
+                    (r.impact or {}).get("score"),
+                    as_json(r.impact),
                     *(as_json(checks.get(name)) for name in ROLLUPS),
                     as_json(r.tags),
                     as_json(r.metachecks),

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import metahub
+from metahub.html_report import label
 
 from .conftest import make_finding
 
@@ -92,10 +93,10 @@ def test_lab_report_counts_filter_sort_expand(
     counts = [len(enriched_lab.resources[arn].findings) for arn in page.shown()]
     assert counts == sorted(counts, reverse=True)
     first = page.page.locator(".row.data").first
-    label = first.locator("div").nth(0)  # what people call it (Name tag or short id); the ARN on hover
+    cell = first.locator("div").nth(0)  # what people call it (Name tag or short id); the ARN on hover
     resource = enriched_lab.resources[page.shown()[0]]
-    assert label.get_attribute("title") == resource.arn
-    assert label.text_content() == (resource.effective_tags.get("Name") or resource.arn.rsplit("/", 1)[-1])
+    assert cell.get_attribute("title") == resource.arn
+    assert cell.text_content() == label(resource)
 
     first.click()
     detail = page.page.locator("#detail")
@@ -147,9 +148,7 @@ def test_phone_tables_become_cards(browser: Any, lab_report: Path, enriched_lab:
     page.show("resources")
     card = page.page.locator(".row.card-row:visible").first
     resource = enriched_lab.resources[page.shown()[0]]
-    assert card.locator("b").text_content() == (
-        resource.effective_tags.get("Name") or resource.arn.rsplit("/", 1)[-1]
-    )
+    assert card.locator("b").text_content() == label(resource)
     assert card.locator(".sev").first.text_content() == resource.worst_failed_severity
     assert card.locator(".chip").count() >= 1  # the rollups that apply
     assert not page.page.locator("input[data-column=Type]").is_visible()
