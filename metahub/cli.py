@@ -18,6 +18,7 @@ from botocore.exceptions import BotoCoreError
 
 from metahub import __version__
 from metahub.actions import parse_update
+from metahub.combinations import load_rules as load_combination_rules
 from metahub.demo import demo_findings, emulated_account
 from metahub.detection import load_rules
 from metahub.enrich import CONTEXTS, load_trail_events
@@ -203,6 +204,13 @@ def build_parser() -> argparse.ArgumentParser:
         "score>=70 (=, >=, <=, >, < for the score); properties imply --context config",
     )
     filters.add_argument(
+        "--combination-rules",
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="toxic-combination rules of your own, beside the built-in ones (metahub/config/combinations.json)",
+    )
+    filters.add_argument(
         "--impact-config",
         metavar="FILE",
         help="impact weights, an impact.yaml of MetaHub's shape (default: metahub/config/impact.yaml)",
@@ -329,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         rules = load_rules(args.detection_rules) if args.detection_rules else None
         trail_events = load_trail_events(args.trail_events) if args.trail_events else None
         load_impact_config(args.impact_config)  # a bad file stops the run before anything is fetched
+        load_combination_rules(args.combination_rules)
     except (OSError, ValueError) as exc:
         print(f"metahub: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -500,6 +509,7 @@ def _enrich(
         max_workers=args.max_workers,
         progress=None if args.quiet else terminal_progress(),
         impact_config=args.impact_config,
+        combination_rules=args.combination_rules,
     )
     report = run.enrichment
     if report is None or args.quiet:

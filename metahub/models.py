@@ -199,6 +199,8 @@ class AffectedResource(BaseModel):
     """Environment, owner and application, each ``{"value", "source"}`` or null (see detection)."""
     impact: dict[str, Any] | None = None
     """Impact properties, score and what was left out of it (see :mod:`metahub.impact`)."""
+    combinations: list[dict[str, Any]] | None = None
+    """Toxic combinations whose path starts here (see :mod:`metahub.combinations`)."""
     unknown: dict[str, str] = Field(default_factory=dict)
     """Why a piece of context could not be decided (its value is null): ``{name: reason}``."""
     evidence: dict[str, str] = Field(default_factory=dict)
@@ -262,6 +264,8 @@ class AffectedResource(BaseModel):
 
             context["impact"] = metahub_shape(self.impact)
             context["impact_score"] = self.impact["score"]
+        if self.combinations:
+            context["combinations"] = self.combinations
         if self.unknown:
             context["unknown"] = dict(self.unknown)
         if self.evidence:

@@ -27,6 +27,7 @@ OUTPUT_MODES = (
     "json-full",
     "json-inventory",
     "json-statistics",
+    "json-combinations",
     "csv",
     "xlsx",
     "sqlite",
@@ -44,6 +45,8 @@ class Run:
             self.resources: dict[str, AffectedResource] = group_by_resource(findings)
         self.seconds = seconds
         self.enrichment: EnrichReport | None = None
+        self.combinations: list[dict[str, Any]] = []
+        """Toxic combinations found after enrichment (:mod:`metahub.combinations`)."""
         self.filtered: int | None = None
         """Resources dropped by filters (None: no filter applied)."""
 
@@ -58,12 +61,14 @@ class Run:
         max_workers: int = 16,
         progress: Any = None,
         impact_config: str | Path | None = None,
+        combination_rules: Sequence[str | Path] = (),
     ) -> EnrichReport:
         """Add context from the accounts the resources live in: ``contexts`` among ``config``
         (MetaChecks), ``tags`` (MetaTags), ``account`` and ``cloudtrail`` (MetaTrails, events of
         the last ``lookback_days`` per ``trail_events``); then environment, owner and application
         by ``detection_rules`` (default: ``metahub/config/detection.json``); then the impact of every
-        resource, weighted by ``impact_config`` (default: ``metahub/config/impact.yaml``).
+        resource, weighted by ``impact_config`` (default: ``metahub/config/impact.yaml``), and the toxic
+        combinations of the built-in rules and ``combination_rules`` files.
 
         ``aws`` carries credentials and roles (default: the standard credential chain). AWS
         trouble never raises: affected values are null and ``resource.unknown`` says why.
@@ -81,7 +86,22 @@ class Run:
             progress=progress,
         )
         self.score_impact(impact_config)
+        self.find_combinations(combination_rules)
         return self.enrichment
+
+    def find_combinations(self, rule_files: Sequence[str | Path] = ()) -> list[dict[str, Any]]:
+        """What is dangerous together, with its path (built-in rules and ``rule_files``); each record
+        is also on the resource its path starts at. Raises
+        :class:`metahub.combinations.CombinationRulesError` for unreadable rules."""
+        from metahub.combinations import find, load_rules
+
+        self.combinations = find(self.resources, load_rules(rule_files))
+        for resource in self.resources.values():
+            resource.combinations = None
+        for record in self.combinations:
+            start = self.resources[record["path"][0]["arn"]]
+            start.combinations = [*(start.combinations or []), record]
+        return self.combinations
 
     def score_impact(self, config: str | Path | None = None) -> None:
         """Set ``resource.impact`` on every resource (:mod:`metahub.impact`): from the findings alone
@@ -287,6 +307,7 @@ class Run:
             "json-full": self.full,
             "json-inventory": self.inventory,
             "json-statistics": self.statistics,
+            "json-combinations": lambda: self.combinations,
         }
         written = []
         for mode in modes:

@@ -363,6 +363,9 @@ class Caller:
     principal whose own policies these are, choosing its requests."""
     account: str
     now: datetime
+    trust: bool = False
+    """Reading a role's trust policy: a service principal there assumes the role only when someone
+    in the account passes it (``iam:PassRole``), so it acts for no other account."""
 
 
 def clause_scope(clause: Clause, caller: Caller) -> Scope:
@@ -576,7 +579,8 @@ def _one_principal(kind: str, value: str, statement: Statement, caller: Caller) 
             return Scope(Reach.NONE, (f"{value} is in the account",)), []
         return Scope(Reach.BOUNDED, (f"principal {value}",)), [value]
     if kind == "Service":
-        return Scope(Reach.NONE, (f"service {value}",)), _service_external(value, statement, caller)
+        outside = [] if caller.trust else _service_external(value, statement, caller)
+        return Scope(Reach.NONE, (f"service {value}",)), outside
     if kind == "CanonicalUser":
         return Scope(Reach.BOUNDED, (f"canonical user {value}",)), [f"canonical user {value}"]
     if kind == "Federated":
@@ -679,11 +683,14 @@ class _Read:
         return meet([self.principal.scope, self.conditions])
 
 
-def exposure(document: Any, account: str, now: datetime | None = None, source: str = "") -> Exposure:
+def exposure(
+    document: Any, account: str, now: datetime | None = None, source: str = "", trust: bool = False
+) -> Exposure:
     """Read a resource or trust policy against every outsider: the public grants left after Deny
     statements that no outsider can dodge, the principals outside the account it shares with, and
-    what is undecidable. A document that is not a policy raises :class:`PolicyError`."""
-    caller = Caller("outsider", account, now or datetime.now(timezone.utc))
+    what is undecidable. A document that is not a policy raises :class:`PolicyError`. ``trust``: the
+    document is a role's trust policy."""
+    caller = Caller("outsider", account, now or datetime.now(timezone.utc), trust)
     found = Exposure()
     read = [
         _Read(s, principal_scope(s, caller), meet(clause_scope(c, caller) for c in s.conditions))

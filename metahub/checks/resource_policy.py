@@ -17,7 +17,7 @@ Document = Callable[[ResourceView], Any]
 
 def policy_exposure(r: ResourceView, document: Any, what: str) -> Exposure:
     try:
-        return exposure(document, r.account, source=what)
+        return exposure(document, r.account, source=what, trust=what == "trust policy")
     except PolicyError as exc:
         raise Unknown(str(exc)) from exc
 

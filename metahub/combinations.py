@@ -1,0 +1,146 @@
+"""Toxic combinations: what is dangerous together, across resources, with the path that makes it.
+
+Rules are data (``metahub/config/combinations.json``, and the user's own); this module reads the
+checks that enrichment left on the resources and follows the associations they name. Pure: the
+hops were fetched with the checks, nothing here calls AWS.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from metahub.models import SEVERITY_ORDER, AffectedResource
+
+Rule = dict[str, Any]
+
+
+class CombinationRulesError(ValueError):
+    """Rules that cannot be read: the message names the file and the rule."""
+
+
+def load_rules(paths: Sequence[str | Path] = ()) -> list[Rule]:
+    """The built-in rules, then each file's (a list of rules, or ``{"rules": [...]}``), validated."""
+    sources: list[tuple[str, str]] = [
+        (
+            "metahub/config/combinations.json",
+            resources.files("metahub").joinpath("config/combinations.json").read_text(),
+        )
+    ]
+    for path in paths:
+        try:
+            sources.append((str(path), Path(path).read_text(encoding="utf-8")))
+        except OSError as exc:
+            raise CombinationRulesError(f"{path}: {exc}") from exc
+    rules: list[Rule] = []
+    for where, text in sources:
+        try:
+            document = json.loads(text)
+        except ValueError as exc:
+            raise CombinationRulesError(f"{where}: not JSON: {exc}") from exc
+        found = document.get("rules") if isinstance(document, dict) else document
+        if not isinstance(found, list):
+            raise CombinationRulesError(f'{where}: expected a list of rules, or {{"rules": [...]}}')
+        for index, rule in enumerate(found):
+            rules.append(_valid(rule, f"{where}: rule {index + 1}"))
+    return rules
+
+
+def _valid(rule: Any, where: str) -> Rule:
+    if not isinstance(rule, dict):
+        raise CombinationRulesError(f"{where}: not an object")
+    for key in ("id", "title", "severity", "types", "when"):
+        if key not in rule:
+            raise CombinationRulesError(f"{where}: needs {key!r}")
+    if rule["severity"] not in SEVERITY_ORDER:
+        raise CombinationRulesError(
+            f"{where} ({rule['id']}): severity {rule['severity']!r} is not one of {', '.join(SEVERITY_ORDER)}"
+        )
+    for key in ("when", "then"):
+        conditions = rule.get(key, {})
+        if not isinstance(conditions, dict) or not all(isinstance(v, bool) for v in conditions.values()):
+            raise CombinationRulesError(f"{where} ({rule['id']}): {key!r} maps check names to true or false")
+    if "then" in rule and "via" not in rule:
+        raise CombinationRulesError(f"{where} ({rule['id']}): 'then' needs 'via', the check that leads there")
+    return rule
+
+
+def _holds(resource: AffectedResource, conditions: Mapping[str, bool]) -> dict[str, Any] | None:
+    """The checks' values when every condition holds (a true condition wants data or true, a false
+    one false or empty; unknown holds neither), else None."""
+    checks = resource.metachecks or {}
+    evidence: dict[str, Any] = {}
+    for name, wanted in conditions.items():
+        value = checks.get(name)
+        if value is None or bool(value) != wanted:
+            return None
+        evidence[name] = value if value else resource.evidence.get(name, False)
+    return evidence
+
+
+def _targets(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [str(v) for v in value if isinstance(v, str | int)]
+    return []
+
+
+def find(resources_: Mapping[str, AffectedResource], rules: Sequence[Rule]) -> list[dict[str, Any]]:
+    """Every combination the rules find: one record each, its resources in path order with the
+    evidence at each hop, and the failed findings on any of them."""
+    by_id = {arn.rsplit("/", 1)[-1]: arn for arn in resources_}
+    found: list[dict[str, Any]] = []
+    for rule in rules:
+        for arn, resource in resources_.items():
+            if resource.type not in rule["types"]:
+                continue
+            start = _holds(resource, rule["when"])
+            if start is None:
+                continue
+            path = [{"arn": arn, "type": resource.type, "evidence": start}]
+            if "via" not in rule:
+                found.append(_record(rule, path, resources_))
+                continue
+            for target in _targets((resource.metachecks or {}).get(rule["via"])):
+                target_arn = target if target in resources_ else by_id.get(target, target)
+                hop: dict[str, Any] = {"arn": target_arn, "via": rule["via"]}
+                other = resources_.get(target_arn)
+                if other is not None:
+                    hop["type"] = other.type
+                    if rule.get("then"):
+                        reached = _holds(other, rule["then"])
+                        if reached is None:
+                            continue
+                        hop["evidence"] = reached
+                elif rule.get("then"):
+                    continue  # what must hold there cannot be read: no claim
+                else:
+                    hop["evidence"] = f"named by {rule['via']} of {arn}"
+                found.append(_record(rule, [*path, hop], resources_))
+    order = {label: i for i, label in enumerate(SEVERITY_ORDER)}
+    found.sort(key=lambda c: (order[c["severity"]], c["rule"], c["path"][0]["arn"]))
+    return found
+
+
+def _record(
+    rule: Rule, path: list[dict[str, Any]], resources_: Mapping[str, AffectedResource]
+) -> dict[str, Any]:
+    findings = [
+        f.Id
+        for hop in path
+        if (resource := resources_.get(hop["arn"])) is not None
+        for f in resource.findings
+        if f.outcome == "FAILED"
+    ]
+    return {
+        "rule": rule["id"],
+        "title": rule["title"],
+        "severity": rule["severity"],
+        "why": rule.get("why", ""),
+        "path": path,
+        "findings": findings,
+    }

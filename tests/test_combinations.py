@@ -1,0 +1,167 @@
+"""Toxic combinations (issue 14, part 3): rules as data, the path with its evidence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import metahub
+from metahub.combinations import CombinationRulesError, find, load_rules
+
+from .conftest import make_finding, metahub_cli, write
+
+ACCOUNT = "123456789012"
+INSTANCE = f"arn:aws:ec2:us-east-1:{ACCOUNT}:instance/i-1"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/admin"
+RULES = load_rules()
+
+
+def run_with(checks: dict[str, dict[str, Any]], types: dict[str, str]) -> metahub.Run:
+    findings = [
+        make_finding(f"f-{n}", Resources=[{"Type": types[arn], "Id": arn}]) for n, arn in enumerate(checks)
+    ]
+    run = metahub.Run.from_findings(findings)
+    for arn, values in checks.items():
+        run.resources[arn].metachecks = values
+    return run
+
+
+@pytest.mark.parametrize(
+    ("instance", "role", "rules"),
+    [
+        (
+            {"is_public": {"reachable": ["tcp/22"]}, "its_associated_with_iam_roles_unrestricted": [ROLE]},
+            None,
+            ["public-compute-admin-role"],
+        ),
+        ({"is_public": False, "its_associated_with_iam_roles_unrestricted": [ROLE]}, None, []),  # private: no
+        (
+            {"is_public": None, "its_associated_with_iam_roles_unrestricted": [ROLE]},
+            None,
+            [],
+        ),  # unknown: no claim
+        (
+            {
+                "is_public": {"reachable": ["x"]},
+                "its_associated_with_iam_roles_unrestricted": [],
+                "its_associated_with_iam_roles": [ROLE],
+            },
+            {"is_unrestricted": False, "it_has_privilege_escalation_actions": ["iam:PassRole (p)"]},
+            ["public-compute-escalation"],
+        ),
+        (
+            {
+                "is_public": {"reachable": ["x"]},
+                "its_associated_with_iam_roles_unrestricted": [],
+                "its_associated_with_iam_roles": [ROLE],
+            },
+            None,
+            [],
+        ),  # escalation needs the role's own checks: without them, no claim
+    ],
+)
+def test_instance_rules(instance: dict[str, Any], role: dict[str, Any] | None, rules: list[str]) -> None:
+    checks = {INSTANCE: instance, **({ROLE: role} if role else {})}
+    run = run_with(checks, {INSTANCE: "AwsEc2Instance", ROLE: "AwsIamRole"})
+    found = find(run.resources, RULES)
+    assert [c["rule"] for c in found] == rules
+    for combination in found:
+        assert [hop["arn"] for hop in combination["path"]] == [INSTANCE, ROLE]
+        assert combination["path"][0]["evidence"]["is_public"]  # the evidence at each hop
+        assert combination["findings"]  # the failed findings that contributed
+
+
+def test_role_rules_and_record_shape() -> None:
+    role = {
+        "is_public": True,
+        "is_unrestricted": {"granted_by": ["p"]},
+        "its_shared_with_external_principals": ["anyone (public)"],
+    }
+    run = run_with({ROLE: role}, {ROLE: "AwsIamRole"})
+    (combination,) = find(run.resources, RULES)
+    assert combination["rule"] == "admin-role-assumable-by-anyone" and combination["severity"] == "CRITICAL"
+    assert combination["why"] and combination["path"] == [
+        {
+            "arn": ROLE,
+            "type": "AwsIamRole",
+            "evidence": {"is_public": True, "is_unrestricted": {"granted_by": ["p"]}},
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        ([{"id": "x"}], "needs 'title'"),
+        ([{"id": "x", "title": "t", "severity": "SEVERE", "types": [], "when": {}}], "severity 'SEVERE'"),
+        (
+            [{"id": "x", "title": "t", "severity": "HIGH", "types": [], "when": {"is_public": "yes"}}],
+            "maps check names to true or false",
+        ),
+        (
+            [{"id": "x", "title": "t", "severity": "HIGH", "types": [], "when": {}, "then": {"a": True}}],
+            "'then' needs 'via'",
+        ),
+        ({"rules": "no"}, "expected a list of rules"),
+    ],
+)
+def test_rule_files_are_checked(tmp_path: Path, rules: Any, message: str) -> None:
+    path = write(tmp_path / "rules.json", rules)
+    with pytest.raises(CombinationRulesError, match=message) as error:
+        load_rules([path])
+    assert str(path) in str(error.value)
+
+
+def test_users_add_rules(tmp_path: Path) -> None:
+    mine = [
+        {
+            "id": "public-unencrypted",
+            "title": "Public and unencrypted",
+            "severity": "MEDIUM",
+            "types": ["AwsS3Bucket"],
+            "when": {"is_public": True, "is_encrypted": False},
+        }
+    ]
+    bucket = "arn:aws:s3:::b"
+    run = run_with(
+        {bucket: {"is_public": {"policy_statements": []}, "is_encrypted": False}}, {bucket: "AwsS3Bucket"}
+    )
+    run.resources[bucket].metachecks["is_public"] = {"policy_statements": [{"statement": "1"}]}
+    assert [c["rule"] for c in run.find_combinations([write(tmp_path / "mine.json", mine)])] == [
+        "public-unencrypted"
+    ]
+    assert run.resources[bucket].combinations and "combinations" in run.short()[bucket]
+
+
+def test_lab_public_instances_with_the_admin_profile(enriched_lab: metahub.Run, tmp_path: Path) -> None:
+    public = {
+        arn
+        for arn, r in enriched_lab.resources.items()
+        if r.type == "AwsEc2Instance" and r.metachecks["is_public"]
+    }
+    private = {arn for arn, r in enriched_lab.resources.items() if r.type == "AwsEc2Instance"} - public
+    toxic = {
+        c["path"][0]["arn"] for c in enriched_lab.combinations if c["rule"] == "public-compute-admin-role"
+    }
+    assert toxic == public and len(public) == 4 and not toxic & private
+    for combination in enriched_lab.combinations:
+        if combination["rule"] == "public-compute-admin-role":
+            assert combination["path"][1]["arn"] == f"arn:aws:iam::{ACCOUNT}:role/app-admin-role"
+    # A service in a trust policy acts for the account: the instances' role is not "shared outside".
+    assert "admin-role-shared-outside" not in {
+        c["rule"] for c in enriched_lab.combinations if c["path"][0]["arn"].endswith("role/app-admin-role")
+    }
+    (path,) = enriched_lab.write(["json-combinations"], tmp_path, "lab")
+    assert json.loads(path.read_text()) == enriched_lab.combinations
+
+
+def test_combination_rules_flag_checks_the_file(tmp_path: Path) -> None:
+    source = write(tmp_path / "in.json", [make_finding()])
+    bad = write(tmp_path / "rules.json", [{"id": "x"}])
+    result = metahub_cli(
+        "--input-asff", str(source), "--combination-rules", str(bad), "--output-dir", str(tmp_path)
+    )
+    assert result.returncode == 2 and f"{bad}: rule 1: needs 'title'" in result.stderr
