@@ -107,7 +107,15 @@ def _holds(finding: Finding, update: Mapping[str, Any]) -> bool:
 def context_fields(resource: AffectedResource) -> list[tuple[str, str]]:
     """The resource's context as ``(key, value)`` text pairs, most important first."""
     checks = resource.metachecks or {}
-    fields = [
+    fields: list[tuple[str, str]] = []
+    if resource.impact is not None:  # what to fix first leads
+        decided = {k: p["value"] for k, p in resource.impact["properties"].items() if p["value"]}
+        fields.append((f"{PREFIX}impact", _text({"score": resource.impact["score"], **decided})))
+    if resource.combinations:
+        top = resource.combinations[0]
+        path = " -> ".join(hop["arn"] for hop in top["path"])
+        fields.append((f"{PREFIX}combination", f"{top['severity']} {top['title']}: {path}"))
+    fields += [
         (f"{PREFIX}{name}", _check_text(resource, name, checks.get(name)))
         for name in ROLLUPS
         if name in checks
