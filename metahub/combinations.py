@@ -109,6 +109,7 @@ def find(resources_: Mapping[str, AffectedResource], rules: Sequence[Rule]) -> l
                 target_arn = target if target in resources_ else by_id.get(target, target)
                 hop: dict[str, Any] = {"arn": target_arn, "via": rule["via"]}
                 other = resources_.get(target_arn)
+                hop["evidence"] = f"named by {rule['via']} of {arn}"
                 if other is not None:
                     hop["type"] = other.type
                     if rule.get("then"):
@@ -118,8 +119,6 @@ def find(resources_: Mapping[str, AffectedResource], rules: Sequence[Rule]) -> l
                         hop["evidence"] = reached
                 elif rule.get("then"):
                     continue  # what must hold there cannot be read: no claim
-                else:
-                    hop["evidence"] = f"named by {rule['via']} of {arn}"
                 found.append(_record(rule, [*path, hop], resources_))
     order = {label: i for i, label in enumerate(SEVERITY_ORDER)}
     found.sort(key=lambda c: (order[c["severity"]], c["rule"], c["path"][0]["arn"]))

@@ -62,13 +62,33 @@ def requirements(related: str, standards: Sequence[str] = ()) -> tuple[str, list
 
 
 def label(resource: AffectedResource) -> str:
-    """What people call the resource: its Name tag, else the short id its ARN ends with."""
+    """What people call the resource: its Name tag, else the short id its ARN ends with (IAM names
+    are what people use for roles, users, groups and policies, whatever their tags say)."""
     name = resource.effective_tags.get("Name")
-    if name:
+    if name and not resource.type.startswith("AwsIam"):
         return str(name)
     arn = resource.arn
     tail = arn.split(":", 5)[-1] if arn.startswith("arn:") else arn
     return re.split(r"[/:]", tail)[-1] or tail
+
+
+def impact_reason(resource: AffectedResource) -> str:
+    """Why a resource ranks where it does, in one line: its worrying properties, then its findings."""
+    if resource.impact is None:
+        return ""
+    worrying = {
+        "exposure": ("effectively-public", "restricted-public", "unrestricted-private", "launch-public"),
+        "access": ("unrestricted", "unrestricted-principal", "dangerous-actions", "cross-account-principal"),
+        "encryption": ("unencrypted",),
+        "environment": ("production",),
+    }
+    properties = resource.impact["properties"]
+    parts = [properties[name]["value"] for name, values in worrying.items() if properties[name]["value"] in values]
+    failed = resource.impact["failed_findings"]
+    counts = ", ".join(f"{failed[s]} {s.lower()}" for s in SEVERITY_ORDER if failed.get(s))
+    if resource.combinations:
+        parts.insert(0, f"toxic: {resource.combinations[0]['title'].lower()}")
+    return "; ".join([*parts, f"failed {counts}" if counts else "nothing failed"])
 
 
 def safe_url(url: Any) -> str | None:
@@ -106,6 +126,8 @@ def report_data(
                 *(json.dumps(metachecks.get(c), default=str) if c in metachecks else "" for c in checks),
                 {"tags": tags, **resource.context()},
                 label(resource),
+                (resource.impact or {}).get("score"),
+                impact_reason(resource),
             ]
         )
         for finding in resource.findings:
@@ -243,7 +265,7 @@ def write_html(
     data = report_data(
         run.by_impact(), tag_columns, check_columns, title or default_title(origin["accounts"])
     )
-    data.update(customer=customer or "", provenance=origin)
+    data.update(customer=customer or "", provenance=origin, combinations=run.combinations)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render(data), encoding="utf-8")
     return path

@@ -357,3 +357,24 @@ def test_printing_gives_every_row_of_the_filtered_view(browser: Any, lab_report:
     assert page.page.locator("#print-area tbody tr").count() == 2704
     assert 30 <= _pdf_pages(pdf) <= 120
     page.check_clean()
+
+
+def test_combinations_view_draws_each_path(browser: Any, lab_report: Path, enriched_lab: metahub.Run) -> None:
+    page = Page(browser, lab_report)
+    page.show("combinations")
+    combos = page.page.locator(".combo")
+    assert combos.count() == len(enriched_lab.combinations) >= 4
+    first = enriched_lab.combinations[0]
+    drawn = combos.first.locator(".hop").evaluate_all("hops => hops.map(h => h.dataset.arn)")
+    assert drawn == [hop["arn"] for hop in first["path"]]  # resource -> resource, in path order
+    assert combos.first.locator("svg line").count() == len(first["path"]) - 1  # an arrow per association
+    assert "named by" in combos.first.locator(".evidence").text_content()  # the evidence at each hop
+    combos.first.locator(".hop").nth(1).click()  # a box opens the resource
+    assert page.shown() == [first["path"][1]["arn"]] and first["path"][1]["arn"] in page.page.text_content(
+        "#detail"
+    )
+    page.show("summary")
+    fix = page.page.locator("#fix-first .fix").evaluate_all("rows => rows.map(r => r.dataset.arn)")
+    scores = [enriched_lab.resources[arn].impact["score"] for arn in fix]
+    assert scores == sorted(scores, reverse=True) and scores[0] > 0  # top resources by impact
+    page.check_clean()
