@@ -37,6 +37,7 @@ from metahub.securityhub import (
     parse_filters,
     terminal_pages,
 )
+from metahub.traits import load_rules as load_trait_rules
 
 log = logging.getLogger("metahub")
 
@@ -211,6 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="toxic-combination rules of your own, beside the built-in ones (metahub/config/combinations.json)",
     )
     filters.add_argument(
+        "--trait-rules",
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="rules of your own mapping findings to traits, beside metahub/config/traits.json",
+    )
+    filters.add_argument(
         "--impact-config",
         metavar="FILE",
         help="impact weights, an impact.yaml of MetaHub's shape (default: metahub/config/impact.yaml)",
@@ -338,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         trail_events = load_trail_events(args.trail_events) if args.trail_events else None
         load_impact_config(args.impact_config)  # a bad file stops the run before anything is fetched
         load_combination_rules(args.combination_rules)
+        load_trait_rules(args.trait_rules)
     except (OSError, ValueError) as exc:
         print(f"metahub: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -349,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
                 stack.enter_context(emulated_account())
             _enrich(run, args, contexts, rules, trail_events)
     else:
-        run.score_impact(args.impact_config)  # from the findings alone
+        run.score_impact(args.impact_config, args.trait_rules)  # from the findings alone
     if filters:
         run = run.apply(filters)
     if args.output_modes is None:  # what a newcomer wants to open, not 27 MB of JSON
@@ -510,6 +519,7 @@ def _enrich(
         progress=None if args.quiet else terminal_progress(),
         impact_config=args.impact_config,
         combination_rules=args.combination_rules,
+        trait_rules=args.trait_rules,
     )
     report = run.enrichment
     if report is None or args.quiet:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from metahub.models import SEVERITY_ORDER, AffectedResource
+from metahub.traits import has
 
 Rule = dict[str, Any]
 
@@ -61,6 +62,8 @@ def _valid(rule: Any, where: str) -> Rule:
         )
     for key in ("when", "then"):
         conditions = rule.get(key, {})
+        if key == "then" and any(k.startswith("trait:") for k in conditions):
+            raise CombinationRulesError(f"{where} ({rule['id']}): traits go in 'when'")
         if not isinstance(conditions, dict) or not all(isinstance(v, bool) for v in conditions.values()):
             raise CombinationRulesError(f"{where} ({rule['id']}): {key!r} maps check names to true or false")
     if "then" in rule and "via" not in rule:
@@ -74,6 +77,12 @@ def _holds(resource: AffectedResource, conditions: Mapping[str, bool]) -> dict[s
     checks = resource.metachecks or {}
     evidence: dict[str, Any] = {}
     for name, wanted in conditions.items():
+        if name.startswith("trait:"):  # what the findings say (metahub.traits), not refuted
+            if has(resource, name.removeprefix("trait:")) != wanted:
+                return None
+            trait = (resource.traits or {}).get(name.removeprefix("trait:").replace("exploitable-", ""))
+            evidence[name] = trait["why"] if trait else False
+            continue
         value = checks.get(name)
         if value is None or bool(value) != wanted:
             return None

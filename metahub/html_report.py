@@ -83,7 +83,9 @@ def impact_reason(resource: AffectedResource) -> str:
         "environment": ("production",),
     }
     properties = resource.impact["properties"]
-    parts = [properties[name]["value"] for name, values in worrying.items() if properties[name]["value"] in values]
+    parts = [
+        properties[name]["value"] for name, values in worrying.items() if properties[name]["value"] in values
+    ]
     failed = resource.impact["failed_findings"]
     counts = ", ".join(f"{failed[s]} {s.lower()}" for s in SEVERITY_ORDER if failed.get(s))
     if resource.combinations:

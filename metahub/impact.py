@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from metahub.models import AffectedResource
+from metahub.models import AffectedResource, Finding
 
 SEVERITY_VALUE = {"CRITICAL": 4, "HIGH": 3, "MEDIUM": 1, "LOW": 0.5, "INFORMATIONAL": 0}
 """MetaHub's severity values: a finding adds its value over the highest (4) to the findings score."""
@@ -148,6 +148,11 @@ def _summary(value: Any) -> str:
 def _exposure(resource: AffectedResource, checks: dict[str, Any] | None) -> Property:
     missing = _not_decided(resource, checks, "is_public")
     if missing is not None or checks is None:
+        claimed = (resource.traits or {}).get("reachability")
+        if claimed and claimed["status"] == "claimed":  # the findings say so; nothing read refutes it
+            return Property(
+                "effectively-public", f"claimed by {', '.join(claimed['findings'][:3])}, not confirmed"
+            )
         return missing or Property(None, "no context")
     if checks["is_public"]:
         value = "launch-public" if resource.type in LAUNCH_TYPES else "effectively-public"
@@ -250,12 +255,14 @@ def _identified(detected: dict[str, Any] | None, what: str) -> Property:
 _TOP = max(SEVERITY_VALUE.values())
 
 
-def findings_score(resource: AffectedResource) -> tuple[float, dict[str, int]]:
+def findings_score(
+    resource: AffectedResource, failed: list[Finding] | None = None
+) -> tuple[float, dict[str, int]]:
     """MetaHub's findings score, from the *failed* findings only (passed ones are not risk), and
-    the failed findings by severity."""
+    the failed findings by severity (``failed``: the failed findings, when the caller has them)."""
     counts: dict[str, int] = {}
     total = 0.0
-    for finding in resource.findings:
+    for finding in resource.findings if failed is None else failed:
         label = finding.severity_label
         if label and finding.outcome == "FAILED":
             counts[label] = counts.get(label, 0) + 1
@@ -277,11 +284,11 @@ def _no_context_left_out(config: Config) -> dict[str, str]:
     return cached[1]
 
 
-def impact(resource: AffectedResource, config: Config) -> dict[str, Any]:
+def impact(resource: AffectedResource, config: Config, failed: list[Finding] | None = None) -> dict[str, Any]:
     """The properties (value and evidence), the findings score, the score from 0 to 100, and the
     properties left out of it (unknown, not applicable, or not in the config)."""
-    if resource.metachecks is None and resource.detected is None:
-        fscore, counts = findings_score(resource)
+    if resource.metachecks is None and resource.detected is None and not resource.traits:
+        fscore, counts = findings_score(resource, failed)
         return {
             "score": round(fscore * 100, 2),
             "findings_score": round(fscore, 4),
@@ -302,7 +309,7 @@ def impact(resource: AffectedResource, config: Config) -> dict[str, Any]:
             continue
         weights += spec["weight"]
         weighted += spec["weight"] * spec["values"][prop.value]
-    fscore, counts = findings_score(resource)
+    fscore, counts = findings_score(resource, failed)
     meta = weighted / weights if weights else None
     # No context: the findings alone. MetaHub counts a context score of 0 as 0.1.
     score = fscore * 100 if meta is None else fscore * (meta or 0.1) * 100

@@ -199,6 +199,8 @@ class AffectedResource(BaseModel):
     """Environment, owner and application, each ``{"value", "source"}`` or null (see detection)."""
     impact: dict[str, Any] | None = None
     """Impact properties, score and what was left out of it (see :mod:`metahub.impact`)."""
+    traits: dict[str, dict[str, Any]] | None = None
+    """What its failed findings say of it: reachable, vulnerable, sensitive data ... (see :mod:`metahub.traits`)."""
     combinations: list[dict[str, Any]] | None = None
     """Toxic combinations whose path starts here (see :mod:`metahub.combinations`)."""
     unknown: dict[str, str] = Field(default_factory=dict)
@@ -264,6 +266,8 @@ class AffectedResource(BaseModel):
 
             context["impact"] = metahub_shape(self.impact)
             context["impact_score"] = self.impact["score"]
+        if self.traits:
+            context["traits"] = self.traits
         if self.combinations:
             context["combinations"] = self.combinations
         if self.unknown:

@@ -62,6 +62,7 @@ class Run:
         progress: Any = None,
         impact_config: str | Path | None = None,
         combination_rules: Sequence[str | Path] = (),
+        trait_rules: Sequence[str | Path] = (),
     ) -> EnrichReport:
         """Add context from the accounts the resources live in: ``contexts`` among ``config``
         (MetaChecks), ``tags`` (MetaTags), ``account`` and ``cloudtrail`` (MetaTrails, events of
@@ -85,7 +86,7 @@ class Run:
             max_workers=max_workers,
             progress=progress,
         )
-        self.score_impact(impact_config)
+        self.score_impact(impact_config, trait_rules)
         self.find_combinations(combination_rules)
         return self.enrichment
 
@@ -103,16 +104,22 @@ class Run:
             start.combinations = [*(start.combinations or []), record]
         return self.combinations
 
-    def score_impact(self, config: str | Path | None = None) -> None:
-        """Set ``resource.impact`` on every resource (:mod:`metahub.impact`): from the findings alone
-        when nothing was enriched. Raises :class:`metahub.impact.ImpactConfigError` for a bad file."""
+    def score_impact(self, config: str | Path | None = None, trait_rules: Sequence[str | Path] = ()) -> None:
+        """Set ``resource.traits`` (what the findings say: :mod:`metahub.traits`) and
+        ``resource.impact`` (:mod:`metahub.impact`) on every resource: from the findings alone when
+        nothing was enriched. Raises :class:`metahub.impact.ImpactConfigError` or
+        :class:`metahub.traits.TraitRulesError` for a bad file."""
         from metahub.impact import impact, load_config
         from metahub.ingest import gc_paused
+        from metahub.traits import load_rules, traits
 
-        weights = load_config(config)
+        weights, rules = load_config(config), load_rules(trait_rules)
+        memo: dict[Any, tuple[int, ...]] = {}
         with gc_paused():  # many small long-lived dicts: see gc_paused
             for resource in self.resources.values():
-                resource.impact = impact(resource, weights)
+                failed = [f for f in resource.findings if f.outcome == "FAILED"]  # once, for both
+                resource.traits = traits(resource, rules, memo, failed) or None
+                resource.impact = impact(resource, weights, failed)  # reads the traits
 
     def by_impact(self) -> dict[str, AffectedResource]:
         """The resources, highest impact first; ties by worst failed severity, then most failed

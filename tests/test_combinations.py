@@ -165,3 +165,76 @@ def test_combination_rules_flag_checks_the_file(tmp_path: Path) -> None:
         "--input-asff", str(source), "--combination-rules", str(bad), "--output-dir", str(tmp_path)
     )
     assert result.returncode == 2 and f"{bad}: rule 1: needs 'title'" in result.stderr
+
+
+def _inspector(finding_id: str, arn: str, exploit: str) -> dict[str, Any]:
+    """An Inspector package-vulnerability finding, in the shape Security Hub publishes for it."""
+    return make_finding(
+        finding_id,
+        ProductArn="arn:aws:securityhub:us-east-1::product/aws/inspector",
+        ProductName="Inspector",
+        GeneratorId="AWSInspector",
+        Types=["Software and Configuration Checks/Vulnerabilities/CVE"],
+        Title="CVE-2024-6387 - openssh-server",
+        Severity={"Label": "HIGH", "Normalized": 70},
+        Compliance=None,
+        Vulnerabilities=[
+            {
+                "Id": "CVE-2024-6387",
+                "ExploitAvailable": exploit,
+                "FixAvailable": "YES",
+                "Vendor": {"Name": "NVD"},
+            }
+        ],
+        Resources=[{"Type": "AwsEc2Instance", "Id": arn, "Region": arn.split(":")[3]}],
+    )
+
+
+def _macie(finding_id: str, bucket: str) -> dict[str, Any]:
+    """A Macie sensitive-data finding, in the shape Security Hub publishes for it."""
+    return make_finding(
+        finding_id,
+        ProductArn="arn:aws:securityhub:us-east-1::product/aws/macie",
+        ProductName="Macie",
+        GeneratorId="aws/macie",
+        Types=["Sensitive Data Identifications/PII/SensitiveData:S3Object-Personal"],
+        Title="The S3 object contains personal information.",
+        Severity={"Label": "HIGH"},
+        Compliance=None,
+        Resources=[{"Type": "AwsS3Bucket", "Id": bucket, "Region": "us-east-1"}],
+    )
+
+
+def test_scanner_traits_on_the_lab(enriched_lab: metahub.Run, lab_endpoint: str) -> None:
+    from metahub.aws import Aws
+
+    instances = {
+        arn: bool(r.metachecks["is_public"])
+        for arn, r in enriched_lab.resources.items()
+        if r.type == "AwsEc2Instance"
+    }
+    public = sorted(a for a, p in instances.items() if p)[:2]
+    private = sorted(a for a, p in instances.items() if not p)[:1]
+    buckets = sorted(
+        a for a, r in enriched_lab.resources.items() if r.type == "AwsS3Bucket" and r.metachecks["is_public"]
+    )
+    findings = [
+        _inspector("i-exploit", public[0], "YES"),
+        _inspector("i-no-exploit", public[1], "NO"),
+        _inspector("i-private", private[0], "YES"),
+        _macie("m-public", buckets[0]),
+    ]
+    run = metahub.Run.from_findings(findings)
+    # Without AWS: the findings alone give traits, and the score.
+    run.score_impact()
+    assert run.resources[public[0]].traits["vulnerability"]["exploit_available"] is True
+    assert run.resources[buckets[0]].traits["sensitive-data"]["status"] == "claimed"
+    # With the lab account: context decides what is reachable.
+    run.enrich(Aws())
+    rules = {(c["rule"], c["path"][0]["arn"]) for c in run.combinations}
+    assert ("reachable-exploitable-vulnerability", public[0]) in rules  # reachable, exploit known
+    assert ("reachable-exploitable-vulnerability", public[1]) not in rules  # no exploit
+    assert ("reachable-exploitable-vulnerability", private[0]) not in rules  # exploit, but not reachable
+    assert ("public-sensitive-data", buckets[0]) in rules
+    assert ("public-compute-admin-role", public[0]) in rules  # the admin profile, as in the scan
+    assert run.resources[public[0]].impact["score"] > run.resources[private[0]].impact["score"]
