@@ -238,3 +238,62 @@ def test_scanner_traits_on_the_lab(enriched_lab: metahub.Run, lab_endpoint: str)
     assert ("public-sensitive-data", buckets[0]) in rules
     assert ("public-compute-admin-role", public[0]) in rules  # the admin profile, as in the scan
     assert run.resources[public[0]].impact["score"] > run.resources[private[0]].impact["score"]
+
+
+TYPE_ARNS = {
+    "AwsEc2Instance": f"arn:aws:ec2:us-east-1:{ACCOUNT}:instance/i-9",
+    "AwsLambdaFunction": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:f",
+    "AwsIamRole": f"arn:aws:iam::{ACCOUNT}:role/r",
+    "AwsS3Bucket": "arn:aws:s3:::bkt",
+    "AwsKmsKey": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/k",
+    "AwsSecretsManagerSecret": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:s",
+    "AwsEcsService": f"arn:aws:ecs:us-east-1:{ACCOUNT}:service/c/s",
+    "AwsEksCluster": f"arn:aws:eks:us-east-1:{ACCOUNT}:cluster/c",
+}
+TARGET = f"arn:aws:iam::{ACCOUNT}:role/target"
+
+
+def _satisfying(conditions: dict[str, bool]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Checks and traits that meet ``conditions`` (true: data; false: false)."""
+    checks = {
+        k: ({"evidence": k} if v else False) for k, v in conditions.items() if not k.startswith("trait:")
+    }
+    traits: dict[str, Any] = {}
+    for key, wanted in conditions.items():
+        if key.startswith("trait:") and wanted:
+            name = key.removeprefix("trait:")
+            base = "vulnerability" if name == "exploitable-vulnerability" else name
+            traits[base] = {
+                "status": "claimed",
+                "why": "a finding says so",
+                "findings": ["f-0"],
+                "exploit_available": True,
+            }
+    return checks, traits
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[r["id"] for r in RULES])
+def test_every_built_in_rule(rule: dict[str, Any]) -> None:
+    type_ = rule["types"][0]
+    start = TYPE_ARNS[type_]
+    checks, traits = _satisfying(rule["when"])
+    resources = {start: type_}
+    if "via" in rule:
+        checks[rule["via"]] = [TARGET]
+    target_checks = _satisfying(rule.get("then", {}))[0]
+    if rule.get("then"):
+        resources[TARGET] = "AwsIamRole"
+    run = run_with({start: checks, **({TARGET: target_checks} if TARGET in resources else {})}, resources)
+    run.resources[start].traits = traits or None
+    found = [c for c in find(run.resources, [rule])]
+    assert len(found) == 1 and found[0]["path"][0]["arn"] == start
+    assert [hop["arn"] for hop in found[0]["path"]] == [start, *([TARGET] if "via" in rule else [])]
+    # Flip any one condition where it starts: the rule no longer holds.
+    for key in rule["when"]:
+        flipped = {**rule["when"], key: not rule["when"][key]}
+        checks, traits = _satisfying(flipped)
+        if "via" in rule:
+            checks[rule["via"]] = [TARGET]
+        run.resources[start].metachecks = checks
+        run.resources[start].traits = traits or None
+        assert find(run.resources, [rule]) == [], key
