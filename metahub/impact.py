@@ -59,7 +59,7 @@ def load_config(path: str | Path | None = None) -> Config:
             if path is not None
             else resources.files("metahub").joinpath("config/impact.yaml").read_text(encoding="utf-8")
         )
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml when built in
     except (OSError, yaml.YAMLError) as exc:
         raise ImpactConfigError(f"{where}: {exc}") from exc
     if not isinstance(raw, dict) or not raw:

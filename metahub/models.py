@@ -119,7 +119,7 @@ class Finding(AsffModel):
     def model_post_init(self, context: Any, /) -> None:
         # Decided once, while the finding is fresh in memory: every output reads them, and read
         # later from 100,000 scattered findings they cost ten times as much (cache misses).
-        _ = (self.severity_label, self.outcome)
+        _ = (self.severity_label, self.outcome, self.kind)
 
     @cached_property
     def severity_label(self) -> str | None:
@@ -140,6 +140,20 @@ class Finding(AsffModel):
         if self.Workflow and self.Workflow.Status:
             return self.Workflow.Status
         return self.WorkflowState
+
+    @cached_property
+    def kind(self) -> tuple[Any, ...]:
+        """What kind of finding it is, whatever resource it is on: product, generator, types,
+        title. Scans repeat a few kinds over many resources (rules decide once per kind)."""
+        provider = (self.ProductFields or {}).get("ProviderName")
+        return (
+            self.ProductName,
+            self.ProductArn,
+            provider,
+            self.GeneratorId,
+            tuple(self.Types or ()),
+            self.Title,
+        )
 
     @cached_property
     def outcome(self) -> str:

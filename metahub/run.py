@@ -118,8 +118,11 @@ class Run:
         with gc_paused():  # many small long-lived dicts: see gc_paused
             for resource in self.resources.values():
                 failed = [f for f in resource.findings if f.outcome == "FAILED"]  # once, for both
-                resource.traits = traits(resource, rules, memo, failed) or None
-                resource.impact = impact(resource, weights, failed)  # reads the traits
+                # Straight into the fields' storage: pydantic's checked assignment costs more than the
+                # scoring of a resource without context, and these values need no validation.
+                fields = resource.__dict__
+                fields["traits"] = traits(resource, rules, memo, failed) or None
+                fields["impact"] = impact(resource, weights, failed)  # reads the traits
 
     def by_impact(self) -> dict[str, AffectedResource]:
         """The resources, highest impact first; ties by worst failed severity, then most failed

@@ -106,8 +106,7 @@ def traits(
         return found
     memo = {} if memo is None else memo
     for finding in failed:
-        kind = (finding.ProductName, finding.ProductArn, (finding.ProductFields or {}).get("ProviderName"),
-                finding.GeneratorId, tuple(finding.Types or ()), finding.Title)  # fmt: skip
+        kind = finding.kind
         matched = memo.get(kind)
         if matched is None:
             values = {field: _values(finding, field) for field in FIELDS}
