@@ -581,6 +581,9 @@ def _found_line(run: Run) -> str:
             f"; {count('is_public', True):,} public, {count('is_encrypted', False):,} unencrypted, "
             f"{count('is_unrestricted', True):,} unrestricted"
         )
+    if run.combinations:
+        critical = sum(1 for c in run.combinations if c["severity"] == "CRITICAL")
+        line += f"; {len(run.combinations)} toxic combination(s), {critical} critical"
     return line
 
 

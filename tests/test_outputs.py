@@ -116,6 +116,7 @@ def test_the_demo_ends_with_the_report_and_what_it_found(tmp_path: Path) -> None
         "metahub: found 2,929 failed findings (13 critical, 2,697 high, 151 medium, 68 low)"
     )
     assert "public" in found and "unencrypted" in found
+    assert found.endswith("; 5 toxic combination(s), 4 critical")
     assert "metahub: unknown for 2,592 AwsEc2Snapshot: owned by another account:" in result.stderr
     assert not any("owned by account" in line for line in lines)
     # One HTML report a newcomer can open, not 27 MB of JSON.
