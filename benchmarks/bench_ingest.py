@@ -85,7 +85,7 @@ def child(mode: str, path: str) -> None:
     seconds = time.perf_counter() - started
     impact_seconds = 0.0
     if mode != "json":
-        import metahub.impact  # noqa: F401  (the command line imports it at start, before any input)
+        import metahub.impact  # the command line imports it at start, before any input
 
         scored = time.perf_counter()
         run.score_impact()
