@@ -193,6 +193,8 @@ class Run:
         subset.resources = kept
         subset.seconds = self.seconds
         subset.enrichment = self.enrichment
+        # A combination stays when the resource its path starts at does.
+        subset.combinations = [c for c in self.combinations if c["path"][0]["arn"] in kept]
         subset.filtered = (self.filtered or 0) + len(self.resources) - len(kept)
         return subset
 

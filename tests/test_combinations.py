@@ -297,3 +297,9 @@ def test_every_built_in_rule(rule: dict[str, Any]) -> None:
         run.resources[start].metachecks = checks
         run.resources[start].traits = traits or None
         assert find(run.resources, [rule]) == [], key
+
+
+def test_filtering_keeps_the_combinations_of_what_it_keeps(enriched_lab: metahub.Run) -> None:
+    public = enriched_lab.filter("is_public=True", impact=["exposure=effectively-public"])
+    assert public.combinations and all(c["path"][0]["arn"] in public.resources for c in public.combinations)
+    assert enriched_lab.filter(findings=["severity=LOW"]).combinations is not None
