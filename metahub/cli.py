@@ -26,6 +26,7 @@ from metahub.filters import FilterError, Filters
 from metahub.impact import load_config as load_impact_config
 from metahub.ingest import Source
 from metahub.json_outputs import JSON_MODES, write_json
+from metahub.logs import configure as configure_logging
 from metahub.models import SEVERITY_ORDER, AffectedResource
 from metahub.run import OUTPUT_MODES, Run, load
 from metahub.securityhub import (
@@ -275,6 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper
     )
     general.add_argument(
+        "--log-wire",
+        action="store_true",
+        help="also log AWS requests and responses (botocore, urllib3), credentials masked",
+    )
+    general.add_argument("--log-file", type=Path, metavar="FILE", help="write the log to FILE too")
+    general.add_argument(
         "--banners",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -287,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    configure_logging(args.log_level, wire=args.log_wire, log_file=args.log_file)
     if args.checks_dir or args.list_meta_checks:
         from metahub.checks.base import load_plugins
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.resources
 import json
+import logging
 import sys
 import time
 from collections import Counter, defaultdict
@@ -27,6 +28,8 @@ from metahub.resources.cloudtrail import LOOKUP_RATE, lookup_events
 from metahub.resources.fetch import Demand, Fetcher, Inventory
 from metahub.resources.spec import GroupKey, Spec, group_key, spec_for, spec_for_type
 from metahub.resources.tagging import iam_tags, tags_by_api
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -176,6 +179,10 @@ def enrich(
     report = EnrichReport(contexts=sorted(wanted_contexts))
     if "config" in wanted_contexts:
         wanted, located = plan(resources.values())
+        log.debug(
+            "plan: %d resource(s) in %d group(s) of (account, region, type): %s",
+            len(located), len(wanted), ", ".join(f"{k[2]} {k[0]}/{k[1]} x{len(v)}" for k, v in sorted(wanted.items())),
+        )  # fmt: skip
         demand = demand_for({key[2] for key in wanted})
         partitions = {r.account: r.partition for r in resources.values()}
         fetcher = Fetcher(aws, demand, max_workers=max_workers, progress=progress)

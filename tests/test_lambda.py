@@ -287,3 +287,18 @@ def test_writes_use_the_functions_own_credentials_not_the_context_role(
     process(_event("Security Hub Findings - Imported", picked["bucket"]), settings)
     [writer] = used
     assert settings.role is not None and writer.role is None
+
+
+@pytest.mark.parametrize(
+    ("value", "dry_run"),
+    [("on", True), ("TRUE", True), ("1", True), ("off", False), ("", False), ("no", False)],
+)
+def test_dry_run_is_read_strictly(value: str, dry_run: bool) -> None:
+    assert Settings.from_env({"METAHUB_DRY_RUN": value}).dry_run is dry_run
+
+
+@pytest.mark.parametrize("value", ["ture", "y", "enabled", "2"])
+def test_a_dry_run_value_that_is_neither_refuses_to_run(value: str) -> None:
+    # Read loosely, "ture" meant false, and the function wrote to Security Hub.
+    with pytest.raises(ValueError, match=f"METAHUB_DRY_RUN: '{value}' is neither true"):
+        Settings.from_env({"METAHUB_DRY_RUN": value})

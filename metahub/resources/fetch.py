@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -197,22 +198,19 @@ class Fetcher:
 
     def _fetch_group(self, key: GroupKey, ids: list[str] | None) -> list[dict[str, Any]] | None:
         account, region, type_ = key
+        started = time.perf_counter()
         spec = spec_for_type(type_)
         assert spec is not None
         ctx = FetchContext(
             self.aws, spec, account, region, self.partitions.get(account, "aws"), self._memoised
         )
         try:
-            if spec.fetch is not None:
-                return spec.fetch(ctx, ids)
-            params = dict(spec.params)
-            if ids is not None and spec.ids_filter:
-                params["Filters"] = [*params.get("Filters", []), {"Name": spec.ids_filter, "Values": ids}]
-            elif ids is not None and spec.ids_param:
-                params[spec.ids_param] = ids
-            items: list[dict[str, Any]] = []
-            for page in ctx.pages(spec.operation, **params):
-                items.extend(jmespath.search(spec.items, page) or [])
+            items = spec.fetch(ctx, ids) if spec.fetch is not None else self._list(ctx, spec, ids)
+            log.debug(
+                "fetched %s in %s/%s: %d item(s) for %s in %.2f s",
+                type_, account, region, len(items), "all" if ids is None else f"{len(ids)} id(s)",
+                time.perf_counter() - started,
+            )  # fmt: skip
             return items
         except Exception as exc:  # recorded, never swallowed: the checks that need it say why
             reason = describe_error(exc, f"{spec.service}:{spec.operation or 'fetch'}")
@@ -221,6 +219,19 @@ class Fetcher:
             return None
         finally:
             self._tick()
+
+    @staticmethod
+    def _list(ctx: FetchContext, spec: Spec, ids: list[str] | None) -> list[dict[str, Any]]:
+        """The declared list/describe call, by ids (filter or parameter) or the whole type."""
+        params = dict(spec.params)
+        if ids is not None and spec.ids_filter:
+            params["Filters"] = [*params.get("Filters", []), {"Name": spec.ids_filter, "Values": ids}]
+        elif ids is not None and spec.ids_param:
+            params[spec.ids_param] = ids
+        items: list[dict[str, Any]] = []
+        for page in ctx.pages(spec.operation, **params):
+            items.extend(jmespath.search(spec.items, page) or [])
+        return items
 
     def _submit_details(
         self, pool: ThreadPoolExecutor, fetched: Mapping[GroupKey, list[str]]
