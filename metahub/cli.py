@@ -42,7 +42,9 @@ from metahub.traits import load_rules as load_trait_rules
 
 log = logging.getLogger("metahub")
 
-EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_ACTIONS = 0, 1, 2, 3
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_ACTIONS, EXIT_OUTPUT = 0, 1, 2, 3, 4
+"""0 all done; 1 some findings were rejected (the rest went through); 2 usage or unreadable input;
+3 not every Security Hub update took; 4 an output could not be written (the others were)."""
 _KINDS_SHOWN = 8
 _DEMO_MODES = ("json-short", "json-statistics", "html")
 _PROBLEMS_SHOWN = 20
@@ -396,12 +398,16 @@ def main(argv: list[str] | None = None) -> int:
                     f"metahub: open the report in any browser (one file, works offline): {path.resolve().as_uri()}",
                     file=sys.stderr,
                 )
+    for mode, reason in run.write_failures.items():
+        print(f"metahub: error: could not write {mode}: {reason}", file=sys.stderr)
     if hub is not None and hub.actions:
         status = _act(run, hub, args, stamp)
         if status != EXIT_OK:
             return status
     if run.report.unreadable:
         return EXIT_USAGE
+    if run.write_failures:
+        return EXIT_OUTPUT
     return EXIT_REJECTED if run.report.rejected else EXIT_OK
 
 

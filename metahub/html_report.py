@@ -268,6 +268,9 @@ def write_html(
         run.by_impact(), tag_columns, check_columns, title or default_title(origin["accounts"])
     )
     data.update(customer=customer or "", provenance=origin, combinations=run.combinations)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(data), encoding="utf-8")
+    from metahub.files import atomic
+
+    text = render(data)
+    with atomic(path) as part:
+        part.write_text(text, encoding="utf-8")
     return path

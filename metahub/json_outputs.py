@@ -114,8 +114,10 @@ def _statistic_value(value: Any) -> str:
 
 
 def write_json(path: Path, data: Any) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as fh:
+    """Whole or not at all (see :func:`metahub.files.atomic`)."""
+    from metahub.files import atomic
+
+    with atomic(path) as part, open(part, "w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=2, default=str, ensure_ascii=False)
         fh.write("\n")
     return path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -46,6 +47,8 @@ class Run:
         self.seconds = seconds
         self.enrichment: EnrichReport | None = None
         self.combinations: list[dict[str, Any]] = []
+        self.write_failures: dict[str, str] = {}
+        """Output mode -> why it could not be written, after :meth:`write`."""
         """Toxic combinations found after enrichment (:mod:`metahub.combinations`)."""
         self.filtered: int | None = None
         """Resources dropped by filters (None: no filter applied)."""
@@ -195,6 +198,7 @@ class Run:
         subset.enrichment = self.enrichment
         # A combination stays when the resource its path starts at does.
         subset.combinations = [c for c in self.combinations if c["path"][0]["arn"] in kept]
+        subset.write_failures = {}
         subset.filtered = (self.filtered or 0) + len(self.resources) - len(kept)
         return subset
 
@@ -309,11 +313,25 @@ class Run:
     ) -> list[Path]:
         """Write ``metahub-<view>-<stamp>.<ext>`` for each mode (:data:`OUTPUT_MODES`); returns the
         paths. CSV and XLSX get a column per tag in ``tag_columns`` and per check in
-        ``check_columns`` (default: the four rollups, when enriched)."""
-        from metahub import tabular
+        ``check_columns`` (default: the four rollups, when enriched).
 
-        stamp = stamp or datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        Each file appears whole or not at all (written aside, then renamed); one that cannot be
+        written does not stop the others, and ``self.write_failures`` says which and why. Names are
+        claimed first: a run in the same second gets ``<stamp>-2``, never another run's files."""
+        from metahub import tabular
+        from metahub.files import claim
+
+        modes = list(modes)
+        for mode in modes:
+            if mode not in OUTPUT_MODES:
+                raise ValueError(f"unknown output mode {mode!r}; expected one of {', '.join(OUTPUT_MODES)}")
         directory = Path(output_dir)
+
+        def path_of(mode: str, stamp_: str) -> Path:
+            if mode.startswith("json-"):
+                return directory / f"metahub-{mode.removeprefix('json-')}-{stamp_}.json"
+            return directory / f"metahub-{stamp_}.{mode}"
+
         views = {
             "json-short": self.short,
             "json-full": self.full,
@@ -321,29 +339,34 @@ class Run:
             "json-statistics": self.statistics,
             "json-combinations": lambda: self.combinations,
         }
+        self.write_failures = {}
+        stamp = stamp or datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        try:
+            stamp = claim(lambda s: [path_of(m, s) for m in modes], stamp)
+        except OSError as exc:  # the directory itself cannot be written: every output fails, for that
+            self.write_failures = dict.fromkeys(modes, f"{type(exc).__name__}: {exc}")
+            return []
         written = []
         for mode in modes:
-            if mode not in OUTPUT_MODES:
-                raise ValueError(f"unknown output mode {mode!r}; expected one of {', '.join(OUTPUT_MODES)}")
-            if mode in views:
-                path = directory / f"metahub-{mode.removeprefix('json-')}-{stamp}.json"
-                written.append(json_outputs.write_json(path, views[mode]()))
-            elif mode == "html":
-                written.append(
+            path = path_of(mode, stamp)
+            try:
+                if mode in views:
+                    json_outputs.write_json(path, views[mode]())
+                elif mode == "html":
                     self.to_html(
-                        directory / f"metahub-{stamp}.html",
-                        tag_columns,
-                        check_columns,
-                        title=report_title,
-                        customer=report_customer,
+                        path, tag_columns, check_columns, title=report_title, customer=report_customer
                     )
-                )
-            elif mode == "sqlite":
-                written.append(tabular.write_sqlite(directory / f"metahub-{stamp}.sqlite", self.resources))
-            else:
-                header, body = tabular.rows(self.by_impact(), tag_columns, check_columns)
-                writer = tabular.write_csv if mode == "csv" else tabular.write_xlsx
-                written.append(writer(directory / f"metahub-{stamp}.{mode}", header, body))
+                elif mode == "sqlite":
+                    tabular.write_sqlite(path, self.resources)
+                else:
+                    header, body = tabular.rows(self.by_impact(), tag_columns, check_columns)
+                    (tabular.write_csv if mode == "csv" else tabular.write_xlsx)(path, header, body)
+                written.append(path)
+            except Exception as exc:  # one output's failure (disk full, a bug) must not cost the others
+                self.write_failures[mode] = f"{type(exc).__name__}: {exc}"
+                with contextlib.suppress(OSError):
+                    if path.exists() and path.stat().st_size == 0:
+                        path.unlink()  # the empty placeholder claimed for it
         return written
 
     def to_html(

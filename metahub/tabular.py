@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from metahub.checks.base import ROLLUPS
+from metahub.files import atomic
 from metahub.impact import VALUES as IMPACT_VALUES
 from metahub.models import PALETTE, SEVERITY_ORDER, AffectedResource
 
@@ -113,8 +114,10 @@ def rows(
 
 
 def write_csv(path: Path, header: list[str], body: list[list[Any]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8-sig") as fh:  # the BOM makes Excel read UTF-8
+    with (
+        atomic(path) as part,
+        part.open("w", newline="", encoding="utf-8-sig") as fh,
+    ):  # BOM: Excel reads UTF-8
         writer = csv.writer(fh)
         writer.writerow(header)
         writer.writerows(body)
@@ -156,16 +159,20 @@ def write_xlsx(path: Path, header: list[str], body: list[list[Any]]) -> Path:
         sheet.column_dimensions[get_column_letter(column)].width = min(max(10, longest + 2), 60)
     sheet.freeze_panes = "A2"
     sheet.auto_filter.ref = f"A1:{get_column_letter(len(header))}{len(body) + 1}"
-    book.save(path)
+    with atomic(path) as part:
+        book.save(part)
     return path
 
 
 def write_sqlite(path: Path, resources: Mapping[str, AffectedResource]) -> Path:
     """``resources``, ``findings`` and ``accounts`` tables; context columns hold JSON text, which
     SQLite's and DuckDB's JSON functions read (``json_extract(metachecks, '$.is_public')``)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.unlink(missing_ok=True)
+    with atomic(path) as part:
+        _fill_sqlite(part, resources)
+    return path
 
+
+def _fill_sqlite(path: Path, resources: Mapping[str, AffectedResource]) -> None:
     def as_json(value: Any) -> str | None:
         return None if value is None else json.dumps(value, default=str, ensure_ascii=False)
 
@@ -251,4 +258,3 @@ def write_sqlite(path: Path, resources: Mapping[str, AffectedResource]) -> Path:
             "INSERT INTO accounts VALUES (?,?,?,?)",
             [(a, n, f, as_json(meta)) for a, (n, f, meta) in sorted(accounts.items())],
         )
-    return path

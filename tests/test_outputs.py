@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 
 import metahub
 
@@ -146,3 +147,53 @@ def test_report_title_and_customer_from_the_command_line(tmp_path: Path) -> None
     text = report.read_text()
     assert "<title>Scan of &lt;prod&gt;</title>" in text  # escaped, as everything rendered
     assert '"customer":"ACME \\u0026 Co"' in text
+
+
+def test_two_runs_in_the_same_second_keep_their_own_files(tmp_path: Path) -> None:
+    run = metahub.Run.from_findings([make_finding()])
+    first = run.write(["json-short", "csv"], tmp_path, "20261124-000000")
+    second = run.write(["json-short", "csv"], tmp_path, "20261124-000000")
+    assert [p.name for p in first] == ["metahub-short-20261124-000000.json", "metahub-20261124-000000.csv"]
+    assert [p.name for p in second] == [
+        "metahub-short-20261124-000000-2.json",
+        "metahub-20261124-000000-2.csv",
+    ]
+    assert all(json.loads(p.read_text()) for p in (first[0], second[0]))
+
+
+def test_one_output_failing_does_not_stop_the_others(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from metahub import tabular
+
+    def broken(*_: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tabular, "write_xlsx", broken)
+    run = metahub.Run.from_findings([make_finding()])
+    written = run.write(["json-short", "xlsx", "csv", "json-statistics"], tmp_path, "s")
+    assert [p.suffix for p in written] == [".json", ".csv", ".json"]
+    assert run.write_failures == {"xlsx": "OSError: [Errno 28] No space left on device"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [  # no placeholder, no half file left behind
+        "metahub-s.csv",
+        "metahub-short-s.json",
+        "metahub-statistics-s.json",
+    ]
+
+
+def test_a_file_is_whole_or_absent(tmp_path: Path) -> None:
+    from metahub.files import atomic
+
+    target = tmp_path / "out.json"
+    target.write_text('{"before": true}\n')
+    with pytest.raises(RuntimeError), atomic(target) as part:
+        part.write_text('{"half')
+        raise RuntimeError("disk gone")
+    assert target.read_text() == '{"before": true}\n' and list(tmp_path.iterdir()) == [target]
+
+
+def test_unwritable_output_dir_is_exit_4_and_says_so(tmp_path: Path) -> None:
+    source = write(tmp_path / "in.json", [make_finding()])
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the output directory should be")
+    result = metahub_cli("--input-asff", str(source), "--output-dir", str(blocker))
+    assert result.returncode == 4
+    assert "metahub: error: could not write json-short: " in result.stderr

@@ -1,0 +1,45 @@
+"""Writing outputs safely: a reader never sees half a file, and two runs never share a name."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to: on success it replaces ``path`` in one step
+    (``os.replace``), on failure it is removed and ``path`` is left as it was."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def claim(names: Callable[[str], Sequence[Path]], stamp: str, attempts: int = 100) -> str:
+    """A stamp whose every name (``names(stamp)``) this process created first, empty, so that a run
+    started in the same second, here or in another process, picks another (``<stamp>-2`` ...).
+    The writes then replace the empty placeholders."""
+    for attempt in range(1, attempts + 1):
+        candidate = stamp if attempt == 1 else f"{stamp}-{attempt}"
+        taken: list[Path] = []
+        try:
+            for path in names(candidate):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+                taken.append(path)
+            return candidate
+        except FileExistsError:
+            for path in taken:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+    raise FileExistsError(f"no free output name for {stamp} after {attempts} attempts")
