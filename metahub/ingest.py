@@ -350,13 +350,68 @@ def _whole_document(data: bytes, name: str) -> Iterator[tuple[str, Any] | Proble
     try:
         document = from_json(data)
     except ValueError as exc:
-        if str(exc).startswith("trailing characters at line ") and b"\n" in data:
-            yield from _json_lines(io.BytesIO(data), name, start=1)  # JSON lines with a very long line
+        message = str(exc)
+        if message.startswith("invalid unicode code point"):
+            yield from _replaced(data, name)
+        elif message.startswith("trailing characters at line "):
+            # Several documents one after another: `cat a.json b.json`, a stray line appended, JSON
+            # lines whose first line is very long. Each is read; only what is not JSON is lost.
+            yield from _sequence(data.decode("utf-8"), name)
         else:
-            yield from _salvage(data, name, str(exc))
+            yield from _salvage(data, name, message)
         return
     del data
     yield from _expand(document, name, "")
+
+
+def _replaced(data: bytes, name: str) -> Iterator[tuple[str, Any] | Problem]:
+    """Bytes that are not UTF-8 (one in a title) become U+FFFD, and are reported: the findings
+    around them are read, instead of everything after the first such byte being lost."""
+    try:
+        data.decode("utf-8")
+        bad = 0
+    except UnicodeDecodeError as exc:
+        bad = exc.start
+    text = data.decode("utf-8", errors="replace")
+    line = data.count(b"\n", 0, bad) + 1
+    yield Problem(
+        name,
+        f"line {line}",
+        f"not UTF-8: byte 0x{data[bad]:02x} at offset {bad} (and any others) read as U+FFFD",
+    )
+    del data
+    yield from _whole_document(text.encode("utf-8"), name)
+
+
+_NEXT_DOCUMENT = re.compile(r"\n[ \t]*[\[{]")
+
+
+def _sequence(text: str, name: str) -> Iterator[tuple[str, Any] | Problem]:
+    """JSON documents one after another, each at ``line N`` where it starts; what does not parse is
+    reported and skipped up to the next line that starts a document."""
+    decoder = json.JSONDecoder()
+    position = 0
+    while True:
+        while position < len(text) and text[position] in " \t\r\n":
+            position += 1
+        if position >= len(text):
+            return
+        line = text.count("\n", 0, position) + 1
+        try:
+            document, position = decoder.raw_decode(text, position)
+        except json.JSONDecodeError as exc:
+            resume = _NEXT_DOCUMENT.search(text, position)
+            skipped = f"; read on from line {text.count(chr(10), 0, resume.start()) + 2}" if resume else ""
+            yield Problem(
+                name,
+                f"line {line}",
+                f"not valid JSON: {exc.msg} (line {exc.lineno} column {exc.colno}){skipped}",
+            )
+            if resume is None:
+                return
+            position = resume.start() + 1
+            continue
+        yield from _expand(document, name, f"line {line} ")
 
 
 def _expand(document: Any, name: str, prefix: str) -> Iterator[tuple[str, Any] | Problem]:

@@ -109,8 +109,8 @@ def test_non_utf8(tmp_path: Path) -> None:
     path.write_bytes(b"[" + good + b',\n{"Id": "caf\xe9"}]')
     run = metahub.load(path)
     assert [f.Id for f in run.findings] == ["1"]
-    assert "not UTF-8: invalid byte 0xe9" in run.report.unreadable[0].reason
-    assert "(line 2)" in run.report.unreadable[0].reason
+    assert "not UTF-8: byte 0xe9" in run.report.unreadable[0].reason  # read as U+FFFD, not cut there
+    assert run.report.unreadable[0].where == "line 2"
     lines = tmp_path / "latin1.jsonl"
     lines.write_bytes(good + b'\n{"Id": "caf\xe9"}\n' + good.replace(b'"1"', b'"2"') + b"\n")
     run = metahub.load(lines)
@@ -186,3 +186,34 @@ def test_cli_caps_problem_lines_and_writes_them_all(tmp_path: Path) -> None:
     assert "... and 10 more problem(s); all are in" in result.stderr
     problems = json.loads(next((tmp_path / "out").glob("metahub-problems-*.json")).read_text())
     assert len(problems) == 30 and problems[29]["where"] == "[29] (Id '29')"
+
+
+def test_concatenated_documents_lose_nothing(tmp_path: Path) -> None:
+    first = json.dumps([make_finding(f"a-{i}") for i in range(3)], indent=2)
+    second = json.dumps({"Findings": [make_finding(f"b-{i}") for i in range(2)]}, indent=2)
+    path = tmp_path / "cat.json"
+    path.write_text(first + "\n" + second + "\n")  # cat a.json b.json
+    run = metahub.load(path)
+    assert len(run.findings) == 5 and not run.report.problems
+
+
+def test_a_stray_line_costs_only_itself(tmp_path: Path) -> None:
+    path = tmp_path / "stray.json"
+    document = json.dumps([make_finding(f"a-{i}") for i in range(4)], indent=2)
+    path.write_text(document + "\nSome note somebody typed\n")
+    run = metahub.load(path)
+    assert len(run.findings) == 4  # before: 0 of 4, and a problem for every line
+    (problem,) = run.report.problems
+    assert problem.where == f"line {document.count(chr(10)) + 2}" and "not valid JSON" in problem.reason
+
+
+def test_an_invalid_utf8_byte_costs_nothing_after_it(tmp_path: Path) -> None:
+    findings = [make_finding(f"a-{i}", Title=f"title {i}") for i in range(5)]
+    data = json.dumps(findings, indent=2).encode().replace(b"title 1", b"title \xff1")
+    path = tmp_path / "bad-byte.json"
+    path.write_bytes(data)
+    run = metahub.load(path)
+    assert len(run.findings) == 5  # before: every finding after the byte was lost
+    assert "\ufffd" in next(f.Title for f in run.findings if f.Id == "a-1")
+    (problem,) = run.report.problems
+    assert "not UTF-8: byte 0xff" in problem.reason and problem.where.startswith("line ")
