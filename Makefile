@@ -16,6 +16,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check metahub tests benchmarks
+	$(BIN)/mypy
 
 test: lint
 	$(BIN)/pytest

@@ -258,7 +258,7 @@ class Plan:
 
 
 def _flatten(update: Mapping[str, Any]) -> str:
-    parts = []
+    parts: list[str] = []
     for key, value in update.items():
         if isinstance(value, dict):
             parts.extend(f"{key}.{k}={v!r}" for k, v in value.items() if k != "UpdatedBy")

@@ -128,14 +128,15 @@ class Aws:
     # --- counting --------------------------------------------------------------------------
 
     def _count(self, event_name: str, **_: Any) -> None:
-        _, service, operation = event_name.split(".", 2)
+        _event, service, operation = event_name.split(".", 2)
         with self._count_lock:
             self.calls[f"{service}:{operation}"] += 1
 
     @property
     def region(self) -> str | None:
         """The starting credentials' default region (profile or AWS_REGION), if any."""
-        return self._base.region_name
+        region: str | None = self._base.region_name
+        return region
 
     @property
     def total_calls(self) -> int:

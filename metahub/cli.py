@@ -585,10 +585,8 @@ def _found_line(run: Run) -> str:
     if run.enrichment is not None:
 
         def count(name: str, worrying: bool) -> int:
-            return sum(
-                1 for r in run.resources.values()
-                if (r.metachecks or {}).get(name) is not None and bool(r.metachecks[name]) is worrying  # type: ignore[index]
-            )  # fmt: skip
+            values = [(r.metachecks or {}).get(name) for r in run.resources.values()]
+            return sum(1 for value in values if value is not None and bool(value) is worrying)
 
         line += (
             f"; {count('is_public', True):,} public, {count('is_encrypted', False):,} unencrypted, "

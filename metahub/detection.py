@@ -16,7 +16,7 @@ def load_rules(path: str | Path | None = None) -> dict[str, Any]:
         text = resources.files("metahub").joinpath("config/detection.json").read_text(encoding="utf-8")
     else:
         text = Path(path).read_text(encoding="utf-8")
-    rules = json.loads(text)
+    rules: dict[str, Any] = json.loads(text)
     for section in ("environment", "owner", "application"):
         if section not in rules:
             raise ValueError(f"detection rules {path or 'default'}: no {section!r} section")

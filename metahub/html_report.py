@@ -221,7 +221,7 @@ def provenance(run: Run) -> dict[str, Any]:
     """Where the report comes from: scanners and versions, accounts (with aliases when the account
     context was read), regions, the findings' time span, and what context metahub fetched."""
     scanners: Counter[str] = Counter()
-    times = []
+    times: list[datetime] = []
     for finding in run.findings:
         fields = finding.ProductFields or {}
         name = fields.get("ProviderName") or finding.product_name or "unknown scanner"

@@ -207,6 +207,7 @@ def _open(source: Source) -> BinaryIO:
         if str(source) == "-":
             return sys.stdin.buffer
         return open(source, "rb")
+    assert not isinstance(source, RecordSource), "record sources are read without opening"
     return source
 
 
@@ -222,7 +223,7 @@ def _candidates(source: Source, name: str) -> Iterator[tuple[str, Any] | Problem
         return
     try:
         if not isinstance(stream, io.BufferedReader):
-            stream = io.BufferedReader(stream)  # type: ignore[arg-type]
+            stream = io.BufferedReader(stream)  # type: ignore[type-var]
         if stream.peek(2)[:2] == _GZIP_MAGIC:
             gunzip = _Gunzip(stream)
             yield from _documents(io.BufferedReader(gunzip, _CHUNK), name)

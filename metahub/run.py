@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
@@ -332,7 +332,7 @@ class Run:
                 return directory / f"metahub-{mode.removeprefix('json-')}-{stamp_}.json"
             return directory / f"metahub-{stamp_}.{mode}"
 
-        views = {
+        views: dict[str, Callable[[], Any]] = {
             "json-short": self.short,
             "json-full": self.full,
             "json-inventory": self.inventory,

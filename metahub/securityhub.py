@@ -105,14 +105,14 @@ def _typed(kind: str, value: str) -> dict[str, Any]:
         low, dots, high = value.partition("..")
         if not dots:
             return {"Eq": _number(value)}
-        bounds = {}
+        limits: dict[str, float] = {}
         if low:
-            bounds["Gte"] = _number(low)
+            limits["Gte"] = _number(low)
         if high:
-            bounds["Lte"] = _number(high)
-        if not bounds:
+            limits["Lte"] = _number(high)
+        if not limits:
             raise ValueError("a range needs at least one end (LOW..HIGH, LOW.., ..HIGH)")
-        return bounds
+        return limits
     # date
     days = _DAYS.match(value)
     if days:
@@ -122,7 +122,10 @@ def _typed(kind: str, value: str) -> dict[str, Any]:
         raise ValueError(
             "a date filter takes Nd (the last N days) or START..END (ISO 8601, either end optional)"
         )
-    bounds = {"Start": _timestamp(start, "00:00:00"), "End": _timestamp(end, "23:59:59")}
+    bounds: dict[str, str | None] = {
+        "Start": _timestamp(start, "00:00:00"),
+        "End": _timestamp(end, "23:59:59"),
+    }
     return {key: stamp for key, stamp in bounds.items() if stamp}
 
 

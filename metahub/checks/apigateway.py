@@ -30,7 +30,8 @@ def its_associated_with_routes_without_authorization(r: ResourceView) -> list[st
 
 @check(API, name="is_public")
 def api_is_public(r: ResourceView) -> str | No:
-    return r.check("it_has_endpoint")
+    endpoint: str | No = r.check("it_has_endpoint")
+    return endpoint
 
 
 @check(API, ROUTE, STAGE, name="is_encrypted")
@@ -47,7 +48,7 @@ def api_is_unrestricted(r: ResourceView) -> list[str] | No:
 
 @check(ROUTE)
 def it_has_authorization(r: ResourceView) -> str | No:
-    kind = r.get("AuthorizationType", "NONE")
+    kind: str = r.get("AuthorizationType", "NONE")
     if kind != "NONE":
         return kind
     return "API key" if r.get("ApiKeyRequired") else No("no authorizer and no API key")
@@ -55,7 +56,8 @@ def it_has_authorization(r: ResourceView) -> str | No:
 
 @check(ROUTE, name="is_unrestricted")
 def route_is_unrestricted(r: ResourceView) -> str | No:
-    return r.get("RouteKey") if _open(r) else No(f"authorized: {r.check('it_has_authorization')}")
+    key: str = r.get("RouteKey")
+    return key if _open(r) else No(f"authorized: {r.check('it_has_authorization')}")
 
 
 @check(ROUTE, STAGE, needs=("api",), name="is_public")
@@ -64,7 +66,7 @@ def child_is_public(r: ResourceView) -> str | No:
     api = r.one("api")
     if api is None:
         return No("its API no longer exists")
-    endpoint = api.check("it_has_endpoint")
+    endpoint: str | No = api.check("it_has_endpoint")
     if not endpoint:
         return endpoint
     if r.type == ROUTE:

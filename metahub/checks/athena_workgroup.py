@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from metahub.checks.base import No, ResourceView, check
 
 WORKGROUP = "AwsAthenaWorkGroup"
 
 
-def _configuration(r: ResourceView) -> dict:
-    return (r.detail("WorkGroup") or {}).get("Configuration", {})
+def _configuration(r: ResourceView) -> dict[str, Any]:
+    configuration: dict[str, Any] = (r.detail("WorkGroup") or {}).get("Configuration", {})
+    return configuration
 
 
 @check(WORKGROUP, needs=("WorkGroup",), name="is_encrypted")
 def workgroup_is_encrypted(r: ResourceView) -> str | No:
     """Query results encrypted (and the setting enforced on clients)."""
     configuration = _configuration(r)
-    option = (
+    option: str | None = (
         configuration.get("ResultConfiguration", {})
         .get("EncryptionConfiguration", {})
         .get("EncryptionOption")

@@ -30,7 +30,7 @@ def it_has_public_ip_association(r: ResourceView) -> bool:
 
 @check(CONFIG, TEMPLATE)
 def is_instance_metadata_v2(r: ResourceView) -> bool:
-    return _launch_data(r).get("MetadataOptions", {}).get("HttpTokens") == "required"
+    return bool(_launch_data(r).get("MetadataOptions", {}).get("HttpTokens") == "required")
 
 
 @check(CONFIG, TEMPLATE, needs=("security_groups",))

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import jmespath
 
@@ -42,7 +42,7 @@ class No:
     def __init__(self, reason: str) -> None:
         self.reason = reason
 
-    def __bool__(self) -> bool:
+    def __bool__(self) -> Literal[False]:  # lets type checkers narrow `if not value`
         return False
 
     def __repr__(self) -> str:
@@ -235,14 +235,14 @@ class ResourceView:
         return result
 
     def _view(self, key: GroupKey, item_id: str) -> ResourceView:
-        views = self._shared.setdefault("views", {})
+        views: dict[tuple[GroupKey, str], ResourceView] = self._shared.setdefault("views", {})
         view = views.get((key, item_id))
         if view is None:
             view = views[(key, item_id)] = ResourceView(self._inventory, key, item_id, self._shared)
         return view
 
     def _reverse_index(self, key: GroupKey, path: str) -> dict[str, list[str]]:
-        indexes = self._shared.setdefault("reverse", {})
+        indexes: dict[tuple[GroupKey, str], dict[str, list[str]]] = self._shared.setdefault("reverse", {})
         index = indexes.get((key, path))
         if index is None:
             index = {}

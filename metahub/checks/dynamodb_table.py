@@ -17,7 +17,9 @@ def is_encrypted(r: ResourceView) -> str:
 @check(TABLE, needs=("ContinuousBackups",))
 def it_has_point_in_time_recovery(r: ResourceView) -> bool:
     backups = r.detail("ContinuousBackups") or {}
-    return backups.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus") == "ENABLED"
+    return bool(
+        backups.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus") == "ENABLED"
+    )
 
 
 @check(TABLE, needs=("Table",))

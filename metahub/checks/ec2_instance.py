@@ -76,18 +76,18 @@ def it_has_public_dns(r: ResourceView) -> str | bool:
 
 @check(INSTANCE)
 def is_running(r: ResourceView) -> bool:
-    return r.get("State.Name") == "running"
+    return bool(r.get("State.Name") == "running")
 
 
 @check(INSTANCE)
 def is_instance_metadata_v2(r: ResourceView) -> bool:
     """IMDSv2 required (session tokens), which blunts SSRF credential theft."""
-    return r.get("MetadataOptions.HttpTokens") == "required"
+    return bool(r.get("MetadataOptions.HttpTokens") == "required")
 
 
 @check(INSTANCE)
 def is_instance_metadata_hop_limit_1(r: ResourceView) -> bool:
-    return r.get("MetadataOptions.HttpPutResponseHopLimit") == 1
+    return bool(r.get("MetadataOptions.HttpPutResponseHopLimit") == 1)
 
 
 @check(INSTANCE)

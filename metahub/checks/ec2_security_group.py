@@ -37,7 +37,7 @@ def its_associated_with_security_group_rules_egress_unrestricted(r: ResourceView
 
 @check(GROUP)
 def is_default(r: ResourceView) -> bool:
-    return r.get("GroupName") == "default"
+    return bool(r.get("GroupName") == "default")
 
 
 @check(GROUP, needs=("network_interfaces",))

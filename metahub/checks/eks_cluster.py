@@ -37,7 +37,7 @@ def its_associated_with_security_groups(r: ResourceView) -> list[str]:
 @check(CLUSTER, name="is_public")
 def cluster_is_public(r: ResourceView) -> dict[str, Any] | No:
     """The API endpoint is open to the whole internet."""
-    endpoint = r.check("it_has_public_endpoint")
+    endpoint: dict[str, Any] | No = r.check("it_has_public_endpoint")
     if not endpoint:
         return endpoint
     cidrs = endpoint["allowed_cidrs"]

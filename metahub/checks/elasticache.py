@@ -43,9 +43,9 @@ def cache_is_unrestricted(r: ResourceView) -> list[str] | No:
 
 @check(GROUP)
 def it_has_automatic_failover(r: ResourceView) -> bool:
-    return r.get("AutomaticFailover") == "enabled"
+    return bool(r.get("AutomaticFailover") == "enabled")
 
 
 @check(GROUP)
 def is_multi_az(r: ResourceView) -> bool:
-    return r.get("MultiAZ") == "enabled"
+    return bool(r.get("MultiAZ") == "enabled")

@@ -168,7 +168,7 @@ def role_is_attached(r: ResourceView) -> list[str] | No:
 
 
 def _credentials(r: ResourceView) -> dict[str, str]:
-    report = r.get("CredentialReport")
+    report: dict[str, str] | None = r.get("CredentialReport")
     if not report:
         raise Unknown(f"user {r.id} is not in the IAM credential report")
     return report

@@ -73,7 +73,7 @@ _ENVIRONMENT = {
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 def seed_lab_account(scale: int = SCALE, regions: tuple[str, ...] = REGIONS) -> dict[str, Any]:

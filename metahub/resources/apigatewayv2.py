@@ -28,9 +28,9 @@ def _children(ctx: FetchContext, ids: list[str] | None, kind: str, key: str) -> 
     operation = "get_routes" if kind == "routes" else "get_stages"
     found = []
     for api, children in wanted.items():
-        for child in ctx.items(operation, "Items", ApiId=api):
-            if children is None or child[key] in children:
-                found.append({**child, "ApiId": api, "Id": f"{api}/{kind}/{child[key]}"})
+        for item in ctx.items(operation, "Items", ApiId=api):
+            if children is None or item[key] in children:
+                found.append({**item, "ApiId": api, "Id": f"{api}/{kind}/{item[key]}"})
     return found
 
 

@@ -162,7 +162,7 @@ class Fetcher:
         """Fetch the groups of this level; returns, per group, the ids new to the inventory that
         were asked for (all new ones where the whole type was wanted). Listing a whole type to find
         a few ids must not fetch details and relations of everything else in it."""
-        tasks = []
+        tasks: list[tuple[GroupKey, list[str] | None]] = []
         for key, ids in pending.items():
             spec = spec_for_type(key[2])
             if spec is None or key in self.inventory.listed_all or key in self.inventory.failures:
@@ -191,9 +191,9 @@ class Fetcher:
         for key, wanted in pending.items():
             present = set(self.inventory.group(key))
             expanded = self._expanded.setdefault(key, set())
-            new = (present if wanted is None else present & wanted) - expanded
-            expanded.update(new)
-            fetched[key] = sorted(new)
+            fresh = (present if wanted is None else present & wanted) - expanded
+            expanded.update(fresh)
+            fetched[key] = sorted(fresh)
         return fetched
 
     def _fetch_group(self, key: GroupKey, ids: list[str] | None) -> list[dict[str, Any]] | None:
@@ -236,7 +236,7 @@ class Fetcher:
     def _submit_details(
         self, pool: ThreadPoolExecutor, fetched: Mapping[GroupKey, list[str]]
     ) -> list[Future[None]]:
-        tasks = []
+        tasks: list[tuple[GroupKey, Spec, str, str]] = []
         for key, ids in fetched.items():
             spec = spec_for_type(key[2])
             demand = self.demand.get(key[2])

@@ -24,7 +24,8 @@ def authorization_details(ctx: FetchContext) -> dict[str, list[dict[str, Any]]]:
                 values.extend(page.get(key, []))
         return merged
 
-    return ctx.memo(("iam-authorization-details", ctx.account), load)
+    details: dict[str, list[dict[str, Any]]] = ctx.memo(("iam-authorization-details", ctx.account), load)
+    return details
 
 
 def select(items: list[dict[str, Any]], ids: list[str] | None, key: str = "Arn") -> list[dict[str, Any]]:

@@ -27,7 +27,8 @@ def credential_report(ctx: FetchContext) -> dict[str, dict[str, str]]:
         text = content.decode("utf-8") if isinstance(content, bytes) else content
         return {row["arn"]: row for row in csv.DictReader(io.StringIO(text))}
 
-    return ctx.memo(("iam-credential-report", ctx.account), load)
+    report: dict[str, dict[str, str]] = ctx.memo(("iam-credential-report", ctx.account), load)
+    return report
 
 
 def fetch_users(ctx: FetchContext, ids: list[str] | None) -> list[dict[str, Any]]:
