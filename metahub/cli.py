@@ -293,26 +293,75 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _UsageError(Exception):
+    """A problem with the command line or a file it names, found before anything is fetched."""
+
+    def __init__(self, message: str, *, show_usage: bool = False) -> None:
+        super().__init__(message)
+        self.show_usage = show_usage
+
+
 def main(argv: list[str] | None = None) -> int:
+    """read -> enrich -> filter -> write -> act: the library's own steps, driven by flags."""
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.log_level, wire=args.log_wire, log_file=args.log_file)
+    try:
+        if _load_checks(args):
+            return EXIT_OK
+        hub = _connect(args)
+        sources = _sources(args, hub)
+        filters = _filters(args)
+        rules, trail_events = _load_config_files(args)
+    except _UsageError as exc:
+        if exc.show_usage:
+            parser.print_usage(sys.stderr)
+        print(f"metahub: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    run = load(*sources, only_failed=args.only_failed, only_active=args.only_active)
+    if filters:
+        run = run.apply(filters, before_enrichment=True)
+    _enrich_or_score(run, args, filters, rules, trail_events)
+    if filters:
+        run = run.apply(filters)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    _write(run, args, stamp)
+    if hub is not None and hub.actions:
+        status = _act(run, hub, args, stamp)
+        if status != EXIT_OK:
+            return status
+    if run.report.unreadable:
+        return EXIT_USAGE
+    if run.write_failures:
+        return EXIT_OUTPUT
+    return EXIT_REJECTED if run.report.rejected else EXIT_OK
+
+
+def _load_checks(args: argparse.Namespace) -> bool:
+    """Third-party checks; True when the run was only to list the MetaChecks."""
     if args.checks_dir or args.list_meta_checks:
         from metahub.checks.base import load_plugins
 
         try:
             load_plugins(args.checks_dir)
         except (ImportError, SyntaxError, OSError) as exc:
-            print(f"metahub: error: cannot load checks: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+            raise _UsageError(f"cannot load checks: {exc}") from exc
     if args.list_meta_checks:
         _list_meta_checks()
-        return EXIT_OK
+    return bool(args.list_meta_checks)
+
+
+def _connect(args: argparse.Namespace) -> _Hub | None:
+    if not _uses_security_hub(args):
+        return None
     try:
-        hub = _Hub(args) if _uses_security_hub(args) else None
+        return _Hub(args)
     except (SecurityHubError, BotoCoreError) as exc:
-        print(f"metahub: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise _UsageError(str(exc)) from exc
+
+
+def _sources(args: argparse.Namespace, hub: _Hub | None) -> list[Source]:
     sources: list[Source] = list(args.input_asff)
     if args.demo:
         sources.append(demo_findings())
@@ -320,12 +369,13 @@ def main(argv: list[str] | None = None) -> int:
         sources.append(hub.source(None if args.quiet else terminal_pages()))
     problem = _input_problem(args, sources)
     if problem:
-        parser.print_usage(sys.stderr)
-        print(f"metahub: error: {problem}", file=sys.stderr)
-        return EXIT_USAGE
+        raise _UsageError(problem, show_usage=True)
     if args.banners and not args.quiet:
         print(f"metahub {__version__}: context for security findings", file=sys.stderr)
+    return sources
 
+
+def _filters(args: argparse.Namespace) -> Filters:
     try:
         filters = Filters.parse(
             args.mh_filters_checks,
@@ -338,43 +388,60 @@ def main(argv: list[str] | None = None) -> int:
         if args.output_config_columns:
             Filters.parse([f"{name}=True" for name in args.output_config_columns])
     except FilterError as exc:
-        print(f"metahub: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        raise _UsageError(str(exc)) from exc
+    return filters
 
-    run = load(*sources, only_failed=args.only_failed, only_active=args.only_active)
-    if filters:
-        run = run.apply(filters, before_enrichment=True)
+
+def _load_config_files(
+    args: argparse.Namespace,
+) -> tuple[dict[str, Any] | None, dict[str, list[str]] | None]:
+    """Every rules file is read before anything is fetched, so a bad one costs nothing."""
+    try:
+        rules = load_rules(args.detection_rules) if args.detection_rules else None
+        trail_events = load_trail_events(args.trail_events) if args.trail_events else None
+        load_impact_config(args.impact_config)
+        load_combination_rules(args.combination_rules)
+        load_trait_rules(args.trait_rules)
+    except (OSError, ValueError) as exc:
+        raise _UsageError(str(exc)) from exc
+    return rules, trail_events
+
+
+def _contexts(args: argparse.Namespace, filters: Filters) -> set[str]:
+    """The contexts to fetch: those asked for, plus those the filters and the flags imply."""
     contexts = set(args.context)
     wants_config = args.meta_checks or filters.needs_context or (args.demo and not contexts)
     contexts |= {"config"} if wants_config or (args.enrich_findings and not contexts) else set()
     contexts |= {"tags"} if args.meta_tags else set()
     contexts |= {"account"} if args.meta_account else set()
     contexts |= {"cloudtrail"} if args.meta_trails else set()
-    try:
-        rules = load_rules(args.detection_rules) if args.detection_rules else None
-        trail_events = load_trail_events(args.trail_events) if args.trail_events else None
-        load_impact_config(args.impact_config)  # a bad file stops the run before anything is fetched
-        load_combination_rules(args.combination_rules)
-        load_trait_rules(args.trait_rules)
-    except (OSError, ValueError) as exc:
-        print(f"metahub: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    if contexts:
-        with ExitStack() as stack:
-            if args.demo:
-                if not args.quiet:
-                    print("metahub: starting the emulated demo account ...", file=sys.stderr)
-                stack.enter_context(emulated_account())
-            _enrich(run, args, contexts, rules, trail_events)
-    else:
+    return contexts
+
+
+def _enrich_or_score(
+    run: Run,
+    args: argparse.Namespace,
+    filters: Filters,
+    rules: dict[str, Any] | None,
+    trail_events: dict[str, list[str]] | None,
+) -> None:
+    contexts = _contexts(args, filters)
+    if not contexts:
         run.score_impact(args.impact_config, args.trait_rules)  # from the findings alone
-    if filters:
-        run = run.apply(filters)
+        return
+    with ExitStack() as stack:
+        if args.demo:
+            if not args.quiet:
+                print("metahub: starting the emulated demo account ...", file=sys.stderr)
+            stack.enter_context(emulated_account())
+        _enrich(run, args, contexts, rules, trail_events)
+
+
+def _write(run: Run, args: argparse.Namespace, stamp: str) -> None:
+    """The outputs, the --list-findings views on stdout, and what happened on stderr."""
     if args.output_modes is None:  # what a newcomer wants to open, not 27 MB of JSON
         args.output_modes = list(_DEMO_MODES if args.demo else JSON_MODES)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     _print_problems(run, args.output_dir if args.output_modes else None, stamp)
-
     for view in args.list_findings:
         json.dump(getattr(run, view)(), sys.stdout, indent=2, default=str, ensure_ascii=False)
         sys.stdout.write("\n")
@@ -400,15 +467,6 @@ def main(argv: list[str] | None = None) -> int:
                 )
     for mode, reason in run.write_failures.items():
         print(f"metahub: error: could not write {mode}: {reason}", file=sys.stderr)
-    if hub is not None and hub.actions:
-        status = _act(run, hub, args, stamp)
-        if status != EXIT_OK:
-            return status
-    if run.report.unreadable:
-        return EXIT_USAGE
-    if run.write_failures:
-        return EXIT_OUTPUT
-    return EXIT_REJECTED if run.report.rejected else EXIT_OK
 
 
 def _uses_security_hub(args: argparse.Namespace) -> bool:
