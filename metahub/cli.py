@@ -666,6 +666,12 @@ def _list_meta_checks() -> None:
 
 
 def _print_problems(run: Run, output_dir: Path | None, stamp: str) -> None:
+    for kind, seen in run.report.deviations.items():
+        first = seen.first
+        print(
+            f"metahub: warning: {seen.count} finding(s) with {kind} (first: {first.source}: {first.where})",
+            file=sys.stderr,
+        )
     problems = run.report.problems
     for problem in problems[:_PROBLEMS_SHOWN]:
         print(f"metahub: {problem}", file=sys.stderr)

@@ -62,6 +62,30 @@ class Problem:
         )
 
 
+@dataclass(frozen=True)
+class Deviation:
+    """A real-world departure from ASFF that other consumers accept, read anyway and reported."""
+
+    source: str
+    where: str
+    kind: str
+
+
+# Real scanners write these; Security Hub's own model says a wrapper is "Findings" and map values
+# are strings. Reading them with a warning beats rejecting whole files other tools accept.
+WRAPPER_LOWERCASE = 'a lowercase {"findings": [...]} wrapper, read as "Findings"'
+MAP_NOT_STRINGS = "ProductFields/UserDefinedFields values that are not strings, kept as JSON text"
+_STRING_MAPS = ("ProductFields", "UserDefinedFields")
+
+
+@dataclass
+class Deviations:
+    """How often each kind of deviation was read leniently, and where it was first seen."""
+
+    first: Deviation
+    count: int = 0
+
+
 @dataclass
 class IngestReport:
     sources: list[str] = field(default_factory=list)
@@ -73,6 +97,11 @@ class IngestReport:
     """Sources, or parts of them, that could not be parsed at all."""
     duplicates: int = 0
     filtered_out: int = 0
+    deviations: dict[str, Deviations] = field(default_factory=dict)
+    """Per kind: findings read leniently (see :class:`Deviation`); a warning each, not a rejection."""
+
+    def deviated(self, deviation: Deviation) -> None:
+        self.deviations.setdefault(deviation.kind, Deviations(deviation)).count += 1
 
     @property
     def problems(self) -> list[Problem]:
@@ -116,7 +145,7 @@ def read_findings(
                     report.unreadable.append(item)
                     continue
                 report.read += 1
-                finding = _validate(name, *item)
+                finding = _validate(name, *item, report)
                 if isinstance(finding, Problem):
                     report.rejected.append(finding)
                     continue
@@ -142,7 +171,7 @@ def _newer(current: Finding, candidate: Finding) -> bool:
     return candidate.UpdatedAt is None or current.UpdatedAt >= candidate.UpdatedAt
 
 
-def _validate(name: str, where: str, data: Any) -> Finding | Problem:
+def _validate(name: str, where: str, data: Any, report: IngestReport) -> Finding | Problem:
     if not isinstance(data, dict):
         return Problem(name, where, f"expected a finding object, got {_json_type(data)}")
     try:
@@ -156,11 +185,29 @@ def _validate(name: str, where: str, data: Any) -> Finding | Problem:
                 'not an ASFF finding, a {"Findings": [...]} object, an EventBridge event or an OCSF '
                 f"finding (keys: {keys})",
             )
+        if ".findings[" in where and ".detail.findings[" not in where:
+            report.deviated(Deviation(name, where, WRAPPER_LOWERCASE))
+        if _stringify_maps(data):
+            report.deviated(Deviation(name, _with_id(where, data), MAP_NOT_STRINGS))
         return Finding.model_validate(data)
     except ValidationError as exc:
         return Problem(name, _with_id(where, data), _summarise(exc))
     except ValueError as exc:
         return Problem(name, _with_id(where, data), str(exc))
+
+
+def _stringify_maps(data: dict[str, Any]) -> bool:
+    """Turn non-string values of ASFF's string maps into JSON text; True when any was changed."""
+    changed = False
+    for key in _STRING_MAPS:
+        values = data.get(key)
+        if isinstance(values, dict) and not all(isinstance(v, str) for v in values.values()):
+            data[key] = {
+                k: v if isinstance(v, str) else json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+                for k, v in values.items()
+            }
+            changed = True
+    return changed
 
 
 def _with_id(where: str, data: dict[str, Any]) -> str:
@@ -427,8 +474,11 @@ def _expand(document: Any, name: str, prefix: str) -> Iterator[tuple[str, Any] |
             yield from _expand_item(item, name, f"{prefix}[{index}]")
     elif isinstance(document, dict):
         findings = document.get("Findings")
+        lowercase = document.get("findings") if findings is None and "detail" not in document else None
         if isinstance(findings, list):
             yield from _expand(findings, name, f"{prefix}.Findings")
+        elif isinstance(lowercase, list) and not any(key in document for key in _FINDING_KEYS):
+            yield from _expand(lowercase, name, f"{prefix}.findings")
         else:
             yield from _expand_item(document, name, prefix.strip() or "document")
     else:
@@ -452,7 +502,7 @@ def _expand_item(item: Any, name: str, where: str) -> Iterator[tuple[str, Any] |
 
 # --- damaged documents -----------------------------------------------------------------------
 
-_ARRAY_START = re.compile(r'\s*(?:\[|\{\s*"Findings"\s*:\s*\[)')
+_ARRAY_START = re.compile(r'\s*(?:\[|\{\s*"([Ff]indings)"\s*:\s*\[)')
 _SEPARATOR = re.compile(r"\s*(,|\])?\s*")
 
 
@@ -477,7 +527,7 @@ def _salvage(data: bytes, name: str, parse_error: str) -> Iterator[tuple[str, An
         if parse_error:
             yield Problem(name, "", f"not valid JSON: {parse_error}")
         return
-    prefix = ".Findings" if "Findings" in start.group(0) else ""
+    prefix = f".{start.group(1)}" if start.group(1) else ""
     decoder = json.JSONDecoder()
     position, index = start.end(), 0
     while True:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import metahub
+from metahub.ingest import MAP_NOT_STRINGS, WRAPPER_LOWERCASE
 
 from .conftest import make_finding, write
 
@@ -145,3 +146,71 @@ def test_severity_from_normalized_and_naive_dates(tmp_path: Path) -> None:
     assert (
         run.findings[0].CreatedAt is not None and run.findings[0].CreatedAt.utcoffset().total_seconds() == 0
     )
+
+
+# --- real-world deviations: read with one warning per kind, never a rejection ----------------------
+# ASFF (Security Hub API reference, AwsSecurityFinding): the wrapper of GetFindings is "Findings", and
+# ProductFields / UserDefinedFields are "Map of String to String". Some scanners write a lowercase
+# wrapper or numbers/objects as map values; other consumers accept both, so metahub does too.
+
+
+def test_lowercase_findings_wrapper_is_read_with_a_warning(tmp_path: Path) -> None:
+    run = metahub.load(write(tmp_path / "lower.json", {"findings": [make_finding("1"), make_finding("2")]}))
+    assert [f.Id for f in run.findings] == ["1", "2"]
+    assert run.report.rejected == []
+    seen = run.report.deviations[WRAPPER_LOWERCASE]
+    assert seen.count == 2
+    assert seen.first.where == ".findings[0]"
+
+
+def test_lowercase_wrapper_survives_damage_after_it(tmp_path: Path) -> None:
+    path = tmp_path / "cut.json"
+    text = json.dumps({"findings": [make_finding("1"), make_finding("2")]})
+    path.write_text(text[: text.rindex('"Id"')])  # the second finding is cut off mid-way
+    run = metahub.load(path)
+    assert [f.Id for f in run.findings] == ["1"]
+    assert run.report.unreadable
+
+
+def test_non_string_map_values_become_json_text(tmp_path: Path) -> None:
+    finding = make_finding("1")
+    finding["ProductFields"] = {"Score": 7, "Details": {"a": [1, "é"]}, "Name": "x", "On": True}
+    finding["UserDefinedFields"] = {"n": None}
+    plain = make_finding("2")
+    run = metahub.load(write(tmp_path / "maps.json", [finding, plain]))
+    assert run.report.rejected == []
+    first = next(f for f in run.findings if f.Id == "1")
+    assert first.ProductFields == {"Score": "7", "Details": '{"a":[1,"é"]}', "Name": "x", "On": "true"}
+    assert first.UserDefinedFields == {"n": "null"}
+    seen = run.report.deviations[MAP_NOT_STRINGS]
+    assert seen.count == 1 and "'1'" in seen.first.where
+
+
+def test_conforming_findings_report_no_deviation(tmp_path: Path) -> None:
+    run = metahub.load(write(tmp_path / "ok.json", {"Findings": [make_finding("1")]}))
+    events = metahub.load(write(tmp_path / "e.json", _event([make_finding("2")])))
+    assert run.report.deviations == {} and events.report.deviations == {}
+
+
+def test_an_object_that_only_has_a_findings_key_and_finding_keys_is_a_finding(tmp_path: Path) -> None:
+    finding = make_finding("1")
+    finding["findings"] = ["not a wrapper"]
+    run = metahub.load(write(tmp_path / "odd.json", finding))
+    assert [f.Id for f in run.findings] == ["1"]
+    assert run.report.deviations == {}
+
+
+def test_cli_prints_one_warning_per_kind(tmp_path: Path) -> None:
+    findings = [make_finding(str(i)) for i in range(3)]
+    for finding in findings:
+        finding["ProductFields"] = {"Score": 1}
+    path = write(tmp_path / "w.json", {"findings": findings})
+    result = subprocess.run(
+        [sys.executable, "-m", "metahub", "--input-asff", str(path), "--output-modes", "json-short",
+         "--output-dir", str(tmp_path / "out")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "warning:" in line]
+    assert len(warnings) == 2
+    assert any("3 finding(s) with a lowercase" in line and ".findings[0]" in line for line in warnings)
