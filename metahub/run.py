@@ -156,10 +156,16 @@ class Run:
         """A new run with what passes the filters (see :mod:`metahub.filters`), e.g.
         ``run.filter("is_public=True", tags={"Environment": "prod"}, findings=["severity=HIGH,CRITICAL"],
         impact=["score>=70"])``. Raises :class:`metahub.filters.FilterError` for a filter that cannot
-        mean anything."""
-        from metahub.filters import Filters
+        mean anything, and for MetaChecks filters on a run that was not enriched."""
+        from metahub.filters import FilterError, Filters
 
         parsed = Filters.parse(checks, tags, findings, tags_all=tags_all, query=query, impact=impact)
+        if parsed.checks and self.enrichment is None:
+            # Every resource would silently fail the filter: there are no check values to compare.
+            raise FilterError(
+                f"{', '.join(checks)}: MetaChecks filters need an enriched run; call run.enrich() first "
+                "(or run.apply(filters, before_enrichment=True) to keep the resource types they could match)"
+            )
         if (parsed.impact or parsed.score) and any(r.impact is None for r in self.resources.values()):
             self.score_impact()
         return self.apply(parsed)

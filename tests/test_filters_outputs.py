@@ -259,3 +259,13 @@ def test_worst_failed_severity_in_sqlite_and_dataframes(tmp_path: Path) -> None:
     ]
     assert frame.set_index("ResourceArn").loc["arn:aws:s3:::bucket-a", "FailedLow"] == 1
     assert set(run.to_dataframe()["Outcome"]) == {"PASSED", "FAILED"}
+
+
+def test_checks_filter_on_a_run_not_enriched_is_an_error_not_an_empty_result() -> None:
+    run = metahub.Run.from_findings([_tagged("arn:aws:s3:::prod-payments", {"Environment": "prod"})])
+    with pytest.raises(FilterError, match=r"is_public=True: MetaChecks filters need an enriched run"):
+        run.filter("is_public=True")
+    # what the findings alone decide still works, and the explicit pre-enrichment pass is kept
+    assert set(run.filter(tags={"Environment": "prod"}).resources) == {"arn:aws:s3:::prod-payments"}
+    before = run.apply(Filters.parse(["is_public=True"]), before_enrichment=True)
+    assert set(before.resources) == {"arn:aws:s3:::prod-payments"}
