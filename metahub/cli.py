@@ -179,6 +179,11 @@ def build_parser() -> argparse.ArgumentParser:
     context.add_argument(
         "--list-meta-checks", action="store_true", help="list the MetaChecks per resource type and exit"
     )
+    context.add_argument(
+        "--json",
+        action="store_true",
+        help="with --list-meta-checks: as JSON (type -> check -> doc, needs, module)",
+    )
     filters = parser.add_argument_group(
         "Filters", "all given must pass; finding filters apply before anything is fetched"
     )
@@ -347,8 +352,10 @@ def _load_checks(args: argparse.Namespace) -> bool:
             load_plugins(args.checks_dir)
         except (ImportError, SyntaxError, OSError) as exc:
             raise _UsageError(f"cannot load checks: {exc}") from exc
+    if args.json and not args.list_meta_checks:
+        raise _UsageError("--json goes with --list-meta-checks", show_usage=True)
     if args.list_meta_checks:
-        _list_meta_checks()
+        _list_meta_checks(as_json=args.json)
     return bool(args.list_meta_checks)
 
 
@@ -656,9 +663,20 @@ def _found_line(run: Run) -> str:
     return line
 
 
-def _list_meta_checks() -> None:
+def _list_meta_checks(*, as_json: bool = False) -> None:
     from metahub.checks.base import all_checks
 
+    if as_json:
+        listing = {
+            type_: {
+                name: {"doc": check.doc, "needs": list(check.needs), "module": check.func.__module__}
+                for name, check in checks.items()
+            }
+            for type_, checks in sorted(all_checks().items())
+        }
+        json.dump(listing, sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+        return
     for type_, checks in sorted(all_checks().items()):
         print(type_)
         for name, definition in checks.items():

@@ -216,3 +216,14 @@ def test_third_party_checks_folder(lab_endpoint: str, tmp_path: Path) -> None:
         check=True,
     ).stdout
     assert "it_has_policy_statements" in listing and "AwsEc2Instance" in listing
+    as_json = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "metahub", "--list-meta-checks", "--json", "--checks-dir", str(folder)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    third_party = as_json["AwsS3Bucket"]["it_has_policy_statements"]
+    assert not third_party["module"].startswith("metahub.")  # the listing says where a check comes from
+    assert as_json["AwsEc2Instance"]["is_public"]["module"].startswith("metahub.checks.")
