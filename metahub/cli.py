@@ -64,8 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--inputs",
         nargs="+",
         choices=["file-asff", "securityhub"],
-        default=["file-asff"],
-        help="where findings come from, one or both (default: file-asff)",
+        help="where findings come from, one or both (default: file-asff; securityhub when only "
+        "--sh-filters or --sh-template say which findings)",
     )
     inputs.add_argument(
         "--input-asff",
@@ -314,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if _load_checks(args):
             return EXIT_OK
+        _resolve_inputs(args)
         hub = _connect(args)
         sources = _sources(args, hub)
         filters = _filters(args)
@@ -357,6 +358,25 @@ def _load_checks(args: argparse.Namespace) -> bool:
     if args.list_meta_checks:
         _list_meta_checks(as_json=args.json)
     return bool(args.list_meta_checks)
+
+
+def _resolve_inputs(args: argparse.Namespace) -> None:
+    """MetaHub's habit: Security Hub filters alone mean "read from Security Hub". Next to an input
+    of files only they would be silently ignored, so they are refused instead."""
+    selecting = [
+        flag
+        for flag, value in (("--sh-filters", args.sh_filters), ("--sh-template", args.sh_template))
+        if value
+    ]
+    if args.inputs is None:
+        from_hub = selecting and not args.input_asff and not args.demo
+        args.inputs = ["securityhub"] if from_hub else ["file-asff"]
+    if selecting and "securityhub" not in args.inputs:
+        raise _UsageError(
+            f"{' and '.join(selecting)} select findings in Security Hub, but the input is files only: "
+            "add --inputs file-asff securityhub to read both",
+            show_usage=True,
+        )
 
 
 def _connect(args: argparse.Namespace) -> _Hub | None:

@@ -244,3 +244,31 @@ def test_security_hub_usage_errors(lab_endpoint: str, args: list[str], message: 
     result = metahub_cli("--inputs", "securityhub", *args, endpoint=lab_endpoint)
     assert result.returncode == 2 and message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_security_hub_filters_alone_read_from_security_hub(
+    lab_endpoint: str, in_hub: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """MetaHub's habit: `metahub --sh-filters ...` with no input flag reads Security Hub (which
+    filters reach GetFindings: test_default_filters_and_template_merge_on_the_command_line)."""
+    result = metahub_cli(
+        "--sh-region", HUB_REGION, "--sh-filters", "RecordState=ACTIVE", "--output-modes",
+        endpoint=lab_endpoint, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert f"1 source(s), {len(in_hub)} findings read" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--input-asff", "x.json", "--sh-filters", "SeverityLabel=HIGH"],
+        ["--inputs", "file-asff", "--input-asff", "x.json", "--sh-template", "t.yml"],
+        ["--demo", "--sh-filters", "SeverityLabel=HIGH"],
+    ],
+)
+def test_security_hub_filters_next_to_files_only_are_refused(args: list[str], tmp_path: Path) -> None:
+    result = metahub_cli(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "select findings in Security Hub, but the input is files only" in result.stderr
+    assert "Traceback" not in result.stderr and not list(tmp_path.iterdir())  # refused before any work
