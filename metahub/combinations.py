@@ -7,12 +7,11 @@ hops were fetched with the checks, nothing here calls AWS.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from metahub.files import rule_entries
 from metahub.models import SEVERITY_ORDER, AffectedResource
 from metahub.traits import has
 
@@ -25,29 +24,9 @@ class CombinationRulesError(ValueError):
 
 def load_rules(paths: Sequence[str | Path] = ()) -> list[Rule]:
     """The built-in rules, then each file's (a list of rules, or ``{"rules": [...]}``), validated."""
-    sources: list[tuple[str, str]] = [
-        (
-            "metahub/config/combinations.json",
-            resources.files("metahub").joinpath("config/combinations.json").read_text(),
-        )
+    return [
+        _valid(rule, where) for where, rule in rule_entries("combinations.json", paths, CombinationRulesError)
     ]
-    for path in paths:
-        try:
-            sources.append((str(path), Path(path).read_text(encoding="utf-8")))
-        except OSError as exc:
-            raise CombinationRulesError(f"{path}: {exc}") from exc
-    rules: list[Rule] = []
-    for where, text in sources:
-        try:
-            document = json.loads(text)
-        except ValueError as exc:
-            raise CombinationRulesError(f"{where}: not JSON: {exc}") from exc
-        found = document.get("rules") if isinstance(document, dict) else document
-        if not isinstance(found, list):
-            raise CombinationRulesError(f'{where}: expected a list of rules, or {{"rules": [...]}}')
-        for index, rule in enumerate(found):
-            rules.append(_valid(rule, f"{where}: rule {index + 1}"))
-    return rules
 
 
 def _valid(rule: Any, where: str) -> Rule:

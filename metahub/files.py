@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 
 @contextlib.contextmanager
@@ -43,3 +46,28 @@ def claim(names: Callable[[str], Sequence[Path]], stamp: str, attempts: int = 10
                 with contextlib.suppress(OSError):
                     path.unlink()
     raise FileExistsError(f"no free output name for {stamp} after {attempts} attempts")
+
+
+def rule_entries(
+    builtin: str, paths: Sequence[str | Path], error: type[ValueError]
+) -> Iterator[tuple[str, Any]]:
+    """``(where, rule)`` for the built-in rules file ``metahub/config/<builtin>``, then each of
+    ``paths`` (a JSON list of rules, or ``{"rules": [...]}``); ``error`` names the file on failure."""
+    sources = [
+        (f"metahub/config/{builtin}", resources.files("metahub").joinpath(f"config/{builtin}").read_text())
+    ]
+    for path in paths:
+        try:
+            sources.append((str(path), Path(path).read_text(encoding="utf-8")))
+        except OSError as exc:
+            raise error(f"{path}: {exc}") from exc
+    for where, text in sources:
+        try:
+            document = json.loads(text)
+        except ValueError as exc:
+            raise error(f"{where}: not JSON: {exc}") from exc
+        found = document.get("rules") if isinstance(document, dict) else document
+        if not isinstance(found, list):
+            raise error(f'{where}: expected a list of rules, or {{"rules": [...]}}')
+        for index, rule in enumerate(found):
+            yield f"{where}: rule {index + 1}", rule

@@ -6,13 +6,12 @@ sensitive data, under threat), whatever scanner wrote them, by rules kept as dat
 from __future__ import annotations
 
 import fnmatch
-import json
 import re
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from metahub.files import rule_entries
 from metahub.models import AffectedResource, Finding
 
 FIELDS = ("product", "generator", "type", "title")
@@ -23,36 +22,19 @@ class TraitRulesError(ValueError):
 
 
 def load_rules(paths: Sequence[str | Path] = ()) -> list[dict[str, Any]]:
-    sources = [
-        ("metahub/config/traits.json", resources.files("metahub").joinpath("config/traits.json").read_text())
-    ]
-    for path in paths:
-        try:
-            sources.append((str(path), Path(path).read_text(encoding="utf-8")))
-        except OSError as exc:
-            raise TraitRulesError(f"{path}: {exc}") from exc
-    rules = []
-    for where, text in sources:
-        try:
-            document = json.loads(text)
-        except ValueError as exc:
-            raise TraitRulesError(f"{where}: not JSON: {exc}") from exc
-        found = document.get("rules") if isinstance(document, dict) else document
-        if not isinstance(found, list):
-            raise TraitRulesError(f'{where}: expected a list of rules, or {{"rules": [...]}}')
-        for index, rule in enumerate(found):
-            where_rule = f"{where}: rule {index + 1}"
-            if not isinstance(rule, dict) or not isinstance(rule.get("trait"), str):
-                raise TraitRulesError(f"{where_rule}: needs 'trait'")
-            fields = [f for f in FIELDS if f in rule]
-            if not fields:
-                raise TraitRulesError(
-                    f"{where_rule} ({rule['trait']}): matches nothing; give one of {', '.join(FIELDS)}"
-                )
-            for field in fields:
-                if not isinstance(rule[field], list) or not all(isinstance(p, str) for p in rule[field]):
-                    raise TraitRulesError(f"{where_rule} ({rule['trait']}): {field!r} is a list of patterns")
-            rules.append({**rule, "_match": {f: _compile(rule[f]) for f in fields}})
+    rules: list[dict[str, Any]] = []
+    for where_rule, rule in rule_entries("traits.json", paths, TraitRulesError):
+        if not isinstance(rule, dict) or not isinstance(rule.get("trait"), str):
+            raise TraitRulesError(f"{where_rule}: needs 'trait'")
+        fields = [f for f in FIELDS if f in rule]
+        if not fields:
+            raise TraitRulesError(
+                f"{where_rule} ({rule['trait']}): matches nothing; give one of {', '.join(FIELDS)}"
+            )
+        for field in fields:
+            if not isinstance(rule[field], list) or not all(isinstance(p, str) for p in rule[field]):
+                raise TraitRulesError(f"{where_rule} ({rule['trait']}): {field!r} is a list of patterns")
+        rules.append({**rule, "_match": {f: _compile(rule[f]) for f in fields}})
     return rules
 
 
