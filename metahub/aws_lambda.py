@@ -22,12 +22,11 @@ Configuration, from environment variables (deploy/metahub-custom-action.yaml set
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,6 +105,18 @@ def _list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
+@dataclass
+class _EventFindings:
+    """The event's findings, each validated alone: one bad finding is rejected, the rest acted on."""
+
+    name: str
+    findings: list[Any]
+
+    def records(self) -> Iterator[tuple[str, Any]]:
+        for index, finding in enumerate(self.findings):
+            yield f"detail.findings[{index}]", finding
+
+
 def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """The Lambda entry point: ``metahub.aws_lambda.handler``."""
     summary = process(event, Settings.from_env())
@@ -122,15 +133,18 @@ def process(
 ) -> dict[str, Any]:
     """Enrich and act on one EventBridge event; ``securityhub(region)`` gives the client to write
     with (default: the function's own credentials, never the assumed context role)."""
+    if not isinstance(event, dict):
+        return {"event": None, "skipped": f"the event is not a JSON object but {type(event).__name__}"}
     kind = event.get("detail-type")
     if kind not in EVENT_TYPES:
         return {"event": kind, "skipped": f"not a Security Hub findings event ({', '.join(EVENT_TYPES)})"}
-    stream = io.BytesIO(json.dumps(event).encode())
-    stream.name = f"event {event.get('id', '?')}"  # names the source in problems
-    run = load(stream)
+    detail = event.get("detail")
+    if not isinstance(detail, dict) or not isinstance(detail.get("findings"), list):
+        return {"event": kind, "skipped": "the event has no detail.findings array"}
+    run = load(_EventFindings(f"event {str(event.get('id', '?'))[:80]}", detail["findings"]))
     summary: dict[str, Any] = {
         "event": kind,
-        "action": (event.get("detail") or {}).get("actionName"),
+        "action": detail.get("actionName"),
         "findings": len(run.findings),
         "resources": len(run.resources),
         "problems": [str(p) for p in run.report.problems],

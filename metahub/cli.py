@@ -330,7 +330,11 @@ def main(argv: list[str] | None = None) -> int:
         run = run.apply(filters, before_enrichment=True)
     _enrich_or_score(run, args, filters, rules, trail_events)
     if filters:
-        run = run.apply(filters)
+        try:
+            run = run.apply(filters)
+        except FilterError as exc:  # a --query naming fields no resource has: nothing is written
+            print(f"metahub: error: {exc}; nothing was written", file=sys.stderr)
+            return EXIT_USAGE
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     _write(run, args, stamp)
     if hub is not None and hub.actions:

@@ -36,6 +36,26 @@ def _closest(word: str, choices: Iterable[str]) -> str:
     return f"; did you mean {' or '.join(close)}?" if close else ""
 
 
+def _query_fields(node: Mapping[str, Any]) -> set[str]:
+    """Every field name a parsed JMESPath expression reads (not the keys it builds)."""
+    fields = {node["value"]} if node["type"] == "field" else set()
+    for child in node.get("children", ()):
+        if isinstance(child, Mapping):
+            fields |= _query_fields(child)
+    return fields
+
+
+def _collect_keys(value: Any, keys: set[str]) -> None:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Mapping):
+            keys.update(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 def _pairs(expressions: Iterable[str], what: str) -> list[tuple[str, str]]:
     pairs = []
     for expression in expressions:
@@ -175,6 +195,23 @@ class Filters:
     @property
     def needs_context(self) -> bool:
         return bool(self.checks or self.query or self.impact)
+
+    def check_query_fields(self, documents: Iterable[Mapping[str, Any]]) -> None:
+        """Refuse a query naming a field that no resource document has: that is a typo, not a
+        filter, and ``!(metachecks.is_pubic)`` would keep every resource and act on all of them."""
+        if self.query is None:
+            return
+        present: set[str] = set()
+        for document in documents:
+            _collect_keys(document, present)
+        if not present:
+            return
+        missing = sorted(_query_fields(jmespath.compile(self.query).parsed) - present)
+        if missing:
+            hints = "".join(_closest(name, present) for name in missing)
+            raise FilterError(
+                f"query {self.query!r} names {', '.join(map(repr, missing))}, which no resource has{hints}"
+            )
 
     # --- findings, before enrichment -----------------------------------------------------------
 

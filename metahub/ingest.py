@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import io
 import json
+import os
 import re
 import sys
 import zlib
@@ -172,6 +173,8 @@ def _newer(current: Finding, candidate: Finding) -> bool:
 
 
 def _validate(name: str, where: str, data: Any, report: IngestReport) -> Finding | Problem:
+    if isinstance(data, Rejected):
+        return Problem(name, where, data.reason)
     if not isinstance(data, dict):
         return Problem(name, where, f"expected a finding object, got {_json_type(data)}")
     try:
@@ -261,7 +264,15 @@ def _open(source: Source) -> BinaryIO:
 def _candidates(source: Source, name: str) -> Iterator[tuple[str, Any] | Problem]:
     """Yield ``(where, data)`` for every finding candidate, or a Problem, in source order."""
     if isinstance(source, RecordSource):
-        yield from source.records()
+        for record in source.records():
+            if isinstance(record, Problem):
+                yield record
+                continue
+            where, data = record
+            try:
+                yield where, _checked(data)
+            except (ValueError, RecursionError) as exc:
+                yield where, Rejected(_hostile_reason(exc))
         return
     try:
         stream = _open(source)
@@ -340,79 +351,216 @@ class _Gunzip(io.RawIOBase):
 
 def _documents(stream: BinaryIO, name: str) -> Iterator[tuple[str, Any] | Problem]:
     """Tell JSON lines from one JSON document by whether the first line parses on its own."""
+    head = stream.peek(4)[:4]  # type: ignore[attr-defined]
+    encoding = _wide_encoding(head)
+    if encoding:
+        data = _read_capped(stream, b"", wide=True)
+        if data is None:
+            yield _too_large(name)
+            return
+        text = data.decode(encoding, errors="replace").removeprefix("\ufeff")
+        del data
+        yield from _documents(io.BufferedReader(io.BytesIO(text.encode("utf-8"))), name)
+        return
+    if head.startswith(b"\x00"):
+        yield Problem(name, "", "binary data, not JSON (it starts with a 0x00 byte)")
+        return
     first = stream.readline(_MAX_LINE)
     while first and not first.strip():
         first = stream.readline(_MAX_LINE)
     if not first:
         yield Problem(name, "", "empty file: no JSON in it")
         return
-    if len(first) >= _MAX_LINE and not first.endswith(b"\n"):
-        yield from _whole_document(first + stream.read(), name)
-        return
-    if first.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = (first + stream.read()).decode("utf-16", errors="replace")
-        yield from _whole_document(text.encode("utf-8"), name)
-        return
     first = first.removeprefix(b"\xef\xbb\xbf")
+    if len(first) >= _MAX_LINE and not first.endswith(b"\n"):
+        if first.lstrip()[:1] in (b"[", b"{"):
+            yield from _capped_document(stream, first, name)
+        else:
+            yield _not_json(first, name, "expected a JSON array or object")
+        return
     try:
-        document = from_json(first)
+        document = _parse(first)
     except ValueError as exc:
         second = stream.readline(_MAX_LINE)
         if _is_json(second):
             # JSON lines whose first line is broken: report it, read on.
-            yield Problem(name, "line 1", f"not valid JSON: {_column_only(str(exc))}")
-            yield from _expand(from_json(second), name, "line 2 ")
+            yield from _whole_document(first, name, "line 1 ")
+            yield from _expand(_parse(second), name, "line 2 ")
             yield from _json_lines(stream, name, start=3)
-            return
-        yield from _whole_document(first + second + stream.read(), name)
+        elif first.lstrip()[:1] not in (b"[", b"{"):
+            yield _not_json(first, name, str(exc))
+        else:
+            yield from _capped_document(stream, first + second, name)
         return
     more = bool(stream.peek(1))  # type: ignore[attr-defined]
     yield from _expand(document, name, "line 1 " if more else "")
     yield from _json_lines(stream, name, start=2)
 
 
+def _not_json(first: bytes, name: str, error: str) -> Problem:
+    snippet = first.lstrip()[:20].decode("utf-8", errors="replace")
+    return Problem(name, "", f"not valid JSON: {error}; it starts with {snippet!r}")
+
+
+def _wide_encoding(head: bytes) -> str | None:
+    """UTF-16 or UTF-32, with or without a BOM, from where the zero bytes of the first character are
+    (JSON text starts with an ASCII character, RFC 4627 section 3)."""
+    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "utf-32"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if len(head) < 4 or head == b"\x00\x00\x00\x00":
+        return None
+    if head[0] and head[1:] == b"\x00\x00\x00":
+        return "utf-32-le"
+    if head[:3] == b"\x00\x00\x00" and head[3]:
+        return "utf-32-be"
+    if head[0] and not head[1] and head[2] and not head[3]:
+        return "utf-16-le"
+    if not head[0] and head[1] and not head[2] and head[3]:
+        return "utf-16-be"
+    return None
+
+
+def max_document_bytes() -> int:
+    """The most read as one JSON document (``METAHUB_MAX_DOCUMENT_MB``, default 1024 MB): parsing
+    it takes about ten times that in memory. JSON lines are read line by line, with no total limit."""
+    value = os.environ.get("METAHUB_MAX_DOCUMENT_MB", "").strip()
+    return (int(value) if value.isdigit() and int(value) > 0 else 1024) << 20
+
+
+def _read_capped(stream: BinaryIO, start: bytes, *, wide: bool = False) -> bytes | None:
+    """The rest of ``stream`` after ``start``, or None past the document limit (``/dev/urandom``)."""
+    limit, size, chunks = max_document_bytes(), len(start), [start]
+    while size <= limit and (chunk := stream.read(_CHUNK)):
+        if not wide and b"\x00" in chunk:  # never in UTF-8 JSON text: stop before reading a whole /dev/zero
+            raise _Binary(f"binary data, not JSON (a 0x00 byte at offset {size + chunk.index(0)})")
+        chunks.append(chunk)
+        size += len(chunk)
+    return None if size > limit else b"".join(chunks)
+
+
+class _Binary(ValueError):
+    """The input holds bytes that JSON text never does."""
+
+
+def _too_large(name: str) -> Problem:
+    return Problem(
+        name,
+        "",
+        f"larger than {max_document_bytes() >> 20} MB, the most read as one JSON document "
+        "(set METAHUB_MAX_DOCUMENT_MB to raise it, or write JSON lines); nothing was read from it",
+    )
+
+
+def _capped_document(stream: BinaryIO, start: bytes, name: str) -> Iterator[tuple[str, Any] | Problem]:
+    try:
+        data = _read_capped(stream, start)
+    except _Binary as exc:
+        yield Problem(name, "", str(exc))
+        return
+    if data is None:
+        yield _too_large(name)
+    else:
+        yield from _whole_document(data, name)
+
+
+# Values JSON allows but that no output could write back: NaN and Infinity (not JSON), numbers
+# beyond a double (read as infinity), nesting deeper than 200 levels (jiter's limit, below the
+# serialisers' ~255), integers over 4,300 digits (CPython's limit) and lone UTF-16 surrogate
+# escapes (not encodable as UTF-8). A finding holding one is rejected alone, with the reason.
+MAX_DEPTH = 200
+_NAN = "NaN or Infinity, which JSON does not allow"
+_HOSTILE_REASONS = (
+    (_NAN, _NAN),
+    ("recursion limit exceeded", f"nested deeper than {MAX_DEPTH} levels"),
+    ("number out of range", "an integer longer than 4,300 digits"),
+    ("Out of range float", "a number beyond the range of a double (read as Infinity)"),
+    ("Exceeds the limit", "an integer longer than 4,300 digits"),
+    ("surrogates not allowed", "a lone UTF-16 surrogate, which no UTF-8 output can hold"),
+)
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_BIG_EXPONENT = re.compile(rb"[0-9.][eE]\+?0*[1-9][0-9]{2}")
+
+
+def _parse(data: bytes) -> Any:
+    """JSON text to Python, refusing what no output could write back (ValueError)."""
+    value = from_json(data, allow_inf_nan=False)
+    if _BIG_EXPONENT.search(data):  # jiter reads 1e999 as inf even with allow_inf_nan=False
+        json.dumps(value, allow_nan=False)
+    return value
+
+
+def _checked(data: Any) -> Any:
+    """Already parsed data (an API response, a Lambda event) held to the same rules as files."""
+    try:
+        text = json.dumps(data, ensure_ascii=False, allow_nan=False)
+    except ValueError as exc:
+        if "Out of range float" in str(exc):  # a parsed NaN, Infinity or 1e999
+            raise ValueError(_NAN) from None
+        raise
+    return _parse(text.encode("utf-8"))
+
+
+def _hostile_reason(exc: Exception, data: bytes = b"") -> str:
+    message = str(exc)
+    for marker, reason in _HOSTILE_REASONS:
+        if marker in message:
+            return reason
+    if "hex escape" in message and _SURROGATE_ESCAPE.search(data):
+        return "a lone UTF-16 surrogate escape, which no UTF-8 output can hold"
+    if isinstance(exc, RecursionError):
+        return f"nested deeper than {MAX_DEPTH} levels"
+    if re.search(rb"(?<![\"\w])-?(?:NaN|Infinity)\b", data):
+        return _NAN
+    return f"not valid JSON: {_column_only(message)}"
+
+
 def _is_json(line: bytes) -> bool:
     try:
-        return isinstance(from_json(line), (dict, list))
+        return isinstance(_parse(line), (dict, list))
     except ValueError:
         return False
 
 
 def _json_lines(stream: BinaryIO, name: str, start: int) -> Iterator[tuple[str, Any] | Problem]:
-    for number, line in enumerate(stream, start):
+    limit = max_document_bytes()
+    number = start - 1
+    while line := stream.readline(limit):
+        number += 1
+        if len(line) >= limit and not line.endswith(b"\n"):
+            while (rest := stream.readline(_CHUNK)) and not rest.endswith(b"\n"):
+                pass
+            yield Problem(name, f"line {number}", f"longer than {limit >> 20} MB; skipped")
+            continue
         if not line.strip():
             continue
-        try:
-            document = from_json(line)
-        except ValueError as exc:
-            yield Problem(name, f"line {number}", f"not valid JSON: {_column_only(str(exc))}")
-            continue
-        yield from _expand(document, name, f"line {number} ")
+        yield from _whole_document(line, name, f"line {number} ")
 
 
 def _column_only(message: str) -> str:
     return message.replace(" at line 1 column ", " at column ")
 
 
-def _whole_document(data: bytes, name: str) -> Iterator[tuple[str, Any] | Problem]:
+def _whole_document(data: bytes, name: str, prefix: str = "") -> Iterator[tuple[str, Any] | Problem]:
     try:
-        document = from_json(data)
+        document = _parse(data)
     except ValueError as exc:
         message = str(exc)
         if message.startswith("invalid unicode code point"):
-            yield from _replaced(data, name)
+            yield from _replaced(data, name, prefix)
         elif message.startswith("trailing characters at line "):
             # Several documents one after another: `cat a.json b.json`, a stray line appended, JSON
             # lines whose first line is very long. Each is read; only what is not JSON is lost.
             yield from _sequence(data.decode("utf-8"), name)
         else:
-            yield from _salvage(data, name, message)
+            yield from _salvage(data, name, _hostile_reason(exc, data), prefix)
         return
     del data
-    yield from _expand(document, name, "")
+    yield from _expand(document, name, prefix)
 
 
-def _replaced(data: bytes, name: str) -> Iterator[tuple[str, Any] | Problem]:
+def _replaced(data: bytes, name: str, prefix: str = "") -> Iterator[tuple[str, Any] | Problem]:
     """Bytes that are not UTF-8 (one in a title) become U+FFFD, and are reported: the findings
     around them are read, instead of everything after the first such byte being lost."""
     try:
@@ -424,11 +572,11 @@ def _replaced(data: bytes, name: str) -> Iterator[tuple[str, Any] | Problem]:
     line = data.count(b"\n", 0, bad) + 1
     yield Problem(
         name,
-        f"line {line}",
+        prefix.strip() or f"line {line}",
         f"not UTF-8: byte 0x{data[bad]:02x} at offset {bad} (and any others) read as U+FFFD",
     )
     del data
-    yield from _whole_document(text.encode("utf-8"), name)
+    yield from _whole_document(text.encode("utf-8"), name, prefix)
 
 
 _NEXT_DOCUMENT = re.compile(r"\n[ \t]*[\[{]")
@@ -437,7 +585,6 @@ _NEXT_DOCUMENT = re.compile(r"\n[ \t]*[\[{]")
 def _sequence(text: str, name: str) -> Iterator[tuple[str, Any] | Problem]:
     """JSON documents one after another, each at ``line N`` where it starts; what does not parse is
     reported and skipped up to the next line that starts a document."""
-    decoder = json.JSONDecoder()
     position = 0
     while True:
         while position < len(text) and text[position] in " \t\r\n":
@@ -446,7 +593,7 @@ def _sequence(text: str, name: str) -> Iterator[tuple[str, Any] | Problem]:
             return
         line = text.count("\n", 0, position) + 1
         try:
-            document, position = decoder.raw_decode(text, position)
+            end = _value_end(text, position)
         except json.JSONDecodeError as exc:
             resume = _NEXT_DOCUMENT.search(text, position)
             skipped = f"; read on from line {text.count(chr(10), 0, resume.start()) + 2}" if resume else ""
@@ -459,7 +606,8 @@ def _sequence(text: str, name: str) -> Iterator[tuple[str, Any] | Problem]:
                 return
             position = resume.start() + 1
             continue
-        yield from _expand(document, name, f"line {line} ")
+        yield from _whole_document(text[position:end].encode("utf-8"), name, f"line {line} ")
+        position = end
 
 
 def _expand(document: Any, name: str, prefix: str) -> Iterator[tuple[str, Any] | Problem]:
@@ -504,10 +652,32 @@ def _expand_item(item: Any, name: str, where: str) -> Iterator[tuple[str, Any] |
 
 _ARRAY_START = re.compile(r'\s*(?:\[|\{\s*"([Ff]indings)"\s*:\s*\[)')
 _SEPARATOR = re.compile(r"\s*(,|\])?\s*")
+# Finds where a value ends without building it: big integers stay text, NaN is let through,
+# so that a hostile value is rejected by _parse with its reason and the next value is read.
+_SCAN = json.JSONDecoder(parse_int=str, parse_float=str, parse_constant=str).raw_decode
+_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
 
 
-def _salvage(data: bytes, name: str, parse_error: str) -> Iterator[tuple[str, Any] | Problem]:
-    """A document that does not parse: say where, and keep every complete finding before that point.
+def _value_end(text: str, position: int) -> int:
+    """Where the JSON value starting at ``position`` ends; JSONDecodeError when it is not JSON."""
+    try:
+        return _SCAN(text, position)[1]
+    except RecursionError:  # thousands of levels deep: count brackets instead of recursing
+        depth = 0
+        for token in _TOKEN.finditer(text, position):
+            bracket = token.group()
+            if bracket in ("[", "{"):
+                depth += 1
+            elif bracket in ("]", "}"):
+                depth -= 1
+                if depth == 0:
+                    return token.end()
+        raise json.JSONDecodeError("unterminated value", text, position) from None
+
+
+def _salvage(data: bytes, name: str, parse_error: str, prefix: str) -> Iterator[tuple[str, Any] | Problem]:
+    """A document that does not parse: read each finding of it alone, so a hostile value costs
+    only its finding, and keep every complete finding before the point where the JSON breaks.
 
     Only arrays of findings (bare or under ``"Findings"``) can be salvaged; anything else is
     reported as one unreadable source.
@@ -525,11 +695,10 @@ def _salvage(data: bytes, name: str, parse_error: str) -> Iterator[tuple[str, An
     start = _ARRAY_START.match(text)
     if not start:
         if parse_error:
-            yield Problem(name, "", f"not valid JSON: {parse_error}")
+            yield Problem(name, prefix.strip(), parse_error)
         return
-    prefix = f".{start.group(1)}" if start.group(1) else ""
-    decoder = json.JSONDecoder()
-    position, index = start.end(), 0
+    key = f"{prefix}.{start.group(1)}" if start.group(1) else prefix.rstrip()
+    position, index, rejected = start.end(), 0, 0
     while True:
         separator = _SEPARATOR.match(text, position)
         assert separator is not None  # the pattern matches the empty string
@@ -537,19 +706,35 @@ def _salvage(data: bytes, name: str, parse_error: str) -> Iterator[tuple[str, An
             break
         position = separator.end()
         try:
-            item, position = decoder.raw_decode(text, position)
+            end = _value_end(text, position)
         except json.JSONDecodeError as exc:
             if parse_error:
                 yield Problem(
                     name,
-                    "",
-                    f"not valid JSON at line {exc.lineno} column {exc.colno} (inside {prefix}[{index}]): "
+                    prefix.strip(),
+                    f"not valid JSON at line {exc.lineno} column {exc.colno} (inside {key}[{index}]): "
                     f"{exc.msg}; the {index} complete finding(s) before it were read",
                 )
             return
-        yield from _expand_item(item, name, f"{prefix}[{index}]")
-        index += 1
-    if parse_error:
+        item = text[position:end].encode("utf-8")
+        try:
+            value = _parse(item)
+        except ValueError as exc:
+            rejected += 1
+            yield f"{key}[{index}]", Rejected(_hostile_reason(exc, item))
+        else:
+            yield from _expand_item(value, name, f"{key}[{index}]")
+        position, index = end, index + 1
+    if parse_error and not rejected:
         yield Problem(
-            name, "", f"not valid JSON: {parse_error}; the {index} complete finding(s) before it were read"
+            name,
+            prefix.strip(),
+            f"{parse_error}; the {index} complete finding(s) before it were read",
         )
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A finding candidate whose JSON holds a value no output could write back."""
+
+    reason: str

@@ -1,18 +1,24 @@
 """Map OCSF findings (Prowler ``json-ocsf``, Detection Finding class 2004) onto ASFF field names.
 
 The result is plain ASFF data, validated afterwards by the same :class:`~metahub.models.Finding`
-model as every other input, so OCSF and ASFF findings group and report identically.
+model as every other input, so OCSF and ASFF findings group and report identically. A field of
+the wrong type (``resources: 5``, ``severity_id: [1]``) rejects the finding with its path.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 _COMPLIANCE = {"PASS": "PASSED", "FAIL": "FAILED", "MANUAL": "WARNING"}
 _WORKFLOW = {"new": "NEW", "in progress": "NOTIFIED", "suppressed": "SUPPRESSED", "resolved": "RESOLVED"}
 _SEVERITY_BY_ID = {1: "INFORMATIONAL", 2: "LOW", 3: "MEDIUM", 4: "HIGH", 5: "CRITICAL", 6: "CRITICAL"}
 _MS_EPOCH_THRESHOLD = 10**11  # OCSF says milliseconds; Prowler writes seconds. Tell them apart.
+_LATEST = datetime(9999, 12, 31, tzinfo=timezone.utc).timestamp()
+_SCALAR = (str, int, float)
+_KIND_NAMES = {dict: "an object", list: "an array", str: "a string", _SCALAR: "a string or number"}
+
+T = TypeVar("T")
 
 
 def is_ocsf(data: dict[str, Any]) -> bool:
@@ -20,95 +26,118 @@ def is_ocsf(data: dict[str, Any]) -> bool:
 
 
 def to_asff(data: dict[str, Any]) -> dict[str, Any]:
-    """ASFF data for one OCSF finding; ValueError naming the missing field when it cannot be mapped."""
-    info = _dict(data, "finding_info")
-    cloud = _dict(data, "cloud")
-    account = _dict(cloud, "account").get("uid")
-    region = cloud.get("region")
-    product = _dict(_dict(data, "metadata"), "product")
-    vendor = str(product.get("vendor_name") or product.get("name") or "unknown").lower()
-    product_uid = str(product.get("uid") or product.get("name") or "unknown").lower()
+    """ASFF data for one OCSF finding; ValueError naming the field when one has the wrong type."""
+    region = _get(data, "cloud.region", str)
+    vendor_name = _get(data, "metadata.product.vendor_name", str)
+    product_name = _get(data, "metadata.product.name", str)
+    event_code = _get(data, "metadata.event_code", _SCALAR)
+    vendor = (vendor_name or product_name or "unknown").lower()
+    product_uid = str(_get(data, "metadata.product.uid", _SCALAR) or product_name or "unknown").lower()
     partition = "aws"
     resources = []
-    for resource in data.get("resources") or []:
+    for index, resource in enumerate(_get(data, "resources", list) or []):
+        where = f"resources[{index}]"
         if not isinstance(resource, dict):
-            continue
-        partition = resource.get("cloud_partition") or partition
+            raise ValueError(f"{where}: expected an object, got {_type_name(resource)}")
+        resource_partition = _get(resource, "cloud_partition", str, where)
+        partition = resource_partition or partition
         asff_resource: dict[str, Any] = {
-            "Type": resource.get("type") or "Other",
-            "Id": resource.get("uid") or resource.get("name"),
-            "Partition": resource.get("cloud_partition") or "aws",
-            "Region": resource.get("region") or region,
+            "Type": _get(resource, "type", str, where) or "Other",
+            "Id": _get(resource, "uid", str, where) or _get(resource, "name", str, where),
+            "Partition": resource_partition or "aws",
+            "Region": _get(resource, "region", str, where) or region,
         }
-        tags = _tags(resource)
+        tags = _tags(resource, where)
         if tags:
             asff_resource["Tags"] = tags
         resources.append(asff_resource)
 
     finding: dict[str, Any] = {
         "SchemaVersion": "2018-10-08",
-        "Id": info.get("uid"),
+        "Id": _get(data, "finding_info.uid", str),
         "ProductArn": f"arn:{partition}:securityhub:{region or 'us-east-1'}::product/{vendor}/{product_uid}",
-        "ProductName": product.get("name"),
-        "CompanyName": product.get("vendor_name"),
-        "GeneratorId": _dict(info, "analytic").get("uid") or _dict(data, "metadata").get("event_code"),
-        "AwsAccountId": account,
+        "ProductName": product_name,
+        "CompanyName": vendor_name,
+        "GeneratorId": _get(data, "finding_info.analytic.uid", str) or _text(event_code),
+        "AwsAccountId": _get(data, "cloud.account.uid", str),
         "Region": region,
-        "Types": info.get("types") or [],
-        "Title": info.get("title"),
-        "Description": data.get("status_detail") or data.get("message") or info.get("desc"),
-        "Severity": {"Label": _severity(data), "Original": data.get("severity")},
+        "Types": _get(data, "finding_info.types", list) or [],
+        "Title": _get(data, "finding_info.title", str),
+        "Description": _get(data, "status_detail", str)
+        or _get(data, "message", str)
+        or _get(data, "finding_info.desc", str),
+        "Severity": {"Label": _severity(data), "Original": _text(_get(data, "severity", _SCALAR))},
         "Compliance": _compliance(data),
-        "Workflow": {"Status": _WORKFLOW.get(str(data.get("status", "new")).lower(), "NEW")},
+        "Workflow": {"Status": _WORKFLOW.get(str(_get(data, "status", _SCALAR) or "new").lower(), "NEW")},
         "RecordState": "ACTIVE",
         "Resources": resources,
         "ProductFields": {
-            "ProviderName": str(product.get("name") or ""),
-            "ProviderVersion": str(product.get("version") or ""),
-            "OcsfClassName": str(data.get("class_name") or ""),
-            "OcsfEventCode": str(_dict(data, "metadata").get("event_code") or ""),
+            "ProviderName": product_name or "",
+            "ProviderVersion": _text(_get(data, "metadata.product.version", _SCALAR)) or "",
+            "OcsfClassName": _get(data, "class_name", str) or "",
+            "OcsfEventCode": _text(event_code) or "",
         },
     }
-    remediation = _dict(data, "remediation")
+    remediation = _get(data, "remediation", dict)
     if remediation:
-        references = remediation.get("references") or []
-        finding["Remediation"] = {
-            "Recommendation": {"Text": remediation.get("desc"), "Url": references[0] if references else None}
-        }
-    created = _time(info.get("created_time") or data.get("time"))
-    updated = _time(info.get("modified_time") or data.get("time"))
-    first_seen = _time(info.get("first_seen_time")) or created
-    last_seen = _time(info.get("last_seen_time"))
+        references = _get(data, "remediation.references", list) or []
+        url = references[0] if references and isinstance(references[0], str) else None
+        finding["Remediation"] = {"Recommendation": {"Text": _get(data, "remediation.desc", str), "Url": url}}
+    event_time = _time(data, "time")
+    created = _time(data, "finding_info.created_time") or event_time
+    updated = _time(data, "finding_info.modified_time") or event_time
     for key, value in (
         ("CreatedAt", created),
         ("UpdatedAt", updated),
-        ("FirstObservedAt", first_seen),
-        ("LastObservedAt", last_seen),
+        ("FirstObservedAt", _time(data, "finding_info.first_seen_time") or created),
+        ("LastObservedAt", _time(data, "finding_info.last_seen_time")),
     ):
         if value is not None:
             finding[key] = value
     return finding
 
 
-def _dict(data: dict[str, Any], key: str) -> dict[str, Any]:
-    value = data.get(key)
-    return value if isinstance(value, dict) else {}
+def _get(data: dict[str, Any], path: str, kind: type[T] | tuple[type, ...], where: str = "") -> Any:
+    """The value at a dotted ``path``, None when absent, ValueError when it (or an object on the way)
+    has the wrong type: a finding that says ``resources: 5`` is not one to guess about."""
+    value: Any = data
+    walked = where
+    for key in path.split("."):
+        if not isinstance(value, dict):
+            raise ValueError(f"{walked}: expected an object, got {_type_name(value)}")
+        value = value.get(key)
+        walked = f"{walked}.{key}" if walked else key
+        if value is None:
+            return None
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise ValueError(f"{walked}: expected {_KIND_NAMES.get(kind, kind)}, got {_type_name(value)}")
+    return value
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(value), "a number"
+    )
 
 
 def _severity(data: dict[str, Any]) -> str | None:
-    text = data.get("severity")
+    text = _get(data, "severity", _SCALAR)
     if isinstance(text, str) and text.upper() in {"INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"}:
         return text.upper()
     if isinstance(text, str) and text.lower() == "fatal":
         return "CRITICAL"
-    return _SEVERITY_BY_ID.get(data.get("severity_id"))  # type: ignore[arg-type]
+    return _SEVERITY_BY_ID.get(_get(data, "severity_id", int))
 
 
 def _compliance(data: dict[str, Any]) -> dict[str, Any]:
-    status = _COMPLIANCE.get(str(data.get("status_code", "")).upper(), "NOT_AVAILABLE")
+    status = _COMPLIANCE.get(str(_get(data, "status_code", _SCALAR) or "").upper(), "NOT_AVAILABLE")
     compliance: dict[str, Any] = {"Status": status}
-    frameworks = _dict(data, "unmapped").get("compliance")
-    if isinstance(frameworks, dict) and frameworks:
+    frameworks = _get(data, "unmapped.compliance", dict)
+    if frameworks:
         compliance["RelatedRequirements"] = [
             f"{framework} {requirement}"
             for framework, requirements in frameworks.items()
@@ -118,30 +147,29 @@ def _compliance(data: dict[str, Any]) -> dict[str, Any]:
     return compliance
 
 
-def _tags(resource: dict[str, Any]) -> dict[str, str]:
+def _tags(resource: dict[str, Any], where: str) -> dict[str, str]:
     """Tags from Prowler's ``data.metadata.tags`` (exact), else from ``labels`` (``key:value``)."""
-    metadata = _dict(_dict(resource, "data"), "metadata")
-    raw = metadata.get("tags")
+    raw = _get(resource, "data.metadata.tags", (dict, list), where)
     tags: dict[str, str] = {}
-    if isinstance(raw, dict):
-        raw = [raw]
-    if isinstance(raw, list):
-        for entry in raw:
-            if isinstance(entry, dict) and set(entry) >= {"Key", "Value"}:
-                tags[str(entry["Key"])] = str(entry["Value"])
-            elif isinstance(entry, dict):
-                tags.update({str(k): str(v) for k, v in entry.items()})
+    for entry in [raw] if isinstance(raw, dict) else raw or []:
+        if isinstance(entry, dict) and set(entry) >= {"Key", "Value"}:
+            tags[str(entry["Key"])] = str(entry["Value"])
+        elif isinstance(entry, dict):
+            tags.update({str(k): str(v) for k, v in entry.items()})
     if tags:
         return tags
-    for label in resource.get("labels") or []:
+    for label in _get(resource, "labels", list, where) or []:
         if isinstance(label, str) and ":" in label:
             key, value = label.split(":", 1)
             tags[key] = value
     return tags
 
 
-def _time(value: Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+def _time(data: dict[str, Any], path: str) -> str | None:
+    value = _get(data, path, (int, float))
+    if value is None:
         return None
     seconds = value / 1000 if value > _MS_EPOCH_THRESHOLD else value
+    if not 0 <= seconds <= _LATEST:
+        raise ValueError(f"{path}: {value!r} is not a time (seconds or milliseconds since 1970)")
     return datetime.fromtimestamp(seconds, tz=timezone.utc).isoformat().replace("+00:00", "Z")

@@ -177,7 +177,7 @@ class Run:
         from metahub.checks.base import checks_for
         from metahub.resources.spec import spec_for
 
-        kept: dict[str, AffectedResource] = {}
+        candidates: dict[str, AffectedResource] = {}
         for arn, resource in self.resources.items():
             if filters.findings:
                 matching = [f for f in resource.findings if filters.keeps_finding(f, resource)]
@@ -185,16 +185,20 @@ class Run:
                     continue
                 if len(matching) != len(resource.findings):
                     resource = resource.model_copy(update={"findings": matching})
-            if before_enrichment:
-                if filters.checks:
-                    spec = spec_for(resource.type, parse_arn(arn))
-                    if spec is None or not filters.could_match_type(checks_for(spec.type)):
-                        continue
-            else:
-                document = {"arn": arn, **json_outputs.short_entry(resource)} if filters.query else None
-                if not filters.keeps_resource(resource, document):
+            if before_enrichment and filters.checks:
+                spec = spec_for(resource.type, parse_arn(arn))
+                if spec is None or not filters.could_match_type(checks_for(spec.type)):
                     continue
-            kept[arn] = resource
+            candidates[arn] = resource
+        if before_enrichment:
+            kept = candidates
+        else:
+            documents = {
+                arn: {"arn": arn, **json_outputs.short_entry(resource)} if filters.query else None
+                for arn, resource in candidates.items()
+            }
+            filters.check_query_fields(d for d in documents.values() if d is not None)
+            kept = {arn: r for arn, r in candidates.items() if filters.keeps_resource(r, documents[arn])}
         ids = {id(f) for resource in kept.values() for f in resource.findings}
         subset = Run.__new__(Run)
         subset.findings = [f for f in self.findings if id(f) in ids]

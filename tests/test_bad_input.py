@@ -115,7 +115,9 @@ def test_non_utf8(tmp_path: Path) -> None:
     lines.write_bytes(good + b'\n{"Id": "caf\xe9"}\n' + good.replace(b'"1"', b'"2"') + b"\n")
     run = metahub.load(lines)
     assert [f.Id for f in run.findings] == ["1", "2"]
-    assert str(run.report.unreadable[0]).startswith(f"{lines}: line 2: not valid JSON")
+    # the line is read with U+FFFD too, and then rejected for what it is: not a finding
+    assert str(run.report.unreadable[0]).startswith(f"{lines}: line 2: not UTF-8: byte 0xe9")
+    assert run.report.rejected[0].where == "line 2 (Id 'caf\ufffd')"
 
 
 def test_empty_and_blank_files(tmp_path: Path) -> None:

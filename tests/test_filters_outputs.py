@@ -16,7 +16,7 @@ from metahub.cli import main
 from metahub.filters import FilterError, Filters
 from metahub.models import PALETTE, AffectedResource
 
-from .conftest import make_finding, write
+from .conftest import make_finding, metahub_cli, write
 
 EVIL = '=HYPERLINK("http://x","y")'
 
@@ -78,6 +78,27 @@ def test_query_filter(enriched_lab: metahub.Run) -> None:
         if r.type == "AwsEc2SecurityGroup" and r.metachecks and r.metachecks.get("is_unrestricted")
     }
     assert kept.resources and set(kept.resources) == expected
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["!(metachecks.is_pubic)", "metachecks.is_pubic", "findings[?severty == 'HIGH']", "ResourceTpye != 'x'"],
+)
+def test_query_naming_a_field_no_resource_has_is_refused(enriched_lab: metahub.Run, query: str) -> None:
+    """A negated typo would keep every resource, and an update would then write to all of them."""
+    with pytest.raises(FilterError, match="which no resource has; did you mean"):
+        enriched_lab.filter(query=query)
+
+
+def test_query_typo_writes_nothing_to_security_hub(tmp_path: Path) -> None:
+    source = write(tmp_path / "f.json", [make_finding()])
+    args = ["--input-asff", str(source), "--query", "!(metachecks.is_pubic)", "--update-findings",
+            "Workflow=NOTIFIED", "--no-actions-confirmation", "--output-dir", str(tmp_path / "out")]  # fmt: skip
+    result = metahub_cli(*args, "--context", "tags", endpoint="http://127.0.0.1:9")
+    assert result.returncode == 2, result.stderr
+    assert "'is_pubic', which no resource has; did you mean is_public" in result.stderr
+    assert result.stderr.rstrip().endswith("; nothing was written")
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
 
 
 def _tagged(arn: str, tags: dict[str, str]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from metahub.aws_lambda import Settings, handler, process
 from metahub.filters import Filters
 from metahub.securityhub import SecurityHubSource, clients
 
-from .conftest import ACCOUNT, HUB_REGION, emulator_environment
+from .conftest import ACCOUNT, HUB_REGION, emulator_environment, make_finding
 from .least_privilege import not_allowed, shipped_actions, shipped_policy
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "deploy" / "metahub-custom-action.yaml"
@@ -176,6 +176,45 @@ def test_handler_reads_its_configuration_from_the_environment(
 def test_other_events_are_skipped() -> None:
     summary = process({"detail-type": "EC2 Instance State-change Notification"}, Settings(contexts=[]))
     assert summary["skipped"].startswith("not a Security Hub findings event")
+
+
+@pytest.mark.parametrize(
+    ("event", "skipped"),
+    [
+        ([], "the event is not a JSON object but list"),
+        ("text", "the event is not a JSON object but str"),
+        ({"detail-type": "Security Hub Findings - Imported"}, "the event has no detail.findings array"),
+        (
+            {"detail-type": "Security Hub Findings - Imported", "detail": {"findings": 5}},
+            "no detail.findings",
+        ),
+    ],
+)
+def test_malformed_events_are_skipped_with_the_reason(event: Any, skipped: str) -> None:
+    summary = process(event, Settings(contexts=[]))
+    assert summary["skipped"] == skipped or skipped in summary["skipped"]
+    json.dumps(summary)
+
+
+def test_one_bad_finding_costs_only_itself() -> None:
+    """EventBridge hands the function parsed JSON; each finding is validated alone."""
+    good = make_finding("good", arn="arn:aws:s3:::kept")
+    bad = [
+        {**make_finding("no-account"), "AwsAccountId": "x"},
+        make_finding("nan", Extra=float("nan")),
+        7,
+    ]
+    summary = process(
+        _event("Security Hub Findings - Imported", [bad[0], good, *bad[1:]]),
+        Settings(contexts=[], dry_run=True),
+    )
+    assert summary["findings"] == 1 and summary["resources"] == 1
+    assert [p.split(": ")[1] for p in summary["problems"]] == [
+        "detail.findings[0] (Id 'no-account')",
+        "detail.findings[2]",
+        "detail.findings[3]",
+    ]
+    assert "NaN or Infinity" in summary["problems"][1]
 
 
 @pytest.mark.parametrize(
