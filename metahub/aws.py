@@ -1,7 +1,16 @@
 """The one place boto3 clients are made: credentials, roles per account, retries, counting.
 
+botocore resolves everything it knows how to: the profile, credentials, endpoints
+(``AWS_ENDPOINT_URL``, ``AWS_ENDPOINT_URL_<SERVICE>``, a profile's ``endpoint_url`` and
+``services`` section) and retries (``AWS_RETRY_MODE``, ``AWS_MAX_ATTEMPTS``, or the profile's
+``retry_mode`` / ``max_attempts``; adaptive with 6 attempts only where neither says). The one
+addition is ``AWS_REGION``, the SDKs' standard region variable that boto3 alone ignores; as in
+the AWS CLI it wins over ``AWS_DEFAULT_REGION`` and the profile.
+
 Clients are memoised per (account, region, service) and are thread-safe; sessions are not,
-so they are made under a lock. Every HTTP request is counted per ``service:Operation``.
+so they are made under a lock. Every HTTP request is counted per ``service:Operation``. A
+failure to enter an account is remembered for the run, and an optional deadline makes every
+call not yet started fail at once, so a hanging endpoint costs bounded time.
 """
 
 from __future__ import annotations
@@ -13,12 +22,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import botocore.session
 from botocore.config import Config
-from botocore.credentials import RefreshableCredentials
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from botocore.credentials import CredentialProvider, RefreshableCredentials
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, ProfileNotFound
 
 from metahub import __version__
 
@@ -45,6 +55,16 @@ THROTTLED = {
 
 class AccountUnavailable(Exception):
     """No credentials for an account: context for its resources stays unknown."""
+
+
+class DeadlineReached(BotoCoreError):  # type: ignore[misc]
+    """The run's deadline passed before this call was sent."""
+
+    fmt = "the run's deadline passed before this call was sent"
+
+
+class CredentialsError(Exception):
+    """The starting credentials cannot be used at all (no such profile, none found)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +96,8 @@ def describe_error(exc: BaseException, operation: str = "") -> str:
             return f"{where}timed out"
         if name == "NoCredentialsError":
             return f"{where}no AWS credentials found"
+        if isinstance(exc, DeadlineReached):
+            return f"{where}not called: the run's deadline (--deadline) had passed"
         if name == "ResponseParserError":
             return f"{where}unreadable response from the endpoint (server error?)"
         return f"{where}{name}"
@@ -103,27 +125,62 @@ class Aws:
         role: RoleSettings | None = None,
         profile: str | None = None,
         max_workers: int = 16,
-        session: boto3.session.Session | None = None,
-        max_attempts: int = 6,
+        max_attempts: int | None = None,
+        read_timeout: float = 30,
+        deadline: float | None = None,
     ) -> None:
+        """``max_attempts`` overrides whatever botocore would resolve; ``deadline`` is seconds from
+        now after which no call is sent (a call under way ends within ``read_timeout``)."""
         self.role = role
-        self._base = session or boto3.session.Session(profile_name=profile)
-        self._endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        self.profile = profile
+        self._core = botocore.session.Session(profile=profile)
+        try:
+            self._base = boto3.session.Session(
+                botocore_session=self._core, region_name=os.environ.get("AWS_REGION") or None
+            )
+        except ProfileNotFound:
+            raise CredentialsError(f"no AWS profile named {profile!r} in the AWS config files") from None
         self._config = Config(
-            retries={"mode": "adaptive", "max_attempts": max_attempts},
-            connect_timeout=5,
-            read_timeout=30,
+            retries=self._retries(max_attempts),
+            connect_timeout=min(5, read_timeout),
+            read_timeout=read_timeout,
             user_agent_extra=f"metahub/{__version__}",
             max_pool_connections=max(10, 2 * max_workers),  # fetch and detail pools
         )
+        self._deadline = None if deadline is None else time.monotonic() + deadline
         self._lock = threading.Lock()
         self._count_lock = threading.Lock()
-        self._identity_lock = threading.Lock()
+        self._account_locks: dict[str, threading.Lock] = {}
         self._sessions: dict[str, boto3.session.Session] = {}
         self._clients: dict[tuple[str, str, str], Any] = {}
-        self._caller_account: str | None = None
+        self._caller: str | BaseException | None = None
         self._unavailable: dict[str, str] = {}
         self.calls: Counter[str] = Counter()
+
+    def _retries(self, max_attempts: int | None) -> dict[str, Any]:
+        """Only what nobody configured: AWS_RETRY_MODE / AWS_MAX_ATTEMPTS and the profile win."""
+        profile = self._core.get_scoped_config()
+        retries: dict[str, Any] = {}
+        if not (os.environ.get("AWS_RETRY_MODE") or profile.get("retry_mode")):
+            retries["mode"] = "adaptive"
+        if max_attempts is not None:
+            retries["max_attempts"] = max_attempts
+        elif not (os.environ.get("AWS_MAX_ATTEMPTS") or profile.get("max_attempts")):
+            retries["max_attempts"] = 6
+        return retries
+
+    def check_credentials(self) -> None:
+        """Raise :class:`CredentialsError` with one line when no credentials are found, or they
+        cannot be loaded (an SSO profile whose login expired). Makes no AWS call."""
+        try:
+            credentials = self._base.get_credentials()
+        except BotoCoreError as exc:
+            raise CredentialsError(f"the AWS credentials cannot be loaded: {exc}") from None
+        if credentials is None:
+            raise CredentialsError(
+                "no AWS credentials found (environment, profile, SSO, container or instance role); "
+                "configure some, give --mh-profile, or leave out --context"
+            )
 
     # --- counting --------------------------------------------------------------------------
 
@@ -145,11 +202,22 @@ class Aws:
     # --- sessions and clients --------------------------------------------------------------
 
     def caller_account(self) -> str:
-        with self._identity_lock:  # one GetCallerIdentity, however many threads ask at once
-            if self._caller_account is None:
+        """The starting credentials' account: one GetCallerIdentity for the run, however many
+        threads ask at once, and a failure is remembered rather than retried by each of them."""
+        with self._account_lock(""):
+            if self._caller is None:
                 sts = self._new_client(self._base, "sts", self._base.region_name or "us-east-1")
-                self._caller_account = sts.get_caller_identity()["Account"]
-            return self._caller_account
+                try:
+                    self._caller = str(sts.get_caller_identity()["Account"])
+                except (ClientError, BotoCoreError) as exc:
+                    self._caller = exc
+        if isinstance(self._caller, BaseException):
+            raise self._caller
+        return self._caller
+
+    def _account_lock(self, account: str) -> threading.Lock:
+        with self._lock:
+            return self._account_locks.setdefault(account, threading.Lock())
 
     def client(self, service: str, account: str, region: str, partition: str = "aws") -> Any:
         key = (account, region, service)
@@ -163,6 +231,13 @@ class Aws:
         return client
 
     def _session(self, account: str, partition: str) -> boto3.session.Session:
+        session = self._sessions.get(account)
+        if session is not None:
+            return session
+        with self._account_lock(account):  # one AssumeRole per account, and its failure is kept
+            return self._enter(account, partition)
+
+    def _enter(self, account: str, partition: str) -> boto3.session.Session:
         if account in self._unavailable:
             raise AccountUnavailable(self._unavailable[account])
         session = self._sessions.get(account)
@@ -214,16 +289,36 @@ class Aws:
         credentials = RefreshableCredentials.create_from_metadata(
             metadata=fetch(), refresh_using=fetch, method="sts-assume-role"
         )
-        core = botocore.session.get_session()
-        core._credentials = credentials  # the documented way to give a session refreshable credentials
+        # The same profile (its endpoints and retries), with the role's credentials first in the chain.
+        core = botocore.session.Session(profile=self.profile)
+        core.get_component("credential_provider").insert_before("env", _Assumed(credentials))
         return boto3.session.Session(botocore_session=core, region_name=self._base.region_name)
 
     def _new_client(self, session: boto3.session.Session, service: str, region: str) -> Any:
-        client = session.client(service, region_name=region, config=self._config, endpoint_url=self._endpoint)
-        client.meta.events.register("before-send", self._count)
-        if self._endpoint and service == "s3control":
+        client = session.client(service, region_name=region, config=self._config)
+        client.meta.events.register_first("before-send", self._before_send)
+        host = urlsplit(client.meta.endpoint_url).hostname or ""
+        if service == "s3control" and not host.endswith(".amazonaws.com"):
             client.meta.events.register("before-sign.s3-control", _drop_account_host_label)
         return client
+
+    def _before_send(self, event_name: str, **_: Any) -> None:
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            raise DeadlineReached()
+        self._count(event_name)
+
+
+class _Assumed(CredentialProvider):  # type: ignore[misc]
+    """Hands a session the refreshable credentials of an assumed role (botocore's public hook)."""
+
+    METHOD = "metahub-assume-role"
+
+    def __init__(self, credentials: RefreshableCredentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> RefreshableCredentials:
+        return self._credentials
 
 
 def _drop_account_host_label(request: Any, **_: Any) -> None:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError
 
@@ -40,9 +41,14 @@ from metahub.securityhub import (
 )
 from metahub.traits import load_rules as load_trait_rules
 
+if TYPE_CHECKING:
+    from metahub.aws import Aws
+
 log = logging.getLogger("metahub")
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_ACTIONS, EXIT_OUTPUT = 0, 1, 2, 3, 4
+EXIT_INTERNAL = 70  # EX_SOFTWARE (sysexits.h): a bug in metahub, never a verdict on the input
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 """0 all done; 1 some findings were rejected (the rest went through); 2 usage or unreadable input;
 3 not every Security Hub update took; 4 an output could not be written (the others were)."""
 _KINDS_SHOWN = 8
@@ -152,7 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="CloudTrail event names per resource type (default: metahub/config/trails.json)",
     )
     context.add_argument(
-        "--trail-lookback-days", type=int, default=90, metavar="N", help="CloudTrail window (default: 90)"
+        "--trail-lookback-days",
+        type=_bounded(int, 1, 90),
+        default=90,
+        metavar="N",
+        help="CloudTrail window in days, 1-90: LookupEvents keeps 90 days (default: 90)",
     )
     context.add_argument(
         "--detection-rules",
@@ -175,7 +185,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="also load MetaChecks from the *.py files in DIR (repeatable)",
     )
-    context.add_argument("--max-workers", type=int, default=16, help="parallel AWS requests (default: 16)")
+    context.add_argument(
+        "--max-workers",
+        type=_bounded(int, 1, 256),
+        default=16,
+        help="parallel AWS requests, 1-256 (default: 16)",
+    )
+    context.add_argument(
+        "--deadline",
+        type=_bounded(float, 1, 7 * 86400),
+        metavar="SECONDS",
+        help="stop calling AWS for context after this long; what was not fetched is unknown, saying so",
+    )
+    context.add_argument(
+        "--read-timeout",
+        type=_bounded(float, 1, 3600),
+        default=30,
+        metavar="SECONDS",
+        help="how long one AWS response may take before the call is retried or given up (default: 30)",
+    )
     context.add_argument(
         "--list-meta-checks", action="store_true", help="list the MetaChecks per resource type and exit"
     )
@@ -298,6 +326,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _bounded(kind: type[int] | type[float], low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: a number within [low, high], or a one-line error naming the range."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a{'n integer' if kind is int else ' number'}"
+            ) from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is not between {low:g} and {high:g}")
+        return value
+
+    return parse
+
+
 class _UsageError(Exception):
     """A problem with the command line or a file it names, found before anything is fetched."""
 
@@ -307,6 +352,34 @@ class _UsageError(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line. Its exit status always means what the README says: an interrupted run
+    is 130, and anything unexpected is 70 with one line, never 1 ("some findings were rejected")."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("\nmetahub: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _stdout_gone()
+        return EXIT_OK
+    except Exception as exc:
+        logging.getLogger("metahub").debug("internal error", exc_info=True)
+        print(
+            f"metahub: internal error, please report it (with --log-level DEBUG for the details): "
+            f"{type(exc).__name__}: {str(exc)[:300]}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def _stdout_gone() -> None:
+    """The reader of stdout left (``| head``): send the rest nowhere instead of failing at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _main(argv: list[str] | None) -> int:
     """read -> enrich -> filter -> write -> act: the library's own steps, driven by flags."""
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -318,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
         hub = _connect(args)
         sources = _sources(args, hub)
         filters = _filters(args)
+        if _contexts(args, filters) and not args.demo:
+            _check_credentials(args)
         rules, trail_events = _load_config_files(args)
     except _UsageError as exc:
         if exc.show_usage:
@@ -473,9 +548,13 @@ def _write(run: Run, args: argparse.Namespace, stamp: str) -> None:
     if args.output_modes is None:  # what a newcomer wants to open, not 27 MB of JSON
         args.output_modes = list(_DEMO_MODES if args.demo else JSON_MODES)
     _print_problems(run, args.output_dir if args.output_modes else None, stamp)
-    for view in args.list_findings:
-        json.dump(getattr(run, view)(), sys.stdout, indent=2, default=str, ensure_ascii=False)
-        sys.stdout.write("\n")
+    try:
+        for view in args.list_findings:
+            json.dump(getattr(run, view)(), sys.stdout, indent=2, default=str, ensure_ascii=False)
+            sys.stdout.write("\n")
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head` has what it wanted; the files are still written
+        _stdout_gone()
     written = run.write(
         args.output_modes,
         args.output_dir,
@@ -518,12 +597,18 @@ class _Hub:
     """The Security Hub side of a command line: where, with which credentials, what to write."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from metahub.aws import Aws, RoleSettings
+        from metahub.aws import Aws, CredentialsError, RoleSettings
 
         role = RoleSettings(args.sh_assume_role, args.sh_external_id) if args.sh_assume_role else None
         if role and not args.sh_account:
             raise SecurityHubError("--sh-assume-role needs --sh-account")
-        self.aws = Aws(role=role, profile=args.sh_profile, max_workers=args.max_workers)
+        try:
+            self.aws = Aws(
+                role=role, profile=args.sh_profile, max_workers=args.max_workers, read_timeout=args.read_timeout
+            )
+            self.aws.check_credentials()
+        except CredentialsError as exc:
+            raise SecurityHubError(f"Security Hub: {exc}") from exc
         self.account = args.sh_account
         self.region = args.sh_region
         self.update = parse_update(args.update_findings) if args.update_findings else None
@@ -593,8 +678,37 @@ def _confirmed() -> bool:
             file=sys.stderr,
         )
         return False
-    answer = input("metahub: write these changes to Security Hub? [y/N] ")
+    try:
+        answer = input("metahub: write these changes to Security Hub? [y/N] ")
+    except EOFError:  # Ctrl-D: no
+        print(file=sys.stderr)
+        return False
     return answer.strip().lower() in ("y", "yes")
+
+
+def _context_aws(args: argparse.Namespace) -> Aws:
+    """The clients for context; the deadline counts from here."""
+    from metahub.aws import Aws, RoleSettings
+
+    role = None
+    if args.mh_assume_role:
+        role = RoleSettings(args.mh_assume_role, args.mh_external_id, args.mh_role_session_name)
+    return Aws(
+        role=role,
+        profile=args.mh_profile,
+        max_workers=args.max_workers,
+        read_timeout=args.read_timeout,
+        deadline=args.deadline,
+    )
+
+
+def _check_credentials(args: argparse.Namespace) -> None:
+    from metahub.aws import CredentialsError
+
+    try:
+        _context_aws(args).check_credentials()
+    except CredentialsError as exc:
+        raise _UsageError(str(exc)) from exc
 
 
 def _enrich(
@@ -604,15 +718,10 @@ def _enrich(
     rules: dict[str, Any] | None,
     trail_events: dict[str, list[str]] | None,
 ) -> None:
-    from metahub.aws import Aws, RoleSettings
     from metahub.enrich import terminal_progress
 
-    role = None
-    if args.mh_assume_role:
-        role = RoleSettings(args.mh_assume_role, args.mh_external_id, args.mh_role_session_name)
-    aws = Aws(role=role, profile=args.mh_profile, max_workers=args.max_workers)
     run.enrich(
-        aws,
+        _context_aws(args),
         contexts=sorted(contexts),
         detection_rules=rules,
         trail_events=trail_events,

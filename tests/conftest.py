@@ -99,7 +99,7 @@ def offline_aws(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     aws = Aws()
-    aws._caller_account = ACCOUNT
+    aws._caller = ACCOUNT
     return aws
 
 

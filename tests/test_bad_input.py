@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from pathlib import Path
+from typing import Any
 
 import metahub
 
@@ -219,3 +220,50 @@ def test_an_invalid_utf8_byte_costs_nothing_after_it(tmp_path: Path) -> None:
     assert "\ufffd" in next(f.Title for f in run.findings if f.Id == "a-1")
     (problem,) = run.report.problems
     assert "not UTF-8: byte 0xff" in problem.reason and problem.where.startswith("line ")
+
+
+def test_a_closed_pipe_loses_no_output_file(tmp_path: Path) -> None:
+    """`metahub --list-findings full | head -1`: the reader leaves early; the files are still written."""
+    import subprocess
+    import sys
+
+    source = write(
+        tmp_path / "f.json", [make_finding(f"f-{i}", arn=f"arn:aws:s3:::b-{i}") for i in range(3000)]
+    )
+    command = [sys.executable, "-m", "metahub", "--no-banners", "--input-asff", str(source),
+               "--list-findings", "full", "--output-modes", "json-short", "--output-dir", str(tmp_path / "out")]  # fmt: skip
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.readline()
+        process.stdout.close()
+        stderr = process.stderr.read().decode()
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+    assert len(json.loads(next((tmp_path / "out").glob("metahub-short-*.json")).read_text())) == 3000
+
+
+def test_an_internal_error_is_one_line_and_its_own_exit_status(
+    tmp_path: Path, monkeypatch: Any, capsys: Any
+) -> None:
+    from metahub import cli
+
+    def broken(*_: Any, **__: Any) -> None:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(cli, "_write", broken)
+    source = write(tmp_path / "f.json", [make_finding()])
+    assert cli.main(["--input-asff", str(source), "--output-modes"]) == cli.EXIT_INTERNAL == 70
+    err = capsys.readouterr().err
+    assert "metahub: internal error, please report it" in err and "KeyError: 'a bug'" in err
+    assert "Traceback" not in err
+
+
+def test_ctrl_d_at_the_confirmation_means_no(monkeypatch: Any) -> None:
+    from metahub import cli
+
+    def eof(_: str) -> str:
+        raise EOFError
+
+    monkeypatch.setattr("builtins.input", eof)
+    monkeypatch.setattr(cli.sys.stdin, "isatty", lambda: True)
+    assert cli._confirmed() is False

@@ -236,7 +236,7 @@ def test_another_accounts_hub_through_a_role(
     ("args", "message"),
     [
         (["--sh-assume-role", "audit"], "--sh-assume-role needs --sh-account"),
-        (["--sh-profile", "no-such-profile"], "The config profile (no-such-profile) could not be found"),
+        (["--sh-profile", "no-such-profile"], "Security Hub: no AWS profile named 'no-such-profile'"),
         (["--sh-filters", "Severity=HIGH"], "no filter 'Severity'"),
     ],
 )
