@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import logging
 import os
@@ -13,14 +14,14 @@ from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from botocore.exceptions import BotoCoreError
 
 from metahub import __version__
 from metahub.actions import parse_update
 from metahub.combinations import load_rules as load_combination_rules
-from metahub.demo import demo_findings, emulated_account
+from metahub.demo import demo_findings, emulated_account, missing_dependency
 from metahub.detection import load_rules
 from metahub.enrich import CONTEXTS, load_trail_events
 from metahub.filters import FilterError, Filters
@@ -57,12 +58,29 @@ _PROBLEMS_SHOWN = 20
 _LIST_VIEWS = ("short", "full", "inventory", "statistics")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a short answer to a mistyped flag: the closest flags, not a 27-line usage."""
+
+    def error(self, message: str) -> NoReturn:
+        unknown = re.findall(r"(?<![\w-])(--?[\w-]+)", message) if "unrecognized arguments" in message else []
+        flags = [o for action in self._actions for o in action.option_strings if o.startswith("--")]
+        hints = []
+        for flag in unknown:
+            close = difflib.get_close_matches(flag.split("=")[0], flags, n=3, cutoff=0.6)
+            if close:
+                hints.append(f"{flag}: did you mean {' or '.join(close)}?")
+        lines = [f"{self.prog}: error: {message}", *(f"{self.prog}: {hint}" for hint in hints)]
+        lines.append(f"{self.prog}: see '{self.prog} --help' for every flag")
+        self.exit(EXIT_USAGE, "\n".join(lines) + "\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="metahub",
         description="Group security findings (ASFF, Prowler OCSF) by the resource they affect, and report.",
-        epilog="Exit status: 0 ok, 1 some findings were rejected, 2 usage error or unreadable input, "
-        "3 Security Hub did not take every update.",
+        epilog="Exit status: 0 ok, 1 some findings were rejected, 2 usage error, missing credentials or "
+        "unreadable input, 3 Security Hub did not take every update, 4 an output could not be written, "
+        "70 internal error, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"metahub {__version__}")
     inputs = parser.add_argument_group("Inputs")
@@ -393,6 +411,8 @@ def _main(argv: list[str] | None) -> int:
         filters = _filters(args)
         if _contexts(args, filters) and not args.demo:
             _check_credentials(args)
+        if _contexts(args, filters) and args.demo and (problem := missing_dependency()):
+            raise _UsageError(problem)
         rules, trail_events = _load_config_files(args)
     except _UsageError as exc:
         if exc.show_usage:

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import metahub
 
 from .conftest import make_finding, metahub_cli, write
@@ -267,3 +269,14 @@ def test_ctrl_d_at_the_confirmation_means_no(monkeypatch: Any) -> None:
     monkeypatch.setattr("builtins.input", eof)
     monkeypatch.setattr(cli.sys.stdin, "isatty", lambda: True)
     assert cli._confirmed() is False
+
+
+def test_a_mistyped_flag_gets_the_closest_ones_not_the_usage(capsys: Any) -> None:
+    from metahub.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--input-asff", "x.json", "--output-directory", "out"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "--output-directory: did you mean --output-dir" in err
+    assert len(err.splitlines()) == 3  # the error, the hint, where to look; no usage dump

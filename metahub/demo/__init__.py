@@ -9,6 +9,7 @@ reads included, so the same calls in the same order give the same ids as in the 
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import logging
@@ -32,14 +33,22 @@ def demo_findings() -> Path:
     return Path(str(package_files.files("metahub") / "demo" / "prowler-lab.asff.json.gz"))
 
 
+def missing_dependency() -> str | None:
+    """Why the emulated account cannot start here, if it cannot: moto is the ``demo`` extra."""
+    if importlib.util.find_spec("moto") is None:
+        return "the demo's emulated AWS account needs moto: pip install 'metahub[demo]'"
+    return None
+
+
 @contextmanager
 def emulated_account(scale: int = SCALE, regions: tuple[str, ...] = REGIONS) -> Iterator[str]:
     """Start moto on a free loopback port, build the lab account, and point boto3 at it (via
     ``AWS_ENDPOINT_URL`` and dummy credentials) until the block ends. Yields the endpoint."""
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError as exc:  # moto is a demo/test dependency, not a runtime one
-        raise RuntimeError("the demo needs moto: pip install 'metahub[test]'") from exc
+    problem = missing_dependency()
+    if problem:
+        raise RuntimeError(problem)
+    from moto.server import ThreadedMotoServer
+
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
