@@ -26,6 +26,7 @@ from typing import Any
 from metahub.aws import THROTTLED, RateLimiter, describe_error, error_code, paced_call
 from metahub.checks.base import ROLLUPS
 from metahub.models import AffectedResource, Finding
+from metahub.progress import bar
 from metahub.securityhub import SecurityHubError, check_request
 
 BATCH_SIZE = 100  # BatchUpdateFindings' maximum
@@ -384,7 +385,7 @@ def apply(
     rate: float = UPDATE_RATE,
     max_throttled: int = 5,
     sleep: Callable[[float], None] = time.sleep,
-    progress: Callable[[int, int], None] | None = None,
+    progress: bool = False,
 ) -> ActionResult:
     """Send every batch of ``plan``: ``client_for(region)`` gives the Security Hub client. Throttling
     is waited out; a batch that still fails marks each of its findings unprocessed with the reason."""
@@ -427,13 +428,14 @@ def apply(
             result.processed += processed
             result.unprocessed.extend(failed)
             done[0] += 1
-            if progress:
-                progress(done[0], len(plan.batches))
+            batches.update(done[0])
 
-    if plan.batches:
-        with ThreadPoolExecutor(
+    with (
+        bar(f"{plan.action} in Security Hub", "batch", len(plan.batches), quiet=not progress) as batches,
+        ThreadPoolExecutor(
             max(1, min(max_workers, len(plan.batches))), thread_name_prefix="metahub-sh"
-        ) as pool:
-            list(pool.map(send, plan.batches))
+        ) as pool,
+    ):
+        list(pool.map(send, plan.batches))
     result.calls = sum(limiter.acquired for limiter in limiters.values())
     return result

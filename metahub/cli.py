@@ -38,7 +38,6 @@ from metahub.securityhub import (
     clients,
     load_template,
     parse_filters,
-    terminal_pages,
 )
 from metahub.traits import load_rules as load_trait_rules
 
@@ -492,7 +491,7 @@ def _sources(args: argparse.Namespace, hub: _Hub | None) -> list[Source]:
     if args.demo:
         sources.append(demo_findings())
     if "securityhub" in args.inputs and hub is not None:
-        sources.append(hub.source(None if args.quiet else terminal_pages()))
+        sources.append(hub.source(not args.quiet))
     problem = _input_problem(args, sources)
     if problem:
         raise _UsageError(problem, show_usage=True)
@@ -559,7 +558,7 @@ def _enrich_or_score(
         if args.demo:
             if not args.quiet:
                 print("metahub: starting the emulated demo account ...", file=sys.stderr)
-            stack.enter_context(emulated_account())
+            stack.enter_context(emulated_account(progress=not args.quiet))
         _enrich(run, args, contexts, rules, trail_events)
 
 
@@ -624,7 +623,10 @@ class _Hub:
             raise SecurityHubError("--sh-assume-role needs --sh-account")
         try:
             self.aws = Aws(
-                role=role, profile=args.sh_profile, max_workers=args.max_workers, read_timeout=args.read_timeout
+                role=role,
+                profile=args.sh_profile,
+                max_workers=args.max_workers,
+                read_timeout=args.read_timeout,
             )
             self.aws.check_credentials()
         except CredentialsError as exc:
@@ -648,7 +650,7 @@ class _Hub:
     def actions(self) -> bool:
         return self.update is not None or self.enrich
 
-    def source(self, progress: Any) -> SecurityHubSource:
+    def source(self, progress: bool) -> SecurityHubSource:
         assert self.region is not None
         return SecurityHubSource(self.aws, self.region, self.filters, account=self.account, progress=progress)
 
@@ -674,7 +676,9 @@ def _act(run: Run, hub: _Hub, args: argparse.Namespace, stamp: str) -> int:
     if not args.no_actions_confirmation and not _confirmed():
         print("metahub: nothing written to Security Hub", file=sys.stderr)
         return EXIT_USAGE
-    results = [apply(plan, clients(hub.aws, hub.account), max_workers=4) for plan in plans]
+    results = [
+        apply(plan, clients(hub.aws, hub.account), max_workers=4, progress=not args.quiet) for plan in plans
+    ]
     record["results"] = [r.to_dict() for r in results]
     path = write_json(args.output_dir / f"metahub-actions-{stamp}.json", record)
     for result in results:
@@ -738,7 +742,6 @@ def _enrich(
     rules: dict[str, Any] | None,
     trail_events: dict[str, list[str]] | None,
 ) -> None:
-    from metahub.enrich import terminal_progress
 
     run.enrich(
         _context_aws(args),
@@ -747,7 +750,7 @@ def _enrich(
         trail_events=trail_events,
         lookback_days=args.trail_lookback_days,
         max_workers=args.max_workers,
-        progress=None if args.quiet else terminal_progress(),
+        progress=not args.quiet,
         impact_config=args.impact_config,
         combination_rules=args.combination_rules,
         trait_rules=args.trait_rules,

@@ -6,10 +6,9 @@ from __future__ import annotations
 import importlib.resources
 import json
 import logging
-import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -22,6 +21,7 @@ from metahub.checks.access_analyzer import compare
 from metahub.checks.base import ROLLUPS, No, ResourceView, Unknown, checks_for
 from metahub.detection import detect, load_rules
 from metahub.models import AffectedResource
+from metahub.progress import bar
 from metahub.resources.access_analyzer import ANALYZED_TYPES, external_access
 from metahub.resources.account import account_context
 from metahub.resources.cloudtrail import LOOKUP_RATE, lookup_events
@@ -165,10 +165,11 @@ def enrich(
     trail_events: Mapping[str, list[str]] | None = None,
     lookback_days: int = 90,
     max_workers: int = 16,
-    progress: Callable[[int, int], None] | None = None,
+    progress: bool = True,
 ) -> EnrichReport:
     """Fill the asked ``contexts`` on every resource, then what the detection rules make of them
-    (environment, owner, application); never raises for AWS trouble."""
+    (environment, owner, application); never raises for AWS trouble. ``progress`` draws a bar
+    where someone watches (a terminal, a notebook)."""
     started = time.perf_counter()
     wanted_contexts = set(contexts)
     if unknown_contexts := wanted_contexts - set(CONTEXTS):
@@ -185,8 +186,10 @@ def enrich(
         )  # fmt: skip
         demand = demand_for({key[2] for key in wanted})
         partitions = {r.account: r.partition for r in resources.values()}
-        fetcher = Fetcher(aws, demand, max_workers=max_workers, progress=progress)
-        _attach(resources, located, fetcher.run(wanted, partitions), report)
+        with bar("fetching context", "group", quiet=not progress) as groups:
+            fetcher = Fetcher(aws, demand, max_workers=max_workers, progress=groups.update)
+            inventory = fetcher.run(wanted, partitions)
+        _attach(resources, located, inventory, report)
     if "access-analyzer" in wanted_contexts:
         _attach_access_analyzer(resources, aws, report, max_workers)
     if "tags" in wanted_contexts:
@@ -403,21 +406,3 @@ def _attach(
         report.enriched += 1
         for reason in unknown.values():
             report.unknown[reason] += 1
-
-
-def terminal_progress(label: str = "enriching") -> Callable[[int, int], None] | None:
-    """A one-line progress counter on stderr, or None when stderr is not a terminal."""
-    if not sys.stderr.isatty():
-        return None
-    last = [0.0]
-
-    def show(done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - last[0] > 0.1 or done >= total:
-            last[0] = now
-            sys.stderr.write(f"\rmetahub: {label}: {done}/{total} AWS requests")
-            if done >= total:
-                sys.stderr.write("\n")
-            sys.stderr.flush()
-
-    return show

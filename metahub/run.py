@@ -62,7 +62,7 @@ class Run:
         trail_events: Mapping[str, list[str]] | None = None,
         lookback_days: int = 90,
         max_workers: int = 16,
-        progress: Any = None,
+        progress: bool = True,
         impact_config: str | Path | None = None,
         combination_rules: Sequence[str | Path] = (),
         trait_rules: Sequence[str | Path] = (),

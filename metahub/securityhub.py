@@ -32,6 +32,7 @@ from botocore.validate import validate_parameters
 
 from metahub.aws import Aws, describe_error
 from metahub.ingest import Problem
+from metahub.progress import Bar, bar
 
 DEFAULT_FILTERS = ("RecordState=ACTIVE", "WorkflowStatus=NEW")
 PAGE_SIZE = 100  # GetFindings' maximum
@@ -236,7 +237,7 @@ class SecurityHubSource:
         filters: dict[str, list[dict[str, Any]]],
         *,
         account: str | None = None,
-        progress: Callable[[str, int, int, bool], None] | None = None,
+        progress: bool = True,
     ) -> None:
         self.aws, self.region, self.filters = aws, region, filters
         self.account = account
@@ -245,6 +246,11 @@ class SecurityHubSource:
         self.pages = 0
 
     def records(self) -> Iterator[tuple[str, Any] | Problem]:
+        # GetFindings says how many findings match only by returning them all: a count, no total.
+        with bar(f"reading {self.name}", "finding", quiet=not self.progress) as findings:
+            yield from self._pages(findings)
+
+    def _pages(self, progress: Bar) -> Iterator[tuple[str, Any] | Problem]:
         try:
             client = clients(self.aws, self.account)(self.region)
             params: dict[str, Any] = {"Filters": self.filters, "MaxResults": PAGE_SIZE}
@@ -255,26 +261,11 @@ class SecurityHubSource:
                 for index, finding in enumerate(page.get("Findings", [])):
                     yield f"page {self.pages}, finding {index + 1}", finding
                     read += 1
+                progress.update(read)
                 token = page.get("NextToken")
-                if self.progress:
-                    self.progress(self.name, self.pages, read, not token)
                 if not token:
                     return
                 params["NextToken"] = token
         except Exception as exc:  # AWS trouble: report it, keep what was read
             where = f"page {self.pages + 1}" if self.pages else ""
             yield Problem(self.name, where, describe_error(exc, "securityhub:GetFindings"))
-
-
-def terminal_pages() -> Callable[[str, int, int, bool], None] | None:
-    """Progress on stderr while paging, when stderr is a terminal."""
-    import sys
-
-    if not sys.stderr.isatty():
-        return None
-
-    def show(name: str, pages: int, findings: int, last: bool) -> None:
-        sys.stderr.write(f"\rmetahub: {name}: {findings} findings, {pages} page(s)" + ("\n" if last else ""))
-        sys.stderr.flush()
-
-    return show

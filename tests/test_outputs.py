@@ -110,6 +110,7 @@ def test_repr() -> None:
 def test_the_demo_ends_with_the_report_and_what_it_found(tmp_path: Path) -> None:
     result = metahub_cli("--demo", "--output-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr
+    assert "\r" not in result.stderr and "%|" not in result.stderr  # no bars when nobody watches
     lines = result.stderr.splitlines()
     # What was found leads; unknowns come by kind, not one line per account.
     found = next(line for line in lines if line.startswith("metahub: found "))

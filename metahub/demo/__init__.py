@@ -23,6 +23,8 @@ from importlib import resources as package_files
 from pathlib import Path
 from typing import Any
 
+from metahub.progress import bar
+
 ACCOUNT = "123456789012"
 REGIONS = ("us-east-1", "eu-west-1")
 SCALE = 2
@@ -41,7 +43,9 @@ def missing_dependency() -> str | None:
 
 
 @contextmanager
-def emulated_account(scale: int = SCALE, regions: tuple[str, ...] = REGIONS) -> Iterator[str]:
+def emulated_account(
+    scale: int = SCALE, regions: tuple[str, ...] = REGIONS, *, progress: bool = False
+) -> Iterator[str]:
     """Start moto on a free loopback port, build the lab account, and point boto3 at it (via
     ``AWS_ENDPOINT_URL`` and dummy credentials) until the block ends. Yields the endpoint."""
     problem = missing_dependency()
@@ -59,7 +63,7 @@ def emulated_account(scale: int = SCALE, regions: tuple[str, ...] = REGIONS) -> 
     try:
         request = urllib.request.Request(f"{endpoint}/moto-api/seed?a=42", method="POST")
         urllib.request.urlopen(request, timeout=30).close()
-        seed_lab_account(scale, regions)
+        seed_lab_account(scale, regions, progress=progress)
         yield endpoint
     finally:
         for key, value in saved.items():
@@ -85,12 +89,17 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def seed_lab_account(scale: int = SCALE, regions: tuple[str, ...] = REGIONS) -> dict[str, Any]:
+def seed_lab_account(
+    scale: int = SCALE, regions: tuple[str, ...] = REGIONS, *, progress: bool = False
+) -> dict[str, Any]:
     """Create the lab resources through boto3 (pointed at the emulator); returns what was made."""
     summary: dict[str, Any] = {}
-    _seed_iam(summary)
-    for region in regions:
-        _seed_region(region, scale, summary)
+    with bar("building the demo account", "part", 1 + len(regions), quiet=not progress) as parts:
+        _seed_iam(summary)
+        parts.update(1)
+        for done, region in enumerate(regions, 2):
+            _seed_region(region, scale, summary)
+            parts.update(done)
     return summary
 
 

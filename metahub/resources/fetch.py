@@ -16,7 +16,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,15 +108,18 @@ class Fetcher:
         aws: Aws,
         demand: Mapping[str, Demand],
         max_workers: int = 16,
-        progress: Callable[[int, int], None] | None = None,
+        progress: Callable[[int, int | None], None] | None = None,
     ) -> None:
+        """``progress(done, total)`` counts groups, (account, region, type) listed: all of them are
+        known from the plan before the first call, so the total does not move."""
         self.aws = aws
         self.demand = demand
         self.max_workers = max_workers
         self.inventory = Inventory()
         self.progress = progress
-        self._done = 0
-        self._total = 0
+        self._planned: set[GroupKey] = set()
+        self._finished: set[GroupKey] = set()
+        self._remaining: Counter[GroupKey] = Counter()
         self.partitions: dict[str, str] = {}
         self._memo: dict[tuple[Any, ...], Any] = {}
         self._expanded: dict[GroupKey, set[str]] = {}
@@ -137,6 +141,8 @@ class Fetcher:
         """Fetch ``wanted`` (ids per group, None for the whole type) and everything it leads to."""
         self.partitions = dict(partitions or {})
         pending: dict[GroupKey, set[str] | None] = dict(wanted)
+        self._planned = self._plan_groups(wanted)
+        self._report()
         # Per-item detail calls run in a pool of their own, alongside the next levels: associations
         # come from the listed items, never from details, so nothing waits for them but the end.
         with (
@@ -152,7 +158,25 @@ class Fetcher:
                 pending = self._next_level(fetched)
             for future in details:
                 future.result()
+        self._finished = set(self._planned)  # groups no item led to are done too
+        self._report()
         return self.inventory
+
+    def _plan_groups(self, wanted: Iterable[GroupKey]) -> set[GroupKey]:
+        """Every group the plan can reach: the wanted ones and, through the demanded relations,
+        the groups of associated types in the same account and region."""
+        planned, queue = set(wanted), list(wanted)
+        while queue:
+            account, region, type_ = queue.pop()
+            spec, demand = spec_for_type(type_), self.demand.get(type_)
+            if spec is None or demand is None:
+                continue
+            for name in demand.relations:
+                target = spec_for_type(spec.relations[name].target)
+                if target is not None and (key := group_key(target, account, region)) not in planned:
+                    planned.add(key)
+                    queue.append(key)
+        return planned
 
     # --- one level --------------------------------------------------------------------------
 
@@ -176,7 +200,9 @@ class Fetcher:
             new = sorted(ids - asked)
             asked.update(new)
             tasks.extend((key, new[i : i + spec.batch]) for i in range(0, len(new), spec.batch))
-        self._total += len(tasks)
+        with self._lock:
+            self._remaining.update(key for key, _ in tasks)
+            self._planned.update(key for key, _ in tasks)
         for (key, _), items in zip(tasks, pool.map(lambda t: self._fetch_group(*t), tasks), strict=True):
             if items is None:
                 continue
@@ -218,7 +244,7 @@ class Fetcher:
             self.inventory.failures[key] = reason
             return None
         finally:
-            self._tick()
+            self._group_task_done(key)
 
     @staticmethod
     def _list(ctx: FetchContext, spec: Spec, ids: list[str] | None) -> list[dict[str, Any]]:
@@ -244,8 +270,6 @@ class Fetcher:
                 continue
             for name in sorted(demand.details):
                 tasks.extend((key, spec, item_id, name) for item_id in ids)
-        with self._lock:
-            self._total += len(tasks)
         return [pool.submit(self._fetch_detail, *task) for task in tasks]
 
     def _fetch_detail(self, key: GroupKey, spec: Spec, item_id: str, name: str) -> None:
@@ -270,8 +294,6 @@ class Fetcher:
                 self.inventory.detail_failures[(key, item_id, name)] = describe_error(
                     exc, f"{spec.service}:{detail.operation}"
                 )
-        finally:
-            self._tick()
 
     def _next_level(self, fetched: Mapping[GroupKey, list[str]]) -> dict[GroupKey, set[str] | None]:
         pending: dict[GroupKey, set[str] | None] = {}
@@ -299,8 +321,13 @@ class Fetcher:
                     )
         return {k: v for k, v in pending.items() if v is None or v}
 
-    def _tick(self) -> None:
+    def _group_task_done(self, key: GroupKey) -> None:
         with self._lock:
-            self._done += 1
+            self._remaining[key] -= 1
+            if self._remaining[key] <= 0:
+                self._finished.add(key)
+        self._report()
+
+    def _report(self) -> None:
         if self.progress is not None:
-            self.progress(self._done, self._total)
+            self.progress(len(self._finished), len(self._planned))
