@@ -317,3 +317,14 @@ def test_a_whole_is_public_when_one_member_is_whatever_the_others() -> None:
     instances["i-1"]["State"] = {"Name": "stopped"}
     with pytest.raises(Unknown, match="i-2: subnet subnet-gone was not found"):
         view(inv, "AwsAutoScalingAutoScalingGroup", "g").check("is_public")
+
+
+def test_every_built_in_check_says_what_it_means() -> None:
+    """--list-meta-checks shows each check's first docstring line: none may be blank."""
+    blank = [
+        f"{type_}.{name} ({check.func.__module__})"
+        for type_, checks in all_checks().items()
+        for name, check in checks.items()
+        if check.func.__module__.startswith("metahub.checks.") and not check.doc.strip()
+    ]
+    assert blank == []

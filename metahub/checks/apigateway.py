@@ -25,11 +25,13 @@ def it_has_endpoint(r: ResourceView) -> str | No:
 
 @check(API, needs=("routes",))
 def its_associated_with_routes_without_authorization(r: ResourceView) -> list[str]:
+    """Route keys anyone may call: no authorizer and no API key required."""
     return [route.get("RouteKey") for route in r.related("routes") if _open(route)]
 
 
 @check(API, name="is_public")
 def api_is_public(r: ResourceView) -> str | No:
+    """The API's default endpoint, on the internet unless it is disabled (no private HTTP APIs)."""
     endpoint: str | No = r.check("it_has_endpoint")
     return endpoint
 
@@ -48,6 +50,7 @@ def api_is_unrestricted(r: ResourceView) -> list[str] | No:
 
 @check(ROUTE)
 def it_has_authorization(r: ResourceView) -> str | No:
+    """The authorizer type (JWT, AWS_IAM, CUSTOM) or ``API key``; false when the route takes neither."""
     kind: str = r.get("AuthorizationType", "NONE")
     if kind != "NONE":
         return kind
@@ -56,6 +59,7 @@ def it_has_authorization(r: ResourceView) -> str | No:
 
 @check(ROUTE, name="is_unrestricted")
 def route_is_unrestricted(r: ResourceView) -> str | No:
+    """The route key when the route needs no authorizer and no API key."""
     key: str = r.get("RouteKey")
     return key if _open(r) else No(f"authorized: {r.check('it_has_authorization')}")
 
@@ -76,11 +80,13 @@ def child_is_public(r: ResourceView) -> str | No:
 
 @check(STAGE)
 def it_has_access_logging(r: ResourceView) -> str | No:
+    """Where access logs go (the destination ARN); false without access logs."""
     return r.get("AccessLogSettings.DestinationArn") or No("no access logs")
 
 
 @check(STAGE)
 def it_has_throttling(r: ResourceView) -> dict[str, float] | No:
+    """The stage's default rate and burst limits; false when only the account limits apply."""
     rate, burst = (
         r.get("DefaultRouteSettings.ThrottlingRateLimit"),
         r.get("DefaultRouteSettings.ThrottlingBurstLimit"),

@@ -32,14 +32,17 @@ def workgroup_is_encrypted(r: ResourceView) -> str | No:
 
 @check(WORKGROUP, needs=("WorkGroup",))
 def it_has_enforced_configuration(r: ResourceView) -> bool:
+    """Whether the workgroup's settings override the client's (``EnforceWorkGroupConfiguration``)."""
     return bool(_configuration(r).get("EnforceWorkGroupConfiguration"))
 
 
 @check(WORKGROUP, needs=("WorkGroup",))
 def it_has_results_location(r: ResourceView) -> str | No:
+    """The S3 location query results go to; false without one."""
     return _configuration(r).get("ResultConfiguration", {}).get("OutputLocation") or No("no results location")
 
 
 @check(WORKGROUP, name="is_public")
 def workgroup_is_public(r: ResourceView) -> No:
+    """Always false: a workgroup takes no resource policy and has no endpoint of its own."""
     return No("Athena workgroups take no resource policy and have no endpoint of their own")

@@ -30,11 +30,13 @@ def it_has_public_ip_association(r: ResourceView) -> bool:
 
 @check(CONFIG, TEMPLATE)
 def is_instance_metadata_v2(r: ResourceView) -> bool:
+    """Whether instances launched from it require IMDSv2 tokens (``HttpTokens: required``)."""
     return bool(_launch_data(r).get("MetadataOptions", {}).get("HttpTokens") == "required")
 
 
 @check(CONFIG, TEMPLATE, needs=("security_groups",))
 def its_associated_with_security_group_rules_ingress_unrestricted(r: ResourceView) -> list[str]:
+    """Ingress rules of its security groups open to the whole internet."""
     return open_ingress(r.related("security_groups", complete=True))
 
 
@@ -63,6 +65,7 @@ def launch_is_public(r: ResourceView) -> dict[str, Any] | No:
 
 @check(CONFIG, TEMPLATE, needs=("security_groups",), name="is_unrestricted")
 def launch_is_unrestricted(r: ResourceView) -> list[str] | No:
+    """The ingress rules open to the internet that every instance launched from it gets."""
     return r.check("its_associated_with_security_group_rules_ingress_unrestricted") or No(
         "no security group rule open to the internet"
     )
@@ -76,11 +79,13 @@ def launch_is_attached(r: ResourceView) -> list[str] | No:
 
 @check(GROUP, needs=("instances",))
 def its_associated_with_instances(r: ResourceView) -> list[str]:
+    """The instances the group runs now."""
     return [i.id for i in r.related("instances")]
 
 
 @check(GROUP)
 def its_associated_with_launch_template(r: ResourceView) -> str | No:
+    """The launch template (also inside a mixed instances policy); false without one."""
     template = r.get("LaunchTemplate.LaunchTemplateId") or r.get(
         "MixedInstancesPolicy.LaunchTemplate.LaunchTemplateSpecification.LaunchTemplateId"
     )
@@ -89,11 +94,13 @@ def its_associated_with_launch_template(r: ResourceView) -> str | No:
 
 @check(GROUP)
 def its_associated_with_launch_configuration(r: ResourceView) -> str | No:
+    """The launch configuration's name; false without one."""
     return r.get("LaunchConfigurationName") or No("no launch configuration")
 
 
 @check(GROUP)
 def its_associated_with_load_balancers(r: ResourceView) -> list[str]:
+    """Classic load balancer names and target group ARNs the group registers into."""
     return [*r.get("LoadBalancerNames", []), *r.get("TargetGroupARNs", [])]
 
 
@@ -111,6 +118,7 @@ def group_is_public(r: ResourceView) -> dict[str, Any] | No:
 
 @check(GROUP, needs=("instances.*",), name="is_unrestricted")
 def group_is_unrestricted(r: ResourceView) -> dict[str, Any] | No:
+    """The first instance of the group that is unrestricted, with its evidence."""
     return any_member(r.related("instances"), "is_unrestricted", "no instance of the group is unrestricted")
 
 

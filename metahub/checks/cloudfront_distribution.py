@@ -15,11 +15,13 @@ def _behaviors(r: ResourceView) -> list[dict[str, Any]]:
 
 @check(DISTRIBUTION)
 def is_enabled(r: ResourceView) -> bool:
+    """Whether the distribution serves requests."""
     return bool(r.get("Enabled"))
 
 
 @check(DISTRIBUTION)
 def it_has_web_acl(r: ResourceView) -> str | No:
+    """The AWS WAF web ACL in front of it; false without one."""
     return r.get("WebACLId") or No("no AWS WAF web ACL")
 
 
@@ -43,6 +45,7 @@ def it_has_origins_over_http(r: ResourceView) -> list[str]:
 
 @check(DISTRIBUTION, name="is_public")
 def distribution_is_public(r: ResourceView) -> dict[str, Any] | No:
+    """Its domain and aliases when enabled: a distribution is an internet endpoint by design."""
     if not r.get("Enabled"):
         return No("the distribution is disabled")
     aliases = r.get("Aliases.Items", [])

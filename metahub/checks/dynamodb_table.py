@@ -16,6 +16,7 @@ def is_encrypted(r: ResourceView) -> str:
 
 @check(TABLE, needs=("ContinuousBackups",))
 def it_has_point_in_time_recovery(r: ResourceView) -> bool:
+    """Whether continuous backups allow restoring to any point in the last 35 days."""
     backups = r.detail("ContinuousBackups") or {}
     return bool(
         backups.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus") == "ENABLED"
@@ -24,4 +25,5 @@ def it_has_point_in_time_recovery(r: ResourceView) -> bool:
 
 @check(TABLE, needs=("Table",))
 def it_has_deletion_protection(r: ResourceView) -> bool:
+    """Whether the table refuses DeleteTable until protection is turned off."""
     return bool((r.detail("Table") or {}).get("DeletionProtectionEnabled"))

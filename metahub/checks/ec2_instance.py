@@ -66,16 +66,19 @@ def it_has_public_ipv6(r: ResourceView) -> list[str]:
 
 @check(INSTANCE)
 def it_has_private_ip(r: ResourceView) -> str | bool:
+    """The primary private IPv4 address; false without one."""
     return r.get("PrivateIpAddress") or False
 
 
 @check(INSTANCE)
 def it_has_public_dns(r: ResourceView) -> str | bool:
+    """The public DNS name; false without one."""
     return r.get("PublicDnsName") or False
 
 
 @check(INSTANCE)
 def is_running(r: ResourceView) -> bool:
+    """Whether the instance state is ``running``."""
     return bool(r.get("State.Name") == "running")
 
 
@@ -87,16 +90,19 @@ def is_instance_metadata_v2(r: ResourceView) -> bool:
 
 @check(INSTANCE)
 def is_instance_metadata_hop_limit_1(r: ResourceView) -> bool:
+    """Whether the metadata response hop limit is 1, so containers behind a bridge cannot reach it."""
     return bool(r.get("MetadataOptions.HttpPutResponseHopLimit") == 1)
 
 
 @check(INSTANCE)
 def it_has_instance_profile(r: ResourceView) -> str | bool:
+    """The instance profile ARN; false without one."""
     return r.get("IamInstanceProfile.Arn") or False
 
 
 @check(INSTANCE, needs=("security_groups",))
 def its_associated_with_security_groups(r: ResourceView) -> list[str]:
+    """Its security groups' ids."""
     return [group.id for group in r.related("security_groups")]
 
 
@@ -116,16 +122,19 @@ def its_associated_with_subnet_routed_to_internet_gateway(r: ResourceView) -> st
 
 @check(INSTANCE, needs=("volumes",))
 def its_associated_with_ebs(r: ResourceView) -> list[str]:
+    """The EBS volumes attached to it."""
     return [volume.id for volume in r.related("volumes")]
 
 
 @check(INSTANCE, needs=("volumes",))
 def its_associated_with_ebs_unencrypted(r: ResourceView) -> list[str]:
+    """Attached EBS volumes that are not encrypted (unknown while one volume is missing)."""
     return [volume.id for volume in r.related("volumes", complete=True) if not volume.get("Encrypted")]
 
 
 @check(INSTANCE, needs=("instance_profile.roles",))
 def its_associated_with_iam_roles(r: ResourceView) -> list[str]:
+    """The roles of its instance profile: the permissions code on it gets."""
     return [role.id for profile in r.related("instance_profile") for role in profile.related("roles")]
 
 

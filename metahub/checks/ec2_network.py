@@ -17,21 +17,25 @@ from metahub.checks.network import (
 
 @check("AwsEc2Vpc", needs=("internet_gateways",))
 def it_has_internet_gateway(r: ResourceView) -> list[str]:
+    """Internet gateways attached to the VPC."""
     return [gateway.id for gateway in r.related("internet_gateways")]
 
 
 @check("AwsEc2Vpc", name="is_default")
 def vpc_is_default(r: ResourceView) -> bool:
+    """Whether it is the region's default VPC."""
     return bool(r.get("IsDefault"))
 
 
 @check("AwsEc2Vpc", needs=("flow_logs",))
 def it_has_flow_logs(r: ResourceView) -> list[str]:
+    """Flow logs that record the VPC's traffic."""
     return [log.id for log in r.related("flow_logs")]
 
 
 @check("AwsEc2Vpc", needs=("route_tables",))
 def its_associated_with_route_tables_to_internet_gateway(r: ResourceView) -> list[str]:
+    """Route tables of the VPC with a route to an internet gateway."""
     return [table.id for table in r.related("route_tables") if internet_gateway_route(table.data)]
 
 
@@ -49,11 +53,13 @@ def vpc_is_public(r: ResourceView) -> dict[str, Any] | No:
 
 @check("AwsEc2Subnet")
 def it_has_map_public_ip_on_launch(r: ResourceView) -> bool:
+    """Whether instances launched in the subnet get a public IPv4 address by default."""
     return bool(r.get("MapPublicIpOnLaunch"))
 
 
 @check("AwsEc2Subnet")
 def is_default_for_az(r: ResourceView) -> bool:
+    """Whether it is the default subnet of its Availability Zone."""
     return bool(r.get("DefaultForAz"))
 
 
@@ -80,17 +86,20 @@ def subnet_is_public(r: ResourceView) -> dict[str, Any] | No:
 
 @check("AwsEc2Subnet", needs=("network_acls",))
 def its_associated_with_network_acl(r: ResourceView) -> str | bool:
+    """The network ACL that filters the subnet's traffic; false if none is found."""
     acl = r.one("network_acls")
     return acl.id if acl else False
 
 
 @check("AwsEc2RouteTable")
 def it_has_route_to_internet_gateway(r: ResourceView) -> str | bool:
+    """The internet gateway a route of the table leads to; false without such a route."""
     return internet_gateway_route(r.data) or False
 
 
 @check("AwsEc2RouteTable")
 def is_main(r: ResourceView) -> bool:
+    """Whether it is the VPC's main route table (used by subnets without an explicit one)."""
     return any(a.get("Main") for a in r.get("Associations", []))
 
 
@@ -105,6 +114,7 @@ def route_table_is_attached(r: ResourceView) -> list[str] | No:
 
 @check("AwsEc2RouteTable", name="is_public")
 def route_table_is_public(r: ResourceView) -> dict[str, Any] | No:
+    """The internet gateway its routes reach: subnets using the table are public subnets."""
     gateway = r.check("it_has_route_to_internet_gateway")
     return {"internet_gateway": gateway} if gateway else No("no route to an internet gateway")
 
@@ -128,11 +138,13 @@ def it_has_ingress_unrestricted(r: ResourceView) -> list[dict[str, Any]]:
 
 @check("AwsEc2NetworkAcl", name="is_default")
 def network_acl_is_default(r: ResourceView) -> bool:
+    """Whether it is the VPC's default network ACL."""
     return bool(r.get("IsDefault"))
 
 
 @check("AwsEc2NetworkAcl", name="is_attached")
 def network_acl_is_attached(r: ResourceView) -> list[str] | No:
+    """The subnets the ACL is associated with."""
     subnets = [a["SubnetId"] for a in r.get("Associations", []) if a.get("SubnetId")]
     return subnets or No("associated with no subnet")
 
@@ -146,11 +158,13 @@ def network_acl_is_unrestricted(r: ResourceView) -> list[dict[str, Any]] | No:
 
 @check("AwsEc2VpcEndpointService", needs=("AllowedPrincipals",))
 def it_has_allowed_principals(r: ResourceView) -> list[str]:
+    """Principals allowed to connect endpoints to the service."""
     return [p.get("Principal") for p in r.detail("AllowedPrincipals") or []]
 
 
 @check("AwsEc2VpcEndpointService")
 def it_requires_acceptance(r: ResourceView) -> bool:
+    """Whether each endpoint connection must be accepted by the service owner."""
     return bool(r.get("AcceptanceRequired"))
 
 

@@ -13,6 +13,7 @@ ENI = "AwsEc2NetworkInterface"
 
 @check(ENI)
 def it_has_public_ip(r: ResourceView) -> str | No:
+    """The public IPv4 address associated with the interface; false without one."""
     return r.get("Association.PublicIp") or No("no public IP address")
 
 
@@ -25,11 +26,13 @@ def its_associated_with(r: ResourceView) -> str | No:
 
 @check(ENI, needs=("security_groups",))
 def its_associated_with_security_group_rules_ingress_unrestricted(r: ResourceView) -> list[str]:
+    """Ingress rules of its security groups open to the whole internet."""
     return open_ingress(r.related("security_groups", complete=True))
 
 
 @check(ENI, name="is_attached")
 def eni_is_attached(r: ResourceView) -> str | No:
+    """The instance (or attachment) the interface is attached to."""
     return r.get("Attachment.InstanceId") or r.get("Attachment.AttachmentId") or No("not attached")
 
 
@@ -43,5 +46,6 @@ def eni_is_public(r: ResourceView) -> dict[str, Any] | No:
 
 @check(ENI, needs=("security_groups",), name="is_unrestricted")
 def eni_is_unrestricted(r: ResourceView) -> list[str] | No:
+    """Ingress rules of its security groups open to the whole internet, whatever the routes say."""
     rules = r.check("its_associated_with_security_group_rules_ingress_unrestricted")
     return rules or No("no ingress rule open to the whole internet")

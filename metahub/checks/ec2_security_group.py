@@ -32,26 +32,31 @@ def its_associated_with_security_group_rules_ingress_unrestricted(r: ResourceVie
 
 @check(GROUP)
 def its_associated_with_security_group_rules_egress_unrestricted(r: ResourceView) -> list[str]:
+    """Egress rules open to the whole internet, by protocol and ports."""
     return _openings(r, egress=True)
 
 
 @check(GROUP)
 def is_default(r: ResourceView) -> bool:
+    """Whether it is the VPC's ``default`` group."""
     return bool(r.get("GroupName") == "default")
 
 
 @check(GROUP, needs=("network_interfaces",))
 def its_associated_with_network_interfaces(r: ResourceView) -> list[str]:
+    """Network interfaces that use the group."""
     return [eni.id for eni in r.related("network_interfaces")]
 
 
 @check(GROUP, needs=("network_interfaces",))
 def its_associated_with_ec2_instances(r: ResourceView) -> list[str]:
+    """Instances whose interfaces use the group."""
     return sorted({i for eni in r.related("network_interfaces") if (i := eni.get("Attachment.InstanceId"))})
 
 
 @check(GROUP, needs=("network_interfaces",))
 def its_associated_with_public_ips(r: ResourceView) -> list[str]:
+    """Public IPv4 addresses of the interfaces that use the group."""
     return sorted({ip for eni in r.related("network_interfaces") if (ip := eni.get("Association.PublicIp"))})
 
 

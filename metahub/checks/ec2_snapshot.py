@@ -7,6 +7,7 @@ SNAPSHOT = "AwsEc2Snapshot"
 
 @check(SNAPSHOT)
 def is_encrypted(r: ResourceView) -> str | No:
+    """The KMS key the snapshot is encrypted with; false when it is not encrypted."""
     return encrypted_at_rest(r)
 
 
@@ -23,4 +24,5 @@ def is_public(r: ResourceView) -> str | No:
 
 @check(SNAPSHOT)
 def it_has_volume(r: ResourceView) -> str | bool:
+    """The volume it was taken of; false when unknown."""
     return r.get("VolumeId") or False

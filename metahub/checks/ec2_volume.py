@@ -13,6 +13,7 @@ def is_encrypted(r: ResourceView) -> str | No:
 
 @check(VOLUME)
 def its_associated_with_ec2_instances(r: ResourceView) -> list[str]:
+    """The instances the volume is attached to."""
     return [a["InstanceId"] for a in r.get("Attachments", []) if a.get("InstanceId")]
 
 

@@ -21,6 +21,7 @@ register_policy_checks(
 
 @check(FS, name="is_encrypted")
 def fs_is_encrypted(r: ResourceView) -> str | No:
+    """The KMS key the file system is encrypted with at rest; false when it is not."""
     return encrypted_at_rest(r)
 
 
@@ -32,6 +33,7 @@ def fs_is_attached(r: ResourceView) -> int | No:
 
 @check(FS, name="is_public")
 def fs_is_public(r: ResourceView) -> No:
+    """Always false: EFS has no internet endpoint; only networks with a mount target reach it."""
     return No("EFS has no internet endpoint: only networks with a mount target reach it")
 
 

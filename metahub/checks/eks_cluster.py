@@ -21,6 +21,7 @@ def it_has_public_endpoint(r: ResourceView) -> dict[str, Any] | No:
 
 @check(CLUSTER)
 def it_has_logging(r: ResourceView) -> list[str]:
+    """The control plane log types sent to CloudWatch Logs."""
     return [
         kind
         for setup in r.get("logging.clusterLogging", [])
@@ -31,6 +32,7 @@ def it_has_logging(r: ResourceView) -> list[str]:
 
 @check(CLUSTER, needs=("security_groups",))
 def its_associated_with_security_groups(r: ResourceView) -> list[str]:
+    """The cluster's security groups."""
     return [group.id for group in r.related("security_groups")]
 
 

@@ -10,11 +10,13 @@ CLUSTER, GROUP = "AwsElastiCacheCacheCluster", "AwsElastiCacheReplicationGroup"
 
 @check(CLUSTER, GROUP)
 def it_has_auth_token(r: ResourceView) -> bool:
+    """Whether clients must present an AUTH token."""
     return bool(r.get("AuthTokenEnabled"))
 
 
 @check(CLUSTER, GROUP)
 def is_encrypted_in_transit(r: ResourceView) -> bool:
+    """Whether connections to the nodes use TLS."""
     return bool(r.get("TransitEncryptionEnabled"))
 
 
@@ -30,6 +32,7 @@ def cache_is_encrypted(r: ResourceView) -> str | No:
 
 @check(CLUSTER, GROUP, name="is_public")
 def cache_is_public(r: ResourceView) -> No:
+    """Always false: ElastiCache nodes get no public IP address."""
     return No("ElastiCache nodes have no public IP addresses")
 
 
@@ -43,9 +46,11 @@ def cache_is_unrestricted(r: ResourceView) -> list[str] | No:
 
 @check(GROUP)
 def it_has_automatic_failover(r: ResourceView) -> bool:
+    """Whether a replica is promoted when the primary fails."""
     return bool(r.get("AutomaticFailover") == "enabled")
 
 
 @check(GROUP)
 def is_multi_az(r: ResourceView) -> bool:
+    """Whether replicas run in more than one Availability Zone."""
     return bool(r.get("MultiAZ") == "enabled")

@@ -44,16 +44,19 @@ def _ports(r: ResourceView) -> list[tuple[str, int]]:
 
 @check(CLASSIC, V2)
 def is_internet_facing(r: ResourceView) -> str | No:
+    """The DNS name when the scheme is internet-facing; false when internal."""
     return r.get("DNSName") if r.get("Scheme") == "internet-facing" else No("internal")
 
 
 @check(CLASSIC, V2, needs=GROUPS)
 def its_associated_with_security_group_rules_ingress_unrestricted(r: ResourceView) -> list[str]:
+    """Ingress rules of its security groups open to the internet on its listener ports."""
     return open_ingress(r.related("security_groups", complete=True), _ports(r))
 
 
 @check(CLASSIC, V2, needs=LISTENERS)
 def it_has_listeners_unencrypted(r: ResourceView) -> list[str]:
+    """Listeners (protocol:port) that carry traffic without TLS."""
     return [f"{x['Protocol']}:{x['Port']}" for x in _listeners(r) if x["Protocol"].upper() not in _ENCRYPTED]
 
 
@@ -113,6 +116,7 @@ def is_attached(r: ResourceView) -> list[str] | No:
 
 @check(V2, needs=("Attributes",))
 def it_has_access_logs(r: ResourceView) -> str | No:
+    """The S3 bucket access logs go to; false when access logs are off."""
     attributes = {a["Key"]: a["Value"] for a in r.detail("Attributes") or []}
     if attributes.get("access_logs.s3.enabled") == "true":
         return attributes.get("access_logs.s3.bucket") or "enabled"
@@ -121,6 +125,7 @@ def it_has_access_logs(r: ResourceView) -> str | No:
 
 @check(V2, needs=("Attributes",))
 def it_has_deletion_protection(r: ResourceView) -> bool:
+    """Whether the load balancer refuses deletion until protection is turned off."""
     return any(
         a["Key"] == "deletion_protection.enabled" and a["Value"] == "true"
         for a in r.detail("Attributes") or []

@@ -30,6 +30,7 @@ def its_associated_with_iam_policies(r: ResourceView) -> list[str]:
 
 @check(*PRINCIPALS)
 def it_has_inline_policies(r: ResourceView) -> list[str]:
+    """Names of the policies embedded in the principal itself."""
     return [p.get("PolicyName") for p in r.get(_INLINE[r.type], [])]
 
 
@@ -143,6 +144,7 @@ register_policy_checks(
 
 @check("AwsIamRole")
 def its_trusted_services(r: ResourceView) -> list[str]:
+    """AWS services the role's trust policy lets assume it."""
     services = []
     for statement in statements(r.get("AssumeRolePolicyDocument")):
         principal = statement.get("Principal")
@@ -187,31 +189,37 @@ def it_has_access_keys_active(r: ResourceView) -> list[str]:
 
 @check("AwsIamUser")
 def it_has_mfa(r: ResourceView) -> bool:
+    """Whether the user has an MFA device active (credential report)."""
     return _credentials(r).get("mfa_active") == "true"
 
 
 @check("AwsIamUser")
 def it_has_console_password(r: ResourceView) -> bool:
+    """Whether the user can sign in to the console (credential report)."""
     return _credentials(r).get("password_enabled") == "true"
 
 
 @check("AwsIamUser", needs=("groups",))
 def its_associated_with_iam_groups(r: ResourceView) -> list[str]:
+    """The groups the user belongs to."""
     return [group.id for group in r.related("groups")]
 
 
 @check("AwsIamUser", needs=("groups.attached_policies",))
 def its_associated_with_iam_groups_unrestricted(r: ResourceView) -> list[str]:
+    """The user's groups whose policies are admin-equivalent."""
     return [group.id for group in r.related("groups") if group.check("is_unrestricted")]
 
 
 @check("AwsIamGroup", needs=("users",))
 def its_associated_with_iam_users(r: ResourceView) -> list[str]:
+    """The users in the group."""
     return [user.id for user in r.related("users")]
 
 
 @check("AwsIamGroup", needs=("users",), name="is_attached")
 def group_is_attached(r: ResourceView) -> list[str] | No:
+    """The group's users: a group without users grants nothing."""
     return r.check("its_associated_with_iam_users") or No("the group has no users")
 
 
@@ -231,6 +239,7 @@ def it_has_unrestricted_statements(r: ResourceView) -> list[str]:
 
 @check("AwsIamPolicy")
 def is_aws_managed(r: ResourceView) -> bool:
+    """Whether AWS owns the policy (``arn:aws:iam::aws:policy/...``)."""
     return ":aws:policy/" in r.id
 
 

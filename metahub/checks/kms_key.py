@@ -26,16 +26,19 @@ def is_public(r: ResourceView) -> dict[str, Any] | No:
 
 @check(KEY, needs=("Metadata",))
 def is_enabled(r: ResourceView) -> bool:
+    """Whether the key state is ``Enabled``."""
     return (r.detail("Metadata") or {}).get("KeyState") == "Enabled"
 
 
 @check(KEY, needs=("Metadata",))
 def is_customer_managed(r: ResourceView) -> bool:
+    """Whether the customer, not AWS, manages the key."""
     return (r.detail("Metadata") or {}).get("KeyManager") == "CUSTOMER"
 
 
 @check(KEY, needs=("Rotation",))
 def it_has_rotation_enabled(r: ResourceView) -> bool:
+    """Whether automatic yearly rotation of the key material is on."""
     return bool(r.detail("Rotation"))
 
 

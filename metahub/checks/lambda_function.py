@@ -26,11 +26,13 @@ def it_has_function_url_public(r: ResourceView) -> str | bool:
 
 @check(FUNCTION)
 def its_associated_with_vpc(r: ResourceView) -> str | bool:
+    """The VPC the function runs in; false when it runs outside any VPC."""
     return r.get("VpcConfig.VpcId") or False
 
 
 @check(FUNCTION, needs=("role",))
 def its_associated_with_iam_role(r: ResourceView) -> str | bool:
+    """The execution role whose permissions the function's code gets."""
     return r.get("Role") or False
 
 

@@ -49,12 +49,14 @@ def queue_is_encrypted(r: ResourceView) -> str | No:
 
 @check("AwsSnsTopic", needs=("Attributes",), name="is_encrypted")
 def topic_is_encrypted(r: ResourceView) -> str | No:
+    """The KMS key of server-side encryption; false without it."""
     key = (r.detail("Attributes") or {}).get("KmsMasterKeyId")
     return f"KMS {key}" if key else No("no server-side encryption")
 
 
 @check("AwsSnsTopic", needs=("Attributes",))
 def it_has_subscriptions_confirmed(r: ResourceView) -> int:
+    """How many subscriptions are confirmed."""
     return int((r.detail("Attributes") or {}).get("SubscriptionsConfirmed") or 0)
 
 

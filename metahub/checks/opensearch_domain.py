@@ -36,6 +36,7 @@ def it_has_public_endpoint(r: ResourceView) -> str | No:
 
 @check(DOMAIN, name="is_public")
 def domain_is_public(r: ResourceView) -> dict[str, Any] | No:
+    """The internet endpoint and the access policy statements that let anyone use it."""
     endpoint = r.check("it_has_public_endpoint")
     if isinstance(endpoint, No):
         return endpoint
@@ -59,4 +60,5 @@ def domain_is_encrypted(r: ResourceView) -> str | No:
 
 @check(DOMAIN, name="is_unrestricted")
 def domain_is_unrestricted(r: ResourceView) -> list[dict[str, Any]] | No:
+    """Access policy statements that let anyone use the domain."""
     return r.check("it_has_access_policies_public")  # type: ignore[no-any-return]

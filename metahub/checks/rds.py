@@ -18,6 +18,7 @@ def is_publicly_accessible(r: ResourceView) -> str | bool:
 
 @check(DB, needs=("security_groups",))
 def its_associated_with_security_groups(r: ResourceView) -> list[str]:
+    """The instance's VPC security groups."""
     return [group.id for group in r.related("security_groups")]
 
 
@@ -73,16 +74,19 @@ def db_is_public(r: ResourceView) -> dict[str, Any] | No:
 
 @check(DB, "AwsRdsDbCluster", name="is_encrypted")
 def db_is_encrypted(r: ResourceView) -> str | No:
+    """The KMS key the storage is encrypted with; false when it is not."""
     return encrypted_at_rest(r, "StorageEncrypted")
 
 
 @check(DB, "AwsRdsDbCluster")
 def it_has_deletion_protection(r: ResourceView) -> bool:
+    """Whether the database refuses deletion until protection is turned off."""
     return bool(r.get("DeletionProtection"))
 
 
 @check("AwsRdsDbSnapshot", name="is_encrypted")
 def snapshot_is_encrypted(r: ResourceView) -> str | No:
+    """The KMS key the snapshot is encrypted with; false when it is not."""
     return encrypted_at_rest(r)
 
 
@@ -97,6 +101,7 @@ def snapshot_is_public(r: ResourceView) -> str | No:
 
 @check("AwsRdsEventSubscription")
 def is_enabled(r: ResourceView) -> bool:
+    """Whether the event subscription sends notifications."""
     return bool(r.get("Enabled"))
 
 

@@ -21,6 +21,7 @@ register_policy_checks(
 
 @check(SECRET)
 def it_has_rotation_enabled(r: ResourceView) -> str | No:
+    """The rotation function when rotation is on; false when it is off."""
     if not r.get("RotationEnabled"):
         return No("rotation is off")
     return r.get("RotationLambdaARN") or "enabled"
@@ -28,6 +29,7 @@ def it_has_rotation_enabled(r: ResourceView) -> str | No:
 
 @check(SECRET, needs=("Policy",), name="is_public")
 def secret_is_public(r: ResourceView) -> dict[str, Any] | No:
+    """Resource policy statements that let anyone read the secret."""
     statements = r.check("it_has_resource_policy_public")
     return {"policy_statements": statements} if statements else statements
 
@@ -40,4 +42,5 @@ def secret_is_encrypted(r: ResourceView) -> str:
 
 @check(SECRET, needs=("Policy",), name="is_unrestricted")
 def secret_is_unrestricted(r: ResourceView) -> list[dict[str, Any]] | No:
+    """Resource policy statements that let anyone use the secret."""
     return r.check("it_has_resource_policy_public")  # type: ignore[no-any-return]
