@@ -8,7 +8,18 @@
 __version__ = "0.1.0"
 
 from metahub.ingest import IngestReport, Problem
-from metahub.models import AffectedResource, Finding
+from metahub.models import PALETTE, VERDICTS, AffectedResource, Finding, severity_style
 from metahub.run import Run, load
 
-__all__ = ["AffectedResource", "Finding", "IngestReport", "Problem", "Run", "__version__", "load"]
+__all__ = [
+    "PALETTE",
+    "VERDICTS",
+    "AffectedResource",
+    "Finding",
+    "IngestReport",
+    "Problem",
+    "Run",
+    "__version__",
+    "load",
+    "severity_style",
+]

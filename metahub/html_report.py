@@ -36,16 +36,6 @@ def script_json(data: Any) -> str:
     return text
 
 
-def _verdict(resource: AffectedResource, name: str) -> str:
-    """A rollup as the table shows it: true (with data), false, unknown, or n/a."""
-    checks = resource.metachecks or {}
-    if name not in checks or resource.evidence.get(name, "").startswith("does not apply"):
-        return "n/a"
-    if checks[name] is None:
-        return "unknown"
-    return "true" if checks[name] else "false"
-
-
 def requirements(related: str, standards: Sequence[str] = ()) -> tuple[str, list[str]]:
     """(framework, requirement ids) of one ``Compliance.RelatedRequirements`` entry: Prowler writes
     ``NIST-CSF-1.1 ac_3 ac_5`` (a framework of ``standards`` may hold spaces: ``ASD-Essential-Eight-Nov
@@ -123,7 +113,7 @@ def report_data(
                 resource.worst_failed_severity or "",
                 [counts.get(label, 0) for label in SEVERITY_ORDER],
                 len(resource.findings),
-                *(_verdict(resource, name) for name in rollups),
+                *(resource.verdict(name) for name in rollups),
                 *("" if tags.get(t) is None else str(tags[t]) for t in tag_columns),
                 *(json.dumps(metachecks.get(c), default=str) if c in metachecks else "" for c in checks),
                 {"tags": tags, **resource.context()},

@@ -6,6 +6,7 @@ Only the fields metahub reads are declared; every other ASFF field is kept as an
 
 from __future__ import annotations
 
+import html
 from datetime import datetime, timezone
 from functools import cached_property
 from typing import Annotated, Any
@@ -18,7 +19,40 @@ PALETTE = {
     "CRITICAL": "B71C1C", "HIGH": "E65100", "MEDIUM": "F9A825", "LOW": "5C7A99", "INFORMATIONAL": "90A4AE",
     "UNRATED": "78909C", "PASSED": "2E7D32", "OTHER": "9E9E9E",
 }  # fmt: skip
-"""One palette for the HTML report and the XLSX sheet: failed severities, then passed and other."""
+"""One palette for the HTML report, the XLSX sheet and notebooks: failed severities, then passed and other."""
+VERDICTS = ("true", "false", "unknown", "n/a")
+"""A check in one word: true (true, or the data that makes it true), false, unknown (not decided:
+``resource.unknown`` says why), n/a (the check does not apply to the resource's type)."""
+
+
+def severity_style(value: Any) -> str:
+    """CSS for a severity, outcome or worst-failed-severity cell, in the report's colours:
+    ``run.to_dataframe().style.map(metahub.severity_style, subset=["Severity"])``."""
+    colour = PALETTE.get(str(value).upper()) if value is not None else None
+    return f"background-color: #{colour}; color: white" if colour else ""
+
+
+def _cell(value: Any, limit: int = 200) -> str:
+    text = "" if value is None else str(value)
+    return html.escape(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def _badge(label: str | None) -> str:
+    style = severity_style(label)
+    return (
+        f'<span style="{style}; padding: 0 4px; border-radius: 3px">{_cell(label)}</span>'
+        if style
+        else _cell(label)
+    )
+
+
+def _table(rows: list[tuple[str, str]]) -> str:
+    """Rows of (field, already escaped HTML) as a compact table for notebooks."""
+    body = "".join(
+        f'<tr><th style="text-align:left">{_cell(k)}</th><td style="text-align:left">{v}</td></tr>'
+        for k, v in rows
+    )
+    return f"<table>{body}</table>"
 
 
 def _assume_utc(value: datetime) -> datetime:
@@ -188,6 +222,29 @@ class Finding(AsffModel):
         """The finding as ASFF JSON data, with only the fields it was given."""
         return self.model_dump(mode="json", exclude_unset=True)
 
+    def __repr__(self) -> str:
+        resources = ", ".join(r.Id for r in self.Resources[:2]) + (" ..." if len(self.Resources) > 2 else "")
+        return (
+            f"Finding(Id={self.Id!r}, Title={self.Title!r}, Severity={self.severity_label!r}, "
+            f"Outcome={self.outcome!r}, Resources=[{resources}])"
+        )
+
+    def _repr_html_(self) -> str:
+        """A notebook shows a finding as a short table, every value escaped (findings are hostile data)."""
+        return _table(
+            [
+                ("Title", _cell(self.Title)),
+                ("Severity", _badge(self.severity_label)),
+                ("Outcome", _badge(self.outcome)),
+                ("Resources", "<br>".join(f"{_cell(r.Type)} {_cell(r.Id)}" for r in self.Resources)),
+                ("Account / region", f"{_cell(self.AwsAccountId)} / {_cell(self.Region)}"),
+                ("Product", _cell(self.product_name)),
+                ("Generator", _cell(self.GeneratorId)),
+                ("Updated", _cell(self.UpdatedAt)),
+                ("Id", _cell(self.Id)),
+            ]
+        )
+
 
 class AffectedResource(BaseModel):
     """A resource and every finding on it, with room for the context enrichment adds."""
@@ -269,6 +326,47 @@ class AffectedResource(BaseModel):
         if outcomes["FAILED"]:
             return "UNRATED"  # failed findings without a severity
         return "PASSED" if self.findings and outcomes["PASSED"] == len(self.findings) else None
+
+    def verdict(self, name: str) -> str:
+        """A check of this resource in one of :data:`VERDICTS`."""
+        checks = self.metachecks or {}
+        if name not in checks or self.evidence.get(name, "").startswith("does not apply"):
+            return "n/a"
+        if checks[name] is None:
+            return "unknown"
+        return "true" if checks[name] else "false"
+
+    def __repr__(self) -> str:
+        return (
+            f"AffectedResource(arn={self.arn!r}, type={self.type!r}, findings={len(self.findings)}, "
+            f"worst_failed_severity={self.worst_failed_severity!r})"
+        )
+
+    def _repr_html_(self) -> str:
+        """A notebook shows the resource, its rollups with their evidence or reason, and its findings."""
+        from metahub.checks.base import ROLLUPS
+
+        rows = [
+            ("Resource", _cell(self.arn)),
+            ("Type / account / region", f"{_cell(self.type)} / {_cell(self.account)} / {_cell(self.region)}"),
+            ("Worst failed severity", _badge(self.worst_failed_severity)),
+        ]
+        for name in ROLLUPS if self.metachecks is not None else ():
+            verdict = self.verdict(name)
+            why = self.unknown.get(name) or self.evidence.get(name) or ""
+            rows.append((name, f"<b>{verdict}</b> {_cell(why)}"))
+        if self.impact is not None:
+            rows.append(("Impact score", _cell(self.impact.get("score"))))
+        tags = self.effective_tags
+        if tags:
+            rows.append(("Tags", ", ".join(f"{_cell(k)}={_cell(v)}" for k, v in list(tags.items())[:20])))
+        shown = "".join(
+            f"<li>{_badge(f.severity_label)} {_badge(f.outcome)} {_cell(f.Title)}</li>"
+            for f in self.findings[:20]
+        )
+        more = f"<li>... and {len(self.findings) - 20} more</li>" if len(self.findings) > 20 else ""
+        rows.append((f"Findings ({len(self.findings)})", f"<ul>{shown}{more}</ul>"))
+        return _table(rows)
 
     def context(self) -> dict[str, Any]:
         """The context keys that enrichment has filled, in MetaHub's names, with the reasons

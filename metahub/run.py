@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from metahub import json_outputs
 from metahub.grouping import group_by_resource
 from metahub.ingest import IngestReport, Source, gc_paused, read_findings
-from metahub.models import SEVERITY_ORDER, AffectedResource, Finding
+from metahub.models import SEVERITY_ORDER, VERDICTS, AffectedResource, Finding
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -269,7 +269,7 @@ class Run:
         frame = pd.DataFrame(rows)
         if frame.empty:
             frame = pd.DataFrame(columns=_FINDING_COLUMNS)
-        return _typed(frame)
+        return _verdict_dtype(_typed(frame))
 
     def resources_dataframe(self) -> pd.DataFrame:
         """One row per resource: counts of findings by severity, and its context when enriched."""
@@ -306,7 +306,7 @@ class Run:
         if "HighestSeverity" in frame:
             frame["HighestSeverity"] = _severity_dtype(frame["HighestSeverity"])
             frame["WorstFailedSeverity"] = _worst_dtype(frame["WorstFailedSeverity"])
-        return frame
+        return _verdict_dtype(frame)
 
     # --- files -------------------------------------------------------------------------------
 
@@ -466,7 +466,19 @@ def _flat(resource: AffectedResource) -> dict[str, Any]:
     for section, values in resource.context().items():
         if isinstance(values, dict) and section not in ("unknown", "evidence"):
             flat.update({f"{section}.{key}": value for key, value in values.items()})
+    # Beside each check's data (None, bool, text, dicts), its verdict: `== "true"` finds them all.
+    flat.update({f"verdict.{name}": resource.verdict(name) for name in resource.metachecks or {}})
     return flat
+
+
+def _verdict_dtype(frame: pd.DataFrame) -> pd.DataFrame:
+    """Verdict columns as one categorical; a type without the check is ``n/a``, not NaN."""
+    import pandas as pd
+
+    dtype = pd.CategoricalDtype(categories=list(VERDICTS))
+    for column in [c for c in frame.columns if str(c).startswith("verdict.")]:
+        frame[column] = frame[column].fillna("n/a").astype(dtype)
+    return frame
 
 
 def _severity_dtype(series: pd.Series) -> pd.Series:
