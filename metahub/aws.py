@@ -178,8 +178,7 @@ class Aws:
             raise CredentialsError(f"the AWS credentials cannot be loaded: {exc}") from None
         if credentials is None:
             raise CredentialsError(
-                "no AWS credentials found (environment, profile, SSO, container or instance role); "
-                "configure some, give --mh-profile, or leave out --context"
+                "no AWS credentials found (environment, profile, SSO, container or instance role)"
             )
 
     # --- counting --------------------------------------------------------------------------

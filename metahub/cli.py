@@ -87,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--inputs",
         nargs="+",
         choices=["file-asff", "securityhub"],
-        help="where findings come from, one or both (default: file-asff; securityhub when only "
-        "--sh-filters or --sh-template say which findings)",
+        help="where findings come from, one or both (default: file-asff with --input-asff or --demo, "
+        "else securityhub, as in MetaHub)",
     )
     inputs.add_argument(
         "--input-asff",
@@ -144,7 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the context into each finding's UserDefinedFields (implies --context config)",
     )
     hub.add_argument(
-        "--no-actions-confirmation", action="store_true", help="write to Security Hub without asking"
+        "--actions-confirmation",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="ask before writing to Security Hub (default); --no-actions-confirmation writes without asking",
     )
     hub.add_argument(
         "--dry-run", action="store_true", help="show and save what would be written; write nothing"
@@ -222,7 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long one AWS response may take before the call is retried or given up (default: 30)",
     )
     context.add_argument(
-        "--list-meta-checks", action="store_true", help="list the MetaChecks per resource type and exit"
+        "--list-meta-checks",
+        "--list-metachecks",
+        action="store_true",
+        help="list the MetaChecks per resource type and exit",
     )
     context.add_argument(
         "--json",
@@ -293,10 +299,10 @@ def build_parser() -> argparse.ArgumentParser:
     outputs = parser.add_argument_group("Outputs")
     outputs.add_argument(
         "--list-findings",
-        nargs="+",
+        nargs="*",
         choices=_LIST_VIEWS,
-        default=[],
-        help="print these views as JSON on stdout",
+        default=None,
+        help="print these views as JSON on stdout (alone, as in MetaHub v1: full)",
     )
     outputs.add_argument(
         "--output-modes",
@@ -308,6 +314,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     outputs.add_argument(
         "--output-tag-columns", nargs="+", default=[], metavar="TAG", help="CSV/XLSX: a column per tag"
+    )
+    outputs.add_argument(
+        "--output-account-columns",
+        nargs="+",
+        default=[],
+        metavar="KEY",
+        help="CSV/XLSX: a column per account key (AccountId, Alias, Organization; needs --context account)",
     )
     outputs.add_argument(
         "--output-config-columns",
@@ -459,16 +472,17 @@ def _load_checks(args: argparse.Namespace) -> bool:
 
 
 def _resolve_inputs(args: argparse.Namespace) -> None:
-    """MetaHub's habit: Security Hub filters alone mean "read from Security Hub". Next to an input
-    of files only they would be silently ignored, so they are refused instead."""
+    """MetaHub's habit: without files, findings come from Security Hub (its default filters, or the
+    Security Hub filters given). Next to an input of files only, Security Hub filters would be
+    silently ignored, so they are refused instead."""
     selecting = [
         flag
         for flag, value in (("--sh-filters", args.sh_filters), ("--sh-template", args.sh_template))
         if value
     ]
     if args.inputs is None:
-        from_hub = selecting and not args.input_asff and not args.demo
-        args.inputs = ["securityhub"] if from_hub else ["file-asff"]
+        from_files = args.input_asff or args.demo
+        args.inputs = ["file-asff"] if from_files else ["securityhub"]
     if selecting and "securityhub" not in args.inputs:
         raise _UsageError(
             f"{' and '.join(selecting)} select findings in Security Hub, but the input is files only: "
@@ -538,7 +552,7 @@ def _contexts(args: argparse.Namespace, filters: Filters) -> set[str]:
     wants_config = args.meta_checks or filters.needs_context or (args.demo and not contexts)
     contexts |= {"config"} if wants_config or (args.enrich_findings and not contexts) else set()
     contexts |= {"tags"} if args.meta_tags else set()
-    contexts |= {"account"} if args.meta_account else set()
+    contexts |= {"account"} if args.meta_account or args.output_account_columns else set()
     contexts |= {"cloudtrail"} if args.meta_trails else set()
     return contexts
 
@@ -568,7 +582,7 @@ def _write(run: Run, args: argparse.Namespace, stamp: str) -> None:
         args.output_modes = list(_DEMO_MODES if args.demo else JSON_MODES)
     _print_problems(run, args.output_dir if args.output_modes else None, stamp)
     try:
-        for view in args.list_findings:
+        for view in ["full"] if args.list_findings == [] else args.list_findings or []:
             json.dump(getattr(run, view)(), sys.stdout, indent=2, default=str, ensure_ascii=False)
             sys.stdout.write("\n")
         sys.stdout.flush()
@@ -579,6 +593,7 @@ def _write(run: Run, args: argparse.Namespace, stamp: str) -> None:
         args.output_dir,
         stamp,
         tag_columns=args.output_tag_columns,
+        account_columns=args.output_account_columns,
         check_columns=args.output_config_columns,
         report_title=args.report_title,
         report_customer=args.report_customer,
@@ -628,9 +643,11 @@ class _Hub:
                 max_workers=args.max_workers,
                 read_timeout=args.read_timeout,
             )
-            self.aws.check_credentials()
+            if not args.demo:  # the demo reads no Security Hub and never writes to one
+                self.aws.check_credentials()
         except CredentialsError as exc:
-            raise SecurityHubError(f"Security Hub: {exc}") from exc
+            files = "" if args.input_asff else "; or read files: --input-asff FILE ... (or --demo)"
+            raise SecurityHubError(f"Security Hub: {exc}{files}") from exc
         self.account = args.sh_account
         self.region = args.sh_region
         self.update = parse_update(args.update_findings) if args.update_findings else None
@@ -673,7 +690,7 @@ def _act(run: Run, hub: _Hub, args: argparse.Namespace, stamp: str) -> int:
         return EXIT_OK
     if not any(plan.batches for plan in plans):
         return EXIT_ACTIONS if any(plan.skipped for plan in plans) else EXIT_OK
-    if not args.no_actions_confirmation and not _confirmed():
+    if args.actions_confirmation and not _confirmed():
         print("metahub: nothing written to Security Hub", file=sys.stderr)
         return EXIT_USAGE
     results = [
@@ -732,7 +749,9 @@ def _check_credentials(args: argparse.Namespace) -> None:
     try:
         _context_aws(args).check_credentials()
     except CredentialsError as exc:
-        raise _UsageError(str(exc)) from exc
+        raise _UsageError(
+            f"context: {exc}; configure some, give --mh-profile, or leave out --context"
+        ) from exc
 
 
 def _enrich(

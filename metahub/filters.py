@@ -56,6 +56,23 @@ def _collect_keys(value: Any, keys: set[str]) -> None:
             stack.extend(item)
 
 
+# MetaHub v2 names config keys and associations (``public``, ``network_interfaces``); metahub names
+# checks (``is_public``, ``its_associated_with_network_interfaces``). Where the rule below misses:
+_V2_KEYS = {
+    "volumes": ("its_associated_with_ebs",),
+    "instances": ("its_associated_with_instances", "its_associated_with_ec2_instances"),
+    "iam_roles": ("its_associated_with_iam_roles", "its_associated_with_iam_role"),
+    "public_ip": ("it_has_public_ip",),
+    "private_ip": ("it_has_private_ip",),
+}
+
+
+def check_names(key: str) -> tuple[str, ...]:
+    """The checks a filter key may name, the first a resource's type has wins: the key itself, then,
+    for MetaHub v2's keys, ``is_<key>``, ``its_associated_with_<key>`` and ``it_has_<key>``."""
+    return (key, *_V2_KEYS.get(key, ()), f"is_{key}", f"its_associated_with_{key}", f"it_has_{key}")
+
+
 def _pairs(expressions: Iterable[str], what: str) -> list[tuple[str, str]]:
     pairs = []
     for expression in expressions:
@@ -161,7 +178,7 @@ class Filters:
         known = set(known_checks)
         parsed_checks = {}
         for key, value in _pairs(checks, "checks"):
-            if key not in known:
+            if not any(name in known for name in check_names(key)):
                 raise FilterError(f"no MetaCheck named {key!r}{_closest(key, known)}")
             if value.lower() not in ("true", "false"):
                 raise FilterError(f"checks filter {key}={value!r}: the value must be True or False")
@@ -231,14 +248,16 @@ class Filters:
     def could_match_type(self, checks_of_type: Iterable[str]) -> bool:
         """Whether a resource of a type with these checks can pass the checks filter at all: types
         without one of the checks are dropped before anything is fetched for them."""
-        return set(self.checks) <= set(checks_of_type)
+        present = set(checks_of_type)
+        return all(any(name in present for name in check_names(key)) for key in self.checks)
 
     # --- resources, after enrichment -------------------------------------------------------------
 
     def keeps_resource(self, resource: AffectedResource, document: Mapping[str, Any] | None = None) -> bool:
         checks = resource.metachecks or {}
-        for name, wanted in self.checks.items():
-            if name not in checks or checks[name] is None:
+        for key, wanted in self.checks.items():
+            name = next((n for n in check_names(key) if n in checks), None)
+            if name is None or checks[name] is None:
                 return False
             if bool(checks[name]) != wanted:
                 return False

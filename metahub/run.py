@@ -318,12 +318,13 @@ class Run:
         *,
         tag_columns: Sequence[str] = (),
         check_columns: Sequence[str] | None = None,
+        account_columns: Sequence[str] = (),
         report_title: str | None = None,
         report_customer: str | None = None,
     ) -> list[Path]:
         """Write ``metahub-<view>-<stamp>.<ext>`` for each mode (:data:`OUTPUT_MODES`); returns the
-        paths. CSV and XLSX get a column per tag in ``tag_columns`` and per check in
-        ``check_columns`` (default: the four rollups, when enriched).
+        paths. CSV and XLSX get a column per tag in ``tag_columns``, per account key in
+        ``account_columns`` and per check in ``check_columns`` (default: the four rollups, when enriched).
 
         Each file appears whole or not at all (written aside, then renamed); one that cannot be
         written does not stop the others, and ``self.write_failures`` says which and why. Names are
@@ -369,7 +370,7 @@ class Run:
                 elif mode == "sqlite":
                     tabular.write_sqlite(path, self.resources)
                 else:
-                    header, body = tabular.rows(self.by_impact(), tag_columns, check_columns)
+                    header, body = tabular.rows(self.by_impact(), tag_columns, check_columns, account_columns)
                     (tabular.write_csv if mode == "csv" else tabular.write_xlsx)(path, header, body)
                 written.append(path)
             except Exception as exc:  # one output's failure (disk full, a bug) must not cost the others

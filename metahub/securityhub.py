@@ -143,8 +143,9 @@ def _number(text: str) -> float:
 
 
 def load_template(path: str | Path) -> dict[str, list[dict[str, Any]]]:
-    """Filters from a YAML or JSON file: the ``Filters`` object of GetFindings, at the top level
-    or under ``Filters``. Checked against Security Hub's model; errors name the file and the key."""
+    """Filters from a YAML or JSON file: the ``Filters`` object of GetFindings, at the top level or
+    under one key of any name (``Filters``, or MetaHub's templates' ``Default:``). Checked against
+    Security Hub's model; errors name the file and the key."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -165,8 +166,10 @@ def load_template(path: str | Path) -> dict[str, list[dict[str, Any]]]:
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
             raise SecurityHubError(f"{path}: not valid YAML{where}: {problem}") from None
-    if isinstance(document, dict) and set(document) == {"Filters"}:
-        document = document["Filters"]
+    if isinstance(document, dict) and len(document) == 1:
+        ((name, inner),) = document.items()
+        if name not in filter_kinds() and isinstance(inner, dict):
+            document = inner
     if not isinstance(document, dict) or not document:
         raise SecurityHubError(f"{path}: expected a mapping of filter names to lists of filters")
     check_filters(document, where=str(path))

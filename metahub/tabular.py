@@ -71,13 +71,20 @@ def rows(
     resources: Mapping[str, AffectedResource],
     tag_columns: Sequence[str] = (),
     check_columns: Sequence[str] | None = None,
+    account_columns: Sequence[str] = (),
 ) -> tuple[list[str], list[list[Any]]]:
     """Header and rows, one per (finding, resource), cells ready for a sheet."""
     checks = default_check_columns(resources.values()) if check_columns is None else list(check_columns)
     impact = (
         [f"Impact:{name}" for name in IMPACT_PROPERTIES] if any(r.impact for r in resources.values()) else []
     )
-    header = [*FINDING_COLUMNS, *impact, *(f"Tag:{t}" for t in tag_columns), *checks]
+    header = [
+        *FINDING_COLUMNS,
+        *impact,
+        *(f"Tag:{t}" for t in tag_columns),
+        *(f"Account:{key}" for key in account_columns),
+        *checks,
+    ]
     body = []
     for arn, resource in resources.items():
         tags = resource.effective_tags
@@ -86,6 +93,7 @@ def rows(
         extra = [
             *((properties.get(name) or {}).get("value") for name in IMPACT_PROPERTIES if impact),
             *(tags.get(t) for t in tag_columns),
+            *((resource.metaaccount or {}).get(key) for key in account_columns),
             *(context.get(c) for c in checks),
         ]
         for finding in resource.findings:

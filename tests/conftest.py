@@ -104,19 +104,27 @@ def offline_aws(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def metahub_cli(
-    *args: str, endpoint: str | None = None, cwd: Path | None = None, stdin: str | None = None
+    *args: str,
+    endpoint: str | None = None,
+    cwd: Path | None = None,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """The command line in a subprocess (no terminal), against ``endpoint`` when given."""
-    env = dict(os.environ)
+    """The command line in a subprocess (no terminal), against ``endpoint`` when given; without
+    one, with no AWS configuration at all, so that no test can reach a real account."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    environ.update(AWS_CONFIG_FILE="/nonexistent", AWS_SHARED_CREDENTIALS_FILE="/nonexistent")
+    environ.update(AWS_EC2_METADATA_DISABLED="true")
     if endpoint:
         with emulator_environment(endpoint):
-            env = dict(os.environ)
+            environ.update({k: v for k, v in os.environ.items() if k.startswith("AWS_")})
+    environ.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "metahub", "--no-banners", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
-        env=env,
+        env=environ,
         input=stdin,
         stdin=None if stdin is not None else subprocess.DEVNULL,
         timeout=600,

@@ -304,10 +304,14 @@ def test_the_demo_never_writes(tmp_path: Path) -> None:
 def test_enrich_back_leads_with_impact_and_the_top_combination(enriched_lab: metahub.Run) -> None:
     from metahub.actions import context_fields
 
-    instance = next(r for r in enriched_lab.resources.values() if r.combinations and r.type == "AwsEc2Instance")
+    instance = next(
+        r for r in enriched_lab.resources.values() if r.combinations and r.type == "AwsEc2Instance"
+    )
     fields = dict(context_fields(instance))
     keys = list(fields)
     assert keys[:2] == ["metahub.impact", "metahub.combination"]
     assert json.loads(fields["metahub.impact"])["exposure"] == "effectively-public"
-    assert fields["metahub.combination"].startswith("CRITICAL Internet-reachable instance runs as an admin-equivalent role: ")
+    assert fields["metahub.combination"].startswith(
+        "CRITICAL Internet-reachable instance runs as an admin-equivalent role: "
+    )
     assert fields["metahub.combination"].endswith(" -> arn:aws:iam::123456789012:role/app-admin-role")

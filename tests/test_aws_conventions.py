@@ -208,14 +208,13 @@ def test_a_hanging_sts_is_asked_once_and_everything_is_unknown(
 def test_the_deadline_bounds_a_run_whose_every_call_hangs(
     aws_env: pytest.MonkeyPatch, hanging_but_sts: _Hanging, tmp_path: Path
 ) -> None:
-    aws_env.setenv("AWS_ENDPOINT_URL", hanging_but_sts.url)
-    aws_env.setenv("AWS_MAX_ATTEMPTS", "4")
     source = write(
         tmp_path / "f.json", [f.model_dump(mode="json", exclude_none=True) for f in _resources().findings]
     )
     started = time.monotonic()
     result = metahub_cli("--input-asff", str(source), "--context", "config", "tags", "--deadline", "3",
-                         "--read-timeout", "1", "--output-modes", "json-short", "--output-dir", str(tmp_path))  # fmt: skip
+                         "--read-timeout", "1", "--output-modes", "json-short", "--output-dir", str(tmp_path),
+                         endpoint=hanging_but_sts.url, env={"AWS_MAX_ATTEMPTS": "4"})  # fmt: skip
     elapsed = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     assert elapsed < 12, elapsed  # without the deadline: 17 s here, each group timing out 4 times

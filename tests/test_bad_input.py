@@ -176,7 +176,8 @@ def test_cli_exit_codes_and_no_tracebacks(tmp_path: Path) -> None:
     assert list(short) == ["arn:aws:s3:::bucket-a"]  # the good file's findings were still written
 
     usage = metahub_cli(cwd=tmp_path)
-    assert usage.returncode == 2 and "no input" in usage.stderr
+    # no file named: Security Hub, as in MetaHub; without credentials, one line that says so
+    assert usage.returncode == 2 and "--input-asff FILE" in usage.stderr
     wrong_flag = metahub_cli("--output-modes", "pdf", cwd=tmp_path)
     assert wrong_flag.returncode == 2
     for result in (ok, some, bad, usage, wrong_flag):

@@ -290,3 +290,30 @@ def test_checks_filter_on_a_run_not_enriched_is_an_error_not_an_empty_result() -
     assert set(run.filter(tags={"Environment": "prod"}).resources) == {"arn:aws:s3:::prod-payments"}
     before = run.apply(Filters.parse(["is_public=True"]), before_enrichment=True)
     assert set(before.resources) == {"arn:aws:s3:::prod-payments"}
+
+
+@pytest.mark.parametrize(
+    ("v2_key", "check"),
+    [
+        ("public", "is_public"),
+        ("encrypted", "is_encrypted"),
+        ("network_interfaces", "its_associated_with_network_interfaces"),
+    ],
+)
+def test_metahub_v2_config_keys_name_the_same_checks(
+    enriched_lab: metahub.Run, v2_key: str, check: str
+) -> None:
+    for wanted in ("True", "False"):
+        by_v2 = enriched_lab.filter(f"{v2_key}={wanted}")
+        assert set(by_v2.resources) == set(enriched_lab.filter(f"{check}={wanted}").resources)
+    assert enriched_lab.filter(f"{v2_key}=True").resources
+
+
+def test_account_columns_in_the_sheet(tmp_path: Path) -> None:
+    run = metahub.Run.from_findings([make_finding()])
+    resource = next(iter(run.resources.values()))
+    resource.metaaccount = {"AccountId": "123456789012", "Alias": "=cmd|' /C calc'!A0"}
+    (path,) = run.write(["csv"], tmp_path, account_columns=["Alias", "AccountId"])
+    with path.open(encoding="utf-8-sig") as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert row["Account:Alias"] == "'=cmd|' /C calc'!A0" and row["Account:AccountId"] == "123456789012"

@@ -100,6 +100,16 @@ def test_yaml_template_with_any_comparison(tmp_path: Path) -> None:
     assert load_template(tmp_path / "same.json") == filters
 
 
+def test_metahub_templates_hold_their_filters_under_one_named_key(tmp_path: Path) -> None:
+    """MetaHub v2's templates/default.yml: ``Default:`` and the filters under it."""
+    template = tmp_path / "default.yml"
+    template.write_text("Default:\n  WorkflowStatus:\n    - Value: NEW\n      Comparison: EQUALS\n")
+    assert load_template(template) == {"WorkflowStatus": [{"Value": "NEW", "Comparison": "EQUALS"}]}
+    single = tmp_path / "single.yml"  # one top-level filter is a filter, not a template name
+    single.write_text("RecordState:\n  - Value: ACTIVE\n    Comparison: EQUALS\n")
+    assert load_template(single) == {"RecordState": [{"Value": "ACTIVE", "Comparison": "EQUALS"}]}
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
