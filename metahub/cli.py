@@ -24,6 +24,7 @@ from metahub.combinations import load_rules as load_combination_rules
 from metahub.demo import demo_findings, emulated_account, missing_dependency
 from metahub.detection import load_rules
 from metahub.enrich import CONTEXTS, load_trail_events
+from metahub.files import label
 from metahub.filters import FilterError, Filters
 from metahub.impact import load_config as load_impact_config
 from metahub.ingest import Source
@@ -333,6 +334,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--output-dir", default="outputs", type=Path, help="where files go (default: ./outputs)"
     )
     outputs.add_argument(
+        "--output-label",
+        type=_label,
+        metavar="LABEL",
+        help="a customer or account name in every file name (metahub-short-LABEL-<time>.json)",
+    )
+    outputs.add_argument(
         "--report-title", metavar="TEXT", help="HTML: the report's title (default: named after the account)"
     )
     outputs.add_argument("--report-customer", metavar="TEXT", help="HTML: who the report is for")
@@ -371,6 +378,13 @@ def _bounded(kind: type[int] | type[float], low: float, high: float) -> Callable
         return value
 
     return parse
+
+
+def _label(text: str) -> str:
+    try:
+        return label(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 class _UsageError(Exception):
@@ -443,6 +457,8 @@ def _main(argv: list[str] | None) -> int:
             print(f"metahub: error: {exc}; nothing was written", file=sys.stderr)
             return EXIT_USAGE
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    if args.output_label:  # every file of the run: metahub-short-acme-<time>.json, the problems, the actions
+        stamp = f"{args.output_label}-{stamp}"
     _write(run, args, stamp)
     if hub is not None and hub.actions:
         status = _act(run, hub, args, stamp)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
@@ -26,6 +27,15 @@ def atomic(path: Path) -> Iterator[Path]:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def label(text: str) -> str:
+    """A customer or account name as a piece of a file name: letters, digits, ``.``, ``_`` and ``-``
+    only (``../x`` and ``a/b`` cannot leave the output folder); ValueError when nothing is left."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")[:64]
+    if not cleaned:
+        raise ValueError(f"{text!r} leaves nothing usable in a file name")
+    return cleaned
 
 
 def claim(names: Callable[[str], Sequence[Path]], stamp: str, attempts: int = 100) -> str:

@@ -10,7 +10,7 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from metahub import json_outputs
+from metahub import files, json_outputs
 from metahub.grouping import group_by_resource
 from metahub.ingest import IngestReport, Source, gc_paused, read_findings
 from metahub.models import SEVERITY_ORDER, VERDICTS, AffectedResource, Finding
@@ -321,6 +321,7 @@ class Run:
         account_columns: Sequence[str] = (),
         report_title: str | None = None,
         report_customer: str | None = None,
+        label: str | None = None,
     ) -> list[Path]:
         """Write ``metahub-<view>-<stamp>.<ext>`` for each mode (:data:`OUTPUT_MODES`); returns the
         paths. CSV and XLSX get a column per tag in ``tag_columns``, per account key in
@@ -330,7 +331,6 @@ class Run:
         written does not stop the others, and ``self.write_failures`` says which and why. Names are
         claimed first: a run in the same second gets ``<stamp>-2``, never another run's files."""
         from metahub import tabular
-        from metahub.files import claim
 
         modes = list(modes)
         for mode in modes:
@@ -352,8 +352,10 @@ class Run:
         }
         self.write_failures = {}
         stamp = stamp or datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        if label is not None:  # a customer or account in every name: metahub-short-<label>-<stamp>.json
+            stamp = f"{files.label(label)}-{stamp}"
         try:
-            stamp = claim(lambda s: [path_of(m, s) for m in modes], stamp)
+            stamp = files.claim(lambda s: [path_of(m, s) for m in modes], stamp)
         except OSError as exc:  # the directory itself cannot be written: every output fails, for that
             self.write_failures = dict.fromkeys(modes, f"{type(exc).__name__}: {exc}")
             return []

@@ -198,3 +198,21 @@ def test_unwritable_output_dir_is_exit_4_and_says_so(tmp_path: Path) -> None:
     result = metahub_cli("--input-asff", str(source), "--output-dir", str(blocker))
     assert result.returncode == 4
     assert "metahub: error: could not write json-short: " in result.stderr
+
+
+def test_a_label_names_every_file_and_cannot_leave_the_folder(tmp_path: Path) -> None:
+    source = tmp_path / "f.json"
+    source.write_text(json.dumps([make_finding()]))
+    result = metahub_cli("--input-asff", str(source), "--output-label", "../ACME Corp/eu", "--output-modes",
+                         "json-short", "csv", "--output-dir", str(tmp_path / "out"))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert len(names) == 2 and all(
+        n.startswith(("metahub-short-ACME-Corp-eu-", "metahub-ACME-Corp-eu-")) for n in names
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.json", "out"]
+    run = metahub.load(source)
+    (path,) = run.write(["json-short"], tmp_path / "lib", label="acme")
+    assert path.name.startswith("metahub-short-acme-")
+    empty = metahub_cli("--input-asff", str(source), "--output-label", "///", cwd=tmp_path)
+    assert empty.returncode == 2 and "leaves nothing usable in a file name" in empty.stderr
