@@ -211,10 +211,15 @@ class Finding(AsffModel):
 
     @property
     def product_name(self) -> str | None:
-        """``ProductName``, else the product part of ``ProductArn`` (``.../product/prowler/prowler``)."""
+        """``ProductName``, else the name Security Hub recorded in ``ProductFields`` (older findings,
+        GuardDuty's and Inspector's published samples), else the product part of ``ProductArn``
+        (``arn:aws:securityhub:us-east-1::product/aws/guardduty``)."""
         if self.ProductName:
             return self.ProductName
-        if self.ProductArn and "/product/" in self.ProductArn:
+        recorded = (self.ProductFields or {}).get("aws/securityhub/ProductName")
+        if recorded:
+            return recorded
+        if self.ProductArn and ":product/" in self.ProductArn:
             return self.ProductArn.rsplit("/", 1)[-1]
         return None
 
