@@ -18,6 +18,7 @@ A template (YAML or JSON) holds the filters as the API takes them, with any comp
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -92,7 +93,12 @@ def _typed(kind: str, value: str) -> dict[str, Any]:
     if kind == "keyword":
         return {"Value": value}
     if kind == "ip":
-        return {"Cidr": value}
+        try:
+            return {"Cidr": str(ipaddress.ip_network(value, strict=False))}
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not an IP address or CIDR block (10.0.0.1, 10.0.0.0/8, 2001:db8::/32)"
+            ) from None
     if kind == "boolean":
         if value.lower() not in ("true", "false"):
             raise ValueError("expected true or false")

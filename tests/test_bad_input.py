@@ -281,3 +281,11 @@ def test_a_mistyped_flag_gets_the_closest_ones_not_the_usage(capsys: Any) -> Non
     err = capsys.readouterr().err
     assert "--output-directory: did you mean --output-dir" in err
     assert len(err.splitlines()) == 3  # the error, the hint, where to look; no usage dump
+
+
+def test_a_checks_folder_that_is_not_there_is_an_error(tmp_path: Path) -> None:
+    source = write(tmp_path / "f.json", [make_finding()])
+    (tmp_path / "empty").mkdir()
+    for folder, message in ((tmp_path / "missing", "no such directory"), (tmp_path / "empty", "no *.py files")):
+        result = metahub_cli("--input-asff", str(source), "--checks-dir", str(folder), "--output-modes")
+        assert result.returncode == 2 and f"cannot load checks: {folder}: {message}" in result.stderr

@@ -48,6 +48,8 @@ EQ = "EQUALS"
         ),
         ("Sample=false", "Sample", {"Value": False}),
         ("NetworkSourceIpV4=10.0.0.0/8", "NetworkSourceIpV4", {"Cidr": "10.0.0.0/8"}),
+        ("NetworkSourceIpV4=10.1.2.3", "NetworkSourceIpV4", {"Cidr": "10.1.2.3/32"}),
+        ("NetworkSourceIpV6=2001:db8::/32", "NetworkSourceIpV6", {"Cidr": "2001:db8::/32"}),
     ],
 )
 def test_filters_are_typed_by_their_kind(pair: str, name: str, expected: dict[str, Any]) -> None:
@@ -71,6 +73,8 @@ def test_a_repeated_key_means_any_of_its_values() -> None:
         ("Sample=maybe", "expected true or false"),
         ("UpdatedAt=last week", "Nd (the last N days) or START..END"),
         ("RecordState", "expected KEY=VALUE"),
+        ("ResourceAwsEc2InstanceIpV4Addresses=999.1.1.1", "'999.1.1.1' is not an IP address or CIDR block"),
+        ("NetworkDestinationIpV4=10.0.0.0/33", "is not an IP address or CIDR block"),
     ],
 )
 def test_bad_filters_say_what_is_wrong(pair: str, message: str) -> None:

@@ -141,7 +141,12 @@ def load_plugins(folders: Iterable[str | Path] = ()) -> list[str]:
         entry.load()
         loaded.append(entry.value)
     for folder in folders:
-        for path in sorted(Path(folder).glob("*.py")):
+        if not Path(folder).is_dir():
+            raise OSError(f"{folder}: no such directory")
+        paths = sorted(Path(folder).glob("*.py"))
+        if not paths:
+            raise ImportError(f"{folder}: no *.py files with checks in it")
+        for path in paths:
             name = f"metahub_user_checks.{path.stem}"
             spec = importlib.util.spec_from_file_location(name, path)
             if spec is None or spec.loader is None:
