@@ -83,6 +83,17 @@ def build_parser() -> argparse.ArgumentParser:
         "70 internal error, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"metahub {__version__}")
+    _input_flags(parser)
+    _hub_flags(parser)
+    _context_flags(parser)
+    _filter_flags(parser)
+    _output_flags(parser)
+    _general_flags(parser)
+    return parser
+
+
+def _input_flags(parser: argparse.ArgumentParser) -> None:
+    """Where findings come from."""
     inputs = parser.add_argument_group("Inputs")
     inputs.add_argument(
         "--inputs",
@@ -110,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     inputs.add_argument(
         "--only-active", action="store_true", help="keep only findings with RecordState ACTIVE"
     )
+
+
+def _hub_flags(parser: argparse.ArgumentParser) -> None:
+    """Reading from and writing back to Security Hub."""
     hub = parser.add_argument_group("Security Hub", "reading with --inputs securityhub, and writing back")
     hub.add_argument(
         "--sh-filters",
@@ -153,6 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
     hub.add_argument(
         "--dry-run", action="store_true", help="show and save what would be written; write nothing"
     )
+
+
+def _context_flags(parser: argparse.ArgumentParser) -> None:
+    """What is fetched from the accounts, and how."""
     context = parser.add_argument_group("Context")
     context.add_argument(
         "--context",
@@ -236,6 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --list-meta-checks: as JSON (type -> check -> doc, needs, module)",
     )
+
+
+def _filter_flags(parser: argparse.ArgumentParser) -> None:
+    """Which findings and resources are kept."""
     filters = parser.add_argument_group(
         "Filters", "all given must pass; finding filters apply before anything is fetched"
     )
@@ -297,6 +320,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep resources whose json-short document (with 'arn') makes this JMESPath truthy; "
         "implies --context config",
     )
+
+
+def _output_flags(parser: argparse.ArgumentParser) -> None:
+    """What is written, and where."""
     outputs = parser.add_argument_group("Outputs")
     outputs.add_argument(
         "--list-findings",
@@ -343,6 +370,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--report-title", metavar="TEXT", help="HTML: the report's title (default: named after the account)"
     )
     outputs.add_argument("--report-customer", metavar="TEXT", help="HTML: who the report is for")
+
+
+def _general_flags(parser: argparse.ArgumentParser) -> None:
+    """Logging, banner, quiet."""
     general = parser.add_argument_group("General")
     general.add_argument(
         "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper
@@ -360,7 +391,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the banner on stderr (default: on)",
     )
     general.add_argument("--quiet", action="store_true", help="print nothing on stderr but errors")
-    return parser
 
 
 def _bounded(kind: type[int] | type[float], low: float, high: float) -> Callable[[str], float]:
