@@ -235,7 +235,8 @@ def _context_flags(parser: argparse.ArgumentParser) -> None:
         "--deadline",
         type=_bounded(float, 1, 7 * 86400),
         metavar="SECONDS",
-        help="stop calling AWS for context after this long; what was not fetched is unknown, saying so",
+        help="stop calling AWS for context this long after the run starts; what was not fetched is "
+        "unknown, saying so",
     )
     context.add_argument(
         "--read-timeout",
@@ -465,10 +466,8 @@ def _main(argv: list[str] | None) -> int:
         hub = _connect(args)
         sources = _sources(args, hub)
         filters = _filters(args)
-        if _contexts(args, filters) and not args.demo:
-            _check_credentials(args)
-        if _contexts(args, filters) and args.demo and (problem := missing_dependency()):
-            raise _UsageError(problem)
+        contexts = _contexts(args, filters)
+        aws = _context_aws(args) if contexts else None
         rules, trail_events = _load_config_files(args)
     except _UsageError as exc:
         if exc.show_usage:
@@ -479,7 +478,7 @@ def _main(argv: list[str] | None) -> int:
     run = load(*sources, only_failed=args.only_failed, only_active=args.only_active)
     if filters:
         run = run.apply(filters, before_enrichment=True)
-    _enrich_or_score(run, args, filters, rules, trail_events)
+    _enrich_or_score(run, args, contexts, aws, rules, trail_events)
     if filters:
         try:
             run = run.apply(filters)
@@ -606,12 +605,12 @@ def _contexts(args: argparse.Namespace, filters: Filters) -> set[str]:
 def _enrich_or_score(
     run: Run,
     args: argparse.Namespace,
-    filters: Filters,
+    contexts: set[str],
+    aws: Aws | None,
     rules: dict[str, Any] | None,
     trail_events: dict[str, list[str]] | None,
 ) -> None:
-    contexts = _contexts(args, filters)
-    if not contexts:
+    if aws is None or not contexts:
         run.score_impact(args.impact_config, args.trait_rules)  # from the findings alone
         return
     with ExitStack() as stack:
@@ -619,7 +618,7 @@ def _enrich_or_score(
             if not args.quiet:
                 print("metahub: starting the emulated demo account ...", file=sys.stderr)
             stack.enter_context(emulated_account(progress=not args.quiet))
-        _enrich(run, args, contexts, rules, trail_events)
+        _enrich(run, args, aws, contexts, rules, trail_events)
 
 
 def _write(run: Run, args: argparse.Namespace, stamp: str) -> None:
@@ -774,42 +773,42 @@ def _confirmed() -> bool:
 
 
 def _context_aws(args: argparse.Namespace) -> Aws:
-    """The clients for context; the deadline counts from here."""
-    from metahub.aws import Aws, RoleSettings
+    """The clients for context, made before anything is read so that a missing profile, missing
+    credentials or a demo without its emulator stop the run at once; --deadline counts from here."""
+    from metahub.aws import Aws, CredentialsError, RoleSettings
 
+    if args.demo and (problem := missing_dependency()):
+        raise _UsageError(problem)
     role = None
     if args.mh_assume_role:
         role = RoleSettings(args.mh_assume_role, args.mh_external_id, args.mh_role_session_name)
-    return Aws(
-        role=role,
-        profile=args.mh_profile,
-        max_workers=args.max_workers,
-        read_timeout=args.read_timeout,
-        deadline=args.deadline,
-    )
-
-
-def _check_credentials(args: argparse.Namespace) -> None:
-    from metahub.aws import CredentialsError
-
     try:
-        _context_aws(args).check_credentials()
+        aws = Aws(
+            role=role,
+            profile=args.mh_profile,
+            max_workers=args.max_workers,
+            read_timeout=args.read_timeout,
+            deadline=args.deadline,
+        )
+        if not args.demo:  # the demo's credentials are the emulator's, set when it starts
+            aws.check_credentials()
     except CredentialsError as exc:
         raise _UsageError(
             f"context: {exc}; configure some, give --mh-profile, or leave out --context"
         ) from exc
+    return aws
 
 
 def _enrich(
     run: Run,
     args: argparse.Namespace,
+    aws: Aws,
     contexts: set[str],
     rules: dict[str, Any] | None,
     trail_events: dict[str, list[str]] | None,
 ) -> None:
-
     run.enrich(
-        _context_aws(args),
+        aws,
         contexts=sorted(contexts),
         detection_rules=rules,
         trail_events=trail_events,

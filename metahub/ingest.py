@@ -382,10 +382,10 @@ def _documents(stream: BinaryIO, name: str) -> Iterator[tuple[str, Any] | Proble
         document = _parse(first)
     except ValueError as exc:
         second = stream.readline(_MAX_LINE)
-        if _is_json(second):
+        if (document := _json_value(second)) is not None:
             # JSON lines whose first line is broken: report it, read on.
             yield from _whole_document(first, name, "line 1 ")
-            yield from _expand(_parse(second), name, "line 2 ")
+            yield from _expand(document, name, "line 2 ")
             yield from _json_lines(stream, name, start=3)
         elif first.lstrip()[:1] not in (b"[", b"{"):
             yield _not_json(first, name, str(exc))
@@ -516,11 +516,13 @@ def _hostile_reason(exc: Exception, data: bytes = b"") -> str:
     return f"not valid JSON: {_column_only(message)}"
 
 
-def _is_json(line: bytes) -> bool:
+def _json_value(line: bytes) -> dict[str, Any] | list[Any] | None:
+    """The array or object a line holds, or None."""
     try:
-        return isinstance(_parse(line), (dict, list))
+        value = _parse(line)
     except ValueError:
-        return False
+        return None
+    return value if isinstance(value, (dict, list)) else None
 
 
 def _json_lines(stream: BinaryIO, name: str, start: int) -> Iterator[tuple[str, Any] | Problem]:

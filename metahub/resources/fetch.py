@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +25,7 @@ from typing import Any
 import jmespath
 
 from metahub.aws import Aws, describe_error, error_code, paginate
-from metahub.resources.spec import GroupKey, Spec, group_key, relation_ids, spec_for_type
+from metahub.resources.spec import GroupKey, Relation, Spec, group_key, relation_ids, spec_for_type
 
 log = logging.getLogger(__name__)
 
@@ -167,16 +167,24 @@ class Fetcher:
         the groups of associated types in the same account and region."""
         planned, queue = set(wanted), list(wanted)
         while queue:
-            account, region, type_ = queue.pop()
-            spec, demand = spec_for_type(type_), self.demand.get(type_)
-            if spec is None or demand is None:
-                continue
-            for name in demand.relations:
-                target = spec_for_type(spec.relations[name].target)
-                if target is not None and (key := group_key(target, account, region)) not in planned:
-                    planned.add(key)
-                    queue.append(key)
+            for _, target in self._relations(queue.pop()):
+                if target not in planned:
+                    planned.add(target)
+                    queue.append(target)
         return planned
+
+    def _relations(self, key: GroupKey) -> Iterator[tuple[Relation, GroupKey]]:
+        """The demanded relations of a group's type, each with the group it leads to (same account
+        and region, or the target type's global region)."""
+        account, region, type_ = key
+        spec, demand = spec_for_type(type_), self.demand.get(type_)
+        if spec is None or demand is None:
+            return
+        for name in demand.relations:
+            relation = spec.relations[name]
+            target = spec_for_type(relation.target)
+            if target is not None:
+                yield relation, group_key(target, account, region)
 
     # --- one level --------------------------------------------------------------------------
 
@@ -298,17 +306,8 @@ class Fetcher:
     def _next_level(self, fetched: Mapping[GroupKey, list[str]]) -> dict[GroupKey, set[str] | None]:
         pending: dict[GroupKey, set[str] | None] = {}
         for key, ids in fetched.items():
-            spec = spec_for_type(key[2])
-            demand = self.demand.get(key[2])
-            if spec is None or demand is None:
-                continue
             account, region, _ = key
-            for name in demand.relations:
-                relation = spec.relations[name]
-                target = spec_for_type(relation.target)
-                if target is None:
-                    continue
-                target_key = group_key(target, account, region)
+            for relation, target_key in self._relations(key):
                 if relation.reverse is not None:
                     pending[target_key] = None
                     continue
