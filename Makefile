@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench lambda-package clean
+.PHONY: demo test lint bench screenshots lambda-package clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+# The README's pictures of the report (docs/report*.png), made by the report's browser test.
+screenshots: $(STAMP)
+	METAHUB_SCREENSHOTS=docs $(BIN)/pytest -q tests/test_html_report.py -k screenshots
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ingest.py

@@ -14,23 +14,22 @@ from typing import Any
 
 import pytest
 
-SHARED = Path(os.environ.get("METAHUB_SHARED", Path(__file__).resolve().parents[2] / "shared"))
-FIXTURES = SHARED / "fixtures"
-ASFF_FIXTURE = FIXTURES / "prowler-5.46-lab1.asff.json.gz"
+from metahub.demo import demo_findings, seed_lab_account
+
+# Everything the suite reads is in the repository: the lab scan's ASFF is the demo's own sample
+# (metahub/demo/), its OCSF twin and what seeding the lab account must give are in tests/fixtures/lab/.
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "lab"
+ASFF_FIXTURE = demo_findings()
 OCSF_FIXTURE = FIXTURES / "prowler-5.46-lab1.ocsf.json.gz"
 
 
 @pytest.fixture(scope="session")
 def asff_fixture() -> Path:
-    if not ASFF_FIXTURE.exists():
-        pytest.fail(f"lab fixture missing: {ASFF_FIXTURE} (set METAHUB_SHARED to the shared/ folder)")
     return ASFF_FIXTURE
 
 
 @pytest.fixture(scope="session")
 def ocsf_fixture() -> Path:
-    if not OCSF_FIXTURE.exists():
-        pytest.fail(f"lab fixture missing: {OCSF_FIXTURE} (set METAHUB_SHARED to the shared/ folder)")
     return OCSF_FIXTURE
 
 
@@ -69,9 +68,6 @@ def make_finding(
 def write(path: Path, data: Any) -> Path:
     path.write_text(json.dumps(data))
     return path
-
-
-LAB = SHARED / "lab"
 
 
 @contextmanager
@@ -141,14 +137,12 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def lab_endpoint() -> Any:
-    """A moto server holding the lab account, rebuilt with shared/lab/seed_account.py (seed 42).
+    """A moto server holding the lab account, rebuilt by the demo's seeder (moto seeded with 42)
+    call for call as the account that Prowler scanned.
 
     Tests read it and never change it; boto3 reaches it through AWS_ENDPOINT_URL.
     """
     import logging
-    import subprocess
-    import sys
-    import urllib.request
 
     from moto.server import ThreadedMotoServer
 
@@ -162,21 +156,7 @@ def lab_endpoint() -> Any:
             urllib.request.urlopen(
                 urllib.request.Request(f"{endpoint}/moto-api/seed?a=42", method="POST")
             ).close()
-            seeded = subprocess.run(
-                [
-                    sys.executable,
-                    str(LAB / "seed_account.py"),
-                    "--scale",
-                    "2",
-                    "--regions",
-                    "us-east-1,eu-west-1",
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-                env=dict(os.environ),
-            )
-            summary = json.loads(seeded.stdout)
+            summary = seed_lab_account()
             expected = json.loads((FIXTURES / "lab1-seed-summary.json").read_text())
             assert summary == expected, (
                 "the lab account's ids differ from the fixture's: is moto 5.2.5 installed?"

@@ -146,8 +146,15 @@ def test_bad_filter_on_the_command_line_is_a_usage_error(tmp_path: Path, capsys:
     assert "did you mean is_public" in capsys.readouterr().err
 
 
-def test_finding_filters_apply_before_any_fetch(tmp_path: Path, capsys: Any) -> None:
-    """Nothing survives the finding filter, so nothing is fetched (there is no AWS here)."""
+def test_finding_filters_apply_before_any_fetch(
+    tmp_path: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing survives the finding filter, so nothing is fetched: credentials that would work,
+    and an endpoint where nothing listens."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     source = write(tmp_path / "f.json", [make_finding(Severity={"Label": "LOW"})])
     code = main(
         [
