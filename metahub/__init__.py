@@ -9,12 +9,14 @@ __version__ = "0.1.0"
 
 from metahub.ingest import IngestReport, Problem
 from metahub.models import PALETTE, VERDICTS, AffectedResource, Finding, severity_style
-from metahub.run import Run, load
+from metahub.run import ContextUnreachable, ContextWarning, Run, load
 
 __all__ = [
     "PALETTE",
     "VERDICTS",
     "AffectedResource",
+    "ContextUnreachable",
+    "ContextWarning",
     "Finding",
     "IngestReport",
     "Problem",

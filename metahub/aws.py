@@ -15,6 +15,8 @@ call not yet started fail at once, so a hanging endpoint costs bounded time.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import os
 import threading
 import time
@@ -25,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
+import botocore
 import botocore.session
 from botocore.config import Config
 from botocore.credentials import CredentialProvider, RefreshableCredentials
@@ -53,6 +56,12 @@ THROTTLED = {
 }
 
 
+PACED_SERVICES = frozenset({"cloudtrail"})
+"""Services whose every call metahub paces itself, throttling included (:func:`paced_call`), where
+botocore's own retries would only multiply the cost of a call that keeps failing (an endpoint
+without the API): one retry is left for a passing error."""
+
+
 class AccountUnavailable(Exception):
     """No credentials for an account: context for its resources stays unknown."""
 
@@ -63,8 +72,35 @@ class DeadlineReached(BotoCoreError):  # type: ignore[misc]
     fmt = "the run's deadline passed before this call was sent"
 
 
-class CredentialsError(Exception):
+class ConfigurationError(Exception):
+    """The AWS configuration cannot work at all: found before any call, said in one line."""
+
+
+class CredentialsError(ConfigurationError):
     """The starting credentials cannot be used at all (no such profile, none found)."""
+
+
+class RegionError(ConfigurationError):
+    """A region name that no AWS partition has (a typo such as ``us-eats-1``)."""
+
+
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every region of every partition that this botocore knows (its ``partitions.json``)."""
+    data = botocore.session.Session().get_component("data_loader").load_data("partitions")
+    return frozenset(region for partition in data["partitions"] for region in partition["regions"])
+
+
+def check_region(region: str | None, where: str) -> None:
+    """Raise :class:`RegionError` naming ``where`` the region came from, with the closest names."""
+    if region is None or region in known_regions():
+        return
+    close = difflib.get_close_matches(region, sorted(known_regions()), n=2, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    raise RegionError(
+        f"{where}: {region!r} is no AWS region{hint} (botocore {botocore.__version__} knows "
+        f"{len(known_regions())}; a newer region needs a newer botocore)"
+    )
 
 
 @dataclass(frozen=True)
@@ -85,6 +121,10 @@ def describe_error(exc: BaseException, operation: str = "") -> str:
         if code in THROTTLED:
             return f"{where}throttled by AWS, retries exhausted ({code})"
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code.isdigit():  # an HTTP status and no AWS error code: not AWS's answer
+            return (
+                f"{where}the endpoint answered HTTP {code} without an AWS error (does it implement this API?)"
+            )
         if isinstance(status, int) and status >= 500:
             return f"{where}AWS service error {status} ({code})"
         return f"{where}{code}"
@@ -138,8 +178,13 @@ class Aws:
             self._base = boto3.session.Session(
                 botocore_session=self._core, region_name=os.environ.get("AWS_REGION") or None
             )
-        except ProfileNotFound:
-            raise CredentialsError(f"no AWS profile named {profile!r} in the AWS config files") from None
+        except ProfileNotFound as exc:
+            named = exc.kwargs.get("profile", profile)
+            origin = "" if profile else " (from AWS_PROFILE)"
+            raise CredentialsError(
+                f"no AWS profile named {named!r}{origin} in the AWS config files "
+                f"({os.environ.get('AWS_CONFIG_FILE', '~/.aws/config')})"
+            ) from None
         self._config = Config(
             retries=self._retries(max_attempts),
             connect_timeout=min(5, read_timeout),
@@ -156,6 +201,9 @@ class Aws:
         self._caller: str | BaseException | None = None
         self._unavailable: dict[str, str] = {}
         self.calls: Counter[str] = Counter()
+        self.answered: Counter[str] = Counter()
+        """Calls AWS answered with success, per ``service:Operation``: what tells a run that saw its
+        accounts from one that reached nothing (every call refused, unreachable or never signed)."""
 
     def _retries(self, max_attempts: int | None) -> dict[str, Any]:
         """Only what nobody configured: AWS_RETRY_MODE / AWS_MAX_ATTEMPTS and the profile win."""
@@ -168,6 +216,12 @@ class Aws:
         elif not (os.environ.get("AWS_MAX_ATTEMPTS") or profile.get("max_attempts")):
             retries["max_attempts"] = 6
         return retries
+
+    def check_region(self) -> None:
+        """Raise :class:`RegionError` when the starting region (``AWS_REGION``, ``AWS_DEFAULT_REGION``
+        or the profile's) is no AWS region, before a call goes to a host that does not exist."""
+        variable = next((v for v in ("AWS_REGION", "AWS_DEFAULT_REGION") if os.environ.get(v)), None)
+        check_region(self.region, variable or "the AWS profile's region")
 
     def check_credentials(self) -> None:
         """Raise :class:`CredentialsError` with one line when no credentials are found, or they
@@ -198,6 +252,17 @@ class Aws:
     def total_calls(self) -> int:
         return sum(self.calls.values())
 
+    @property
+    def unavailable(self) -> dict[str, str]:
+        """Accounts that could not be entered, with the reason (no credentials, AssumeRole refused)."""
+        return dict(self._unavailable)
+
+    def _answer(self, event_name: str, http_response: Any = None, **_: Any) -> None:
+        if http_response is not None and http_response.status_code < 300:
+            _event, service, operation = event_name.split(".", 2)
+            with self._count_lock:
+                self.answered[f"{service}:{operation}"] += 1
+
     # --- sessions and clients --------------------------------------------------------------
 
     def caller_account(self) -> str:
@@ -219,6 +284,7 @@ class Aws:
             return self._account_locks.setdefault(account, threading.Lock())
 
     def client(self, service: str, account: str, region: str, partition: str = "aws") -> Any:
+        """The client of ``service`` in one account and region, made once."""
         key = (account, region, service)
         client = self._clients.get(key)
         if client is None:
@@ -226,7 +292,12 @@ class Aws:
             with self._lock:
                 client = self._clients.get(key)
                 if client is None:
-                    client = self._clients[key] = self._new_client(session, service, region)
+                    config = None
+                    if service in PACED_SERVICES:  # the same retry mode, two attempts in all
+                        retries = {**(self._config.retries or {}), "total_max_attempts": 2}
+                        retries.pop("max_attempts", None)
+                        config = self._config.merge(Config(retries=retries))
+                    client = self._clients[key] = self._new_client(session, service, region, config)
         return client
 
     def _session(self, account: str, partition: str) -> boto3.session.Session:
@@ -293,9 +364,12 @@ class Aws:
         core.get_component("credential_provider").insert_before("env", _Assumed(credentials))
         return boto3.session.Session(botocore_session=core, region_name=self._base.region_name)
 
-    def _new_client(self, session: boto3.session.Session, service: str, region: str) -> Any:
-        client = session.client(service, region_name=region, config=self._config)
+    def _new_client(
+        self, session: boto3.session.Session, service: str, region: str, config: Config | None = None
+    ) -> Any:
+        client = session.client(service, region_name=region, config=config or self._config)
         client.meta.events.register_first("before-send", self._before_send)
+        client.meta.events.register("after-call", self._answer)
         host = urlsplit(client.meta.endpoint_url).hostname or ""
         if service == "s3control" and not host.endswith(".amazonaws.com"):
             client.meta.events.register("before-sign.s3-control", _drop_account_host_label)

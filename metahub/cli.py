@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import sys
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
@@ -31,7 +32,7 @@ from metahub.ingest import Source
 from metahub.json_outputs import JSON_MODES, write_json
 from metahub.logs import configure as configure_logging
 from metahub.models import SEVERITY_ORDER, AffectedResource
-from metahub.run import OUTPUT_MODES, Run, load
+from metahub.run import OUTPUT_MODES, ContextUnreachable, ContextWarning, Run, load
 from metahub.securityhub import (
     DEFAULT_FILTERS,
     SecurityHubError,
@@ -47,15 +48,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("metahub")
 
-EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_ACTIONS, EXIT_OUTPUT = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_ACTIONS, EXIT_OUTPUT, EXIT_NO_CONTEXT = 0, 1, 2, 3, 4, 5
 EXIT_INTERNAL = 70  # EX_SOFTWARE (sysexits.h): a bug in metahub, never a verdict on the input
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 """0 all done; 1 some findings were rejected (the rest went through); 2 usage or unreadable input;
-3 not every Security Hub update took; 4 an output could not be written (the others were)."""
+3 not every Security Hub update took; 4 an output could not be written (the others were); 5 context
+was asked for and AWS answered no call (every check unknown; the outputs are written and say so)."""
 _KINDS_SHOWN = 8
 _DEMO_MODES = ("json-short", "json-statistics", "html")
 _PROBLEMS_SHOWN = 20
 _LIST_VIEWS = ("short", "full", "inventory", "statistics")
+_FOUND = {
+    "is_public": ("true", "public"),
+    "is_encrypted": ("false", "unencrypted"),
+    "is_unrestricted": ("true", "unrestricted"),
+}
+"""The rollups the closing line counts: the worrying verdict, and its word."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -80,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Group security findings (ASFF, Prowler OCSF) by the resource they affect, and report.",
         epilog="Exit status: 0 ok, 1 some findings were rejected, 2 usage error, missing credentials or "
         "unreadable input, 3 Security Hub did not take every update, 4 an output could not be written, "
-        "70 internal error, 130 interrupted.",
+        "5 context reached no AWS account, 70 internal error, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"metahub {__version__}")
     _input_flags(parser)
@@ -469,16 +477,16 @@ def _main(argv: list[str] | None) -> int:
         contexts = _contexts(args, filters)
         aws = _context_aws(args) if contexts else None
         rules, trail_events = _load_config_files(args)
-    except _UsageError as exc:
-        if exc.show_usage:
-            parser.print_usage(sys.stderr)
+    except _UsageError as exc:  # the reason first, and one line to go on with
         print(f"metahub: error: {exc}", file=sys.stderr)
+        if exc.show_usage:
+            print("metahub: see 'metahub --help' for every flag", file=sys.stderr)
         return EXIT_USAGE
 
     run = load(*sources, only_failed=args.only_failed, only_active=args.only_active)
     if filters:
         run = run.apply(filters, before_enrichment=True)
-    _enrich_or_score(run, args, contexts, aws, rules, trail_events)
+    reached = _enrich_or_score(run, args, contexts, aws, rules, trail_events)
     if filters:
         try:
             run = run.apply(filters)
@@ -495,6 +503,8 @@ def _main(argv: list[str] | None) -> int:
             return status
     if run.report.unreadable:
         return EXIT_USAGE
+    if not reached:
+        return EXIT_NO_CONTEXT
     if run.write_failures:
         return EXIT_OUTPUT
     return EXIT_REJECTED if run.report.rejected else EXIT_OK
@@ -609,16 +619,18 @@ def _enrich_or_score(
     aws: Aws | None,
     rules: dict[str, Any] | None,
     trail_events: dict[str, list[str]] | None,
-) -> None:
+) -> bool:
+    """Enrich when context was asked for, else score from the findings; False when enrichment
+    reached no account."""
     if aws is None or not contexts:
         run.score_impact(args.impact_config, args.trait_rules)  # from the findings alone
-        return
+        return True
     with ExitStack() as stack:
         if args.demo:
             if not args.quiet:
                 print("metahub: starting the emulated demo account ...", file=sys.stderr)
             stack.enter_context(emulated_account(progress=not args.quiet))
-        _enrich(run, args, aws, contexts, rules, trail_events)
+        return _enrich(run, args, aws, contexts, rules, trail_events)
 
 
 def _write(run: Run, args: argparse.Namespace, stamp: str) -> None:
@@ -676,7 +688,7 @@ class _Hub:
     """The Security Hub side of a command line: where, with which credentials, what to write."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from metahub.aws import Aws, CredentialsError, RoleSettings
+        from metahub.aws import Aws, ConfigurationError, RoleSettings, check_region
 
         role = RoleSettings(args.sh_assume_role, args.sh_external_id) if args.sh_assume_role else None
         if role and not args.sh_account:
@@ -689,8 +701,12 @@ class _Hub:
                 read_timeout=args.read_timeout,
             )
             if not args.demo:  # the demo reads no Security Hub and never writes to one
+                if args.sh_region:
+                    check_region(args.sh_region, "--sh-region")
+                else:
+                    self.aws.check_region()
                 self.aws.check_credentials()
-        except CredentialsError as exc:
+        except ConfigurationError as exc:
             files = "" if args.input_asff else "; or read files: --input-asff FILE ... (or --demo)"
             raise SecurityHubError(f"Security Hub: {exc}{files}") from exc
         self.account = args.sh_account
@@ -775,7 +791,7 @@ def _confirmed() -> bool:
 def _context_aws(args: argparse.Namespace) -> Aws:
     """The clients for context, made before anything is read so that a missing profile, missing
     credentials or a demo without its emulator stop the run at once; --deadline counts from here."""
-    from metahub.aws import Aws, CredentialsError, RoleSettings
+    from metahub.aws import Aws, ConfigurationError, CredentialsError, RoleSettings
 
     if args.demo and (problem := missing_dependency()):
         raise _UsageError(problem)
@@ -790,11 +806,14 @@ def _context_aws(args: argparse.Namespace) -> Aws:
             read_timeout=args.read_timeout,
             deadline=args.deadline,
         )
-        if not args.demo:  # the demo's credentials are the emulator's, set when it starts
+        if not args.demo:  # the demo's credentials and region are the emulator's, set when it starts
+            aws.check_region()
             aws.check_credentials()
-    except CredentialsError as exc:
+    except ConfigurationError as exc:
         raise _UsageError(
-            f"context: {exc}; configure some, give --mh-profile, or leave out --context"
+            f"context: {exc}; give --mh-profile NAME or configure credentials, or leave out --context"
+            if isinstance(exc, CredentialsError)
+            else f"context: {exc}"
         ) from exc
     return aws
 
@@ -806,30 +825,45 @@ def _enrich(
     contexts: set[str],
     rules: dict[str, Any] | None,
     trail_events: dict[str, list[str]] | None,
-) -> None:
-    run.enrich(
-        aws,
-        contexts=sorted(contexts),
-        detection_rules=rules,
-        trail_events=trail_events,
-        lookback_days=args.trail_lookback_days,
-        max_workers=args.max_workers,
-        progress=not args.quiet,
-        impact_config=args.impact_config,
-        combination_rules=args.combination_rules,
-        trait_rules=args.trait_rules,
-    )
+) -> bool:
+    """The run's context; a run that reached no account says so first, and returns False."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ContextWarning)  # said below, with the other unknowns
+            run.enrich(
+                aws,
+                contexts=sorted(contexts),
+                detection_rules=rules,
+                trail_events=trail_events,
+                lookback_days=args.trail_lookback_days,
+                max_workers=args.max_workers,
+                progress=not args.quiet,
+                impact_config=args.impact_config,
+                combination_rules=args.combination_rules,
+                trait_rules=args.trait_rules,
+            )
+    except ContextUnreachable as exc:
+        print(f"metahub: error: {exc}", file=sys.stderr)
+        return False
     report = run.enrichment
     if report is None or args.quiet:
-        return
-    kinds = unknown_kinds(run.resources.values())
-    for (type_, kind), count in kinds.most_common(_KINDS_SHOWN):
-        print(f"metahub: unknown for {count:,} {type_}: {kind}", file=sys.stderr)
-    if len(kinds) > _KINDS_SHOWN:
+        return True
+    for account, reason in sorted(report.unreachable.items()):
+        print(f"metahub: warning: account {account} not seen: {reason}", file=sys.stderr)
+    by_kind: dict[str, Counter[str]] = {}
+    for (type_, kind), count in unknown_kinds(run.resources.values()).items():
+        by_kind.setdefault(kind, Counter())[type_] += count
+    ranked = sorted(by_kind.items(), key=lambda item: -sum(item[1].values()))
+    for kind, types in ranked[:_KINDS_SHOWN]:  # one line per reason, however many types it touched
+        ((only, _),) = types.most_common(1)
+        what = only if len(types) == 1 else f"resources of {len(types)} types"
+        print(f"metahub: unknown for {sum(types.values()):,} {what}: {kind}", file=sys.stderr)
+    if len(ranked) > _KINDS_SHOWN:
         print(
-            f"metahub: ... and {len(kinds) - _KINDS_SHOWN} more kinds of unknown (see 'unknown' in the outputs)",
+            f"metahub: ... and {len(ranked) - _KINDS_SHOWN} more kinds of unknown (see 'unknown' in the outputs)",
             file=sys.stderr,
         )
+    return True
 
 
 def unknown_kinds(resources: Iterable[AffectedResource]) -> Counter[tuple[str, str]]:
@@ -868,15 +902,16 @@ def _found_line(run: Run) -> str:
     failing = sum(1 for r in run.resources.values() if any(f.outcome == "FAILED" for f in r.findings))
     line = f"metahub: found {sum(failed.values()):,} failed findings ({by_severity or 'none'}) on {failing:,} resources"
     if run.enrichment is not None:
-
-        def count(name: str, worrying: bool) -> int:
-            values = [(r.metachecks or {}).get(name) for r in run.resources.values()]
-            return sum(1 for value in values if value is not None and bool(value) is worrying)
-
-        line += (
-            f"; {count('is_public', True):,} public, {count('is_encrypted', False):,} unencrypted, "
-            f"{count('is_unrestricted', True):,} unrestricted"
-        )
+        resources = run.resources.values()
+        if not any(r.context_seen for r in resources):  # never "0 public" for resources nobody saw
+            line += "; no resource's context was seen: public, encrypted, unrestricted are unknown"
+        else:
+            verdicts = {name: Counter(r.verdict(name) for r in resources) for name in _FOUND}
+            line += "; " + ", ".join(
+                f"{verdicts[name][worst]:,} {word}"
+                + (f" ({verdicts[name]['unknown']:,} unknown)" if verdicts[name]["unknown"] else "")
+                for name, (worst, word) in _FOUND.items()
+            )
     if run.combinations:
         critical = sum(1 for c in run.combinations if c["severity"] == "CRITICAL")
         line += f"; {len(run.combinations)} toxic combination(s), {critical} critical"

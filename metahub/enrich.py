@@ -43,10 +43,32 @@ class EnrichReport:
     """Checks that stayed unknown, by reason."""
     contexts: list[str] = field(default_factory=list)
     """What was asked for: config, tags, account, cloudtrail, access-analyzer."""
+    answered: Counter[str] = field(default_factory=Counter)
+    """Calls AWS answered with success, per ``service:Operation``."""
+    unreachable: dict[str, str] = field(default_factory=dict)
+    """Accounts that could not be entered, with the reason."""
 
     @property
     def total_calls(self) -> int:
         return sum(self.calls.values())
+
+    @property
+    def reached_nothing(self) -> bool:
+        """AWS was needed and answered nothing but who the caller is: every call failed, or none
+        could be signed or sent, or no account of the findings could be entered. Such a run has
+        seen no resource, and must not read like one that found nothing wrong."""
+
+        def beyond_sts(counts: Counter[str]) -> int:
+            return sum(n for call, n in counts.items() if not call.startswith("sts:"))
+
+        return beyond_sts(self.answered) == 0 and (beyond_sts(self.calls) > 0 or bool(self.unreachable))
+
+    def why_nothing(self) -> str:
+        """The reasons that stood between the run and its accounts, most frequent first."""
+        reasons = list(dict.fromkeys(self.unreachable.values())) or [
+            reason for reason, _ in self.unknown.most_common(3)
+        ]
+        return "; ".join(reasons[:3]) or "no AWS call succeeded"
 
 
 def demand_for(types: Iterable[str]) -> dict[str, Demand]:
@@ -177,6 +199,7 @@ def enrich(
             f"unknown context {sorted(unknown_contexts)}; expected some of {', '.join(CONTEXTS)}"
         )
     aws = aws or Aws(max_workers=max_workers)
+    calls_before, answered_before = Counter(aws.calls), Counter(aws.answered)
     report = EnrichReport(contexts=sorted(wanted_contexts))
     if "config" in wanted_contexts:
         wanted, located = plan(resources.values())
@@ -202,7 +225,9 @@ def enrich(
     rules = detection_rules or load_rules()
     for resource in resources.values():
         resource.detected = detect(resource, rules)
-    report.calls = Counter(aws.calls)
+    report.calls = Counter(aws.calls) - calls_before
+    report.answered = aws.answered - answered_before
+    report.unreachable = aws.unavailable
     report.seconds = time.perf_counter() - started
     return report
 
@@ -251,7 +276,7 @@ def _attach_tags(
             elif resource.arn in found:
                 resource.metatags = found[resource.arn]
             else:
-                reason = "IAM keeps tags of this kind apart (only roles' and users' are read)"
+                reason = "IAM keeps tags of this kind apart (only those of roles and users are read)"
                 resource.unknown["metatags"] = reason
                 report.unknown[reason] += 1
 
@@ -314,8 +339,15 @@ def _attach_trails(
         except Exception as exc:
             return describe_error(exc, "cloudtrail:LookupEvents")
 
+    # One name per (account, region) first: where CloudTrail cannot answer at all (access denied,
+    # an endpoint without LookupEvents), the other names of that group are not asked in vain.
+    firsts = {group: (group, min(names)) for group, names in names_by_group.items()}
     with ThreadPoolExecutor(max_workers, thread_name_prefix="metahub-trails") as pool:
-        results = list(pool.map(run, tasks))
+        answers = dict(zip(firsts.values(), pool.map(run, firsts.values()), strict=True))
+        failed = {task[0]: found for task, found in answers.items() if isinstance(found, str)}
+        rest = [task for task in tasks if task not in answers and task[0] not in failed]
+        answers.update(zip(rest, pool.map(run, rest), strict=True))
+    results = [answers.get(task, failed.get(task[0], "")) for task in tasks]
     for (group, name), found in zip(tasks, results, strict=True):
         if isinstance(found, str):
             for resource in members[group]:

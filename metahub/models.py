@@ -332,6 +332,15 @@ class AffectedResource(BaseModel):
             return "UNRATED"  # failed findings without a severity
         return "PASSED" if self.findings and outcomes["PASSED"] == len(self.findings) else None
 
+    @property
+    def context_seen(self) -> bool | None:
+        """Whether enrichment saw this resource: True when some check has a value, False when it
+        has checks and every one is unknown (not found, another account's, AWS refused), None when
+        it has no checks (not enriched, an account-level pseudo-ARN, a type without checks)."""
+        if not self.metachecks:
+            return None
+        return any(value is not None for value in self.metachecks.values())
+
     def verdict(self, name: str) -> str:
         """A check of this resource in one of :data:`VERDICTS`."""
         checks = self.metachecks or {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from html import escape
@@ -34,6 +35,23 @@ OUTPUT_MODES = (
     "sqlite",
     "html",
 )
+
+
+class ContextWarning(UserWarning):
+    """Enrichment saw some accounts but not all (a role it could not assume, another account
+    reached with the caller's credentials)."""
+
+
+class ContextUnreachable(RuntimeError):
+    """Enrichment reached no account: every check is unknown. The run keeps what was tried
+    (``run.enrichment``, each resource's ``unknown``), so outputs can still be written."""
+
+    def __init__(self, report: EnrichReport) -> None:
+        super().__init__(
+            f"enrichment reached no AWS account ({report.why_nothing()}): no resource was seen, "
+            "so every check is unknown"
+        )
+        self.report = report
 
 
 class Run:
@@ -75,7 +93,11 @@ class Run:
         combinations of the built-in rules and ``combination_rules`` files.
 
         ``aws`` carries credentials and roles (default: the standard credential chain). AWS
-        trouble never raises: affected values are null and ``resource.unknown`` says why.
+        trouble for some resources never raises: affected values are null and ``resource.unknown``
+        says why, and accounts that could not be entered are named in a :class:`ContextWarning`.
+        When AWS answered no call at all (no credentials, a wrong endpoint, every call refused),
+        :class:`ContextUnreachable` is raised after the run is scored, so that
+        such a run never reads like a clean one; ``self.enrichment`` and the resources keep the reasons.
         """
         from metahub.enrich import enrich
 
@@ -91,7 +113,18 @@ class Run:
         )
         self.score_impact(impact_config, trait_rules)
         self.find_combinations(combination_rules)
-        return self.enrichment
+        report = self.enrichment
+        if report.reached_nothing:
+            raise ContextUnreachable(report)
+        if report.unreachable:
+            names = "; ".join(f"{reason}" for reason in list(report.unreachable.values())[:3])
+            warnings.warn(
+                f"{len(report.unreachable)} account(s) could not be entered, their resources' context "
+                f"is unknown: {names}",
+                ContextWarning,
+                stacklevel=2,
+            )
+        return report
 
     def find_combinations(self, rule_files: Sequence[str | Path] = ()) -> list[dict[str, Any]]:
         """What is dangerous together, with its path (built-in rules and ``rule_files``); each record

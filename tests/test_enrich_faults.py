@@ -113,18 +113,40 @@ def test_throttling_that_never_ends(lab_endpoint: str) -> None:
 
 def test_unreachable_endpoint(lab_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    """A run that reached nothing raises, naming why, and keeps every reason on its resources."""
     run = _run((PUBLIC_INSTANCE, "AwsEc2Instance"), (PUBLIC_BUCKET, "AwsS3Bucket"))
-    report = run.enrich(Aws(max_attempts=1))
+    with pytest.raises(metahub.ContextUnreachable, match="sts:GetCallerIdentity: endpoint unreachable"):
+        run.enrich(Aws(max_attempts=1))
     for resource in run.resources.values():
         assert set(resource.metachecks.values()) == {None}
+        assert resource.context_seen is False
         assert all("endpoint unreachable" in reason for reason in resource.unknown.values())
-    assert report.enriched == 0
+    assert run.enrichment is not None and run.enrichment.enriched == 0
+    assert run.enrichment.reached_nothing
+
+
+def test_an_account_not_entered_is_a_warning(lab_endpoint: str) -> None:
+    """The caller's own account is seen; another one, without a role, is named in a warning."""
+    other = "arn:aws:ec2:us-east-1:111111111111:instance/i-0123456789abcdef0"
+    run = metahub.Run.from_findings(
+        [
+            make_finding("mine", PUBLIC_INSTANCE, Resources=[{"Type": "AwsEc2Instance", "Id": PUBLIC_INSTANCE}]),
+            make_finding(
+                "theirs", other, AwsAccountId="111111111111", Resources=[{"Type": "AwsEc2Instance", "Id": other}]
+            ),
+        ]
+    )
+    with pytest.warns(metahub.ContextWarning, match="1 account"):
+        report = run.enrich(Aws())
+    assert not report.reached_nothing and set(report.unreachable) == {"111111111111"}
+    assert run.resources[PUBLIC_INSTANCE].context_seen and run.resources[other].context_seen is False
 
 
 def test_account_we_cannot_enter(lab_endpoint: str) -> None:
     other = "arn:aws:ec2:us-east-1:111111111111:instance/i-0123456789abcdef0"
     run = _run((other, "AwsEc2Instance"), account="111111111111")
-    run.enrich(Aws())
+    with pytest.raises(metahub.ContextUnreachable, match="not the caller's"):  # its only account
+        run.enrich(Aws())
     reason = run.resources[other].unknown["is_public"]
     assert (
         "account 111111111111 is not the caller's (123456789012) and no --mh-assume-role was given" in reason

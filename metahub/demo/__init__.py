@@ -53,7 +53,9 @@ def emulated_account(
         raise RuntimeError(problem)
     from moto.server import ThreadedMotoServer
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.getLogger("werkzeug").setLevel(
+        logging.CRITICAL
+    )  # an unimplemented API is metahub's line to say, once, not a traceback per request
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
