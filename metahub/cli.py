@@ -344,9 +344,10 @@ def _output_flags(parser: argparse.ArgumentParser) -> None:
     outputs.add_argument(
         "--output-modes",
         nargs="*",
-        choices=OUTPUT_MODES,
+        choices=[*OUTPUT_MODES, "metahub"],
         default=None,
         help="files to write (default: all JSON modes; with --demo, json-short, json-statistics and html; "
+        "with --list-findings, none; 'metahub': MetaHub's default set, the JSON modes, html, csv and xlsx; "
         "give the flag alone to write none)",
     )
     outputs.add_argument(
@@ -489,10 +490,13 @@ def _main(argv: list[str] | None) -> int:
     reached = _enrich_or_score(run, args, contexts, aws, rules, trail_events)
     if filters:
         try:
-            run = run.apply(filters)
+            unfiltered, run = run, run.apply(filters)
         except FilterError as exc:  # a --query naming fields no resource has: nothing is written
             print(f"metahub: error: {exc}; nothing was written", file=sys.stderr)
             return EXIT_USAGE
+        if filters.tags and not run.resources and not args.quiet:
+            for hint in filters.tag_hints(unfiltered.resources.values()):
+                print(f"metahub: {hint}", file=sys.stderr)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     if args.output_label:  # every file of the run: metahub-short-acme-<time>.json, the problems, the actions
         stamp = f"{args.output_label}-{stamp}"
@@ -636,7 +640,10 @@ def _enrich_or_score(
 def _write(run: Run, args: argparse.Namespace, stamp: str) -> None:
     """The outputs, the --list-findings views on stdout, and what happened on stderr."""
     if args.output_modes is None:  # what a newcomer wants to open, not 27 MB of JSON
-        args.output_modes = list(_DEMO_MODES if args.demo else JSON_MODES)
+        listing = args.list_findings is not None  # printing was asked for, not files
+        args.output_modes = [] if listing else list(_DEMO_MODES if args.demo else JSON_MODES)
+    if "metahub" in args.output_modes:
+        args.output_modes = list(dict.fromkeys(m for mode in args.output_modes for m in _modes(mode)))
     _print_problems(run, args.output_dir if args.output_modes else None, stamp)
     try:
         for view in ["full"] if args.list_findings == [] else args.list_findings or []:
@@ -668,6 +675,14 @@ def _write(run: Run, args: argparse.Namespace, stamp: str) -> None:
                 )
     for mode, reason in run.write_failures.items():
         print(f"metahub: error: could not write {mode}: {reason}", file=sys.stderr)
+
+
+METAHUB_MODES = ("json-short", "json-full", "json-statistics", "json-inventory", "html", "csv", "xlsx")
+"""MetaHub's default ``--output-modes`` (its lib/arguments.py), offered as ``--output-modes metahub``."""
+
+
+def _modes(mode: str) -> tuple[str, ...]:
+    return METAHUB_MODES if mode == "metahub" else (mode,)
 
 
 def _uses_security_hub(args: argparse.Namespace) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -252,6 +253,28 @@ class Filters:
         return all(any(name in present for name in check_names(key)) for key in self.checks)
 
     # --- resources, after enrichment -------------------------------------------------------------
+
+    def tag_hints(self, resources: Iterable[AffectedResource]) -> list[str]:
+        """For a tag filter that kept nothing: per key, the values the resources do have, closest
+        to the asked ones first (``Environment=production`` when the tags say ``prod``)."""
+        present: dict[str, Counter[str]] = {key: Counter() for key in self.tags}
+        for resource in resources:
+            tags = resource.effective_tags
+            for key in self.tags:
+                if key in tags:
+                    present[key][tags[key]] += 1
+        hints = []
+        for key, asked in self.tags.items():
+            values = present[key]
+            if not values:
+                hints.append(f"no resource has a tag {key!r}")
+                continue
+            close = [v for a in sorted(asked) for v in difflib.get_close_matches(a, values, n=3, cutoff=0.3)]
+            ranked = list(dict.fromkeys([*close, *(v for v, _ in values.most_common())]))
+            shown = ", ".join(f"{v} ({values[v]:,})" for v in ranked[:8])
+            more = f" and {len(ranked) - 8} more" if len(ranked) > 8 else ""
+            hints.append(f"{key}: {', '.join(sorted(asked))} matched nothing; its values are {shown}{more}")
+        return hints
 
     def keeps_resource(self, resource: AffectedResource, document: Mapping[str, Any] | None = None) -> bool:
         checks = resource.metachecks or {}

@@ -21,6 +21,7 @@ import jinja2
 from metahub import __version__
 from metahub.checks.base import ROLLUPS
 from metahub.models import OUTCOMES, PALETTE, SEVERITY_ORDER, AffectedResource, Finding
+from metahub.ranking import why
 
 if TYPE_CHECKING:
     from metahub.run import Run
@@ -62,27 +63,6 @@ def label(resource: AffectedResource) -> str:
     return re.split(r"[/:]", tail)[-1] or tail
 
 
-def impact_reason(resource: AffectedResource) -> str:
-    """Why a resource ranks where it does, in one line: its worrying properties, then its findings."""
-    if resource.impact is None:
-        return ""
-    worrying = {
-        "exposure": ("effectively-public", "restricted-public", "unrestricted-private", "launch-public"),
-        "access": ("unrestricted", "unrestricted-principal", "dangerous-actions", "cross-account-principal"),
-        "encryption": ("unencrypted",),
-        "environment": ("production",),
-    }
-    properties = resource.impact["properties"]
-    parts = [
-        properties[name]["value"] for name, values in worrying.items() if properties[name]["value"] in values
-    ]
-    failed = resource.impact["failed_findings"]
-    counts = ", ".join(f"{failed[s]} {s.lower()}" for s in SEVERITY_ORDER if failed.get(s))
-    if resource.combinations:
-        parts.insert(0, f"toxic: {resource.combinations[0]['title'].lower()}")
-    return "; ".join([*parts, f"failed {counts}" if counts else "nothing failed"])
-
-
 def safe_url(url: Any) -> str | None:
     """A remediation link that may become a live link: http(s) only (never ``javascript:``)."""
     return url if isinstance(url, str) and re.match(r"https?://", url, re.IGNORECASE) else None
@@ -119,7 +99,7 @@ def report_data(
                 {"tags": tags, **resource.context()},
                 label(resource),
                 (resource.impact or {}).get("score"),
-                impact_reason(resource),
+                why(resource),  # the ranking rule's reasons: what to fix first, and why
             ]
         )
         for finding in resource.findings:
@@ -155,7 +135,7 @@ def report_data(
         "version": __version__,
         "severities": list(SEVERITY_ORDER),
         "outcomes": list(OUTCOMES),
-        "palette": {label: f"#{colour}" for label, colour in PALETTE.items()},
+        "palette": dict(PALETTE),
         "rollups": rollups,
         "tagColumns": [f"Tag:{t}" for t in tag_columns],
         "checkColumns": checks,

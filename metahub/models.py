@@ -16,10 +16,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 SEVERITY_ORDER = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL")
 OUTCOMES = ("FAILED", "PASSED", "OTHER")
 PALETTE = {
-    "CRITICAL": "B71C1C", "HIGH": "E65100", "MEDIUM": "F9A825", "LOW": "5C7A99", "INFORMATIONAL": "90A4AE",
-    "UNRATED": "78909C", "PASSED": "2E7D32", "OTHER": "9E9E9E",
+    "CRITICAL": "#B71C1C", "HIGH": "#E65100", "MEDIUM": "#F9A825", "LOW": "#5C7A99", "INFORMATIONAL": "#90A4AE",
+    "UNRATED": "#78909C", "PASSED": "#2E7D32", "OTHER": "#9E9E9E",
 }  # fmt: skip
-"""One palette for the HTML report, the XLSX sheet and notebooks: failed severities, then passed and other."""
+"""One palette for the HTML report, the XLSX sheet and notebooks: failed severities, then passed and other;
+CSS colours, as matplotlib and pandas' Styler take them."""
 VERDICTS = ("true", "false", "unknown", "n/a")
 """A check in one word: true (true, or the data that makes it true), false, unknown (not decided:
 ``resource.unknown`` says why), n/a (the check does not apply to the resource's type)."""
@@ -29,7 +30,7 @@ def severity_style(value: Any) -> str:
     """CSS for a severity, outcome or worst-failed-severity cell, in the report's colours:
     ``run.to_dataframe().style.map(metahub.severity_style, subset=["Severity"])``."""
     colour = PALETTE.get(str(value).upper()) if value is not None else None
-    return f"background-color: #{colour}; color: white" if colour else ""
+    return f"background-color: {colour}; color: white" if colour else ""
 
 
 def _cell(value: Any, limit: int = 200) -> str:

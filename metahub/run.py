@@ -15,6 +15,7 @@ from metahub import files, json_outputs
 from metahub.grouping import group_by_resource
 from metahub.ingest import IngestReport, Source, gc_paused, read_findings
 from metahub.models import SEVERITY_ORDER, VERDICTS, AffectedResource, Finding
+from metahub.ranking import priority
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -161,21 +162,9 @@ class Run:
                 fields["impact"] = impact(resource, weights, failed)  # reads the traits
 
     def by_impact(self) -> dict[str, AffectedResource]:
-        """The resources, highest impact first; ties by worst failed severity, then most failed
-        findings (MetaHub's score saturates at 100); unscored ones last."""
-        if not any(r.impact for r in self.resources.values()):
-            return dict(self.resources)
-        rank = {label: i for i, label in enumerate(SEVERITY_ORDER)}
-        return dict(
-            sorted(
-                self.resources.items(),
-                key=lambda item: (
-                    -(item[1].impact or {}).get("score", -1),
-                    rank.get(item[1].worst_failed_severity or "", len(rank)),
-                    -item[1].outcome_counts["FAILED"],
-                ),
-            )
-        )
+        """The resources, what to fix first first: the rule of :mod:`metahub.ranking` (toxic
+        combination, proven exposure, worst failed severity, context seen, counts, impact, ARN)."""
+        return dict(sorted(self.resources.items(), key=lambda item: priority(item[1])))
 
     def filter(
         self,

@@ -148,7 +148,7 @@ def write_xlsx(path: Path, header: list[str], body: list[list[Any]]) -> Path:
         cell_.font = Font(bold=True)
     severity_column, outcome_column = header.index("Severity") + 1, header.index("Outcome") + 1
     worst_column = header.index("ResourceWorstFailedSeverity") + 1
-    fills = {label: PatternFill("solid", fgColor=colour) for label, colour in PALETTE.items()}
+    fills = {label: PatternFill("solid", fgColor=colour.lstrip("#")) for label, colour in PALETTE.items()}
     for row_number, values in enumerate(body, start=2):
         for column, value in enumerate(values, start=1):
             target = sheet.cell(row=row_number, column=column)

@@ -105,6 +105,7 @@ def metahub_cli(
     cwd: Path | None = None,
     stdin: str | None = None,
     env: dict[str, str] | None = None,
+    umask: int = -1,
 ) -> subprocess.CompletedProcess[str]:
     """The command line in a subprocess (no terminal), against ``endpoint`` when given; without
     one, with no AWS configuration at all, so that no test can reach a real account."""
@@ -124,6 +125,7 @@ def metahub_cli(
         input=stdin,
         stdin=None if stdin is not None else subprocess.DEVNULL,
         timeout=600,
+        umask=umask,
     )
 
 

@@ -195,7 +195,7 @@ def test_xlsx_neutralises_formulas_and_is_usable(tmp_path: Path) -> None:
     assert owner.data_type == "s" and owner.value == "'" + EVIL
     assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref.startswith("A1:")
     severity = sheet.cell(row=2, column=header.index("Severity") + 1)
-    assert severity.value == "HIGH" and severity.fill.fgColor.rgb.endswith(PALETTE["HIGH"])  # as in the HTML
+    assert severity.value == "HIGH" and severity.fill.fgColor.rgb.endswith(PALETTE["HIGH"][1:])  # as in the HTML
 
 
 def test_every_format_on_the_enriched_lab(enriched_lab: metahub.Run, tmp_path: Path) -> None:
@@ -264,9 +264,9 @@ def test_passed_findings_are_drawn_as_passed_in_the_sheet(tmp_path: Path) -> Non
         for row in range(2, sheet.max_row + 1)
     }
     severity = sheet.cell(row=cells["f-pass"], column=header.index("Severity") + 1)
-    assert severity.value == "CRITICAL" and severity.fill.fgColor.rgb.endswith(PALETTE["PASSED"])
+    assert severity.value == "CRITICAL" and severity.fill.fgColor.rgb.endswith(PALETTE["PASSED"][1:])
     worst = sheet.cell(row=cells["f-pass"], column=header.index("ResourceWorstFailedSeverity") + 1)
-    assert worst.value == "LOW" and worst.fill.fgColor.rgb.endswith(PALETTE["LOW"])
+    assert worst.value == "LOW" and worst.fill.fgColor.rgb.endswith(PALETTE["LOW"][1:])
 
 
 def test_worst_failed_severity_in_sqlite_and_dataframes(tmp_path: Path) -> None:

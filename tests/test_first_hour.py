@@ -100,3 +100,19 @@ def test_a_source_the_endpoint_lacks_is_one_line_and_few_calls(lab_endpoint: str
     assert reasons == {
         "cloudtrail:LookupEvents: the endpoint answered HTTP 500 without an AWS error (does it implement this API?)"
     }
+
+
+def test_a_tag_filter_that_matches_nothing_names_the_values_there(tmp_path: Path) -> None:
+    findings = [
+        make_finding(
+            f"f-{n}",
+            f"arn:aws:s3:::b-{n}",
+            Resources=[{"Type": "AwsS3Bucket", "Id": f"arn:aws:s3:::b-{n}", "Tags": {"Environment": env}}],
+        )
+        for n, env in enumerate(["prod", "prod", "stg", "dev"])
+    ]
+    source = write(tmp_path / "f.json", findings)
+    result = metahub_cli(
+        "--input-asff", str(source), "--mh-filters-tags", "Environment=production", "--output-modes"
+    )
+    assert "metahub: Environment: production matched nothing; its values are prod (2), " in result.stderr

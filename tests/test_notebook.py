@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 
 import metahub
@@ -66,6 +67,7 @@ def test_a_resource_renders_its_rollups_and_findings_escaped(enriched_lab: metah
 
 def test_one_palette_for_report_sheet_and_notebook() -> None:
     assert metahub.PALETTE is PALETTE
-    assert metahub.severity_style("critical") == f"background-color: #{PALETTE['CRITICAL']}; color: white"
-    assert metahub.severity_style("PASSED").startswith(f"background-color: #{PALETTE['PASSED']}")
+    assert metahub.severity_style("critical") == f"background-color: {PALETTE['CRITICAL']}; color: white"
+    assert metahub.severity_style("PASSED").startswith(f"background-color: {PALETTE['PASSED']}")
+    assert all(re.fullmatch(r"#[0-9A-F]{6}", colour) for colour in PALETTE.values())  # CSS, as matplotlib wants
     assert metahub.severity_style(None) == metahub.severity_style("nonsense") == ""

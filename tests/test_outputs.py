@@ -17,7 +17,7 @@ from .conftest import make_finding, metahub_cli, write
 def test_json_short_shape(asff_fixture: Path) -> None:
     run = metahub.load(asff_fixture)
     short = run.short()
-    assert list(short) == list(run.resources)
+    assert list(short) == list(run.by_impact())  # what to fix first first, scored or not
     entry = short["arn:aws:s3:::public-assets-us-east-1-0"]
     assert set(entry) == {"findings", "AwsAccountId", "Region", "ResourceType", "Concrete"}
     assert (entry["AwsAccountId"], entry["Region"], entry["ResourceType"]) == (
@@ -43,7 +43,7 @@ def test_json_full_holds_the_findings_as_given(
 
 def test_inventory_and_statistics(asff_fixture: Path) -> None:
     run = metahub.load(asff_fixture, only_failed=True)
-    assert run.inventory() == list(run.resources)
+    assert run.inventory() == list(run.by_impact())
     stats = run.statistics()
     assert stats["totals"] == {"findings": 2929, "resources": 2683}
     assert sum(stats["findings"]["SeverityLabel"].values()) == 2929
@@ -75,9 +75,25 @@ def test_cli_writes_every_mode_and_lists(tmp_path: Path, asff_fixture: Path) -> 
         check=True,
     )
     assert json.loads(result.stdout)["totals"] == {"findings": 2929, "resources": 2683}
-    names = sorted(p.name.split("-")[1] for p in (tmp_path / "o").iterdir())
-    assert names == ["full", "inventory", "short", "statistics"]
+    assert not (tmp_path / "o").exists(), "--list-findings prints; files only when --output-modes asks"
     assert "2929 findings on 2683 resources" in result.stderr
+
+
+def test_output_modes_metahub_is_metahubs_default_set(tmp_path: Path) -> None:
+    source = write(tmp_path / "f.json", [make_finding()])
+    result = metahub_cli("--input-asff", str(source), "--output-modes", "metahub", "--output-dir", str(tmp_path / "o"))
+    assert result.returncode == 0, result.stderr
+    suffixes = sorted(p.name.split("-")[1].split(".")[0] if p.suffix == ".json" else p.suffix for p in (tmp_path / "o").iterdir())
+    assert suffixes == [".csv", ".html", ".xlsx", "full", "inventory", "short", "statistics"]
+
+
+def test_outputs_follow_the_umask(tmp_path: Path) -> None:
+    """Not 0600 as the temporary file they are written through: what the umask allows (022 here)."""
+    source = write(tmp_path / "f.json", [make_finding()])
+    result = metahub_cli("--input-asff", str(source), "--output-modes", "json-short", "csv",
+                         "--output-dir", str(tmp_path / "o"), umask=0o022)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert {oct(p.stat().st_mode & 0o777) for p in (tmp_path / "o").iterdir()} == {"0o644"}
 
 
 def test_dataframes(asff_fixture: Path) -> None:
