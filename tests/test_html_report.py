@@ -383,3 +383,35 @@ def test_combinations_view_draws_each_path(browser: Any, lab_report: Path, enric
     assert fix == ranked[:10]
     assert enriched_lab.resources[fix[0]].combinations, "a proven toxic combination comes first"
     page.check_clean()
+
+
+def test_the_detail_opens_where_the_eye_is_and_closes_by_key(
+    browser: Any, enriched_lab: metahub.Run, tmp_path: Path
+) -> None:
+    """A side panel over the table, full height, with a close button and Esc, reached with the
+    keyboard (Tab to a row, Enter); the resources' columns fit a 1440 px screen without scrolling."""
+    report = enriched_lab.to_html(tmp_path / "lab.html")  # the four rollups, no extra columns
+    page = Page(browser, report, viewport={"width": 1440, "height": 900})
+    page.show("resources")
+    grid = page.page.locator(".grid").first
+    width, visible = grid.evaluate("e => [e.scrollWidth, e.clientWidth]")
+    assert width <= visible, "columns scroll sideways at 1440 px"
+    page.page.locator(".row.data").first.click()
+    detail = page.page.locator("#detail")
+    box = detail.bounding_box()
+    assert box is not None and box["y"] == 0 and box["height"] == 900 and box["x"] + box["width"] == 1440
+    assert page.page.evaluate("document.activeElement.id") == "detail"
+    detail.locator("button.close").click()
+    assert detail.is_hidden()
+    page.page.locator(".row.data").nth(1).focus()
+    page.page.keyboard.press("Enter")
+    assert detail.is_visible() and page.shown()[1] in detail.text_content()
+    page.page.keyboard.press("Escape")
+    assert detail.is_hidden() and page.page.evaluate("document.activeElement.dataset.index") == "1"
+    page.check_clean()
+
+
+def test_the_title_shows_once_on_a_phone(browser: Any, lab_report: Path) -> None:
+    phone = Page(browser, lab_report, viewport={"width": 390, "height": 844})
+    assert phone.page.locator("#title").is_visible() and phone.page.locator("#report-title").is_hidden()
+    phone.check_clean()
