@@ -238,9 +238,8 @@ class Aws:
     # --- counting --------------------------------------------------------------------------
 
     def _count(self, event_name: str, **_: Any) -> None:
-        _event, service, operation = event_name.split(".", 2)
         with self._count_lock:
-            self.calls[f"{service}:{operation}"] += 1
+            self.calls[_operation(event_name)] += 1
 
     @property
     def region(self) -> str | None:
@@ -259,9 +258,8 @@ class Aws:
 
     def _answer(self, event_name: str, http_response: Any = None, **_: Any) -> None:
         if http_response is not None and http_response.status_code < 300:
-            _event, service, operation = event_name.split(".", 2)
             with self._count_lock:
-                self.answered[f"{service}:{operation}"] += 1
+                self.answered[_operation(event_name)] += 1
 
     # --- sessions and clients --------------------------------------------------------------
 
@@ -379,6 +377,12 @@ class Aws:
         if self._deadline is not None and time.monotonic() > self._deadline:
             raise DeadlineReached()
         self._count(event_name)
+
+
+def _operation(event_name: str) -> str:
+    """``service:Operation`` of a botocore event name (``before-send.ec2.DescribeInstances``)."""
+    _event, service, operation = event_name.split(".", 2)
+    return f"{service}:{operation}"
 
 
 class _Assumed(CredentialProvider):  # type: ignore[misc]

@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from botocore.exceptions import BotoCoreError
 
 from metahub import __version__
 from metahub.actions import parse_update
+from metahub.aws import Aws, ConfigurationError, CredentialsError, RoleSettings, check_region
 from metahub.combinations import load_rules as load_combination_rules
 from metahub.demo import demo_findings, emulated_account, missing_dependency
 from metahub.detection import load_rules
@@ -42,9 +43,6 @@ from metahub.securityhub import (
     parse_filters,
 )
 from metahub.traits import load_rules as load_trait_rules
-
-if TYPE_CHECKING:
-    from metahub.aws import Aws
 
 log = logging.getLogger("metahub")
 
@@ -703,8 +701,6 @@ class _Hub:
     """The Security Hub side of a command line: where, with which credentials, what to write."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        from metahub.aws import Aws, ConfigurationError, RoleSettings, check_region
-
         role = RoleSettings(args.sh_assume_role, args.sh_external_id) if args.sh_assume_role else None
         if role and not args.sh_account:
             raise SecurityHubError("--sh-assume-role needs --sh-account")
@@ -806,8 +802,6 @@ def _confirmed() -> bool:
 def _context_aws(args: argparse.Namespace) -> Aws:
     """The clients for context, made before anything is read so that a missing profile, missing
     credentials or a demo without its emulator stop the run at once; --deadline counts from here."""
-    from metahub.aws import Aws, ConfigurationError, CredentialsError, RoleSettings
-
     if args.demo and (problem := missing_dependency()):
         raise _UsageError(problem)
     role = None

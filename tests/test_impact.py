@@ -14,6 +14,7 @@ import metahub
 from metahub.filters import FilterError, Filters
 from metahub.impact import ImpactConfigError, impact, load_config, properties
 from metahub.models import AffectedResource
+from metahub.ranking import priority
 
 from .conftest import make_finding, metahub_cli, write
 
@@ -269,8 +270,6 @@ def test_lab_public_instances_are_effectively_public(enriched_lab: metahub.Run) 
         assert exposure == ("effectively-public" if instance.metachecks["is_public"] else "restricted")
     # The ranking rule (metahub/ranking.py) puts impact last but one: among resources equal by
     # every criterion before it, the higher score comes first.
-    from metahub.ranking import priority
-
     ranked = list(enriched_lab.by_impact().values())
     for before, after in itertools.pairwise(ranked):
         if priority(before)[:-2] == priority(after)[:-2]:
