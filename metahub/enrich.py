@@ -428,6 +428,7 @@ def _attach(
             checks = list(checks_for(spec.type))
             resource.metachecks = dict.fromkeys([*checks, *not_applicable(spec.type)])
             resource.unknown.update(dict.fromkeys(checks, reason))
+            resource.evidence.update(not_applicable(spec.type))  # n/a stays n/a, found or not
             report.unknown[reason] += len(checks)
             continue
         view = ResourceView(inventory, key, item_id, shared)

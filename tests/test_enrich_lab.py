@@ -152,6 +152,13 @@ def test_unknowns_say_why(enriched: metahub.Run) -> None:
     for resource in snapshots.values():
         if resource.metachecks["is_public"] is None:
             assert "not found in account" in resource.unknown["is_public"]
+    # A resource not found keeps what does not apply to its type as n/a, not as unknown: a managed
+    # policy AWS owns is not in the account's listing, and "is it encrypted" means nothing for it.
+    missing = [r for r in _by(enriched, "AwsIamPolicy").values() if "is_unrestricted" in r.unknown]
+    assert missing
+    for resource in missing:
+        assert resource.verdict("is_unrestricted") == "unknown"
+        assert resource.verdict("is_encrypted") == resource.verdict("is_public") == "n/a"
     pseudo = enriched.resources[f"arn:aws:ec2:us-east-1:{ACCOUNT}:volume"]
     assert pseudo.metachecks is None and "pseudo-ARN" in pseudo.unknown["metachecks"]
 
