@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 import functools
 import os
+import re
 import threading
 import time
 from collections import Counter
@@ -32,6 +33,8 @@ import botocore.session
 from botocore.config import Config
 from botocore.credentials import CredentialProvider, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, ProfileNotFound
+from botocore.loaders import create_loader
+from botocore.model import ServiceModel
 
 from metahub import __version__
 
@@ -101,6 +104,25 @@ def check_region(region: str | None, where: str) -> None:
         f"{where}: {region!r} is no AWS region{hint} (botocore {botocore.__version__} knows "
         f"{len(known_regions())}; a newer region needs a newer botocore)"
     )
+
+
+def assume_role_problem(member: str, value: str) -> str | None:
+    """What is wrong with ``value`` as AssumeRole's ``member`` (``ExternalId``, ``RoleSessionName``)
+    by botocore's model of STS (length, pattern), or None. Read from the model files alone: no
+    profile or credentials are needed to check a command line."""
+    model = _sts_model()
+    rules = model.operation_model("AssumeRole").input_shape.members[member].metadata
+    low, high = rules.get("min", 0), rules.get("max", len(value))
+    if not low <= len(value) <= high:
+        return f"{value!r}: {member} takes {low} to {high} characters"
+    if "pattern" in rules and not re.fullmatch(rules["pattern"], value):
+        return f"{value!r}: {member} takes only characters of {rules['pattern']}"
+    return None
+
+
+@functools.cache
+def _sts_model() -> ServiceModel:
+    return ServiceModel(create_loader().load_service_model("sts", "service-2"), "sts")
 
 
 @dataclass(frozen=True)

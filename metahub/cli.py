@@ -21,7 +21,14 @@ from botocore.exceptions import BotoCoreError
 
 from metahub import __version__
 from metahub.actions import parse_update
-from metahub.aws import Aws, ConfigurationError, CredentialsError, RoleSettings, check_region
+from metahub.aws import (
+    Aws,
+    ConfigurationError,
+    CredentialsError,
+    RoleSettings,
+    assume_role_problem,
+    check_region,
+)
 from metahub.combinations import load_rules as load_combination_rules
 from metahub.demo import demo_findings, emulated_account, missing_dependency
 from metahub.detection import load_rules
@@ -32,7 +39,7 @@ from metahub.impact import load_config as load_impact_config
 from metahub.ingest import Source
 from metahub.json_outputs import JSON_MODES, write_json
 from metahub.logs import configure as configure_logging
-from metahub.models import SEVERITY_ORDER, AffectedResource
+from metahub.models import SEVERITY_ORDER, AffectedResource, unknown_kind
 from metahub.run import OUTPUT_MODES, ContextUnreachable, ContextWarning, Run, load
 from metahub.securityhub import (
     DEFAULT_FILTERS,
@@ -150,7 +157,9 @@ def _hub_flags(parser: argparse.ArgumentParser) -> None:
     hub.add_argument("--sh-region", metavar="REGION", help="Security Hub region (default: the profile's)")
     hub.add_argument("--sh-account", metavar="ACCOUNT", help="Security Hub account (default: the caller's)")
     hub.add_argument("--sh-assume-role", metavar="ROLE_NAME", help="role to assume in --sh-account")
-    hub.add_argument("--sh-external-id", metavar="ID", help="external ID for --sh-assume-role")
+    hub.add_argument(
+        "--sh-external-id", type=_sts_parameter("ExternalId"), metavar="ID", help="external ID for --sh-assume-role"
+    )
     hub.add_argument("--sh-profile", metavar="PROFILE", help="AWS profile for Security Hub")
     hub.add_argument(
         "--update-findings",
@@ -221,8 +230,12 @@ def _context_flags(parser: argparse.ArgumentParser) -> None:
         metavar="ROLE_NAME",
         help="assume this role in each affected account (arn:...:iam::<account>:role/ROLE_NAME)",
     )
-    context.add_argument("--mh-external-id", metavar="ID", help="external ID for --mh-assume-role")
-    context.add_argument("--mh-role-session-name", default="metahub", metavar="NAME")
+    context.add_argument(
+        "--mh-external-id", type=_sts_parameter("ExternalId"), metavar="ID", help="external ID for --mh-assume-role"
+    )
+    context.add_argument(
+        "--mh-role-session-name", type=_sts_parameter("RoleSessionName"), default="metahub", metavar="NAME"
+    )
     context.add_argument("--mh-profile", metavar="PROFILE", help="AWS profile for the starting credentials")
     context.add_argument(
         "--checks-dir",
@@ -414,6 +427,18 @@ def _bounded(kind: type[int] | type[float], low: float, high: float) -> Callable
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{text} is not between {low:g} and {high:g}")
         return value
+
+    return parse
+
+
+def _sts_parameter(member: str) -> Callable[[str], str]:
+    """An argparse type: a value AssumeRole takes as ``member``, so that ``--mh-external-id X`` is
+    refused before the run, not once per account after reading."""
+
+    def parse(text: str) -> str:
+        if problem := assume_role_problem(member, text):
+            raise argparse.ArgumentTypeError(problem)
+        return text
 
     return parse
 
@@ -885,17 +910,9 @@ def unknown_kinds(resources: Iterable[AffectedResource]) -> Counter[tuple[str, s
     for resource in resources:
         spec = spec_for(resource.type, parse_arn(resource.arn))
         type_ = spec.type if spec is not None else resource.type
-        for kind in {_kind(reason) for reason in resource.unknown.values()}:
+        for kind in {unknown_kind(reason) for reason in resource.unknown.values()}:
             kinds[(type_, kind)] += 1
     return kinds
-
-
-def _kind(reason: str) -> str:
-    reason = re.sub(r"owned by account \d{12}, not \d{12}", "owned by another account", reason)
-    reason = re.sub(r"arn:[^\s'\"]+", "<arn>", reason)
-    reason = re.sub(r"'[^']*'", "<id>", reason)
-    reason = re.sub(r"\b[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d\b", "<region>", reason)
-    return re.sub(r"\b\d{12}\b", "<account>", reason)
 
 
 def _found_line(run: Run) -> str:

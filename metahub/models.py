@@ -7,6 +7,7 @@ Only the fields metahub reads are declared; every other ASFF field is kept as an
 from __future__ import annotations
 
 import html
+import re
 from datetime import datetime, timezone
 from functools import cached_property
 from typing import Annotated, Any
@@ -24,6 +25,16 @@ CSS colours, as matplotlib and pandas' Styler take them."""
 VERDICTS = ("true", "false", "unknown", "n/a")
 """A check in one word: true (true, or the data that makes it true), false, unknown (not decided:
 ``resource.unknown`` says why), n/a (the check does not apply to the resource's type)."""
+
+
+def unknown_kind(reason: str) -> str:
+    """An unknown reason with its accounts, ARNs, ids and regions taken out, so that 2,444 snapshots
+    of one account and 80 of another make one kind of unknown, not two."""
+    reason = re.sub(r"owned by account \d{12}, not \d{12}", "owned by another account", reason)
+    reason = re.sub(r"arn:[^\s'\"]+", "<arn>", reason)
+    reason = re.sub(r"'[^']*'", "<id>", reason)
+    reason = re.sub(r"\b[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d\b", "<region>", reason)
+    return re.sub(r"\b\d{12}\b", "<account>", reason)
 
 
 def severity_style(value: Any) -> str:

@@ -116,3 +116,19 @@ def test_a_tag_filter_that_matches_nothing_names_the_values_there(tmp_path: Path
         "--input-asff", str(source), "--mh-filters-tags", "Environment=production", "--output-modes"
     )
     assert "metahub: Environment: production matched nothing; its values are prod (2), " in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "said"),
+    [
+        # STS AssumeRole: ExternalId is 2 to 1224 characters of [\w+=,.@:/-] (botocore's model);
+        # 'X' was the README's own example, refused by STS once per account after the reading.
+        ("--mh-external-id", "X", "'X': ExternalId takes 2 to 1224 characters"),
+        ("--sh-external-id", "a b", "'a b': ExternalId takes only characters of"),
+        ("--mh-role-session-name", "me/you", "'me/you': RoleSessionName takes only characters of"),
+    ],
+)
+def test_assume_role_values_are_checked_before_anything_is_read(flag: str, value: str, said: str) -> None:
+    result = metahub_cli("--demo", "--mh-assume-role", "R", "--sh-assume-role", "R", flag, value,
+                         env={"AWS_PROFILE": "nope"})  # fmt: skip
+    assert result.returncode == 2 and said in result.stderr, result.stderr
