@@ -20,7 +20,7 @@ import jinja2
 
 from metahub import __version__
 from metahub.checks.base import ROLLUPS
-from metahub.models import OUTCOMES, PALETTE, SEVERITY_ORDER, AffectedResource, Finding
+from metahub.models import OUTCOMES, PALETTE, SEVERITY_ORDER, AffectedResource, Finding, unknown_kind
 from metahub.ranking import why
 
 if TYPE_CHECKING:
@@ -100,6 +100,11 @@ def report_data(
                 label(resource),
                 (resource.impact or {}).get("score"),
                 why(resource),  # the ranking rule's reasons: what to fix first, and why
+                {  # why a rollup is unknown, as a kind (ids out), for the summary's charts
+                    name: unknown_kind(resource.unknown.get(name) or resource.evidence.get(name) or "not decided")
+                    for name in rollups
+                    if resource.verdict(name) == "unknown"
+                },
             ]
         )
         for finding in resource.findings:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -322,6 +323,25 @@ def test_executive_summary(browser: Any, enriched_lab: metahub.Run, tmp_path: Pa
         assert resource.worst_failed_severity in ("CRITICAL", "HIGH")
     page.page.locator("#fix-first .fix").first.click()
     assert listed[0] in page.page.text_content("#detail")
+    page.check_clean()
+
+
+def test_rollup_charts_keep_what_was_decided_apart_from_what_was_not_seen(
+    browser: Any, lab_report: Path, enriched_lab: metahub.Run
+) -> None:
+    """The 2,592 snapshots of other accounts must not drown the 24 proven public resources: a
+    rollup's donut draws true / false, and lists unknown (by reason) and n/a beside it."""
+    page = Page(browser, lab_report)
+    verdicts = Counter(r.verdict("is_public") for r in enriched_lab.resources.values())
+    chart = page.page.locator(".chart", has=page.page.locator("h2", has_text="is_public: decided"))
+    assert chart.locator("svg text").text_content() == f"{verdicts['true'] + verdicts['false']:,}"
+    assert sorted(chart.locator("path").evaluate_all("ps => ps.map(p => p.dataset.label)")) == ["false", "true"]
+    apart = chart.locator(".apart").text_content()
+    assert f"unknown: {verdicts['unknown']:,}" in apart and f"n/a: {verdicts['n/a']:,}" in apart
+    assert "2,592: owned by another account" in apart
+    chart.locator(".apart li[data-label=unknown]").click()
+    unknown = {arn for arn, r in enriched_lab.resources.items() if r.verdict("is_public") == "unknown"}
+    assert set(page.shown()) == unknown
     page.check_clean()
 
 
