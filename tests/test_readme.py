@@ -1,0 +1,209 @@
+"""Every example in the README runs as written: its command lines against the emulated lab account and
+its Security Hub, its Python as a notebook would run it, its JSON parses; the top ten it shows is the
+demo's, and the policy it shows is the one shipped. A README example that stops working fails here."""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import io
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import metahub
+from metahub.cli import main
+from metahub.html_report import label
+from metahub.ranking import why
+
+from .conftest import HUB_REGION, OCSF_FIXTURE, emulator_environment
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+FENCE = re.compile(r"^( *)```(\w+)\n(.*?)^\1```$", re.MULTILINE | re.DOTALL)
+BLOCKS = [
+    (m.group(2), textwrap.dedent(m.group(3)), README.count("\n", 0, m.start()) + 1)
+    for m in FENCE.finditer(README)
+]
+NOT_RUN = {
+    "make test": "it is the command that runs this test",
+    "make demo": "the Makefile's demo target is `metahub --demo`, run by tests/test_outputs.py",
+    "make lambda-package": "it builds wheels for Lambda's platform; the template is linted in tests/test_lambda.py",
+    "aws": "it acts on a real AWS account (its JSON is parsed below)",
+}
+"""Command lines the README shows that this test does not run, each with the reason."""
+READS_NOTHING = {
+    "--sh-account": "it reads another account's hub, which the emulator holds empty",
+}
+"""Command lines that read no finding on the emulator, and why; every other one must read some."""
+STATUS = {
+    "--enrich-findings": (3, "the emulator has no BatchUpdateFindings; tests/test_actions.py stubs it"),
+}
+"""Command lines whose exit status on the emulator is not 0, and why; every other one must give 0."""
+TEMPLATE = "SeverityLabel:\n  - Value: CRITICAL\n    Comparison: EQUALS\n"
+
+
+def commands() -> list[tuple[int, str]]:
+    """(README line, command) for each command line of the shell blocks: continuations and quotes
+    that span lines joined, as a shell reads them."""
+    found = []
+    for lang, text, line in BLOCKS:
+        if lang != "sh":
+            continue
+        pending, start = "", 0
+        for offset, part in enumerate(text.splitlines(), 1):
+            pending, start = (pending + "\n" + part, start) if pending else (part, offset)
+            if pending.endswith("\\"):
+                pending = pending[:-1]
+                continue
+            try:
+                shlex.split(pending)
+            except ValueError:  # a quote still open
+                continue
+            if pending.strip():
+                found.append((line + start, " ".join(pending.split())))
+            pending = ""
+    return found
+
+
+def custom_checks() -> tuple[str, str, str]:
+    """The README's own-checks example: (file, command, code), from its first line
+    ``# my_checks/x.py  ->  metahub ...``."""
+    for lang, text, _ in BLOCKS:
+        first = text.splitlines()[0]
+        if lang == "python" and (m := re.match(r"# (\S+\.py)\s+->\s+(metahub .+)$", first)):
+            return m.group(1), m.group(2), text
+    raise AssertionError("the README lost its example of a custom check")
+
+
+def test_every_block_is_of_a_kind_this_test_runs() -> None:
+    assert {lang for lang, _, _ in BLOCKS} <= {"sh", "python", "json"}
+    for line, command in commands():
+        word = shlex.split(command, comments=True)[0]
+        assert word == "metahub" or any(command.startswith(k) for k in NOT_RUN), (line, command)
+
+
+def test_the_top_ten_is_the_demos(enriched_lab: metahub.Run) -> None:
+    """The demo reads the whole bundled scan and enriches it from the lab account, as enriched_lab."""
+    shown = README.split("<!-- top-ten")[1].split("<!-- /top-ten -->")[0].splitlines()
+    rows = [line for line in shown if re.match(r"\| \d+ \|", line)]
+    top = list(enriched_lab.by_impact().values())[:10]
+    expected = [
+        f"| {i} | {label(r)} | {r.type} | {r.region} | {r.worst_failed_severity} | {why(r)} |"
+        for i, r in enumerate(top, 1)
+    ]
+    assert rows == expected
+
+
+def test_the_policy_shown_is_the_one_shipped() -> None:
+    shown = README.split("<!-- policy:")[1].split("```json")[1].split("```")[0]
+    shipped = ROOT / "metahub" / "config" / "policy-context-read-only.json"
+    assert json.loads(shown) == json.loads(shipped.read_text())
+
+
+def test_json_examples_are_the_demos(enriched_lab: metahub.Run) -> None:
+    """The policy aside, a JSON example shows part of a resource's json-short document: each value
+    it shows is the demo's own."""
+    for lang, text, line in BLOCKS:
+        if lang != "json" or "MetahubContextReadOnly" in text:
+            continue
+        try:
+            example = json.loads(text)
+        except ValueError as exc:
+            pytest.fail(f"README line {line}: {exc}")
+        for arn, shown in example.items():
+            real = enriched_lab.resources[arn].context()
+            for key, values in shown.items():
+                assert {k: real[key][k] for k in values} == values, (line, key)
+    for line, command in commands():  # the role's trust policy, inline in an aws command
+        words = shlex.split(command, comments=True)
+        if "--assume-role-policy-document" in words:
+            trust = json.loads(words[words.index("--assume-role-policy-document") + 1])
+            assert trust["Statement"][0]["Action"] == "sts:AssumeRole", line
+
+
+@pytest.fixture()
+def workdir(tmp_path: Path, in_hub: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The files the README's commands name, made from the lab scan: the findings that are also in
+    the emulated Security Hub (failed, on buckets and instances), a gzip'd extra, the OCSF twin."""
+    for name in ("prowler.asff.json", "findings.json", "prowler.json", "scan.json"):
+        (tmp_path / name).write_text(json.dumps(in_hub))
+    (tmp_path / "output").mkdir()
+    (tmp_path / "output" / "prowler-output-123456789012.asff.json").write_text(json.dumps(in_hub))
+    (tmp_path / "more.json.gz").write_bytes(gzip.compress(json.dumps(in_hub[:5]).encode()))
+    (tmp_path / "prowler.ocsf.json").write_bytes(gzip.decompress(OCSF_FIXTURE.read_bytes()))
+    (tmp_path / "critical-prod.yml").write_text(TEMPLATE)
+    path, _, code = custom_checks()
+    (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / path).write_text(code)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _argv(command: str, workdir: Path) -> tuple[list[str], Path | None]:
+    """The words after ``metahub``, globs expanded as a shell would; and a file redirected to stdin."""
+    words = shlex.split(command, comments=True)[1:]
+    stdin = None
+    if "<" in words:
+        at = words.index("<")
+        stdin, words = workdir / words[at + 1], words[:at] + words[at + 2 :]
+    argv = []
+    for word in words:
+        argv.extend((sorted(glob.glob(word)) or [word]) if "*" in word else [word])
+    return argv, stdin
+
+
+RUN = [(line, command) for line, command in commands() if command.startswith("metahub ")]
+RUN.append((0, custom_checks()[1]))
+
+
+@pytest.mark.parametrize(("line", "command"), RUN, ids=[f"line-{line}" for line, _ in RUN])
+def test_a_readme_command_line(
+    line: int,
+    command: str,
+    workdir: Path,
+    lab_endpoint: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: Any,
+) -> None:
+    argv, stdin = _argv(command, workdir)
+    if stdin is not None:
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(stdin.read_bytes())))
+    with emulator_environment(lab_endpoint):
+        monkeypatch.setenv("AWS_DEFAULT_REGION", HUB_REGION)  # where the lab's findings are in the hub
+        status = main(["--no-banners", *argv])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err, err
+    expected = next((status for flag, (status, _) in STATUS.items() if flag in argv), 0)
+    assert status == expected, f"README line {line}: {command}\n{err}"
+    if "--list-findings" in argv:
+        assert json.loads(out)
+    elif "--list-meta-checks" not in argv and not any(flag in argv for flag in READS_NOTHING):
+        assert re.search(r"[1-9][\d,]* findings read", err), err  # each example reads something
+
+
+def test_the_notebook_example(workdir: Path) -> None:
+    """The Python section, as a notebook runs it: in a process of its own (its emulated account must
+    not meet the lab's, which moto keeps in this process), with no AWS configuration."""
+    (code,) = [text for lang, text, _ in BLOCKS if lang == "python" and text.startswith("import metahub")]
+    code += (
+        "\nimport json\nprint(json.dumps({'enriched': run.enrichment.enriched, "
+        "'first': first.verdict('is_public'), 'public': len(frame[frame['verdict.is_public'] == 'true'])}))\n"
+    )
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    environ.update(AWS_CONFIG_FILE="/nonexistent", AWS_SHARED_CREDENTIALS_FILE="/nonexistent")
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=workdir, env=environ, timeout=600
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["enriched"] > 2000 and result["first"] == "true" and result["public"] >= 10
+    assert (workdir / "outputs" / "demo.html").exists()
