@@ -51,6 +51,32 @@ BOUNDARY = (
 )
 GROUPS = "IAM user groups: a user has the permissions of the policies of its groups"
 
+EXACT = (
+    "IAM condition operators: StringEquals is exact matching, case sensitive; * and ? are literal "
+    "characters there (only StringLike's values 'can include multi-character match wildcards')"
+)
+ARN_OPS = (
+    "IAM condition operators, ArnEquals / ArnLike: 'Each of the six colon-delimited components of the ARN "
+    "is checked separately and each can include' * or ?: a fixed account component pins the account"
+)
+LIKE_PREFIX = (
+    "IAM condition operators, StringLike: * matches any characters, colons included; a pattern pins "
+    "only what comes before its first wildcard"
+)
+VERSION = (
+    "IAM JSON elements, Version: without 2012-10-17 'variables such as ${aws:username} aren't "
+    "recognized as variables and are instead treated as literal strings'"
+)
+VARIABLE = (
+    "S3 'The meaning of public': non-public only for 'fixed values (values that don't contain a "
+    "wildcard or an AWS Identity and Access Management Policy Variable)'"
+)
+BROAD = "S3 'The meaning of public': aws:SourceIp values broader than /8 for IPv4 (/32 for IPv6) are public"
+NAMES = (
+    "IAM global condition keys: aws:username is a friendly name, unique only within its account; "
+    "aws:VpcSourceIp and private IPv4 addresses repeat in every VPC: fixed values pin no caller"
+)
+
 ANY: Any = "*"
 
 
@@ -567,6 +593,99 @@ CASES += [
 ]
 
 
+
+def versioned(version: str | None, *statements: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = {"Statement": list(statements)}
+    if version:
+        found["Version"] = version
+    return found
+
+
+ROLE_STAR = f"arn:aws:iam::{ME}:role/*"
+# Operators read as AWS documents them: what a value matches decides whether it pins the caller.
+CASES += [
+    ("equals-literal-star-account", EXACT, allow_if("StringEquals", "aws:SourceAccount", "*"), False),
+    ("equals-literal-star-vpce", EXACT, allow_if("StringEquals", "aws:SourceVpce", "vpce-*"), False),
+    ("equals-literal-question", EXACT, allow_if("StringEquals", "aws:PrincipalAccount", "12345678901?"), False),
+    ("equals-literal-star-org", EXACT, allow_if("StringEquals", "aws:PrincipalOrgID", "o-*"), False),
+    ("equals-ignore-case-literal-star", EXACT, allow_if("StringEqualsIgnoreCase", "aws:SourceVpc", "*"), False),
+    ("not-equals-literal-star", EXACT, allow_if("StringNotEquals", "aws:SourceVpce", "*"), True),
+    ("not-like-star-absent-key", NEGATED, allow_if("StringNotLike", "aws:SourceVpce", "*"), True),
+    ("like-star-account", LIKE_PREFIX, allow_if("StringLike", "aws:SourceAccount", "*"), True),
+    ("equals-literal-kms-caller", EXACT, allow_if("StringEquals", "kms:CallerAccount", "*"), False),
+    ("like-kms-caller-star", LIKE_PREFIX, allow_if("StringLike", "kms:CallerAccount", "*"), True),
+    ("arnlike-own-roles", ARN_OPS, allow_if("ArnLike", "aws:PrincipalArn", ROLE_STAR), False),
+    ("arnequals-own-roles", ARN_OPS, allow_if("ArnEquals", "aws:PrincipalArn", ROLE_STAR), False),
+    ("arnlike-other-account-roles", ARN_OPS, allow_if("ArnLike", "aws:PrincipalArn", f"arn:aws:iam::{OTHER}:role/*"), False),
+    ("arnlike-any-account", ARN_OPS, allow_if("ArnLike", "aws:PrincipalArn", "arn:aws:iam::*:role/admin"), True),
+    ("arnlike-account-question", ARN_OPS, allow_if("ArnLike", "aws:PrincipalArn", "arn:aws:iam::12345678901?:role/a"), True),
+    ("arnlike-star", ARN_OPS, allow_if("ArnLike", "aws:PrincipalArn", "*"), True),
+    ("arnlike-all-components", ARN_OPS, allow_if("ArnLike", "aws:PrincipalArn", "arn:*:*:*:*:*"), True),
+    ("arnequals-not-own-roles", NEGATED, allow_if("ArnNotLike", "aws:PrincipalArn", ROLE_STAR), True),
+    ("stringlike-own-roles", LIKE_PREFIX, allow_if("StringLike", "aws:PrincipalArn", ROLE_STAR), False),
+    ("stringlike-own-account-anything", LIKE_PREFIX, allow_if("StringLike", "aws:PrincipalArn", f"arn:aws:iam::{ME}:*"), False),
+    ("stringlike-account-open", LIKE_PREFIX, allow_if("StringLike", "aws:PrincipalArn", "arn:aws:iam::*"), True),
+    ("stringlike-account-prefix", LIKE_PREFIX, allow_if("StringLike", "aws:PrincipalArn", "arn:aws:iam::1234*"), True),
+    ("equals-literal-arn-star", EXACT, allow_if("StringEquals", "aws:PrincipalArn", "arn:aws:iam::*:role/x"), False),
+    ("source-arn-like-own-topics", ARN_OPS, allow_if("ArnLike", "aws:SourceArn", f"arn:aws:sns:*:{ME}:*"), False),
+    ("source-arn-like-any-account", ARN_OPS, allow_if("ArnLike", "aws:SourceArn", "arn:aws:sns:us-east-1:*:t"), True),
+    ("source-arn-bucket-prefix", LIKE_PREFIX, allow_if("StringLike", "aws:SourceArn", "arn:aws:s3:::logs*"), True),
+    ("source-arn-bucket-fixed", ARN_OPS, allow_if("ArnEquals", "aws:SourceArn", "arn:aws:s3:::logs"), False),
+    ("source-arn-bucket-arnlike-star", ARN_OPS, allow_if("ArnLike", "aws:SourceArn", "arn:aws:s3:::*"), True),
+    ("org-path-fixed-org", LIKE_PREFIX, allow_if("StringLike", "aws:PrincipalOrgPaths", "o-a1b2c3d4e5/*"), False),
+    ("org-path-open-org", LIKE_PREFIX, allow_if("StringLike", "aws:PrincipalOrgPaths", "o-a1b2c3d4e5*"), True),
+    ("org-path-forany-fixed-org", LIKE_PREFIX, allow_if("ForAnyValue:StringLike", "aws:PrincipalOrgPaths", ["o-a1b2c3d4e5/r-ab12/*"]), False),
+    ("userid-role-sessions", VARIABLE, allow_if("StringLike", "aws:userid", "AROAEXAMPLEID:*"), False),
+    ("userid-any-role", VARIABLE, allow_if("StringLike", "aws:userid", "AROA*"), True),
+    ("userid-equals-literal-star", EXACT, allow_if("StringEquals", "aws:userid", "AROA*"), False),
+    # Policy variables: a variable is the caller's own value, so it pins no one; without Version
+    # 2012-10-17 it is literal text, which no caller has.
+    ("variable-userid-2012", VARIABLE, versioned("2012-10-17", stmt(condition=cond("StringEquals", "aws:userid", "${aws:userid}"))), True),
+    ("variable-userid-2008", VERSION, versioned("2008-10-17", stmt(condition=cond("StringEquals", "aws:userid", "${aws:userid}"))), False),
+    ("variable-userid-no-version", VERSION, versioned(None, stmt(condition=cond("StringEquals", "aws:userid", "${aws:userid}"))), False),
+    ("variable-arn-2012", VARIABLE, versioned("2012-10-17", stmt(condition=cond("ArnEquals", "aws:PrincipalArn", "${aws:PrincipalArn}"))), True),
+    ("variable-arn-no-version", VERSION, versioned(None, stmt(condition=cond("ArnEquals", "aws:PrincipalArn", "${aws:PrincipalArn}"))), False),
+    ("variable-account-like-2012", VARIABLE, versioned("2012-10-17", stmt(condition=cond("StringLike", "aws:PrincipalAccount", "${aws:PrincipalAccount}"))), True),
+    ("variable-in-arn-account-2012", VARIABLE, versioned("2012-10-17", stmt(condition=cond("ArnLike", "aws:PrincipalArn", "arn:aws:iam::${aws:PrincipalAccount}:role/x"))), True),
+    ("variable-in-arn-role-2012", VARIABLE, versioned("2012-10-17", stmt(condition=cond("ArnLike", "aws:PrincipalArn", f"arn:aws:iam::{ME}:role/${{aws:username}}"))), False),
+    ("variable-deny-2008-literal", VERSION, versioned("2008-10-17", stmt(), stmt("Deny", action="s3:*", resource=[BUCKET, OBJECTS], condition=cond("StringNotEquals", "aws:userid", "${aws:userid}"))), False),
+    # S3's broad-range rule.
+    ("ip-slash-7", BROAD, allow_if("IpAddress", "aws:SourceIp", "0.0.0.0/7"), True),
+    ("ip-slash-8", BROAD, allow_if("IpAddress", "aws:SourceIp", "10.0.0.0/8"), False),
+    ("ip-slash-8-public", BROAD, allow_if("IpAddress", "aws:SourceIp", "52.0.0.0/8"), False),
+    ("ip-slash-1", BROAD, allow_if("IpAddress", "aws:SourceIp", "128.0.0.0/1"), True),
+    ("ip-one-broad-in-list", BROAD, allow_if("IpAddress", "aws:SourceIp", ["203.0.113.0/24", "64.0.0.0/2"]), True),
+    ("ipv6-slash-31", BROAD, allow_if("IpAddress", "aws:SourceIp", "2001:db8::/31"), True),
+    ("ipv6-slash-32", BROAD, allow_if("IpAddress", "aws:SourceIp", "2001:db8::/32"), False),
+    ("ipv6-slash-48", BROAD, allow_if("IpAddress", "aws:SourceIp", "2001:db8:1::/48"), False),
+    ("ipv6-slash-16", BROAD, allow_if("IpAddress", "aws:SourceIp", "2001::/16"), True),
+    ("ip-broad-deny-unless", BROAD, deny_unless("NotIpAddress", "aws:SourceIp", "0.0.0.0/6"), True),
+    ("ip-narrow-deny-unless", BROAD, deny_unless("NotIpAddress", "aws:SourceIp", "198.51.100.0/24"), False),
+    # Keys that name no one in particular.
+    ("username-fixed", NAMES, allow_if("StringEquals", "aws:username", "alice"), True),
+    ("vpc-source-ip-fixed", NAMES, allow_if("IpAddress", "aws:VpcSourceIp", "10.0.0.5/32"), True),
+    ("instance-private-ip-fixed", NAMES, allow_if("StringEquals", "aws:Ec2InstanceSourcePrivateIPv4", "10.0.0.5"), True),
+    ("username-with-vpce", AND, doc(stmt(condition={**cond("StringEquals", "aws:username", "alice"), **cond("StringEquals", "aws:SourceVpce", "vpce-1a2b")})), False),
+    # Web identity: the subject read by its operator.
+    (
+        "oidc-sub-equals-literal-star",
+        EXACT,
+        doc(stmt(principal={"Federated": f"arn:aws:iam::{ME}:oidc-provider/token.actions.githubusercontent.com"},
+                 action="sts:AssumeRoleWithWebIdentity", resource=None,
+                 condition=cond("StringEquals", "token.actions.githubusercontent.com:sub", "repo:*"))),
+        False,
+    ),
+    (
+        "oidc-sub-like-any-repo",
+        FEDERATED,
+        doc(stmt(principal={"Federated": f"arn:aws:iam::{ME}:oidc-provider/token.actions.githubusercontent.com"},
+                 action="sts:AssumeRoleWithWebIdentity", resource=None,
+                 condition=cond("StringLike", "token.actions.githubusercontent.com:sub", "repo:*"))),
+        True,
+    ),
+]  # fmt: skip
+
+
 @pytest.mark.parametrize(("rule", "document", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_is_public(rule: str, document: Any, expected: bool | None) -> None:
     found = exposure(document, ME, NOW)
@@ -631,6 +750,38 @@ SHARED: list[tuple[str, str, Any, list[str]]] = [
         [f"federated arn:aws:iam::{ME}:saml-provider/okta"],
     ),
     ("denied-share", EVAL, doc(stmt(principal={"AWS": OTHER}), stmt("Deny", action="*", resource="*")), []),
+    (
+        "service-source-arn-own-account-pattern",
+        ARN_OPS,
+        doc(
+            stmt(
+                principal={"Service": "sns.amazonaws.com"},
+                action="sqs:SendMessage",
+                resource="*",
+                condition=cond("ArnLike", "aws:SourceArn", f"arn:aws:sns:*:{ME}:*"),
+            )
+        ),
+        [],
+    ),
+    (
+        "service-source-account-like-star",
+        LIKE_PREFIX,
+        doc(
+            stmt(
+                principal={"Service": "sns.amazonaws.com"},
+                action="sqs:SendMessage",
+                resource="*",
+                condition=cond("StringLike", "aws:SourceAccount", "*"),
+            )
+        ),
+        ["sns.amazonaws.com on behalf of any account"],
+    ),
+    (
+        "other-account-roles-pattern",
+        ARN_OPS,
+        allow_if("ArnLike", "aws:PrincipalArn", f"arn:aws:iam::{OTHER}:role/*"),
+        [f"arn:aws:iam::{OTHER}:role/*"],
+    ),
 ]
 
 

@@ -89,6 +89,11 @@ class Clause:
     operator: str
     key: str
     values: tuple[str, ...]
+    variables: bool = True
+    """Whether ``${...}`` is a policy variable: only under ``"Version": "2012-10-17"`` (IAM JSON
+    policy elements, Version: "If you do not include a Version element, the value defaults to
+    2008-10-17 ... variables such as ${aws:username} aren't recognized as variables and are instead
+    treated as literal strings")."""
 
     @property
     def qualifier(self) -> str:
@@ -152,6 +157,7 @@ def parse(document: Any, source: str = "") -> list[Statement]:
         return []
     if not isinstance(document, dict):
         raise PolicyError(f"{source or 'policy'} is not a JSON object")
+    variables = document.get("Version") == "2012-10-17"
     found = []
     for index, raw in enumerate(as_list(document.get("Statement"))):
         where = f"{source + ' ' if source else ''}statement {index + 1}"
@@ -170,7 +176,7 @@ def parse(document: Any, source: str = "") -> list[Statement]:
                 not_principal=raw.get("NotPrincipal"),
                 actions=_patterns(raw, "Action", where, ignore_case=True),
                 resources=_patterns(raw, "Resource", where, ignore_case=False),
-                conditions=_clauses(raw.get("Condition"), where),
+                conditions=_clauses(raw.get("Condition"), where, variables),
                 raw=raw,
             )
         )
@@ -188,7 +194,7 @@ def _patterns(raw: dict[str, Any], name: str, where: str, ignore_case: bool) -> 
     return Patterns(("*",), False, ignore_case)
 
 
-def _clauses(condition: Any, where: str) -> tuple[Clause, ...]:
+def _clauses(condition: Any, where: str, variables: bool) -> tuple[Clause, ...]:
     if condition is None:
         return ()
     if not isinstance(condition, dict):
@@ -198,7 +204,7 @@ def _clauses(condition: Any, where: str) -> tuple[Clause, ...]:
         if not isinstance(pairs, dict):
             raise PolicyError(f"{where} condition {operator} is not an object")
         for key, values in pairs.items():
-            found.append(Clause(str(operator), str(key), tuple(_text(v) for v in as_list(values))))
+            found.append(Clause(str(operator), str(key), tuple(_text(v) for v in as_list(values)), variables))
     return tuple(found)
 
 
@@ -264,8 +270,61 @@ def _overlap(a: str, b: str) -> bool:
     return go(0, 0)
 
 
-def _has_wildcard(value: str) -> bool:
-    return "*" in value or "?" in value or "${" in value
+# What a condition value matches, by its operator (IAM JSON policy elements: Condition operators):
+# "StringEquals: Exact matching, case sensitive" - * and ? are literal characters there; "StringLike:
+# ... The values can include multi-character match wildcards (*) and single-character match
+# wildcards (?) anywhere in the string"; "ArnEquals, ArnLike: Case-sensitive matching of the ARN.
+# Each of the six colon-delimited components of the ARN is checked separately and each can include
+# multi-character match wildcards (*) or single-character match wildcards (?)" - the two behave
+# identically. Policy variables (``${...}``) are replaced by the request's values in string and ARN
+# operators, under Version 2012-10-17 only.
+_LIKE = frozenset({"stringlike", "stringnotlike", "arnlike", "arnnotlike", "arnequals", "arnnotequals"})
+_ARN_VALUED = frozenset({
+    "aws:principalarn", "aws:sourcearn", "aws:sourcevpcarn", "s3:dataaccesspointarn",
+})  # fmt: skip
+
+
+def _open_at(clause: Clause, value: str) -> int:
+    """Where the first character that does not stand for itself is (a wildcard the operator honours,
+    or a policy variable the version honours); -1 when the value is fixed."""
+    marks = []
+    if clause.base in _LIKE:
+        marks += [value.find("*"), value.find("?")]
+    if clause.variables:
+        marks.append(value.find("${"))
+    found = [m for m in marks if m >= 0]
+    return min(found) if found else -1
+
+
+def _matches_everything(clause: Clause, value: str) -> bool:
+    if clause.base not in _LIKE:
+        return False
+    if clause.base.startswith("arn") and value.count(":") == 5:
+        return all(part.strip("*") == "" for part in value.split(":"))
+    return value.strip("*") == ""
+
+
+def _pins(clause: Clause, value: str) -> bool:
+    """Whether one value of an identifying key names callers an outsider cannot be: S3's "fixed
+    values (values that don't contain a wildcard or an AWS Identity and Access Management Policy
+    Variable)", read by the operator's own matching. A pattern still pins when what it leaves open
+    cannot change the owner: an ARN whose account component is fixed (``arn:aws:iam::<account>:role/*``:
+    that account's roles), an organization path whose organization is fixed (``o-a1b2/*``), every
+    session of one role (``aws:userid`` ``AROA...:*``, which S3 names)."""
+    cut = _open_at(clause, value)
+    if cut == -1:
+        return True
+    key = clause.key_lower
+    if key in _ARN_VALUED:
+        parts = value.split(":", 5)
+        if clause.base.startswith("arn") and len(parts) == 6:  # component by component
+            account = parts[4]
+            return bool(re.fullmatch(r"\d{12}", account)) and _open_at(clause, account) == -1
+        fixed = value[:cut].split(":")  # a string pattern: * may cross colons, so the prefix decides
+        return len(fixed) > 5 and bool(re.fullmatch(r"\d{12}", fixed[4]))
+    if key in ("aws:principalorgpaths", "aws:sourceorgpaths", "aws:vpceorgpaths"):
+        return re.match(r"o-[a-z0-9]{10,32}/", value[:cut]) is not None
+    return _role_sessions(key, value)
 
 
 # --------------------------------------------------------------------------------------------
@@ -329,13 +388,16 @@ def family(clause: Clause) -> str | None:
 # list adds the organization, VPC endpoint owner and EC2 source keys).
 _IDENTIFYING = frozenset({
     "aws:sourceip", "aws:sourcearn", "aws:sourceaccount", "aws:sourceowner", "aws:sourceorgid",
-    "aws:sourceorgpaths", "aws:sourcevpc", "aws:sourcevpce", "aws:sourcevpcarn", "aws:vpcsourceip",
+    "aws:sourceorgpaths", "aws:sourcevpc", "aws:sourcevpce", "aws:sourcevpcarn",
     "aws:vpceaccount", "aws:vpceorgid", "aws:vpceorgpaths", "aws:principalorgid", "aws:principalorgpaths",
     "aws:principalaccount", "aws:principalarn", "aws:principalservicename", "aws:principalservicenameslist",
-    "aws:userid", "aws:username", "aws:ec2instancesourcevpc", "aws:ec2instancesourceprivateipv4",
+    "aws:userid", "aws:ec2instancesourcevpc",
     "s3:dataaccesspointarn", "s3:dataaccesspointaccount", "s3:x-amz-server-side-encryption-aws-kms-key-id",
-    "kms:calleraccount", "sns:endpoint", "lambda:eventsourcetoken",
+    "kms:calleraccount", "lambda:eventsourcetoken",
 })  # fmt: skip
+_SHARED_NAMES = frozenset({"aws:username", "aws:vpcsourceip", "aws:ec2instancesourceprivateipv4"})
+"""Keys whose values are not unique to a caller: any account may have a user named ``alice``, and
+private addresses repeat in every VPC. A fixed value of them pins no one."""
 _TIME = frozenset({"aws:currenttime", "aws:epochtime"})
 _CALLER_CHOSEN = frozenset({
     "aws:securetransport", "aws:useragent", "aws:referer", "aws:requestedregion", "aws:tagkeys",
@@ -392,6 +454,8 @@ def clause_scope(clause: Clause, caller: Caller) -> Scope:
         return Scope(Reach.UNKNOWN, (f"{shown}: the resource's tags and organization are not evaluated",))
     if key in _IDENTIFYING or _is_federation_key(key):
         return _identifying_scope(clause, fam)
+    if key in _SHARED_NAMES:
+        return Scope(Reach.SOME, (f"{shown} (any account can have that name or address)",))
     if key in _CALLER_CHOSEN or key.startswith(_CALLER_CHOSEN_PREFIXES) or not key.startswith("aws:"):
         # Request parameters (s3:prefix, kms:EncryptionContext ...) and what a caller says about
         # itself: an outsider can meet or dodge the condition.
@@ -423,18 +487,16 @@ def _identifying_scope(clause: Clause, fam: str) -> Scope:
         return Scope(Reach.UNKNOWN, (f"{shown}: operator does not fit key {clause.key}",))
     negated = clause.base in _NEGATED
     if fam == "ip":
-        cover = _ip_cover(clause.values)
-        if cover is None:
+        ranges = _ip_ranges(clause.values)
+        if ranges is None:
             return Scope(Reach.UNKNOWN, (f"{shown}: not an IP range",))
-        everything = cover == {4, 6}
-        present = Reach.SOME if cover else Reach.BOUNDED
+        everything = _ip_cover(ranges) == {4, 6}
+        # S3, "The meaning of public": aws:SourceIp values "broader than /8" for IPv4 (broader than
+        # /32 for IPv6) are not fixed values: a grant to such a range is public.
+        present = Reach.SOME if any(_too_broad(net) for net in ranges) else Reach.BOUNDED
     else:
-        everything = any(v.strip("*") == "" for v in clause.values)
-        unbounded = any(
-            (_has_wildcard(v) and not _role_sessions(clause.key_lower, v))
-            or v.lower() == _PUBLIC_OIDC_AUDIENCE
-            for v in clause.values
-        )
+        everything = any(_matches_everything(clause, v) for v in clause.values)
+        unbounded = any(not _pins(clause, v) or v.lower() == _PUBLIC_OIDC_AUDIENCE for v in clause.values)
         present = Reach.SOME if everything or unbounded else Reach.BOUNDED
     # ``present``: how much of the callers that send the key the positive form lets through.
     if negated:
@@ -457,14 +519,22 @@ def _role_sessions(key: str, value: str) -> bool:
     return key == "aws:userid" and re.fullmatch(r"AROA[A-Z0-9]+:\*", value) is not None
 
 
-def _ip_cover(values: Sequence[str]) -> set[int] | None:
+def _ip_ranges(values: Sequence[str]) -> list[Any] | None:
+    """The CIDR ranges of a condition, or None when one is not a range."""
+    try:
+        return [ipaddress.ip_network(value.strip(), strict=False) for value in values]
+    except ValueError:
+        return None
+
+
+def _too_broad(net: Any) -> bool:
+    return bool(net.prefixlen < (8 if net.version == 4 else 32))
+
+
+def _ip_cover(ranges: Sequence[Any]) -> set[int]:
     """The address families (4, 6) the ranges cover entirely; empty when they cover neither."""
     nets: dict[int, list[Any]] = {4: [], 6: []}
-    for value in values:
-        try:
-            net = ipaddress.ip_network(value.strip(), strict=False)
-        except ValueError:
-            return None
+    for net in ranges:
         nets[net.version].append(net)
     whole = {4: ipaddress.ip_network("0.0.0.0/0"), 6: ipaddress.ip_network("::/0")}
     return {v for v, found in nets.items() if found and _covers_whole(found, whole[v])}
@@ -512,7 +582,13 @@ def _compare(op: str, left: float, right: float) -> bool:
 
 
 def _string_match(base: str, value: str, pattern: str) -> bool:
-    if base in ("stringlike", "arnlike", "arnequals"):
+    """One value against one pattern, by the operator's documented matching (see ``_LIKE``)."""
+    if base in ("arnlike", "arnequals"):
+        parts, wanted = value.split(":", 5), pattern.split(":", 5)
+        return len(parts) == len(wanted) == 6 and all(
+            _glob(w).fullmatch(p) is not None for p, w in zip(parts, wanted, strict=True)
+        )
+    if base == "stringlike":
         return bool(_glob(pattern).fullmatch(value))
     if base == "stringequalsignorecase":
         return value.lower() == pattern.lower()
@@ -598,7 +674,7 @@ def _service_external(service: str, statement: Statement, caller: Caller) -> lis
         and c.base not in _NEGATED
         and family(c) in ("string", "arn")
         and not c.if_exists
-        and not any(_has_wildcard(v) and account_of(v) is None for v in c.values)
+        and all(_pins(c, v) or account_of(v) is not None for v in c.values)
     ]
     if not pinned:
         return [f"{service} on behalf of any account"]
@@ -627,10 +703,10 @@ def _federated(provider: str, statement: Statement) -> tuple[Scope, list[str]]:
             continue
         if clause.qualifier == "forallvalues" or clause.if_exists:
             continue
-        if name == "sub" and all(_bounded_subject(v) for v in clause.values):
+        if name == "sub" and all(_bounded_subject(v, _open_at(clause, v)) for v in clause.values):
             bound.append(str(clause))
         if name == "aud" and all(
-            not _has_wildcard(v) and v.lower() != _PUBLIC_OIDC_AUDIENCE for v in clause.values
+            _open_at(clause, v) == -1 and v.lower() != _PUBLIC_OIDC_AUDIENCE for v in clause.values
         ):
             bound.append(str(clause))
     if bound:
@@ -638,10 +714,9 @@ def _federated(provider: str, statement: Statement) -> tuple[Scope, list[str]]:
     return Scope(Reach.ALL, (f"federated {host} with no audience or subject condition",)), []
 
 
-def _bounded_subject(value: str) -> bool:
-    """A subject pins an owner when nothing, or only what follows an owner's ``/``, is wildcarded
-    (``repo:org/app:ref:refs/heads/main``, ``repo:org/*``; not ``*`` or ``repo:*``)."""
-    cut = min((value.find(c) for c in "*?" if c in value), default=-1)
+def _bounded_subject(value: str, cut: int) -> bool:
+    """A subject pins an owner when nothing, or only what follows an owner's ``/``, is left open at
+    ``cut`` (``repo:org/app:ref:refs/heads/main``, ``repo:org/*``; not ``*`` or ``repo:*``)."""
     return cut == -1 or "/" in value[:cut]
 
 
