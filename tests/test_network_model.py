@@ -34,6 +34,17 @@ EIGW = "VPC egress-only internet gateways: outbound IPv6 only, no connection fro
 ADDRESS = "VPC IP addressing: reachable from the internet only on a public IPv4 or a global IPv6 address"
 PROTOCOL = "VPC security groups and ACLs: rules are per protocol (tcp 6, udp 17, icmp 1, all -1)"
 PARTIAL = "metahub: when something the decision needs could not be read, the answer is unknown"
+LPM = (
+    "VPC route priority: 'we direct traffic using the most specific route that matches the traffic. "
+    "This is known as the longest prefix match'; IPv4 and IPv6 routes are independent"
+)
+GATEWAY_ENDPOINT = "VPC gateway endpoints: their route's prefix list holds the service's addresses only"
+
+
+def route(cidr: str, target: str, key: str = "GatewayId", **extra: str) -> dict[str, Any]:
+    family = "DestinationIpv6CidrBlock" if ":" in cidr else "DestinationCidrBlock"
+    return {family: cidr, key: target, "State": "active", **extra}
+
 STATE = "EC2 instance lifecycle: a stopped instance accepts no connections"
 
 
@@ -86,6 +97,7 @@ IGW = [
     {"DestinationIpv6CidrBlock": "::/0", "GatewayId": "igw-1", "State": "active"},
 ]
 SSH = [sg("tcp", 22, 22, "0.0.0.0/0")]
+V6_ONLY = {"rules": [sg("tcp", 22, 22, "::/0")], "ipv4": None, "ipv6": "2600:1f18::10"}
 
 
 def world(
@@ -529,6 +541,46 @@ CASES: list[tuple[str, str, dict[str, Any], bool | None, str]] = [
         "no ::/0 route",
     ),
     ("ipv6-route-for-ipv4", ROUTE_IGW, {"main": IGW[1:]}, False, "no 0.0.0.0/0 route"),
+    # Longest prefix match: the most specific route for the client's address decides.
+    ("halves-to-igw", LPM, {"main": [route("0.0.0.0/1", "igw-1"), route("128.0.0.0/1", "igw-1")]}, True,
+     "rtb-main -> igw-1 (0.0.0.0/1, 128.0.0.0/1 -> igw-1)"),
+    ("quarters-to-igw", LPM, {"main": [route(f"{q}.0.0.0/2", "igw-1") for q in (0, 64, 128, 192)]}, True, "-> igw-1"),
+    ("default-igw-half-to-nat", LPM, {"main": [route("0.0.0.0/0", "igw-1"), route("0.0.0.0/1", "nat-1", "NatGatewayId")]},
+     True, "the rest of the internet: its 0.0.0.0/1 route goes to nat-1"),
+    ("default-igw-both-halves-to-nat", LPM,
+     {"main": [route("0.0.0.0/0", "igw-1"), route("0.0.0.0/1", "nat-1", "NatGatewayId"),
+               route("128.0.0.0/1", "nat-1", "NatGatewayId")]}, False, "its 0.0.0.0/1 route goes to nat-1"),
+    ("default-igw-halves-blackhole", LPM,
+     {"main": [route("0.0.0.0/0", "igw-1"), route("0.0.0.0/1", "igw-2", State="blackhole"),
+               route("128.0.0.0/1", "igw-2", State="blackhole")]}, False, "blackhole"),
+    ("default-nat-half-to-igw", LPM, {"main": [route("0.0.0.0/0", "nat-1", "NatGatewayId"), route("128.0.0.0/1", "igw-1")]},
+     True, "128.0.0.0/1 -> igw-1"),
+    ("default-nat-office-to-igw", LPM, {"main": [route("0.0.0.0/0", "nat-1", "NatGatewayId"), route("203.0.113.0/24", "igw-1")]},
+     True, "203.0.113.0/24 -> igw-1"),
+    ("default-igw-specific-to-tgw", LPM,
+     {"main": [route("0.0.0.0/0", "igw-1"), route("52.0.0.0/8", "tgw-1", "TransitGatewayId")]}, True, "52.0.0.0/8 route goes to tgw-1"),
+    ("private-range-to-igw-only", LPM, {"main": [route("10.0.0.0/8", "igw-1")]}, False, "no 0.0.0.0/0 route"),
+    ("local-route-only", LPM, {"main": [route("10.0.0.0/16", "local")]}, False, "no 0.0.0.0/0 route"),
+    ("ipv6-halves-to-igw", LPM, {**V6_ONLY, "main": [route("::/1", "igw-1"), route("8000::/1", "igw-1")]}, True,
+     "(::/1 -> igw-1)"),  # global unicast (2000::/3) lies in ::/1
+    ("ipv6-global-unicast-to-igw", LPM, {**V6_ONLY, "main": [route("2000::/3", "igw-1")]}, True, "2000::/3 -> igw-1"),
+    ("ipv6-default-igw-global-to-eigw", LPM,
+     {**V6_ONLY, "main": [route("::/0", "igw-1"), route("2000::/3", "eigw-1", "EgressOnlyInternetGatewayId")]},
+     False, "eigw-1"),
+    ("ipv4-halves-do-not-serve-ipv6", LPM, {**V6_ONLY, "main": [route("0.0.0.0/1", "igw-1"), route("128.0.0.0/1", "igw-1")]},
+     False, "no ::/0 route"),
+    ("gateway-endpoint-prefix-list", GATEWAY_ENDPOINT,
+     {"main": [*IGW, {"DestinationPrefixListId": "pl-63a5400a", "GatewayId": "vpce-1", "State": "active"}]}, True,
+     "rtb-main -> igw-1"),
+    ("prefix-list-to-nat-beside-igw", PARTIAL,
+     {"main": [*IGW, {"DestinationPrefixListId": "pl-0abc", "NatGatewayId": "nat-1", "State": "active"}]}, None,
+     "prefix list pl-0abc (nat-1) may decide it"),
+    ("prefix-list-to-igw-alone", PARTIAL,
+     {"main": [{"DestinationPrefixListId": "pl-0abc", "GatewayId": "igw-1", "State": "active"}]}, None,
+     "prefix list pl-0abc (igw-1) may decide it"),
+    ("prefix-list-to-nat-no-igw", LPM,
+     {"main": [{"DestinationPrefixListId": "pl-0abc", "NatGatewayId": "nat-1", "State": "active"}]}, False,
+     "no 0.0.0.0/0 route"),
     # Partial data
     (
         "group-not-read",

@@ -13,8 +13,8 @@ and IPv6 kept apart:
   internet in on the port, and the outbound ACL must let replies out to the client's ephemeral
   ports (1024-65535).
 - *Route tables*: the subnet's explicitly associated table, else its VPC's main table, must send
-  the family's default route (``0.0.0.0/0`` / ``::/0``) to an internet gateway, and not to a NAT
-  gateway, transit gateway, peering, egress-only gateway, or a blackhole.
+  replies to internet addresses to an internet gateway (not a NAT gateway, transit gateway,
+  peering, egress-only gateway, or a blackhole), route by route in longest-prefix-match order.
 
 "The internet" is the public address space: IPv4 less the private, shared, loopback, link-local
 and reserved ranges; IPv6 global unicast. What the model cannot read makes the answer unknown.
@@ -270,30 +270,67 @@ def acl_passes(
 # --- route tables --------------------------------------------------------------------------
 
 
+_TARGETS = (
+    "GatewayId", "NatGatewayId", "TransitGatewayId", "VpcPeeringConnectionId", "EgressOnlyInternetGatewayId",
+    "NetworkInterfaceId", "InstanceId", "LocalGatewayId", "CarrierGatewayId", "CoreNetworkArn",
+)  # fmt: skip
+
+
+def _target(route: dict[str, Any]) -> str:
+    return next((str(route[k]) for k in _TARGETS if route.get(k)), "nothing")
+
+
 def default_route(table: dict[str, Any], family: int) -> tuple[str | None, str]:
-    """(internet gateway, why): where the family's default route goes."""
-    key, world = ("DestinationCidrBlock", WORLD_V4) if family == 4 else ("DestinationIpv6CidrBlock", WORLD_V6)
+    """(internet gateway, why): where the table sends replies to the internet's addresses.
+
+    VPC route priority: "we direct traffic using the most specific route that matches the traffic.
+    This is known as the longest prefix match." So ``0.0.0.0/1`` + ``128.0.0.0/1`` to an internet
+    gateway is a default route, and a more specific route can take part of the internet elsewhere.
+    The internet is reachable through the gateway for the addresses whose most specific route
+    leads there; ``why`` names the routes that decided. A route to a prefix list whose entries are
+    not read makes the answer unknown only when it could change it (a gateway endpoint's list
+    holds an AWS service's addresses, never the internet's clients)."""
+    key = "DestinationCidrBlock" if family == 4 else "DestinationIpv6CidrBlock"
+    world = _world(family)
+    routes: list[tuple[Network, dict[str, Any]]] = []
+    lists: list[dict[str, Any]] = []
     for route in table.get("Routes", []):
-        if route.get(key) != world:
-            continue
-        target = next(
-            (
-                str(route[k])
-                for k in (
-                    "GatewayId", "NatGatewayId", "TransitGatewayId", "VpcPeeringConnectionId",
-                    "EgressOnlyInternetGatewayId", "NetworkInterfaceId", "InstanceId", "LocalGatewayId",
-                    "CarrierGatewayId", "CoreNetworkArn",
-                )
-                if route.get(k)
-            ),
-            "nothing",
-        )  # fmt: skip
+        if route.get(key):
+            try:
+                routes.append((ipaddress.ip_network(route[key], strict=False), route))
+            except ValueError:
+                raise Unknown(f"route table route to {route[key]!r} is not a CIDR block") from None
+        elif route.get("DestinationPrefixListId") and not _target(route).startswith("vpce-"):
+            lists.append(route)
+    left = list(INTERNET[family])
+    through: dict[str, list[str]] = {}
+    elsewhere: list[str] = []
+    for dest, route in sorted(routes, key=lambda item: -item[0].prefixlen):
+        if not any(block.overlaps(dest) for block in left):
+            continue  # local, private, or already taken by a more specific route
+        left = _subtract(left, dest)
+        target = _target(route)
         if route.get("State") == "blackhole":
-            return None, f"its {world} route to {target} is a blackhole"
-        if target.startswith("igw-"):
-            return target, f"{world} -> {target}"
-        return None, f"its {world} route goes to {target}, not an internet gateway"
-    return None, f"no {world} route"
+            elsewhere.append(f"its {dest} route to {target} is a blackhole")
+        elif target.startswith("igw-"):
+            through.setdefault(target, []).append(str(dest))
+        else:
+            elsewhere.append(f"its {dest} route goes to {target}, not an internet gateway")
+    for route in lists:
+        target, name = _target(route), route["DestinationPrefixListId"]
+        if (through and not target.startswith("igw-")) or (not through and target.startswith("igw-")):
+            raise Unknown(f"its route to prefix list {name} ({target}) may decide it; prefix list entries are not read")
+    if not through:
+        return None, "; ".join(elsewhere) or f"no {world} route (nor any route for internet addresses)"
+    gateway, destinations = next(iter(through.items()))
+    why = f"{', '.join(destinations)} -> {gateway}"
+    if elsewhere:
+        why += f" (the rest of the internet: {'; '.join(elsewhere)})"
+    return gateway, why
+
+
+def _world(family: int) -> str:
+    return WORLD_V4 if family == 4 else WORLD_V6
 
 
 def effective_route_table(subnet: ResourceView) -> ResourceView:
@@ -336,6 +373,8 @@ class Path:
     egress_rules: tuple[int, ...]
     route_table: str
     gateway: str
+    route: str = ""
+    """The routes that decided, when not simply the family's default route to the gateway."""
 
     def describe(self) -> str:
         open_ = Opening(self.opening.family, self.opening.protocol, self.low, self.high, (), ())
@@ -343,7 +382,7 @@ class Path:
             f"{open_.ports} from {', '.join(self.opening.sources)} over {FAMILY_NAME[self.opening.family]} "
             f"to {self.address} via {', '.join(self.opening.groups)}, {self.acl} rule "
             f"{'/'.join(map(str, self.acl_rules))} (replies: rule {'/'.join(map(str, self.egress_rules))}), "
-            f"{self.route_table} -> {self.gateway}"
+            f"{self.route_table} -> {self.gateway}" + (f" ({self.route})" if self.route else "")
         )
 
 
@@ -402,7 +441,7 @@ def reachable(
                     for address in found:
                         paths.append(
                             Path(opening, inbound.low, inbound.high, address, acl.id, inbound.rules, egress_rules,
-                                 table.id, gateway)
+                                 table.id, gateway, "" if route_why == f"{_world(family)} -> {gateway}" else route_why)
                         )  # fmt: skip
         if len(paths) == before:
             stops.append(
