@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_ingest.py
 	$(BIN)/python benchmarks/bench_enrich.py
 	$(BIN)/python benchmarks/bench_html.py
+	$(BIN)/python benchmarks/bench_policy.py
 
 # The Security Hub custom action's code (deploy/metahub-custom-action.yaml): metahub with pydantic and
 # jmespath built for Lambda's Python 3.12 on x86_64; boto3 comes with the runtime.

@@ -1128,3 +1128,74 @@ def test_escalation_actions(rule: str, document: dict[str, Any], expected: list[
 def test_the_table_is_large_enough() -> None:
     # The issue's bar: at least 150 policy cases, each naming its rule.
     assert len(CASES) + len(SHARED) + len(IDENTITY) + len(ESCALATION) >= 150
+
+
+# --- hostile documents: an answer or a reason, never an exception or a stall ------------------
+
+HOSTILE = "metahub: no document may crash or stall the evaluator; what no AWS policy can be is unknown"
+
+
+def nested(depth: int) -> Any:
+    value: Any = "x"
+    for _ in range(depth):
+        value = {"k": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    ("name", "document"),
+    [
+        ("condition-nested-1000", doc(stmt(condition={"StringEquals": {"aws:SourceVpce": nested(1000)}}))),
+        ("statement-nested-3000", {"Version": "2012-10-17", "Statement": [nested(3000)]}),
+        ("condition-value-object", doc(stmt(condition={"StringEquals": {"aws:SourceVpce": {"a": "b"}}}))),
+        ("action-number", doc(stmt(action=5))),
+        ("resource-object", doc(stmt(resource={"arn": "x"}))),
+        ("over-the-size-limit", doc(*[stmt(Sid=f"S{i}", action=f"s3:Get{i:06d}") for i in range(1200)])),
+    ],
+)
+def test_hostile_documents_are_policy_errors(name: str, document: Any) -> None:
+    with pytest.raises(PolicyError):
+        exposure(document, ME, NOW)
+
+
+def test_nested_json_text_is_refused_not_a_recursion_error() -> None:
+    from metahub.checks.policy import load
+
+    with pytest.raises(PolicyError, match="nests deeper"):
+        load("[" * 3000 + "]" * 3000, "queue policy")
+    with pytest.raises(PolicyError, match="not valid JSON"):
+        load("{", "queue policy")
+
+
+def test_wildcard_heavy_patterns_answer() -> None:
+    """500 wildcards in one action pattern: linear matching, no RecursionError, no exponential regex."""
+    pattern = "s3:" + "*a" * 500 + "*"
+    found = exposure(doc(stmt(action=pattern), stmt("Deny", action="s3:" + "*a" * 499 + "*", resource="*")), ME, NOW)
+    assert found.is_public is False, HOSTILE  # the Deny's pattern covers the Allow's
+    assert exposure(doc(stmt(action=pattern)), ME, NOW).is_public is True
+
+
+def test_many_actions_on_both_sides_of_a_deny() -> None:
+    """1,000 actions allowed and the same denied, as many as fit in the largest policy AWS holds:
+    every one is cut off (an index, not a million pairs); 3,000 on each side are no AWS policy."""
+
+    def both_sides(count: int) -> dict[str, Any]:
+        actions = [f"sqs:A{i:04d}" for i in range(count)]
+        return {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": "*", "Action": actions, "Resource": "*"},
+                {"Effect": "Deny", "Principal": "*", "Action": list(reversed(actions)), "Resource": "*"},
+            ],
+        }
+
+    assert exposure(both_sides(1000), ME, NOW).is_public is False
+    with pytest.raises(PolicyError, match="more than any policy AWS holds"):
+        exposure(both_sides(3000), ME, NOW)
+
+
+def test_patterns_too_long_to_compare_are_unknown_not_slow() -> None:
+    long_a, long_b = "s3:" + "a?" * 2000 + "*", "s3:" + "?a" * 2000 + "*"
+    document = doc(stmt(action=long_a), stmt("Deny", action=long_b, resource="*"))
+    with pytest.raises(PolicyError, match="too long to compare"):
+        exposure(document, ME, NOW)

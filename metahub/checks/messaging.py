@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from metahub.checks.base import No, ResourceView, Unknown, check
+from metahub.checks.policy import PolicyError, load
 from metahub.checks.resource_policy import register_policy_checks
 
 
@@ -14,9 +14,9 @@ def _policy(r: ResourceView) -> Any:
     if not text:
         return None
     try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise Unknown(f"the resource policy is not valid JSON: {exc}") from exc
+        return load(text, "the resource policy")
+    except PolicyError as exc:
+        raise Unknown(str(exc)) from exc
 
 
 register_policy_checks(

@@ -27,12 +27,13 @@ and the condition named, never a guess.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import IntEnum
-from functools import cache, lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, Literal
 
 # --------------------------------------------------------------------------------------------
@@ -60,20 +61,49 @@ class Patterns:
     def _norm(self, text: str) -> str:
         return text.lower() if self.ignore_case else text
 
+    @cached_property
+    def _index(self) -> tuple[frozenset[str], dict[str, list[str]]]:
+        """Exact values, and wildcard patterns by their literal prefix (what comes before the first
+        ``*`` or ``?``). A pattern can match or cover a value only when its literal prefix begins
+        the value's, so a lookup costs the length of the value, not the number of patterns (3,000
+        actions on each side of a Deny would otherwise be 9,000,000 comparisons)."""
+        exact: set[str] = set()
+        wild: dict[str, list[str]] = {}
+        for value in map(self._norm, self.values):
+            prefix = _literal_prefix(value)
+            if prefix == value:
+                exact.add(value)
+            else:
+                wild.setdefault(prefix, []).append(value)
+        return frozenset(exact), wild
+
+    def _candidates(self, value: str) -> list[str]:
+        wild = self._index[1]
+        prefix = _literal_prefix(value)
+        return [p for k in range(len(prefix) + 1) for p in wild.get(prefix[:k], ())]
+
+    def _covers_one(self, value: str) -> bool:
+        """Some pattern of this set (not negated) matches every string ``value`` matches."""
+        value = self._norm(value)
+        if value in self._index[0]:
+            return True
+        return any(_covers(pattern, value) for pattern in self._candidates(value))
+
     def matches(self, value: str) -> bool:
-        hit = any(_glob(self._norm(p)).fullmatch(self._norm(value)) for p in self.values)
+        value = self._norm(value)
+        hit = value in self._index[0] or any(_wild_match(p, value) for p in self._candidates(value))
         return hit != self.negated
 
     def covers(self, other: Patterns) -> bool:
         """Every value ``other`` matches, this matches too (sound: a False may be a missed yes)."""
         if not self.negated and not other.negated:
-            return all(any(_covers(self._norm(a), self._norm(b)) for a in self.values) for b in other.values)
+            return all(self._covers_one(b) for b in other.values)
         if not self.negated and other.negated:  # only a pattern matching everything covers "all but"
-            return any(_covers(self._norm(a), "*") for a in self.values)
+            return self._covers_one("*")
         if self.negated and not other.negated:  # none of other's values may touch what self leaves out
             return not any(_overlap(self._norm(a), self._norm(b)) for a in self.values for b in other.values)
         # all but A covers all but B when every a in A is inside B
-        return all(any(_covers(self._norm(b), self._norm(a)) for b in other.values) for a in self.values)
+        return all(other._covers_one(a) for a in self.values)
 
     def __str__(self) -> str:
         return ("not " if self.negated else "") + ", ".join(self.values)
@@ -157,6 +187,7 @@ def parse(document: Any, source: str = "") -> list[Statement]:
         return []
     if not isinstance(document, dict):
         raise PolicyError(f"{source or 'policy'} is not a JSON object")
+    _check_size(document, source or "policy")
     variables = document.get("Version") == "2012-10-17"
     found = []
     for index, raw in enumerate(as_list(document.get("Statement"))):
@@ -183,13 +214,61 @@ def parse(document: Any, source: str = "") -> list[Statement]:
     return found
 
 
+MAX_POLICY_CHARACTERS = 32_768
+"""No policy AWS holds is longer: the largest limit is a KMS key policy's, "32 kilobytes (32,768
+bytes)" (AWS KMS quotas); an IAM managed policy holds 6,144 characters, a role's inline policies
+10,240 together (IAM and AWS STS quotas), a bucket policy 20 KB (S3). A longer document did not come
+from AWS as a policy and is not evaluated."""
+MAX_POLICY_DEPTH = 12
+"""A policy nests at most six levels (document, Statement list, statement, Condition, operator,
+key, value list); twice that is not a policy."""
+
+
+def _check_size(document: Any, where: str) -> None:
+    """Refuse what no AWS policy can be, walking the document without recursion (a document
+    nested 3,000 deep must not raise RecursionError)."""
+    characters, stack = 0, [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_POLICY_DEPTH:
+            raise PolicyError(f"{where} nests deeper than {MAX_POLICY_DEPTH} levels: not a policy")
+        if isinstance(node, dict):
+            characters += sum(len(str(k)) + 3 for k in node)
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            characters += len(node) + 1
+            stack.extend((v, depth + 1) for v in node)
+        else:
+            characters += len(str(node)) + 2
+        if characters > MAX_POLICY_CHARACTERS:
+            raise PolicyError(
+                f"{where} is longer than {MAX_POLICY_CHARACTERS:,} characters, more than any policy AWS holds"
+            )
+
+
+def load(text: str, where: str) -> Any:
+    """A policy document from its JSON text (SQS, SNS and OpenSearch return text): refused, with
+    the reason, when it is no JSON or larger or deeper than any policy AWS holds."""
+    if len(text) > 4 * MAX_POLICY_CHARACTERS:
+        raise PolicyError(f"{where} is {len(text):,} characters, more than any policy AWS holds")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise PolicyError(f"{where} nests deeper than {MAX_POLICY_DEPTH} levels: not a policy") from None
+    except ValueError as exc:
+        raise PolicyError(f"{where} is not valid JSON: {exc}") from None
+
+
 def _patterns(raw: dict[str, Any], name: str, where: str, ignore_case: bool) -> Patterns:
     if name in raw and f"Not{name}" in raw:
         raise PolicyError(f"{where} has both {name} and Not{name}")
+    for key in (name, f"Not{name}"):
+        if key in raw and not all(isinstance(v, str) for v in as_list(raw[key])):
+            raise PolicyError(f"{where} {key} holds something that is not a string")
     if f"Not{name}" in raw:
-        return Patterns(tuple(str(v) for v in as_list(raw[f"Not{name}"])), True, ignore_case)
+        return Patterns(tuple(as_list(raw[f"Not{name}"])), True, ignore_case)
     if name in raw:
-        return Patterns(tuple(str(v) for v in as_list(raw[name])), False, ignore_case)
+        return Patterns(tuple(as_list(raw[name])), False, ignore_case)
     # Trust policies and some resource policies omit Resource: the resource the policy is on.
     return Patterns(("*",), False, ignore_case)
 
@@ -204,6 +283,8 @@ def _clauses(condition: Any, where: str, variables: bool) -> tuple[Clause, ...]:
         if not isinstance(pairs, dict):
             raise PolicyError(f"{where} condition {operator} is not an object")
         for key, values in pairs.items():
+            if not all(isinstance(v, str | int | float | bool) for v in as_list(values)):
+                raise PolicyError(f"{where} condition {operator} {key} holds a value that is not a string")
             found.append(Clause(str(operator), str(key), tuple(_text(v) for v in as_list(values)), variables))
     return tuple(found)
 
@@ -225,49 +306,82 @@ def statements(document: Any) -> list[dict[str, Any]]:
 # Wildcards
 
 
-@lru_cache(maxsize=4096)
-def _glob(pattern: str) -> re.Pattern[str]:
-    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.S)
+# No input may crash or stall the evaluator: matching is iterative (no recursion on a pattern's
+# length) and quadratic at worst in the two strings compared, and a comparison larger than
+# _MAX_CELLS is undecidable (PolicyError, so unknown), never minutes of work.
+_MAX_CELLS = 4_000_000
 
 
-@lru_cache(maxsize=4096)
+def _literal_prefix(pattern: str) -> str:
+    """What a pattern fixes before its first wildcard."""
+    cut = min((i for i in (pattern.find("*"), pattern.find("?")) if i >= 0), default=len(pattern))
+    return pattern[:cut]
+
+
+@lru_cache(maxsize=65536)
+def _wild_match(pattern: str, text: str) -> bool:
+    """``text`` matches ``pattern`` (``*`` any run, ``?`` one character): greedy, backtracking only
+    to the last ``*``, with no regular expression that could take exponential time."""
+    p = t = 0
+    star, mark = -1, 0
+    while t < len(text):
+        if p < len(pattern) and pattern[p] in ("?", text[t]):
+            p, t = p + 1, t + 1
+        elif p < len(pattern) and pattern[p] == "*":
+            star, mark, p = p, t, p + 1
+        elif star != -1:
+            mark += 1
+            p, t = star + 1, mark
+        else:
+            return False
+    while p < len(pattern) and pattern[p] == "*":
+        p += 1
+    return p == len(pattern)
+
+
+def _bounded(a: str, b: str) -> None:
+    if (len(a) + 1) * (len(b) + 1) > _MAX_CELLS:
+        raise PolicyError(f"patterns of {len(a):,} and {len(b):,} characters are too long to compare")
+
+
+@lru_cache(maxsize=65536)
 def _covers(general: str, specific: str) -> bool:
-    """Every string ``specific`` matches, ``general`` matches too."""
+    """Every string ``specific`` matches, ``general`` matches too (a table filled from the end)."""
+    if general == specific or general == "*":
+        return True
+    _bounded(general, specific)
+    m = len(specific)
+    after = [j == m for j in range(m + 1)]  # general[i+1:] covers specific[j:]
+    for g in reversed(general):
+        here = [False] * (m + 1)
+        for j in range(m, -1, -1):
+            if g == "*":
+                here[j] = after[j] or (j < m and here[j + 1])
+            elif j < m:
+                s = specific[j]
+                here[j] = (s != "*" if g == "?" else s not in "*?" and g == s) and after[j + 1]
+        after = here
+    return after[0]
 
-    @cache
-    def go(i: int, j: int) -> bool:
-        if i == len(general):
-            return j == len(specific)
-        g = general[i]
-        if g == "*":
-            return go(i + 1, j) or (j < len(specific) and go(i, j + 1))
-        if j == len(specific):
-            return False
-        s = specific[j]
-        if g == "?":
-            return s != "*" and go(i + 1, j + 1)
-        return s not in "*?" and g == s and go(i + 1, j + 1)
 
-    return go(0, 0)
-
-
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)
 def _overlap(a: str, b: str) -> bool:
-    """Some string matches both patterns."""
-
-    @cache
-    def go(i: int, j: int) -> bool:
-        if i == len(a) and j == len(b):
-            return True
-        if i < len(a) and a[i] == "*":
-            return go(i + 1, j) or (j < len(b) and go(i, j + 1))
-        if j < len(b) and b[j] == "*":
-            return go(i, j + 1) or (i < len(a) and go(i + 1, j))
-        if i == len(a) or j == len(b):
-            return False
-        return (a[i] == "?" or b[j] == "?" or a[i] == b[j]) and go(i + 1, j + 1)
-
-    return go(0, 0)
+    """Some string matches both patterns (a table filled from the end)."""
+    _bounded(a, b)
+    n, m = len(a), len(b)
+    table = [[False] * (m + 1) for _ in range(n + 1)]
+    table[n][m] = True
+    for i in range(n, -1, -1):
+        for j in range(m, -1, -1):
+            if i == n and j == m:
+                continue
+            if i < n and a[i] == "*":
+                table[i][j] = table[i + 1][j] or (j < m and table[i][j + 1])
+            elif j < m and b[j] == "*":
+                table[i][j] = table[i][j + 1] or (i < n and table[i + 1][j])
+            elif i < n and j < m:
+                table[i][j] = (a[i] == "?" or b[j] == "?" or a[i] == b[j]) and table[i + 1][j + 1]
+    return table[0][0]
 
 
 # What a condition value matches, by its operator (IAM JSON policy elements: Condition operators):
@@ -586,10 +700,10 @@ def _string_match(base: str, value: str, pattern: str) -> bool:
     if base in ("arnlike", "arnequals"):
         parts, wanted = value.split(":", 5), pattern.split(":", 5)
         return len(parts) == len(wanted) == 6 and all(
-            _glob(w).fullmatch(p) is not None for p, w in zip(parts, wanted, strict=True)
+            _wild_match(w, p) for p, w in zip(parts, wanted, strict=True)
         )
     if base == "stringlike":
-        return bool(_glob(pattern).fullmatch(value))
+        return _wild_match(pattern, value)
     if base == "stringequalsignorecase":
         return value.lower() == pattern.lower()
     return value == pattern
