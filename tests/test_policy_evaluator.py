@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from metahub.checks.policy import ADMIN_PROBES, ESCALATION_ACTIONS, PolicyError, Source, exposure, grants
+from metahub.checks.policy import ESCALATION_ACTIONS, PolicyError, Source, admin_equivalent, exposure, grants
 
 ME, OTHER = "123456789012", "999988887777"
 NOW = datetime(2026, 11, 24, tzinfo=timezone.utc)
@@ -839,16 +839,24 @@ def identity(*statements: dict[str, Any]) -> dict[str, Any]:
 
 
 def admin(policies: list[dict[str, Any]], boundary: dict[str, Any] | None = None) -> bool | None:
-    decisions = grants(
+    found = admin_equivalent(
         [Source(f"p{i}", d) for i, d in enumerate(policies)],
-        ADMIN_PROBES,
         ME,
         Source("boundary", boundary) if boundary is not None else None,
         now=NOW,
     )
-    if any(d.allowed is False for d in decisions.values()):
-        return False
-    return None if any(d.allowed is None for d in decisions.values()) else True
+    return found.allowed
+
+
+SET = (
+    "metahub's admin equivalence (set reasoning): every action on every resource but a few exceptions, "
+    "each within one service, that leave it one of IAM's permissions-management actions "
+    "(Put/Attach*Policy, CreatePolicyVersion) to grant itself the rest; a Deny's actions are exceptions"
+)
+POWER_USER = (
+    "AWS managed policy PowerUserAccess: all but iam:*, organizations:* and account:* is "
+    "'full access to AWS services and resources, but does not allow management of users and groups'"
+)
 
 
 IDENTITY: list[tuple[str, str, list[dict[str, Any]], dict[str, Any] | None, bool | None]] = [
@@ -912,10 +920,10 @@ IDENTITY: list[tuple[str, str, list[dict[str, Any]], dict[str, Any] | None, bool
     ),
     (
         "deny-in-other-policy",
-        EVAL,
+        SET,
         [ADMIN, identity(stmt("Deny", action="iam:CreateUser", resource="*"))],
         None,
-        False,
+        True,
     ),
     (
         "deny-conditional-mfa",
@@ -1069,12 +1077,42 @@ IDENTITY: list[tuple[str, str, list[dict[str, Any]], dict[str, Any] | None, bool
         ACTION,
         [
             identity(stmt(action="*", resource="*")),
-            identity(stmt("Deny", action="IAM:createuser", resource="*")),
+            identity(stmt("Deny", action="IAM:*Policy", resource="*")),
+            identity(stmt("Deny", action="iam:createpolicyversion", resource="*")),
         ],
         None,
         False,
     ),
-]
+    ("not-action-one-harmless", SET, [identity(stmt(action=None, resource="*", NotAction="s3:ListAllMyBuckets"))], None, True),
+    ("not-action-one-sensitive", SET, [identity(stmt(action=None, resource="*", NotAction="kms:Decrypt"))], None, True),
+    ("not-action-billing", SET, [identity(stmt(action=None, resource="*", NotAction=["aws-portal:*", "budgets:*"]))], None, True),
+    ("power-user", POWER_USER, [identity(stmt(action=None, resource="*", NotAction=["iam:*", "organizations:*", "account:*"]),
+                                          stmt(action=["iam:CreateServiceLinkedRole", "iam:ListRoles"], resource="*"))], None, False),
+    ("not-action-put-and-attach", SET, [identity(stmt(action=None, resource="*", NotAction=["iam:Put*", "iam:Attach*"]))], None, True),
+    ("not-action-every-self-grant", SET,
+     [identity(stmt(action=None, resource="*", NotAction=["iam:Put*", "iam:Attach*", "iam:CreatePolicyVersion"]))], None, False),
+    ("not-action-across-services", SET, [identity(stmt(action=None, resource="*", NotAction="*:Delete*"))], None, False),
+    ("not-action-star", NOTACTION, [identity(stmt(action=None, resource="*", NotAction="*"))], None, False),
+    ("iam-star-only", SET, [identity(stmt(action="iam:*", resource="*"))], None, False),
+    ("deny-s3-whole-service", SET, [identity(stmt(action="*", resource="*"), stmt("Deny", action="s3:*", resource="*"))], None, True),
+    ("deny-all-but-iam", NOTACTION, [identity(stmt(action="*", resource="*"), stmt("Deny", NotAction="iam:*", action=None, resource="*"))], None, False),
+    ("deny-on-one-bucket", RESOURCE, [identity(stmt(action="*", resource="*"), stmt("Deny", action="s3:*", resource="arn:aws:s3:::secret/*"))], None, True),
+    ("two-not-actions-overlap", SET,
+     [identity(stmt(action=None, resource="*", NotAction=["iam:*", "s3:*"])), identity(stmt(action=None, resource="*", NotAction=["iam:*", "ec2:*"]))],
+     None, False),
+    ("two-not-actions-cover-each-other", SET,
+     [identity(stmt(action=None, resource="*", NotAction=["iam:*"])), identity(stmt(action=None, resource="*", NotAction=["ec2:*"]))], None, True),
+    ("not-action-plus-positive", SET,
+     [identity(stmt(action=None, resource="*", NotAction=["iam:*"]), stmt(action="iam:PutUserPolicy", resource="*"))], None, True),
+    ("unknown-allow-beside-deny-star", UNKNOWN_OP,
+     [identity(stmt(action="*", resource="*", condition=cond("StringSortOf", "aws:x", "y")), stmt("Deny", action="*", resource="*"))], None, False),
+    ("unknown-deny-of-one-action", UNKNOWN_OP,
+     [ADMIN, identity(stmt("Deny", action="s3:GetObject", resource="*", condition=cond("StringSortOf", "aws:x", "y")))], None, True),
+    ("unknown-deny-of-iam", UNKNOWN_OP,
+     [ADMIN, identity(stmt("Deny", action="iam:*", resource="*", condition=cond("StringSortOf", "aws:x", "y")))], None, None),
+    ("boundary-not-action-iam", BOUNDARY, [ADMIN], identity(stmt(action=None, resource="*", NotAction="iam:*")), False),
+    ("boundary-not-action-one", BOUNDARY, [ADMIN], identity(stmt(action=None, resource="*", NotAction="ec2:TerminateInstances")), True),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(

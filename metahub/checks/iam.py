@@ -6,11 +6,12 @@ from typing import Any
 
 from metahub.checks.base import No, ResourceView, Unknown, check
 from metahub.checks.policy import (
-    ADMIN_PROBES,
     ESCALATION_ACTIONS,
+    Admin,
     Decision,
     PolicyError,
     Source,
+    admin_equivalent,
     as_list,
     grants,
     parse,
@@ -90,19 +91,27 @@ def _decisions(r: ResourceView, actions: tuple[str, ...]) -> dict[str, Decision]
         raise Unknown(str(exc)) from exc
 
 
-def admin_verdict(decisions: dict[str, Decision]) -> dict[str, Any] | No:
-    """Every probe allowed on any resource: the statements that grant it, with their conditions."""
-    denied = [d for d in decisions.values() if d.allowed is False]
-    if denied:
-        return No(denied[0].why)
-    undecided = [d.why for d in decisions.values() if d.allowed is None]
-    if undecided:
-        raise Unknown("; ".join(dict.fromkeys(undecided)))
-    evidence: dict[str, Any] = {"granted_by": sorted({b for d in decisions.values() for b in d.by})}
-    conditions = sorted({c for d in decisions.values() for c in d.conditions})
-    if conditions:
-        evidence["when"] = conditions
+def admin_verdict(found: Admin) -> dict[str, Any] | No:
+    """The statements that grant everything, with their conditions and the exceptions."""
+    if found.allowed is None:
+        raise Unknown(found.why)
+    if not found.allowed:
+        return No(found.why)
+    evidence: dict[str, Any] = {"granted_by": sorted(set(found.by))}
+    if found.exceptions:
+        evidence["except"] = found.exceptions
+    if found.conditions:
+        evidence["when"] = sorted(set(found.conditions))
     return evidence
+
+
+def _admin(r: ResourceView) -> Admin:
+    try:
+        if r.type == "AwsIamPolicy":
+            return admin_equivalent([Source("", r.get("Document"))], r.account)
+        return admin_equivalent(policy_sources(r), r.account, boundary(r) if r.type != "AwsIamGroup" else None)
+    except PolicyError as exc:
+        raise Unknown(str(exc)) from exc
 
 
 PERMISSIONS = {
@@ -116,9 +125,10 @@ PERMISSIONS = {
 @check(*PERMISSIONS, needs=PERMISSIONS, name="is_unrestricted")
 def principal_is_unrestricted(r: ResourceView) -> dict[str, Any] | No:
     """Admin-equivalent: its policies (a user's groups' included), less Deny, within its permissions
-    boundary, allow every action on every resource, or all but a handful (``NotAction``). For a
-    managed policy: the policy on its own."""
-    return admin_verdict(_decisions(r, ADMIN_PROBES))
+    boundary, allow every action on every resource, or all but a few within single services that
+    leave it able to write permissions (the exceptions are listed). For a managed policy: the
+    policy on its own."""
+    return admin_verdict(_admin(r))
 
 
 @check(*PERMISSIONS, needs=PERMISSIONS)
@@ -230,10 +240,11 @@ def it_has_unrestricted_statements(r: ResourceView) -> list[str]:
         found = parse(r.get("Document"))
     except PolicyError as exc:
         raise Unknown(str(exc)) from exc
+    version = r.get("Document.Version")  # a statement alone keeps its document's language version
     return [
         s.label
         for s in found
-        if s.allow and admin_verdict(grants([Source("", {"Statement": [s.raw]})], ADMIN_PROBES, r.account))
+        if s.allow and admin_equivalent([Source("", {"Version": version, "Statement": [s.raw]})], r.account).allowed
     ]
 
 

@@ -105,6 +105,10 @@ class Patterns:
         # all but A covers all but B when every a in A is inside B
         return all(other._covers_one(a) for a in self.values)
 
+    def matches_nothing(self) -> bool:
+        """``NotResource: "*"`` and the like: all but everything."""
+        return self.negated and self._covers_one("*")
+
     def __str__(self) -> str:
         return ("not " if self.negated else "") + ", ".join(self.values)
 
@@ -1003,15 +1007,159 @@ class Decision:
     conditions: list[str] = field(default_factory=list)
 
 
-ADMIN_PROBES = (
-    "iam:CreateUser", "iam:AttachRolePolicy", "iam:PutUserPolicy", "iam:CreateAccessKey", "iam:PassRole",
-    "sts:AssumeRole", "organizations:LeaveOrganization", "s3:GetObject", "s3:PutBucketPolicy",
-    "ec2:RunInstances", "ec2:AuthorizeSecurityGroupIngress", "kms:Decrypt", "kms:PutKeyPolicy",
-    "lambda:UpdateFunctionCode", "secretsmanager:GetSecretValue", "cloudtrail:StopLogging",
-    "dynamodb:Scan", "rds:DeleteDBInstance", "metahub:AnyOtherAction",
+SELF_GRANT = (
+    "iam:PutUserPolicy", "iam:PutRolePolicy", "iam:PutGroupPolicy", "iam:AttachUserPolicy",
+    "iam:AttachRolePolicy", "iam:AttachGroupPolicy", "iam:CreatePolicyVersion",
 )  # fmt: skip
-"""Actions across services (and one no service has): a principal allowed all of them on any
-resource may do everything, or everything but a handful of actions (``NotAction``)."""
+"""The actions with which a principal writes permissions (IAM's "Permissions management" access
+level): while one of them is left, whatever else it lacks it can grant itself (or a new principal,
+which no Deny of its own follows)."""
+
+
+@dataclass
+class Admin:
+    """Whether a principal may do everything, and what decided it."""
+
+    allowed: bool | None
+    why: str
+    by: list[str] = field(default_factory=list)
+    conditions: list[str] = field(default_factory=list)
+    exceptions: list[str] = field(default_factory=list)
+
+
+ALL_ACTIONS = Patterns(("*:*",), False, True)
+"""Every action: each is ``service:name``."""
+
+
+@dataclass
+class _AllBut:
+    """What the statements of one set of policies allow on (nearly) every resource: every action
+    but ``excluded`` (``NotAction``; None when no statement allows all but a list), the actions
+    ``positives`` allow by name, those ``denied`` by a Deny that always applies, and what cannot
+    be decided (an Allow, or a Deny with the actions it would deny)."""
+
+    excluded: list[str] | None = None
+    positives: list[str] = field(default_factory=list)
+    denied: list[str] = field(default_factory=list)
+    by: list[str] = field(default_factory=list)
+    conditions: list[str] = field(default_factory=list)
+    maybe_allow: list[str] = field(default_factory=list)
+    maybe_deny: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    def reading(self, allow_unknown: bool, deny_unknown: bool) -> tuple[Patterns, Patterns, Patterns] | None:
+        """(granted by name, left out of "all but", denied), or None when the Allows are not "all
+        but a list"; the unknown statements read as granting everything / denying what they name."""
+        given = Patterns(tuple(self.positives), False, True)
+        excluded = [] if allow_unknown and self.maybe_allow else self.excluded
+        if excluded is None:
+            if not given.covers(ALL_ACTIONS):
+                return None
+            excluded = []
+        denied = self.denied + [a for _, actions in self.maybe_deny for a in actions] * deny_unknown
+        left = [e for e in excluded if not given.covers(Patterns((e,), False, True))]
+        return given, Patterns(tuple(left), False, True), Patterns(tuple(denied), False, True)
+
+
+def _everywhere(resources: Patterns) -> bool:
+    """The statement reaches (nearly) every resource: ``*``, or all but some (``NotResource``)."""
+    return not resources.matches_nothing() and (resources.negated or resources.covers(EVERYTHING))
+
+
+def _all_but(sources: Sequence[Source], caller: Caller) -> _AllBut:
+    found = _AllBut()
+    for source in sources:
+        for statement in parse(source.document, source.label):
+            if not _everywhere(statement.resources):
+                continue
+            scope = meet(clause_scope(c, caller) for c in statement.conditions)
+            if scope.reach == Reach.NONE or (not statement.allow and scope.reach == Reach.SOME):
+                continue  # never holds; or a Deny the principal can step around (MFA, its network)
+            values = [v.lower() for v in statement.actions.values]
+            # a Deny of all but a list (NotAction) leaves no "all but": read it as denying everything
+            denies = ["*"] if statement.actions.negated else values
+            if scope.reach == Reach.UNKNOWN:
+                why = f"{statement.label}: {'; '.join(scope.why)}"
+                if statement.allow:
+                    found.maybe_allow.append(why)
+                else:
+                    found.maybe_deny.append((why, denies))
+                continue
+            if not statement.allow:
+                found.denied += denies
+                continue
+            found.by.append(statement.label)
+            if scope.reach != Reach.ALL:
+                found.conditions += scope.why
+            if statement.actions.negated:
+                found.excluded = values if found.excluded is None else _intersection(found.excluded, values)
+            else:
+                found.positives += values
+    return found
+
+
+def _intersection(a: list[str], b: list[str]) -> list[str]:
+    """Patterns in both lists' reach: those of each that the other covers (a partial overlap is
+    left out, so the allowed actions are read larger, never smaller)."""
+    pa, pb = Patterns(tuple(a), False, True), Patterns(tuple(b), False, True)
+    return list(dict.fromkeys([x for x in a if pb.covers(Patterns((x,), False, True))]
+                              + [y for y in b if pa.covers(Patterns((y,), False, True))]))  # fmt: skip
+
+
+def admin_equivalent(
+    policies: Sequence[Source], account: str, boundary: Source | None = None, now: datetime | None = None
+) -> Admin:
+    """Admin-equivalent, by set reasoning over the statements (no probe list): on (nearly) every
+    resource, every action of every service except a short list, where
+
+    - each exception stays within one service (``iam:CreateUser``, ``aws-portal:*``; not ``*``), and
+    - the exceptions leave at least one of :data:`SELF_GRANT`: what it lacks it can grant itself
+      (AWS's PowerUserAccess, all but ``iam:*``, ``organizations:*`` and ``account:*``, is not).
+
+    Policy evaluation logic: the identity policies' Allows together, less every Deny that always
+    applies (one the principal can avoid, such as "deny without MFA", takes nothing away), capped
+    by the permissions boundary (both must allow). The exceptions are in the evidence. What cannot
+    be read is unknown only where it could change the answer: an undecidable Allow can only add,
+    an undecidable Deny only take away."""
+    caller = Caller("self", account, now or datetime.now(timezone.utc))
+    parts = [(_all_but(policies, caller), "its policies allow")]
+    if boundary is not None:
+        parts.append((_all_but([boundary], caller), f"outside the permissions boundary {boundary.label}: it allows"))
+    # Undecidable statements are read both ways: an Allow as granting everything, a Deny as denying
+    # everything. Where both readings agree, that is the answer.
+    hopeful = _admin_verdict(parts, allow_unknown=True)
+    fearful = _admin_verdict(parts, deny_unknown=True)
+    if hopeful.allowed is False or fearful.allowed is True:
+        return hopeful if hopeful.allowed is False else fearful
+    undecided = [w for part, _ in parts for w in part.maybe_allow + [why for why, _ in part.maybe_deny]]
+    return Admin(None, "; ".join(undecided))
+
+
+def _admin_verdict(
+    parts: list[tuple[_AllBut, str]], allow_unknown: bool = False, deny_unknown: bool = False
+) -> Admin:
+    readings = []
+    for part, name in parts:
+        reading = part.reading(allow_unknown, deny_unknown)
+        if reading is None:
+            return Admin(False, f"{name} only some services, not every action on every resource")
+        readings.append(reading)
+    exceptions = list(dict.fromkeys(v for _, left, denied in readings for v in left.values + denied.values))
+    wide = [e for e in exceptions if ":" not in e or _literal_prefix(e.partition(":")[0]) != e.partition(":")[0]]
+    if wide:
+        return Admin(False, f"all actions but {', '.join(wide)}: not confined to one service")
+
+    def allowed(action: str) -> bool:
+        return all(
+            not denied.matches(action) and (given.matches(action) or not left.matches(action))
+            for given, left, denied in readings
+        )
+
+    if not any(allowed(action) for action in SELF_GRANT):
+        return Admin(False, f"all actions but {', '.join(exceptions)}, which leaves it no way to write permissions")
+    why = "every action on every resource" + (f" except {', '.join(exceptions)}" if exceptions else "")
+    conditions = list(dict.fromkeys(w for part, _ in parts for w in part.conditions))
+    return Admin(True, why, parts[0][0].by, conditions, exceptions)
+
 
 ESCALATION_ACTIONS = (
     "iam:PassRole", "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:AttachUserPolicy",
