@@ -52,6 +52,24 @@ REACH = {"GeneratorId": "prowler-ec2_instance_port_ssh_exposed_to_internet"}
             {"sensitive-data": "claimed"},
         ),
         ({"ProductName": "GuardDuty", "Types": ["TTPs/Discovery"]}, "FAILED", None, {"threat": "claimed"}),
+        # ASFF's type "Network Reachability" is a category: Prowler files checks that say nothing of
+        # reachability there; Inspector's type says the port is reachable.
+        (
+            {"GeneratorId": "prowler-rds_instance_inside_vpc",
+             "Types": ["Software and Configuration Checks/AWS Security Best Practices/Network Reachability"]},
+            "FAILED", None, {},
+        ),
+        (
+            {"GeneratorId": "prowler-ec2_instance_uses_single_eni",
+             "Types": ["Software and Configuration Checks/AWS Security Best Practices/Network Reachability"]},
+            "FAILED", None, {},
+        ),
+        (
+            {"ProductName": "Inspector", "Types": [
+                "Software and Configuration Checks/AWS Security Best Practices/Network Reachability - "
+                "Recognized port reachable from internet"]},
+            "FAILED", None, {"reachability": "claimed"},
+        ),
         (
             {"Types": ["Effects/Data Exposure", "TTPs/Initial Access"]},
             "FAILED",
