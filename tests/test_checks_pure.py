@@ -206,6 +206,7 @@ def test_types_are_security_hub_types() -> None:
         "AwsEc2FlowLog",
         "AwsIamInstanceProfile",
         "AwsElbv2TargetGroup",
+        "AwsEc2ManagedPrefixList",
     }
     # Types Security Hub and MetaHub name that have no ResourceDetails member of their own.
     without_details = {

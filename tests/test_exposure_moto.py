@@ -14,6 +14,7 @@ import metahub
 from metahub.aws import Aws
 
 from .conftest import make_finding, own_moto_server
+from .least_privilege import not_allowed
 
 ACCOUNT, OTHER, REGION = "123456789012", "999988887777", "eu-central-1"
 AMI = "ami-12c6146b"
@@ -321,6 +322,26 @@ def _network(url: str) -> dict[str, tuple[str, str]]:
         Port=443,
         DefaultActions=[{"Type": "forward", "TargetGroupArn": group_arn}],
     )
+    # VPC managed prefix lists: a rule naming a list that holds 0.0.0.0/0 opens to the internet;
+    # one that holds an office range does not.
+    def listed(cidr: str) -> str:
+        entries = [{"Cidr": cidr}]
+        pl = ec2.create_managed_prefix_list(
+            PrefixListName=f"pl-{cidr.replace('/', '-')}", AddressFamily="IPv4", MaxEntries=5, Entries=entries
+        )["PrefixList"]["PrefixListId"]
+        group = ec2.create_security_group(GroupName=f"via-{pl}", Description="d", VpcId=vpc)["GroupId"]
+        ec2.authorize_security_group_ingress(
+            GroupId=group,
+            IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "PrefixListIds": [{"PrefixListId": pl}]}],
+        )
+        return ec2.run_instances(
+            ImageId=AMI, MinCount=1, MaxCount=1, InstanceType="t3.micro",
+            NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": subnet("10.20.7.0/24" if cidr == "0.0.0.0/0" else "10.20.8.0/24"),
+                                "Groups": [group], "AssociatePublicIpAddress": True}],
+        )["Instances"][0]["InstanceId"]  # fmt: skip
+
+    via_list = listed("0.0.0.0/0")
+    via_office_list = listed("203.0.113.0/24")
     # EC2 lifecycle: a stopped instance accepts no connections.
     stopped = instance(subnet("10.20.4.0/24"))
     ec2.stop_instances(InstanceIds=[stopped])
@@ -332,6 +353,8 @@ def _network(url: str) -> dict[str, tuple[str, str]]:
         "stopped": ("AwsEc2Instance", f"{arn}:instance/{stopped}"),
         "behind-alb": ("AwsEc2Instance", f"{arn}:instance/{behind}"),
         "group": ("AwsEc2SecurityGroup", f"{arn}:security-group/{open_sg}"),
+        "via-prefix-list": ("AwsEc2Instance", f"{arn}:instance/{via_list}"),
+        "via-office-prefix-list": ("AwsEc2Instance", f"{arn}:instance/{via_office_list}"),
     }
 
 
@@ -345,7 +368,9 @@ def checks(endpoint: str) -> dict[str, metahub.models.AffectedResource]:
         for name, (type_, arn) in built.items()
     ]
     run = metahub.Run.from_findings(findings)
-    run.enrich(Aws(), contexts=["config"])
+    report = run.enrich(Aws(), contexts=["config"])
+    assert report.calls["ec2:GetManagedPrefixListEntries"] == 2  # one per list the rules name
+    assert not_allowed(report.calls) == set(), "the shipped read-only policy must allow every call"
     return {name: run.resources[arn] for name, (_, arn) in built.items()}
 
 
@@ -416,6 +441,8 @@ def test_effective_permissions(checks: dict[str, Any], name: str, admin: bool) -
         ("public", True, "tcp/22 from 0.0.0.0/1, 128.0.0.0/1 over IPv4"),
         ("explicit-private-route", False, "no 0.0.0.0/0 route"),
         ("stopped", False, "stopped: not reachable now"),
+        ("via-prefix-list", True, "tcp/22 from 0.0.0.0/0 over IPv4"),
+        ("via-office-prefix-list", False, "no security group rule opens"),
     ],
 )
 def test_instance_reachability(checks: dict[str, Any], name: str, public: bool, evidence: str) -> None:

@@ -98,6 +98,15 @@ IGW = [
 ]
 SSH = [sg("tcp", 22, 22, "0.0.0.0/0")]
 V6_ONLY = {"rules": [sg("tcp", 22, 22, "::/0")], "ipv4": None, "ipv6": "2600:1f18::10"}
+PL_RULE = {**sg("tcp", 22, 22), "PrefixListIds": [{"PrefixListId": "pl-1"}]}
+PREFIX = (
+    "VPC managed prefix lists: 'When you reference a prefix list in a security group rule ... the "
+    "rule applies to every CIDR block in the prefix list'"
+)
+UNKNOWN_LAST = (
+    "metahub: what could not be read makes the answer unknown only when it could change it "
+    "(a prefix list that could hold the internet still meets the ACL and routes; one open interface suffices)"
+)
 
 
 def world(
@@ -110,7 +119,12 @@ def world(
     state: str = "running",
     groups: tuple[str, ...] = ("sg-1",),
     drop: tuple[str, ...] = (),
+    lists: dict[str, Any] | None = None,
+    second_eni: tuple[str, ...] | None = None,
 ) -> Inventory:
+    """``lists``: managed prefix lists by id, each its CIDR entries, or None (not read), or
+    ``"paged"`` (more than one page of entries); ``second_eni``: the groups of a second interface
+    with a public address of its own."""
     eni = {
         "NetworkInterfaceId": "eni-1",
         "SubnetId": "subnet-1",
@@ -141,6 +155,10 @@ def world(
             "Associations": [{"SubnetId": "subnet-1"}],
             "Routes": explicit,
         }
+    enis = [eni]
+    if second_eni is not None:
+        enis.append({**eni, "NetworkInterfaceId": "eni-2", "Groups": [{"GroupId": g} for g in second_eni],
+                     "Association": {"PublicIp": "54.10.10.11"}})  # fmt: skip
     groups_of = {
         "AwsEc2Instance": {
             "i-1": {
@@ -149,7 +167,7 @@ def world(
                 "SubnetId": "subnet-1",
                 "PublicIpAddress": ipv4,
                 "SecurityGroups": eni["Groups"],
-                "NetworkInterfaces": [eni],
+                "NetworkInterfaces": enis,
             }
         },
         "AwsEc2NetworkInterface": {"eni-1": eni},
@@ -160,11 +178,19 @@ def world(
             "acl-1": {"NetworkAclId": "acl-1", "Associations": [{"SubnetId": "subnet-1"}], "Entries": entries}
         },
     }
+    pl_key = (A, R, "AwsEc2ManagedPrefixList")
+    groups_of["AwsEc2ManagedPrefixList"] = {pl: {"PrefixListId": pl} for pl in lists or {}}
     inv = Inventory()
     for type_, items in groups_of.items():
         if type_ not in drop:
             inv.items[(A, R, type_)] = items
             inv.listed_all.add((A, R, type_))
+    for pl, cidrs in (lists or {}).items():
+        if cidrs is None:
+            inv.detail_failures[(pl_key, pl, "Entries")] = "ec2:GetManagedPrefixListEntries: access denied"
+        else:
+            page = {"Entries": [{"Cidr": c} for c in (cidrs if cidrs != "paged" else ["198.51.100.0/24"])]}
+            inv.details[(pl_key, pl)] = {"Entries": page | ({"NextToken": "more"} if cidrs == "paged" else {})}
     return inv
 
 
@@ -541,6 +567,38 @@ CASES: list[tuple[str, str, dict[str, Any], bool | None, str]] = [
         "no ::/0 route",
     ),
     ("ipv6-route-for-ipv4", ROUTE_IGW, {"main": IGW[1:]}, False, "no 0.0.0.0/0 route"),
+    # Managed prefix lists: a rule that names one applies to every CIDR block in it.
+    ("prefix-list-holds-the-world", PREFIX, {"rules": [PL_RULE], "lists": {"pl-1": ["0.0.0.0/0"]}}, True,
+     "tcp/22 from 0.0.0.0/0 over IPv4"),
+    ("prefix-list-holds-halves", PREFIX, {"rules": [PL_RULE], "lists": {"pl-1": ["0.0.0.0/1", "128.0.0.0/1"]}}, True,
+     "0.0.0.0/1, 128.0.0.0/1"),
+    ("prefix-list-holds-an-office", PREFIX, {"rules": [PL_RULE], "lists": {"pl-1": ["203.0.113.0/24"]}}, False,
+     "no security group rule opens"),
+    ("prefix-list-ipv6-world", PREFIX, {**V6_ONLY, "rules": [PL_RULE], "lists": {"pl-1": ["::/0"]}}, True,
+     "tcp/22 from ::/0 over IPv6"),
+    ("prefix-list-ipv6-for-ipv4-address", PREFIX, {"rules": [PL_RULE], "lists": {"pl-1": ["::/0"]}}, False,
+     "no security group rule opens"),
+    ("prefix-list-unread-acl-open", UNKNOWN_LAST, {"rules": [PL_RULE], "lists": {"pl-1": None}}, None,
+     "prefix lists pl-1, whose entries are not read"),
+    ("prefix-list-paged", UNKNOWN_LAST, {"rules": [PL_RULE], "lists": {"pl-1": "paged"}}, None, "prefix lists pl-1"),
+    ("prefix-list-not-fetched", UNKNOWN_LAST, {"rules": [PL_RULE]}, None, "prefix lists pl-1"),
+    ("prefix-list-unread-acl-blocks", UNKNOWN_LAST,
+     {"rules": [PL_RULE], "lists": {"pl-1": None}, "entries": [acl(50, "-1", "deny", "0.0.0.0/0"), *OPEN_ACL]},
+     False, "(whatever prefix lists pl-1 hold)"),
+    ("prefix-list-unread-no-route", UNKNOWN_LAST,
+     {"rules": [PL_RULE], "lists": {"pl-1": None}, "main": [route("0.0.0.0/0", "nat-1", "NatGatewayId")]},
+     False, "goes to nat-1"),
+    ("prefix-list-unread-beside-open-rule", UNKNOWN_LAST,
+     {"rules": [PL_RULE, sg("tcp", 22, 22, "0.0.0.0/0")], "lists": {"pl-1": None}}, True, "tcp/22 from 0.0.0.0/0"),
+    # What was not read matters only when it could change the answer.
+    ("nothing-open-acl-not-read", UNKNOWN_LAST, {"rules": [], "drop": ("AwsEc2NetworkAcl",)}, False,
+     "no security group rule opens"),
+    ("no-route-acl-not-read", UNKNOWN_LAST,
+     {"drop": ("AwsEc2NetworkAcl",), "main": [route("0.0.0.0/0", "nat-1", "NatGatewayId")]}, False, "goes to nat-1"),
+    ("second-interface-unread-first-open", UNKNOWN_LAST, {"second_eni": ("sg-unread",)}, True,
+     "tcp/22 from 0.0.0.0/0 over IPv4 to 54.10.10.10"),
+    ("second-interface-unread-first-closed", UNKNOWN_LAST, {"rules": [], "second_eni": ("sg-unread",)}, None,
+     "security groups sg-unread were not found"),
     # Longest prefix match: the most specific route for the client's address decides.
     ("halves-to-igw", LPM, {"main": [route("0.0.0.0/1", "igw-1"), route("128.0.0.0/1", "igw-1")]}, True,
      "rtb-main -> igw-1 (0.0.0.0/1, 128.0.0.0/1 -> igw-1)"),
@@ -635,14 +693,17 @@ def test_instance_is_public(rule: str, setup: dict[str, Any], expected: bool | N
         assert found and any(evidence in path for path in found["reachable"]), (rule, found)
     else:
         assert isinstance(found, No) and evidence in found.reason, (rule, found)
-    # The interface and the instance are one model: the same answer for the same interface.
-    if setup.get("state", "running") == "running":
+    # The interface and the instance are one model: the same answer for the same interface (an
+    # instance with a second interface answers for both).
+    if setup.get("state", "running") == "running" and "second_eni" not in setup:
         eni = verdict(world(**setup), "AwsEc2NetworkInterface", "eni-1")
         assert type(eni) is type(found) and bool(eni) == bool(found), rule
 
 
 GROUP_CASES: list[tuple[str, str, dict[str, Any], str, bool]] = [
     ("group-open-and-reaching", SG, {}, "sg-1", True),
+    ("group-prefix-list-world", PREFIX, {"rules": [PL_RULE], "lists": {"pl-1": ["0.0.0.0/0"]}}, "sg-1", True),
+    ("group-prefix-list-office", PREFIX, {"rules": [PL_RULE], "lists": {"pl-1": ["203.0.113.0/24"]}}, "sg-1", False),
     ("group-open-no-public-address", ADDRESS, {"ipv4": None}, "sg-1", False),
     (
         "group-open-acl-blocks",

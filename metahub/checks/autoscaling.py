@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from metahub.checks.base import No, ResourceView, Unknown, any_member, check
-from metahub.checks.network import open_ingress
+from metahub.checks.network import GROUP_RULES, open_ingress
 
 GROUP = "AwsAutoScalingAutoScalingGroup"
 CONFIG, TEMPLATE = "AwsAutoScalingLaunchConfiguration", "AwsEc2LaunchTemplate"
@@ -34,7 +34,7 @@ def is_instance_metadata_v2(r: ResourceView) -> bool:
     return bool(_launch_data(r).get("MetadataOptions", {}).get("HttpTokens") == "required")
 
 
-@check(CONFIG, TEMPLATE, needs=("security_groups",))
+@check(CONFIG, TEMPLATE, needs=(GROUP_RULES,))
 def its_associated_with_security_group_rules_ingress_unrestricted(r: ResourceView) -> list[str]:
     """Ingress rules of its security groups open to the whole internet."""
     return open_ingress(r.related("security_groups", complete=True))
@@ -52,7 +52,7 @@ def launch_is_encrypted(r: ResourceView) -> list[str] | No:
     return [m.get("DeviceName", "?") for m in volumes]
 
 
-@check(CONFIG, TEMPLATE, needs=("security_groups",), name="is_public")
+@check(CONFIG, TEMPLATE, needs=(GROUP_RULES,), name="is_public")
 def launch_is_public(r: ResourceView) -> dict[str, Any] | No:
     """Instances launched from it get a public IP and a security group open to the internet."""
     if not r.check("it_has_public_ip_association"):
@@ -63,7 +63,7 @@ def launch_is_public(r: ResourceView) -> dict[str, Any] | No:
     return {"public_ip_association": True, "open_ingress": rules}
 
 
-@check(CONFIG, TEMPLATE, needs=("security_groups",), name="is_unrestricted")
+@check(CONFIG, TEMPLATE, needs=(GROUP_RULES,), name="is_unrestricted")
 def launch_is_unrestricted(r: ResourceView) -> list[str] | No:
     """The ingress rules open to the internet that every instance launched from it gets."""
     return r.check("its_associated_with_security_group_rules_ingress_unrestricted") or No(

@@ -7,6 +7,7 @@ from typing import Any
 
 from metahub.checks.base import No, ResourceView, Unknown, check
 from metahub.checks.network import (
+    GROUP_RULES,
     NETWORK,
     Path,
     default_route,
@@ -100,13 +101,13 @@ def it_has_instance_profile(r: ResourceView) -> str | bool:
     return r.get("IamInstanceProfile.Arn") or False
 
 
-@check(INSTANCE, needs=("security_groups",))
+@check(INSTANCE, needs=(GROUP_RULES,))
 def its_associated_with_security_groups(r: ResourceView) -> list[str]:
     """Its security groups' ids."""
     return [group.id for group in r.related("security_groups")]
 
 
-@check(INSTANCE, needs=("security_groups",))
+@check(INSTANCE, needs=(GROUP_RULES,))
 def its_associated_with_security_group_rules_ingress_unrestricted(r: ResourceView) -> list[str]:
     """What its security groups open to the whole internet, per protocol and port range (IPv4, IPv6)."""
     return open_ingress(r.related("security_groups", complete=True))
@@ -169,8 +170,14 @@ def is_public(r: ResourceView) -> dict[str, Any] | No:
     would be when started."""
     paths: list[Path] = []
     stops: list[str] = []
-    for eni in interfaces(r):
-        found = interface_paths(r, eni)
+    unknown: list[str] = []  # per interface: one open interface makes it public whatever the others are
+    enis = interfaces(r)
+    for eni in enis:
+        try:
+            found = interface_paths(r, eni)
+        except Unknown as exc:
+            unknown.append(f"{eni.get('NetworkInterfaceId')}: {exc}" if len(enis) > 1 else str(exc))
+            continue
         if isinstance(found, No):
             stops.append(found.reason)
         else:
@@ -180,10 +187,18 @@ def is_public(r: ResourceView) -> dict[str, Any] | No:
         when = f"; when started, reachable on {'; '.join(p.describe() for p in paths)}" if paths else ""
         return No(f"{state}: not reachable now{when}")
     evidence: dict[str, Any] = {"reachable": [p.describe() for p in paths]} if paths else {}
-    balancers = r.check("its_associated_with_internet_facing_load_balancers")
+    try:
+        balancers = r.check("its_associated_with_internet_facing_load_balancers")
+    except Unknown as exc:
+        unknown.append(f"load balancers: {exc}")
+        balancers = []
     if balancers:
         evidence["through_load_balancers"] = balancers
-    return evidence or No("; ".join(dict.fromkeys(stops)))
+    if evidence:
+        return evidence
+    if unknown:
+        raise Unknown("; ".join(unknown))
+    return No("; ".join(dict.fromkeys(stops)))
 
 
 @check(INSTANCE, needs=("volumes",))
@@ -205,7 +220,7 @@ def is_encrypted(r: ResourceView) -> list[str] | No:
     return [v.id for v in volumes]
 
 
-@check(INSTANCE, needs=("security_groups", *ROLE_POLICIES))
+@check(INSTANCE, needs=(GROUP_RULES, *ROLE_POLICIES))
 def is_unrestricted(r: ResourceView) -> dict[str, Any] | No:
     """Open to the whole internet on some port in its security groups, or running as a role that
     may do anything."""

@@ -6,7 +6,7 @@ from typing import Any
 
 from metahub.checks.base import No, ResourceView, check
 from metahub.checks.ec2_instance import interface_paths
-from metahub.checks.network import NETWORK, open_ingress
+from metahub.checks.network import GROUP_RULES, NETWORK, open_ingress
 
 ENI = "AwsEc2NetworkInterface"
 
@@ -24,7 +24,7 @@ def its_associated_with(r: ResourceView) -> str | No:
     return attachment.get("InstanceId") or r.get("InterfaceType") or r.get("Description") or No("nothing")
 
 
-@check(ENI, needs=("security_groups",))
+@check(ENI, needs=(GROUP_RULES,))
 def its_associated_with_security_group_rules_ingress_unrestricted(r: ResourceView) -> list[str]:
     """Ingress rules of its security groups open to the whole internet."""
     return open_ingress(r.related("security_groups", complete=True))
@@ -44,7 +44,7 @@ def eni_is_public(r: ResourceView) -> dict[str, Any] | No:
     return paths if isinstance(paths, No) else {"reachable": [p.describe() for p in paths]}
 
 
-@check(ENI, needs=("security_groups",), name="is_unrestricted")
+@check(ENI, needs=(GROUP_RULES,), name="is_unrestricted")
 def eni_is_unrestricted(r: ResourceView) -> list[str] | No:
     """Ingress rules of its security groups open to the whole internet, whatever the routes say."""
     rules = r.check("its_associated_with_security_group_rules_ingress_unrestricted")

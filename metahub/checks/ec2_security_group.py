@@ -6,7 +6,7 @@ from typing import Any
 
 from metahub.checks.base import No, ResourceView, Unknown, check
 from metahub.checks.ec2_instance import interface_paths
-from metahub.checks.network import FAMILY_NAME, internet_openings
+from metahub.checks.network import FAMILY_NAME, internet_openings, prefix_lists, resolve_group
 
 GROUP = "AwsEc2SecurityGroup"
 THROUGH = tuple(
@@ -16,21 +16,26 @@ THROUGH = tuple(
 
 
 def _openings(r: ResourceView, egress: bool = False) -> list[str]:
-    return [
+    rules = resolve_group(r)
+    found = [
         f"{o.describe()} ({FAMILY_NAME[family]})"
         for family in (4, 6)
-        for o in internet_openings([r.data], family, egress=egress)
+        for o in internet_openings([rules], family, egress=egress)
     ]
+    lists = prefix_lists([rules])
+    if lists and not found and not egress:
+        raise Unknown(f"rules allow from prefix lists {', '.join(lists)}, whose entries could not be read")
+    return found
 
 
-@check(GROUP)
+@check(GROUP, needs=("prefix_lists.Entries",))
 def its_associated_with_security_group_rules_ingress_unrestricted(r: ResourceView) -> list[str]:
     """Protocols and port ranges its ingress rules open to the whole internet (ranges that together
     cover it count)."""
     return _openings(r)
 
 
-@check(GROUP)
+@check(GROUP, needs=("prefix_lists.Entries",))
 def its_associated_with_security_group_rules_egress_unrestricted(r: ResourceView) -> list[str]:
     """Egress rules open to the whole internet, by protocol and ports."""
     return _openings(r, egress=True)
@@ -66,14 +71,14 @@ def is_attached(r: ResourceView) -> list[str] | No:
     return r.check("its_associated_with_network_interfaces") or No("no network interface uses the group")
 
 
-@check(GROUP)
+@check(GROUP, needs=("prefix_lists.Entries",))
 def is_unrestricted(r: ResourceView) -> list[str] | No:
     """Some ingress rule is open to the whole internet."""
     rules = r.check("its_associated_with_security_group_rules_ingress_unrestricted")
     return rules or No("no ingress rule open to the whole internet")
 
 
-@check(GROUP, needs=("network_interfaces", *THROUGH))
+@check(GROUP, needs=("network_interfaces", "prefix_lists.Entries", *THROUGH))
 def is_public(r: ResourceView) -> dict[str, Any] | No:
     """Its rules let the internet reach an interface that uses it: the same model as the interface's
     own ``is_public`` (public address, network ACL both ways, route to an internet gateway), with only

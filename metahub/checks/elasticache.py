@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from metahub.checks.base import No, ResourceView, check
-from metahub.checks.network import open_ingress
+from metahub.checks.network import GROUP_RULES, open_ingress
 
 CLUSTER, GROUP = "AwsElastiCacheCacheCluster", "AwsElastiCacheReplicationGroup"
 
@@ -36,7 +36,7 @@ def cache_is_public(r: ResourceView) -> No:
     return No("ElastiCache nodes have no public IP addresses")
 
 
-@check(CLUSTER, needs=("security_groups",), name="is_unrestricted")
+@check(CLUSTER, needs=(GROUP_RULES,), name="is_unrestricted")
 def cache_is_unrestricted(r: ResourceView) -> list[str] | No:
     """Security group rules open to the internet on the cache port."""
     port = r.get("ConfigurationEndpoint.Port") or r.get("CacheNodes[0].Endpoint.Port")

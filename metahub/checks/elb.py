@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from metahub.checks.base import No, ResourceView, Unknown, check
-from metahub.checks.network import groups_by_id, open_ingress, reachable
+from metahub.checks.network import GROUP_RULES, groups_by_id, open_ingress, reachable
 
 CLASSIC, V2 = "AwsElbLoadBalancer", "AwsElbv2LoadBalancer"
 _ENCRYPTED = {"HTTPS", "SSL", "TLS"}
 # Classic load balancers carry their listeners in the item; v2 ones need DescribeListeners.
-GROUPS = {CLASSIC: ("security_groups",), V2: ("security_groups", "Listeners")}
+GROUPS = {CLASSIC: (GROUP_RULES,), V2: (GROUP_RULES, "Listeners")}
 LISTENERS = {V2: ("Listeners",)}
 _SUBNETS = ("subnets.route_tables", "subnets.vpc_route_tables", "subnets.network_acls")
 NETWORK = {CLASSIC: (*GROUPS[CLASSIC], *_SUBNETS), V2: (*GROUPS[V2], *_SUBNETS)}

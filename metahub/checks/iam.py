@@ -109,7 +109,9 @@ def _admin(r: ResourceView) -> Admin:
     try:
         if r.type == "AwsIamPolicy":
             return admin_equivalent([Source("", r.get("Document"))], r.account)
-        return admin_equivalent(policy_sources(r), r.account, boundary(r) if r.type != "AwsIamGroup" else None)
+        return admin_equivalent(
+            policy_sources(r), r.account, boundary(r) if r.type != "AwsIamGroup" else None
+        )
     except PolicyError as exc:
         raise Unknown(str(exc)) from exc
 
@@ -244,7 +246,8 @@ def it_has_unrestricted_statements(r: ResourceView) -> list[str]:
     return [
         s.label
         for s in found
-        if s.allow and admin_equivalent([Source("", {"Version": version, "Statement": [s.raw]})], r.account).allowed
+        if s.allow
+        and admin_equivalent([Source("", {"Version": version, "Statement": [s.raw]})], r.account).allowed
     ]
 
 

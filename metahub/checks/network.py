@@ -58,8 +58,11 @@ def _subtract(blocks: Sequence[Network], cut: Network) -> list[Network]:
 INTERNET = _internet()
 FAMILY_NAME = {4: "IPv4", 6: "IPv6"}
 EPHEMERAL = (1024, 65535)
+GROUP_RULES = "security_groups.prefix_lists.Entries"
+"""What reading a resource's security groups' rules needs: the groups, and the entries of the managed
+prefix lists their rules name."""
 NETWORK = (
-    "security_groups",
+    GROUP_RULES,
     "subnet.route_tables",
     "subnet.vpc_route_tables",
     "subnet.network_acls",
@@ -181,8 +184,8 @@ def partial_openings(groups: Iterable[dict[str, Any]], family: int) -> list[str]
 
 
 def prefix_lists(groups: Iterable[dict[str, Any]]) -> list[str]:
-    """Managed prefix lists ingress rules allow from: what they hold is not read, so what they open
-    cannot be told (a customer list may hold 0.0.0.0/0)."""
+    """Managed prefix lists ingress rules still name after :func:`resolve_group` (their entries
+    could not be read): what they open cannot be told (a customer list may hold 0.0.0.0/0)."""
     found = [
         p.get("PrefixListId", "?")
         for group in groups
@@ -190,6 +193,53 @@ def prefix_lists(groups: Iterable[dict[str, Any]]) -> list[str]:
         for p in permission.get("PrefixListIds", [])
     ]
     return list(dict.fromkeys(found))
+
+
+def resolve_group(group: ResourceView) -> dict[str, Any]:
+    """The group's rules with each managed prefix list replaced by its entries (VPC managed prefix
+    lists: a rule that references a list applies to every CIDR block in it). A list whose entries
+    were not all read stays a reference, and :func:`prefix_lists` names it."""
+    try:
+        lists = {pl.id: pl for pl in group.related("prefix_lists")}
+    except Unknown:
+        lists = {}
+    entries: dict[str, list[str]] = {}
+    for pl_id, pl in lists.items():
+        try:
+            page = pl.detail("Entries") or {}
+        except Unknown:
+            continue
+        if page.get("NextToken"):
+            continue  # more than one page: not every entry is here
+        entries[pl_id] = [str(e.get("Cidr")) for e in page.get("Entries", []) if e.get("Cidr")]
+    if not entries:
+        return group.data
+    data = dict(group.data)
+    for field_ in ("IpPermissions", "IpPermissionsEgress"):
+        rules = []
+        for permission in group.data.get(field_, []):
+            refs = permission.get("PrefixListIds", [])
+            cidrs = [c for ref in refs for c in entries.get(str(ref.get("PrefixListId")), [])]
+            rules.append({
+                **permission,
+                "IpRanges": [*permission.get("IpRanges", []), *({"CidrIp": c} for c in cidrs if ":" not in c)],
+                "Ipv6Ranges": [*permission.get("Ipv6Ranges", []), *({"CidrIpv6": c} for c in cidrs if ":" in c)],
+                "PrefixListIds": [r for r in refs if str(r.get("PrefixListId")) not in entries],
+            })  # fmt: skip
+        data[field_] = rules
+    return data
+
+
+def _lists_open(groups: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The groups as if every unread prefix list held the whole internet: the most they could open."""
+    world = {"IpRanges": [{"CidrIp": WORLD_V4}], "Ipv6Ranges": [{"CidrIpv6": WORLD_V6}]}
+    return [
+        {
+            **g,
+            "IpPermissions": [p | world if p.get("PrefixListIds") else p for p in g.get("IpPermissions", [])],
+        }
+        for g in groups
+    ]
 
 
 def _segments(
@@ -319,7 +369,9 @@ def default_route(table: dict[str, Any], family: int) -> tuple[str | None, str]:
     for route in lists:
         target, name = _target(route), route["DestinationPrefixListId"]
         if (through and not target.startswith("igw-")) or (not through and target.startswith("igw-")):
-            raise Unknown(f"its route to prefix list {name} ({target}) may decide it; prefix list entries are not read")
+            raise Unknown(
+                f"its route to prefix list {name} ({target}) may decide it; prefix list entries are not read"
+            )
     if not through:
         return None, "; ".join(elsewhere) or f"no {world} route (nor any route for internet addresses)"
     gateway, destinations = next(iter(through.items()))
@@ -399,11 +451,14 @@ def reachable(
     ports: Sequence[tuple[str, int]] | None = None,
 ) -> list[Path] | No:
     """Every path from the internet to ``addresses`` through ``groups`` and ``subnet``'s ACL and
-    routes; ``ports`` limits it to (protocol, port) a service listens on. A No says what stops it."""
+    routes; ``ports`` limits it to (protocol, port) a service listens on. A No says what stops it.
+
+    Unknown is decided last: what could not be read (a prefix list's entries, the ACL, the route
+    table) makes the answer unknown only when it could change it. No rule open to the internet
+    needs no ACL; a prefix list that could hold the whole internet still meets the ACL and routes,
+    and only when those would let it through is the answer unknown."""
     if not any(addresses.values()):
         return No("no public IPv4 address and no global IPv6 address")
-    acl = subnet_acl(subnet)
-    table = effective_route_table(subnet)
     paths: list[Path] = []
     stops: list[str] = []
     for family, found in addresses.items():
@@ -411,44 +466,70 @@ def reachable(
             continue
         name = FAMILY_NAME[family]
         openings = [o for o in internet_openings(groups, family) if _wanted(o, ports)]
-        if not openings:
-            lists = prefix_lists(groups)
-            if lists:
+        lists = prefix_lists(groups)
+        if not openings and lists:
+            could = [o for o in internet_openings(_lists_open(groups), family) if _wanted(o, ports)]
+            maybe, stop = _through(family, found, could, subnet, ports) if could else ([], "")
+            if maybe:
                 raise Unknown(
                     f"{name}: nothing opens {_port_list(ports)} to the whole internet but rules from prefix "
-                    f"lists {', '.join(lists)}, whose entries are not read"
+                    f"lists {', '.join(lists)}, whose entries are not read, and the network ACL and routes "
+                    "would let them through"
                 )
+            if stop:
+                stops.append(f"{stop} (whatever prefix lists {', '.join(lists)} hold)")
+                continue
+        if not openings:
             partial = partial_openings(groups, family)
             stops.append(
                 f"{name}: no security group rule opens {_port_list(ports)} to the whole internet"
                 + (f" (only part of it: {'; '.join(partial)})" if partial else "")
             )
             continue
-        gateway, route_why = default_route(table.data, family)
-        if gateway is None:
-            stops.append(f"{name}: route table {table.id}: {route_why}")
-            continue
-        before = len(paths)
-        for opening in openings:
-            for low, high in _limit(opening, ports):
-                for inbound in acl_passes(acl.data, False, family, opening.protocol, low, high):
-                    replies = acl_passes(
-                        acl.data, True, family, opening.protocol, *_reply_ports(opening.protocol)
-                    )
-                    if not replies:
-                        continue
-                    egress_rules = tuple(dict.fromkeys(r for p in replies for r in p.rules))
-                    for address in found:
-                        paths.append(
-                            Path(opening, inbound.low, inbound.high, address, acl.id, inbound.rules, egress_rules,
-                                 table.id, gateway, "" if route_why == f"{_world(family)} -> {gateway}" else route_why)
-                        )  # fmt: skip
-        if len(paths) == before:
-            stops.append(
-                f"{name}: network ACL {acl.id} blocks {', '.join(o.ports for o in openings)} "
-                "from the internet, or the replies to it"
-            )
+        found_paths, stop = _through(family, found, openings, subnet, ports)
+        paths.extend(found_paths)
+        if not found_paths:
+            stops.append(stop)
     return paths or No("; ".join(stops))
+
+
+def _through(
+    family: int,
+    addresses: list[str],
+    openings: list[Opening],
+    subnet: ResourceView,
+    ports: Sequence[tuple[str, int]] | None,
+) -> tuple[list[Path], str]:
+    """The paths ``openings`` make through the subnet's route table and network ACL, or what stops
+    them. The route table is asked first: a subnet without a way out to the internet needs no ACL."""
+    name = FAMILY_NAME[family]
+    table = effective_route_table(subnet)
+    gateway, route_why = default_route(table.data, family)
+    if gateway is None:
+        return [], f"{name}: route table {table.id}: {route_why}"
+    acl = subnet_acl(subnet)
+    route = "" if route_why == f"{_world(family)} -> {gateway}" else route_why
+    paths: list[Path] = []
+    for opening in openings:
+        for low, high in _limit(opening, ports):
+            for inbound in acl_passes(acl.data, False, family, opening.protocol, low, high):
+                replies = acl_passes(
+                    acl.data, True, family, opening.protocol, *_reply_ports(opening.protocol)
+                )
+                if not replies:
+                    continue
+                egress_rules = tuple(dict.fromkeys(r for p in replies for r in p.rules))
+                for address in addresses:
+                    paths.append(
+                        Path(opening, inbound.low, inbound.high, address, acl.id, inbound.rules, egress_rules,
+                             table.id, gateway, route)
+                    )  # fmt: skip
+    if paths:
+        return paths, ""
+    return [], (
+        f"{name}: network ACL {acl.id} blocks {', '.join(o.ports for o in openings)} "
+        "from the internet, or the replies to it"
+    )
 
 
 def _wanted(opening: Opening, ports: Sequence[tuple[str, int]] | None) -> bool:
@@ -482,7 +563,7 @@ def groups_by_id(
 ) -> list[dict[str, Any]]:
     """The security groups ``wanted``, from ``relation``; unknown when one could not be read."""
     wanted = list(dict.fromkeys(wanted))
-    found = {g.id: g.data for g in r.related(relation)}
+    found = {g.id: resolve_group(g) for g in r.related(relation)}
     missing = [g for g in wanted if g not in found]
     if missing:
         raise Unknown(f"security groups {', '.join(missing)} were not found")
@@ -500,7 +581,7 @@ def subnet_by_id(r: ResourceView, subnet_id: str | None, relation: str = "subnet
 
 def open_ingress(groups: Sequence[ResourceView], ports: Sequence[tuple[str, int]] | None = None) -> list[str]:
     """What the groups open to the whole internet (on ``ports`` when given), either family."""
-    data = [g.data for g in groups]
+    data = [resolve_group(g) for g in groups]
     return [
         f"{o.describe()} ({FAMILY_NAME[family]})"
         for family in (4, 6)

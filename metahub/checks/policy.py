@@ -1123,7 +1123,9 @@ def admin_equivalent(
     caller = Caller("self", account, now or datetime.now(timezone.utc))
     parts = [(_all_but(policies, caller), "its policies allow")]
     if boundary is not None:
-        parts.append((_all_but([boundary], caller), f"outside the permissions boundary {boundary.label}: it allows"))
+        parts.append(
+            (_all_but([boundary], caller), f"outside the permissions boundary {boundary.label}: it allows")
+        )
     # Undecidable statements are read both ways: an Allow as granting everything, a Deny as denying
     # everything. Where both readings agree, that is the answer.
     hopeful = _admin_verdict(parts, allow_unknown=True)
@@ -1144,7 +1146,9 @@ def _admin_verdict(
             return Admin(False, f"{name} only some services, not every action on every resource")
         readings.append(reading)
     exceptions = list(dict.fromkeys(v for _, left, denied in readings for v in left.values + denied.values))
-    wide = [e for e in exceptions if ":" not in e or _literal_prefix(e.partition(":")[0]) != e.partition(":")[0]]
+    wide = [
+        e for e in exceptions if ":" not in e or _literal_prefix(e.partition(":")[0]) != e.partition(":")[0]
+    ]
     if wide:
         return Admin(False, f"all actions but {', '.join(wide)}: not confined to one service")
 
@@ -1155,7 +1159,9 @@ def _admin_verdict(
         )
 
     if not any(allowed(action) for action in SELF_GRANT):
-        return Admin(False, f"all actions but {', '.join(exceptions)}, which leaves it no way to write permissions")
+        return Admin(
+            False, f"all actions but {', '.join(exceptions)}, which leaves it no way to write permissions"
+        )
     why = "every action on every resource" + (f" except {', '.join(exceptions)}" if exceptions else "")
     conditions = list(dict.fromkeys(w for part, _ in parts for w in part.conditions))
     return Admin(True, why, parts[0][0].by, conditions, exceptions)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from metahub.checks.base import No, ResourceView, Unknown, any_member, check, encrypted_at_rest
-from metahub.checks.network import groups_by_id, open_ingress, reachable
+from metahub.checks.network import GROUP_RULES, groups_by_id, open_ingress, reachable
 
 DB = "AwsRdsDbInstance"
 
@@ -16,7 +16,7 @@ def is_publicly_accessible(r: ResourceView) -> str | bool:
     return (r.get("Endpoint.Address") or True) if r.get("PubliclyAccessible") else False
 
 
-@check(DB, needs=("security_groups",))
+@check(DB, needs=(GROUP_RULES,))
 def its_associated_with_security_groups(r: ResourceView) -> list[str]:
     """The instance's VPC security groups."""
     return [group.id for group in r.related("security_groups")]
@@ -27,13 +27,13 @@ def _port(r: ResourceView) -> list[tuple[str, int]] | None:
     return [("tcp", int(port))] if port else None
 
 
-@check(DB, needs=("security_groups",))
+@check(DB, needs=(GROUP_RULES,))
 def its_associated_with_security_group_rules_ingress_unrestricted(r: ResourceView) -> list[str]:
     """What its security groups open to the whole internet on the database port."""
     return open_ingress(r.related("security_groups", complete=True), _port(r))
 
 
-_NETWORK = ("security_groups", "subnets.route_tables", "subnets.vpc_route_tables", "subnets.network_acls")
+_NETWORK = (GROUP_RULES, "subnets.route_tables", "subnets.vpc_route_tables", "subnets.network_acls")
 
 
 @check(DB, needs=_NETWORK, name="is_public")
@@ -105,7 +105,7 @@ def is_enabled(r: ResourceView) -> bool:
     return bool(r.get("Enabled"))
 
 
-@check(DB, needs=("security_groups",), name="is_unrestricted")
+@check(DB, needs=(GROUP_RULES,), name="is_unrestricted")
 def db_is_unrestricted(r: ResourceView) -> list[str] | No:
     """Security group rules open to the whole internet on the database port."""
     return r.check("its_associated_with_security_group_rules_ingress_unrestricted") or No(

@@ -10,6 +10,7 @@ from metahub.resources import (  # noqa: F401
     ec2_instance,
     ec2_internet_gateway,
     ec2_launch_template,
+    ec2_managed_prefix_list,
     ec2_network_acl,
     ec2_network_interface,
     ec2_route_table,

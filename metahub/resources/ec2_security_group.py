@@ -13,6 +13,11 @@ SPEC = register(
         relations={
             # Who uses the group: every network interface in the region, listed once, indexed by group.
             "network_interfaces": Relation("AwsEc2NetworkInterface", "GroupId", reverse="Groups[].GroupId"),
+            # The managed prefix lists its rules allow from, whose entries are the rules' real sources.
+            "prefix_lists": Relation(
+                "AwsEc2ManagedPrefixList",
+                "[IpPermissions, IpPermissionsEgress][][].PrefixListIds[].PrefixListId",
+            ),
         },
     )
 )
