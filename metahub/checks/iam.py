@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from metahub.checks.base import No, ResourceView, Unknown, check
+from metahub.checks.escalation import Principal, escalations
 from metahub.checks.policy import (
-    ESCALATION_ACTIONS,
     Admin,
-    Decision,
     PolicyError,
     Source,
     admin_equivalent,
     as_list,
-    grants,
     parse,
     statements,
 )
@@ -81,14 +79,12 @@ def boundary(r: ResourceView) -> Source | None:
     return Source(f"permissions boundary {arn}", policy.get("Document"))
 
 
-def _decisions(r: ResourceView, actions: tuple[str, ...]) -> dict[str, Decision]:
-    """Each action on any resource, for a principal, or for a managed policy on its own."""
-    try:
-        if r.type == "AwsIamPolicy":
-            return grants([Source("", r.get("Document"))], actions, r.account)
-        return grants(policy_sources(r), actions, r.account, boundary(r) if r.type != "AwsIamGroup" else None)
-    except PolicyError as exc:
-        raise Unknown(str(exc)) from exc
+def permissions(r: ResourceView) -> tuple[list[Source], Source | None]:
+    """What a principal's permissions come from: its policies and its permissions boundary; for a
+    managed policy, the policy on its own (a group has no boundary)."""
+    if r.type == "AwsIamPolicy":
+        return [Source("", r.get("Document"))], None
+    return policy_sources(r), boundary(r) if r.type != "AwsIamGroup" else None
 
 
 def admin_verdict(found: Admin) -> dict[str, Any] | No:
@@ -107,11 +103,8 @@ def admin_verdict(found: Admin) -> dict[str, Any] | No:
 
 def _admin(r: ResourceView) -> Admin:
     try:
-        if r.type == "AwsIamPolicy":
-            return admin_equivalent([Source("", r.get("Document"))], r.account)
-        return admin_equivalent(
-            policy_sources(r), r.account, boundary(r) if r.type != "AwsIamGroup" else None
-        )
+        policies, capped_by = permissions(r)
+        return admin_equivalent(policies, r.account, capped_by)
     except PolicyError as exc:
         raise Unknown(str(exc)) from exc
 
@@ -135,14 +128,26 @@ def principal_is_unrestricted(r: ResourceView) -> dict[str, Any] | No:
 
 @check(*PERMISSIONS, needs=PERMISSIONS)
 def it_has_privilege_escalation_actions(r: ResourceView) -> list[str]:
-    """Actions allowed on any resource that let it give itself more (``iam:PassRole``,
-    ``iam:CreatePolicyVersion``, ``iam:Attach*Policy``, ``sts:AssumeRole`` ...), with the grant."""
-    decisions = _decisions(r, ESCALATION_ACTIONS)
-    found = [f"{action} ({', '.join(d.by)})" for action, d in decisions.items() if d.allowed]
-    undecided = [d.why for d in decisions.values() if d.allowed is None]
+    """Documented ways it can give itself more (:mod:`metahub.checks.escalation`): each method, the
+    actions it needs on the resources it needs them (its own ARN, the policies attached to it, any
+    role ...), the statements that allow them, and the method's source. ``iam:PassRole`` alone is
+    none: it needs a service to pass the role to."""
+    who = Principal(
+        r.type,
+        r.id,
+        r.account,
+        r.id.split(":")[1] if r.id.startswith("arn:") else "aws",
+        tuple(r.get("AttachedManagedPolicies[].PolicyArn", [])),
+        tuple(r.get("GroupArns", [])),
+    )
+    try:
+        policies, capped_by = permissions(r)
+        found, undecided = escalations(policies, who, capped_by)
+    except PolicyError as exc:
+        raise Unknown(str(exc)) from exc
     if not found and undecided:
-        raise Unknown("; ".join(dict.fromkeys(undecided)))
-    return found
+        raise Unknown("; ".join(undecided))
+    return [f.describe() for f in found]
 
 
 register_policy_checks(

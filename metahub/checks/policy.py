@@ -516,7 +516,11 @@ _IDENTIFYING = frozenset({
 _SHARED_NAMES = frozenset({"aws:username", "aws:vpcsourceip", "aws:ec2instancesourceprivateipv4"})
 """Keys whose values are not unique to a caller: any account may have a user named ``alice``, and
 private addresses repeat in every VPC. A fixed value of them pins no one."""
-_TIME = frozenset({"aws:currenttime", "aws:epochtime"})
+_TIME = frozenset({"aws:currenttime", "aws:epochtime", "aws:tokenissuetime"})
+_SESSION_TIME = "aws:tokenissuetime"
+"""When the request's temporary credentials were issued: a new session's is now, so a condition
+that wants it before a past date cannot hold (the longest session lasts 36 hours); long-term access
+keys carry no session token, so the key is absent for them."""
 _CALLER_CHOSEN = frozenset({
     "aws:securetransport", "aws:useragent", "aws:referer", "aws:requestedregion", "aws:tagkeys",
     "aws:multifactorauthpresent", "aws:multifactorauthage", "aws:tokenissuetime", "aws:sourceidentity",
@@ -666,7 +670,10 @@ def _covers_whole(nets: list[Any], whole: Any) -> bool:
 def _time_scope(clause: Clause, caller: Caller, fam: str) -> Scope:
     """Time conditions are decided as of ``caller.now``: the verdict is for now."""
     shown = str(clause)
+    session = clause.key_lower == _SESSION_TIME
     if fam == "null":
+        if session:  # present for sessions, absent for long-term keys: either can be had
+            return Scope(Reach.SOME, (shown,))
         wants_absent = [v.lower() for v in clause.values] == ["true"]
         return Scope(Reach.NONE if wants_absent else Reach.ALL, (shown,))
     if fam not in ("date", "numeric"):
@@ -679,7 +686,10 @@ def _time_scope(clause: Clause, caller: Caller, fam: str) -> Scope:
     op = _positive(clause.base)[len(fam) :]
     hit = any(_compare(op, now, limit) for limit in limits)
     held = (not hit) if clause.base in _NEGATED else hit
-    return Scope(Reach.ALL if held else Reach.NONE, (f"{shown} (as of {caller.now:%Y-%m-%dT%H:%MZ})",))
+    why = (f"{shown} (as of {caller.now:%Y-%m-%dT%H:%MZ})",)
+    if session and (clause.if_exists or clause.base in _NEGATED):
+        return Scope(Reach.ALL if held else Reach.SOME, why)  # long-term keys carry no session time
+    return Scope(Reach.ALL if held else Reach.NONE, why)
 
 
 def _seconds(value: str) -> float:
@@ -1167,26 +1177,6 @@ def _admin_verdict(
     return Admin(True, why, parts[0][0].by, conditions, exceptions)
 
 
-ESCALATION_ACTIONS = (
-    "iam:PassRole", "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:AttachUserPolicy",
-    "iam:AttachGroupPolicy", "iam:AttachRolePolicy", "iam:PutUserPolicy", "iam:PutGroupPolicy",
-    "iam:PutRolePolicy", "iam:CreateAccessKey", "iam:CreateLoginProfile", "iam:UpdateLoginProfile",
-    "iam:UpdateAssumeRolePolicy", "iam:AddUserToGroup", "iam:DeleteUserPermissionsBoundary",
-    "iam:DeleteRolePermissionsBoundary", "sts:AssumeRole", "lambda:UpdateFunctionCode",
-)  # fmt: skip
-"""Actions that let a principal give itself more (privilege escalation), when allowed on any resource."""
-
-
-def any_resource(action: str, account: str, partition: str = "aws") -> str:
-    """An ARN no policy names on purpose, of the action's service: "any resource" for a probe."""
-    service = action.split(":", 1)[0].lower()
-    if service == "s3":
-        return f"arn:{partition}:s3:::metahub-any-bucket/any-object"
-    if service in ("iam", "sts"):
-        return f"arn:{partition}:iam::{account}:role/metahub-any-role"
-    return f"arn:{partition}:{service}:us-east-1:{account}:metahub-any/any"
-
-
 def decide(
     policies: Sequence[Source],
     action: str,
@@ -1229,7 +1219,9 @@ def _decide_in(policies: Sequence[Source], action: str, resource: str, caller: C
                 unknown.append(f"{statement.label} may allow {action}: {'; '.join(scope.why)}")
             if statement.allow and scope.reach in (Reach.ALL, Reach.SOME, Reach.BOUNDED):
                 allows.append((statement, scope))
-    if unknown:
+    # Unknown decided last: an undecidable Allow beside a certain one changes nothing; an
+    # undecidable Deny beside a certain Allow does.
+    if any(" may deny " in u for u in unknown) or (unknown and not allows):
         return Decision(None, "; ".join(unknown))
     if not allows:
         return Decision(False, f"no statement allows {action} on {resource}")
@@ -1237,18 +1229,3 @@ def _decide_in(policies: Sequence[Source], action: str, resource: str, caller: C
     chosen = unconditional or [s for s, _ in allows]
     conditions = [] if unconditional else [w for _, scope in allows for w in scope.why]
     return Decision(True, f"{action} allowed", [s.label for s in chosen], conditions)
-
-
-def grants(
-    policies: Sequence[Source],
-    actions: Sequence[str],
-    account: str,
-    boundary: Source | None = None,
-    partition: str = "aws",
-    now: datetime | None = None,
-) -> dict[str, Decision]:
-    """Each action's decision on "any resource" of its service."""
-    return {
-        action: decide(policies, action, any_resource(action, account, partition), account, boundary, now)
-        for action in actions
-    }
