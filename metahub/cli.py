@@ -194,7 +194,9 @@ def _context_flags(parser: argparse.ArgumentParser) -> None:
         choices=list(CONTEXTS),
         default=[],
         help="enrich resources from their accounts: config = MetaChecks, tags = MetaTags, "
-        "account = alias, organization, contacts, cloudtrail = MetaTrails (MetaHub v2 flag)",
+        "account = alias, organization, contacts, cloudtrail = MetaTrails (MetaHub v2 flag); "
+        "access-analyzer = its findings beside metahub's verdicts; access-analyzer-checks = its "
+        "policy checks of each distinct policy (billed per call: counted and confirmed first)",
     )
     context.add_argument(
         "--meta-checks", action="store_true", help="same as --context config (MetaHub v1 flag)"
@@ -808,6 +810,27 @@ def _act(run: Run, hub: _Hub, args: argparse.Namespace, stamp: str) -> int:
     return EXIT_ACTIONS if failed else EXIT_OK
 
 
+def _billed_calls_confirmed(count: int, ask: bool) -> bool:
+    """IAM Access Analyzer's policy checks cost money per call: say how many, and ask (as before a
+    write), unless --no-actions-confirmation; without a terminal, refuse rather than guess."""
+    print(f"metahub: IAM Access Analyzer policy checks: {count} call(s), billed per call", file=sys.stderr)
+    if not ask:
+        return True
+    if not sys.stdin.isatty():
+        print(
+            "metahub: the billed checks need confirmation and stdin is not a terminal; they are skipped "
+            "(pass --no-actions-confirmation to make them)",
+            file=sys.stderr,
+        )
+        return False
+    try:
+        answer = input(f"metahub: make {count} billed IAM Access Analyzer call(s)? [y/N] ")
+    except EOFError:
+        print(file=sys.stderr)
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
 def _confirmed() -> bool:
     if not sys.stdin.isatty():
         print(
@@ -875,6 +898,7 @@ def _enrich(
                 impact_config=args.impact_config,
                 combination_rules=args.combination_rules,
                 trait_rules=args.trait_rules,
+                confirm_billed=lambda count: _billed_calls_confirmed(count, args.actions_confirmation),
             )
     except ContextUnreachable as exc:
         print(f"metahub: error: {exc}", file=sys.stderr)

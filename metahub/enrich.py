@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.resources
 import json
 import logging
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -17,12 +18,14 @@ from typing import Any
 
 from metahub.arn import parse_arn
 from metahub.aws import Aws, RateLimiter, describe_error
-from metahub.checks.access_analyzer import compare
+from metahub.checks.access_analyzer import POLICY_CHECKS, POLICY_DISAGREEMENT, compare, compare_policy_checks
 from metahub.checks.base import ROLLUPS, No, ResourceView, Unknown, checks_for
+from metahub.checks.policy import SELF_GRANT
+from metahub.checks.resource_policy import PolicyDocument, policy_documents
 from metahub.detection import detect, load_rules
 from metahub.models import AffectedResource
 from metahub.progress import bar
-from metahub.resources.access_analyzer import ANALYZED_TYPES, external_access
+from metahub.resources.access_analyzer import ANALYZED_TYPES, external_access, policy_check
 from metahub.resources.account import account_context
 from metahub.resources.cloudtrail import LOOKUP_RATE, lookup_events
 from metahub.resources.fetch import Demand, Fetcher, Inventory
@@ -173,9 +176,12 @@ def not_applicable(resource_type: str) -> dict[str, str]:
     return {name: f"does not apply to {resource_type}" for name in ROLLUPS if name not in checks}
 
 
-CONTEXTS = ("config", "tags", "account", "cloudtrail", "access-analyzer")
+CONTEXTS = ("config", "tags", "account", "cloudtrail", "access-analyzer", "access-analyzer-checks")
 """What enrichment can add: MetaChecks (MetaHub's ``config``), MetaTags, account context, MetaTrails,
-and IAM Access Analyzer's verdicts beside metahub's own (read only when asked: it needs an analyzer)."""
+IAM Access Analyzer's findings beside metahub's own verdicts (read only when asked: it needs an
+analyzer), and its custom policy checks of each distinct policy (billed per call: asked for, and
+confirmed, only; they need ``config``'s documents, which they imply)."""
+BILLED = "access-analyzer-checks"
 
 
 def enrich(
@@ -188,16 +194,20 @@ def enrich(
     lookback_days: int = 90,
     max_workers: int = 16,
     progress: bool = True,
+    confirm_billed: Callable[[int], bool] | None = None,
 ) -> EnrichReport:
     """Fill the asked ``contexts`` on every resource, then what the detection rules make of them
     (environment, owner, application); never raises for AWS trouble. ``progress`` draws a bar
-    where someone watches (a terminal, a notebook)."""
+    where someone watches (a terminal, a notebook). ``confirm_billed`` is asked, with their
+    number, before any billed call (``access-analyzer-checks``); without it none is made."""
     started = time.perf_counter()
     wanted_contexts = set(contexts)
     if unknown_contexts := wanted_contexts - set(CONTEXTS):
         raise ValueError(
             f"unknown context {sorted(unknown_contexts)}; expected some of {', '.join(CONTEXTS)}"
         )
+    if BILLED in wanted_contexts:
+        wanted_contexts.add("config")  # the checks are of the documents config reads
     aws = aws or Aws(max_workers=max_workers)
     calls_before, answered_before = Counter(aws.calls), Counter(aws.answered)
     report = EnrichReport(contexts=sorted(wanted_contexts))
@@ -213,6 +223,8 @@ def enrich(
             fetcher = Fetcher(aws, demand, max_workers=max_workers, progress=groups.update)
             inventory = fetcher.run(wanted, partitions)
         _attach(resources, located, inventory, report)
+        if BILLED in wanted_contexts:
+            _attach_policy_checks(resources, located, inventory, aws, report, confirm_billed, max_workers)
     if "access-analyzer" in wanted_contexts:
         _attach_access_analyzer(resources, aws, report, max_workers)
     if "tags" in wanted_contexts:
@@ -393,6 +405,100 @@ def _attach_access_analyzer(
             resource.evidence.update(evidence)
             for reason in unknown.values():
                 report.unknown[reason] += 1
+
+
+def _attach_policy_checks(
+    resources: Mapping[str, AffectedResource],
+    located: Mapping[str, tuple[GroupKey, str]],
+    inventory: Inventory,
+    aws: Aws,
+    report: EnrichReport,
+    confirm: Callable[[int], bool] | None,
+    max_workers: int,
+) -> None:
+    """IAM Access Analyzer's custom policy checks, each distinct document once per run: resource and
+    trust policies with CheckNoPublicAccess, identity policies with CheckAccessNotGranted of the
+    permissions-management actions. They are billed per call, so their number is confirmed first."""
+    shared: dict[Any, Any] = {}
+    wanted: dict[str, list[tuple[PolicyDocument, tuple[Any, ...]]]] = {}
+    calls: dict[tuple[Any, ...], tuple[str, str, str, str, dict[str, Any]]] = {}
+    for arn, resource in resources.items():
+        if arn not in located or inventory.item(*located[arn]) is None:
+            continue
+        key, item_id = located[arn]
+        try:
+            documents = policy_documents(ResourceView(inventory, key, item_id, shared))
+        except Unknown as exc:
+            resource.metachecks = {**(resource.metachecks or {}), POLICY_CHECKS: None}
+            resource.unknown[POLICY_CHECKS] = str(exc)
+            continue
+        region = resource.region or "us-east-1"
+        entries = []
+        for document in documents:
+            text = json.dumps(document.document, sort_keys=True, separators=(",", ":"))
+            params: dict[str, Any]
+            if document.kind == "resource" and document.analyzer_type:
+                operation, params = (
+                    "check_no_public_access",
+                    {"policyDocument": text, "resourceType": document.analyzer_type},
+                )
+            elif document.kind == "identity":
+                access = [{"actions": list(SELF_GRANT)}]
+                operation, params = (
+                    "check_access_not_granted",
+                    {"policyDocument": text, "access": access, "policyType": "IDENTITY_POLICY"},
+                )
+            else:
+                continue
+            digest = (
+                key[0],
+                region,
+                operation,
+                hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest(),
+            )
+            calls.setdefault(digest, (key[0], region, resource.partition, operation, params))
+            entries.append((document, digest))
+        wanted[arn] = entries  # fmt: skip
+    if not calls:
+        return
+    if confirm is None or not confirm(len(calls)):
+        reason = f"{len(calls)} IAM Access Analyzer policy checks are billed per call and were not confirmed"
+        for arn in wanted:
+            resource = resources[arn]
+            resource.metachecks = {
+                **(resource.metachecks or {}),
+                POLICY_CHECKS: None,
+                POLICY_DISAGREEMENT: None,
+            }
+            resource.unknown.update({POLICY_CHECKS: reason, POLICY_DISAGREEMENT: reason})
+        report.unknown[reason] += 2 * len(wanted)
+        return
+    keys = sorted(calls)
+    with ThreadPoolExecutor(max_workers, thread_name_prefix="metahub-policy-checks") as pool:
+        answers = dict(zip(keys, pool.map(lambda k: policy_check(aws, *calls[k]), keys), strict=True))
+    names = {
+        "check_no_public_access": "CheckNoPublicAccess",
+        "check_access_not_granted": "CheckAccessNotGranted",
+    }
+    for arn, entries in wanted.items():
+        resource = resources[arn]
+        results = [
+            {
+                "check": names[calls[digest][3]],
+                "policy": document.label,
+                "local_check": document.local_check,
+                **answers[digest],
+            }
+            for document, digest in entries
+        ]
+        found, unknown, evidence = compare_policy_checks(
+            results, resource.metachecks or {}, resource.evidence
+        )
+        resource.metachecks = {**(resource.metachecks or {}), **found}
+        resource.unknown.update(unknown)
+        resource.evidence.update(evidence)
+        for reason in unknown.values():
+            report.unknown[reason] += 1  # fmt: skip
 
 
 def _attach_accounts(resources: Mapping[str, AffectedResource], aws: Aws, report: EnrichReport) -> None:

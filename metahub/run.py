@@ -85,6 +85,7 @@ class Run:
         impact_config: str | Path | None = None,
         combination_rules: Sequence[str | Path] = (),
         trait_rules: Sequence[str | Path] = (),
+        confirm_billed: Callable[[int], bool] | None = None,
     ) -> EnrichReport:
         """Add context from the accounts the resources live in: ``contexts`` among ``config``
         (MetaChecks), ``tags`` (MetaTags), ``account`` and ``cloudtrail`` (MetaTrails, events of
@@ -92,6 +93,8 @@ class Run:
         by ``detection_rules`` (default: ``metahub/config/detection.json``); then the impact of every
         resource, weighted by ``impact_config`` (default: ``metahub/config/impact.yaml``), and the toxic
         combinations of the built-in rules and ``combination_rules`` files.
+        ``access-analyzer-checks`` (IAM Access Analyzer's policy checks) are billed per call:
+        ``confirm_billed(count)`` is asked first (``lambda n: True`` to agree); without it none is made.
 
         ``aws`` carries credentials and roles (default: the standard credential chain). AWS
         trouble for some resources never raises: affected values are null and ``resource.unknown``
@@ -111,6 +114,7 @@ class Run:
             lookback_days=lookback_days,
             max_workers=max_workers,
             progress=progress,
+            confirm_billed=confirm_billed,
         )
         self.score_impact(impact_config, trait_rules)
         self.find_combinations(combination_rules)

@@ -15,7 +15,7 @@ from metahub.checks.policy import (
     parse,
     statements,
 )
-from metahub.checks.resource_policy import register_policy_checks
+from metahub.checks.resource_policy import PolicyDocument, register_documents, register_policy_checks
 
 PRINCIPALS = ("AwsIamRole", "AwsIamUser", "AwsIamGroup")
 _INLINE = {"AwsIamRole": "RolePolicyList", "AwsIamUser": "UserPolicyList", "AwsIamGroup": "GroupPolicyList"}
@@ -148,6 +148,14 @@ def it_has_privilege_escalation_actions(r: ResourceView) -> list[str]:
     if not found and undecided:
         raise Unknown("; ".join(undecided))
     return [f.describe() for f in found]
+
+
+def _identity_documents(r: ResourceView) -> list[PolicyDocument]:
+    return [PolicyDocument(s.label or "policy", s.document, "identity") for s in permissions(r)[0]]
+
+
+for _type in PERMISSIONS:
+    register_documents(_type, _identity_documents)
 
 
 register_policy_checks(

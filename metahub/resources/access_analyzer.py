@@ -50,3 +50,22 @@ def external_access(aws: Aws, account: str, region: str, partition: str = "aws")
             }
             findings.setdefault(str(finding.get("resource")), []).append(summary)
     return {"analyzer": analyzer["arn"], "zone": analyzer["type"].lower(), "findings": findings}
+
+
+def policy_check(
+    aws: Aws, account: str, region: str, partition: str, operation: str, params: dict[str, Any]
+) -> dict[str, Any]:
+    """One IAM Access Analyzer custom policy check (``check_no_public_access`` or
+    ``check_access_not_granted``), billed per call: ``{"result": "PASS"|"FAIL", "message",
+    "reasons"}``, or ``{"error": reason}``."""
+    try:
+        client = aws.client("accessanalyzer", account, region, partition)
+        answer = getattr(client, operation)(**params)
+    except Exception as exc:
+        name = "".join(part.title() for part in operation.split("_"))
+        return {"error": describe_error(exc, f"accessanalyzer:{name}")}
+    return {
+        "result": answer.get("result"),
+        "message": answer.get("message", ""),
+        "reasons": [r.get("description", "") for r in answer.get("reasons", [])],
+    }
