@@ -1027,13 +1027,9 @@ which no Deny of its own follows)."""
 
 
 @dataclass
-class Admin:
-    """Whether a principal may do everything, and what decided it."""
+class Admin(Decision):
+    """A :class:`Decision` on "every action", with the actions it leaves out."""
 
-    allowed: bool | None
-    why: str
-    by: list[str] = field(default_factory=list)
-    conditions: list[str] = field(default_factory=list)
     exceptions: list[str] = field(default_factory=list)
 
 
