@@ -329,3 +329,39 @@ def test_every_built_in_check_says_what_it_means() -> None:
         if check.func.__module__.startswith("metahub.checks.") and not check.doc.strip()
     ]
     assert blank == []
+
+
+def _iam_role(name: str, trusts: Any, *statements: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Arn": f"arn:aws:iam::{A}:role/{name}",
+        "RoleName": name,
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": trusts}, "Action": "sts:AssumeRole"}]},
+        "RolePolicyList": [{"PolicyName": "own", "PolicyDocument": {"Version": "2012-10-17", "Statement": list(statements)}}],
+        "AttachedManagedPolicies": [],
+    }  # fmt: skip
+
+
+def test_a_role_chain_to_an_admin_role_is_privilege_escalation() -> None:
+    """IAM: a trust policy naming the account delegates to the identity policies; the user may
+    assume ``hop`` (its own policy allows it), ``hop`` may assume ``admin``, which allows *:*."""
+    user = f"arn:aws:iam::{A}:user/dev"
+    hop = _iam_role("hop", A, {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": f"arn:aws:iam::{A}:role/admin"})
+    admin = _iam_role("admin", f"arn:aws:iam::{A}:role/hop", {"Effect": "Allow", "Action": "*", "Resource": "*"})
+    other = _iam_role("other", "arn:aws:iam::210987654321:root", {"Effect": "Allow", "Action": "*", "Resource": "*"})
+    inv = inventory(
+        AwsIamUser={user: {"Arn": user, "UserName": "dev", "GroupArns": [], "AttachedManagedPolicies": [],
+                           "UserPolicyList": [{"PolicyName": "p", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                               {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}}]}},
+        AwsIamRole={r["Arn"]: r for r in (hop, admin, other)},
+    )  # fmt: skip
+    dev = view(inv, "AwsIamUser", user)
+    assert set(dev.check("its_assumable_roles")) == {hop["Arn"]}
+    (chain,) = dev.check("it_has_privilege_escalation_actions")
+    assert chain.startswith(f"assume-role chain: to {hop['Arn']} -> {admin['Arn']}, which is admin-equivalent")
+    # admin may assume hop, which is no stronger: no chain (its own methods are listed as before)
+    admin_paths = view(inv, "AwsIamRole", admin["Arn"]).check("it_has_privilege_escalation_actions")
+    assert admin_paths and not [p for p in admin_paths if p.startswith("assume-role chain")]
+    # the hop role itself reaches admin in one step
+    (direct,) = view(inv, "AwsIamRole", hop["Arn"]).check("it_has_privilege_escalation_actions")
+    assert direct.startswith(f"assume-role chain: to {admin['Arn']}, which is admin-equivalent")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from metahub.checks.escalation import METHODS, Principal, escalations
+from metahub.checks.escalation import METHODS, Principal, Role, assumable, chains, escalations
 from metahub.checks.policy import Source
 
 ME = "123456789012"
@@ -74,7 +74,7 @@ CASES: list[tuple[str, str, tuple[Principal, dict[str, Any]], set[str]]] = [
     ("put-role-policy", RHINO, role(allow("iam:PutRolePolicy", ROLE)), {"put-role-policy"}),
     ("add-user-to-group", RHINO, user(allow("iam:AddUserToGroup", f"arn:aws:iam::{ME}:group/*")), {"add-user-to-group"}),
     ("update-assume-role-policy", RHINO, user(allow(["iam:UpdateAssumeRolePolicy", "sts:AssumeRole"])),
-     {"update-assume-role-policy", "assume-any-role"}),
+     {"update-assume-role-policy"}),
     ("pass-role-lambda-invoke", RHINO, user(allow(["iam:PassRole", "lambda:CreateFunction", "lambda:InvokeFunction"])),
      {"pass-role-lambda-invoke"}),
     ("pass-role-lambda-event-source", RHINO,
@@ -176,3 +176,109 @@ def test_undecidable_step_is_unknown_but_an_impossible_step_decides() -> None:
 def test_every_method_has_a_row() -> None:
     covered = {name for _, _, _, expected in CASES for name in expected}
     assert {m.name for m in METHODS} <= covered
+
+
+# --------------------------------------------------------------------------------------------
+# Role chains: who may assume which role (trust policy and own policy), and chains to a stronger role
+
+TRUST_EXCEPTION = (
+    "IAM policy evaluation logic: IAM role trust policies and KMS key policies are exceptions to this "
+    "logic, because they must explicitly allow access for principals"
+)
+ACCOUNT_PRINCIPAL = (
+    "IAM Principal element: an account principal delegates to the account; its identities also need an "
+    "identity-based policy that allows the action"
+)
+PRINCIPAL_NO_WILDCARD = "IAM Principal element: you cannot use a wildcard to match part of a principal name or ARN"
+TARGET = f"arn:aws:iam::{ME}:role/admin"
+ASSUME_TARGET = allow("sts:AssumeRole", TARGET)
+
+
+def trust(*statements: dict[str, Any]) -> dict[str, Any]:
+    return doc(*statements)
+
+
+def trusting(principal: Any, effect: str = "Allow", **extra: Any) -> dict[str, Any]:
+    return {"Effect": effect, "Principal": principal, "Action": "sts:AssumeRole", **extra}
+
+
+TRUST_CASES: list[tuple[str, str, dict[str, Any], dict[str, Any], bool]] = [
+    # (id, rule, trust policy, the principal's own policy, may it assume TARGET?)
+    ("trust-names-user-no-own-policy", TRUST_EXCEPTION, trust(trusting({"AWS": USER})), doc(), True),
+    ("trust-names-account-root-and-own-allow", ACCOUNT_PRINCIPAL,
+     trust(trusting({"AWS": f"arn:aws:iam::{ME}:root"})), doc(ASSUME_TARGET), True),
+    ("trust-names-account-id-and-own-allow", ACCOUNT_PRINCIPAL, trust(trusting({"AWS": ME})), doc(ASSUME_TARGET), True),
+    ("trust-names-account-no-own-allow", ACCOUNT_PRINCIPAL, trust(trusting({"AWS": ME})), doc(), False),
+    ("trust-names-account-own-allow-other-role", ACCOUNT_PRINCIPAL,
+     trust(trusting({"AWS": ME})), doc(allow("sts:AssumeRole", f"arn:aws:iam::{ME}:role/other")), False),
+    ("trust-names-another-user", TRUST_EXCEPTION,
+     trust(trusting({"AWS": f"arn:aws:iam::{ME}:user/ops"})), doc(allow("sts:AssumeRole")), False),
+    ("trust-names-another-account", TRUST_EXCEPTION,
+     trust(trusting({"AWS": "arn:aws:iam::210987654321:root"})), doc(allow("sts:AssumeRole")), False),
+    ("trust-names-a-service-only", TRUST_EXCEPTION,
+     trust(trusting({"Service": "ec2.amazonaws.com"})), doc(allow("sts:AssumeRole")), False),
+    ("trust-star", TRUST_EXCEPTION, trust(trusting("*")), doc(), True),
+    ("trust-wildcard-in-arn-names-nobody", PRINCIPAL_NO_WILDCARD,
+     trust(trusting({"AWS": f"arn:aws:iam::{ME}:user/*"})), doc(allow("sts:AssumeRole")), False),
+    ("trust-not-principal-others", TRUST_EXCEPTION,
+     trust({"Effect": "Allow", "NotPrincipal": {"AWS": f"arn:aws:iam::{ME}:user/ops"}, "Action": "sts:AssumeRole"}),
+     doc(), True),
+    ("trust-other-action-only", TRUST_EXCEPTION,
+     trust({"Effect": "Allow", "Principal": {"AWS": USER}, "Action": "sts:TagSession"}), doc(), False),
+    ("trust-deny-wins", EVAL,
+     trust(trusting({"AWS": ME}), trusting({"AWS": USER}, "Deny")), doc(ASSUME_TARGET), False),
+    ("trust-deny-account-wins", EVAL,
+     trust(trusting({"AWS": USER}), trusting({"AWS": ME}, "Deny")), doc(), False),
+    ("own-deny-wins-over-named-trust", EVAL, trust(trusting({"AWS": USER})), doc(deny("sts:AssumeRole")), False),
+    ("trust-external-id-caller-chooses", TRUST_EXCEPTION,
+     trust(trusting({"AWS": USER}, Condition={"StringEquals": {"sts:ExternalId": "x"}})), doc(), True),
+    ("trust-expired", SESSION,
+     trust(trusting({"AWS": USER}, Condition={"DateLessThan": {"aws:CurrentTime": "2020-01-01T00:00:00Z"}})),
+     doc(), False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("rule", "document", "own", "expected"), [c[1:] for c in TRUST_CASES],
+                         ids=[c[0] for c in TRUST_CASES])  # fmt: skip
+def test_who_may_assume_a_role(rule: str, document: dict[str, Any], own: dict[str, Any], expected: bool) -> None:
+    who = Principal("AwsIamUser", USER, ME)
+    found, undecided = assumable([Source("own", own)], who, [Role(TARGET, document)], now=NOW)
+    assert (TARGET in found) is expected, rule
+    assert undecided == []
+
+
+def test_a_boundary_caps_an_account_trust_but_not_a_named_one() -> None:
+    who = Principal("AwsIamUser", USER, ME)
+    capped = Source("boundary", doc(allow("s3:*")))
+    by_account = [Role(TARGET, trust(trusting({"AWS": ME})))]
+    assert assumable([Source("own", doc(ASSUME_TARGET))], who, by_account, capped, NOW)[0] == {}
+    named = [Role(TARGET, trust(trusting({"AWS": USER})))]
+    assert TARGET in assumable([Source("own", doc())], who, named, capped, NOW)[0]
+
+
+def test_an_unreadable_trust_is_unknown_naming_the_role() -> None:
+    who = Principal("AwsIamUser", USER, ME)
+    odd = trust(trusting({"AWS": USER}, Condition={"StringSortOf": {"aws:x": "y"}}))
+    found, undecided = assumable([Source("own", doc())], who, [Role(TARGET, odd)], now=NOW)
+    assert found == {} and len(undecided) == 1 and undecided[0].startswith(TARGET)
+
+
+def test_evidence_names_the_trust_statement_and_own_statement() -> None:
+    who = Principal("AwsIamUser", USER, ME)
+    found, _ = assumable([Source("inline policy dev", doc(ASSUME_TARGET))], who, [Role(TARGET, trust(trusting({"AWS": ME})))], now=NOW)
+    assert found[TARGET] == (
+        f"trust policy of {TARGET} names its account (trust policy of {TARGET} statement 1) "
+        "and inline policy dev statement 1 allows sts:AssumeRole"
+    )
+
+
+def test_chains_follow_shortest_paths_and_end_in_cycles() -> None:
+    a, b, c, d = (f"arn:aws:iam::{ME}:role/{n}" for n in "abcd")
+    graph = {a: {b: "b trusts a"}, b: {a: "a trusts b", c: "c trusts b"}, c: {USER: "back to the start"}, d: {}}
+    strong = {c: "is admin-equivalent"}
+    found = chains({a: "a trusts me", d: "d trusts me"}, lambda arn: graph.get(arn, {}), strong.get, USER)
+    assert [[arn for arn, _ in chain.hops] for chain in found] == [[a, b, c]]
+    assert found[0].describe().startswith(f"assume-role chain: to {a} -> {b} -> {c}, which is admin-equivalent - ")
+    assert chains({}, lambda arn: {}, strong.get, USER) == []
+    # a role that is itself stronger ends the chain there: nothing longer through it
+    assert [len(ch.hops) for ch in chains({c: "x", a: "y"}, lambda arn: graph.get(arn, {}), strong.get, USER)] == [1]

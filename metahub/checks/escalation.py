@@ -17,11 +17,13 @@ role passed to no service runs nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from metahub.checks.policy import Decision, Source, decide
+from metahub.checks.policy import Decision, Source, decide, trusts
 
 RHINO = "Rhino Security Labs, AWS IAM Privilege Escalation - Methods and Mitigation"
 
@@ -113,8 +115,6 @@ METHODS: tuple[Method, ...] = (
            (_s("ssm:StartSession", "any-instance"),), source="AWS Systems Manager Session Manager"),
     Method("instance-connect", "push an SSH key to an instance whose profile is stronger",
            (_s("ec2-instance-connect:SendSSHPublicKey", "any-instance"),), source="Amazon EC2 Instance Connect"),
-    Method("assume-any-role", "assume other roles of the account, some of which may be stronger",
-           (_s("sts:AssumeRole", "any-role"),), source="AWS STS AssumeRole"),
 )  # fmt: skip
 """The catalogue. ``AwsIamPolicy`` reads a managed policy on its own: "self" steps are asked on an
 ARN of the principal type the action names, since whoever holds the policy is such a principal."""
@@ -197,7 +197,9 @@ def escalations(
         undecided: list[str] = []
         blocked = False
         for step in method.steps:
-            decisions = [(t, decide(policies, step.action, t, who.account, boundary, now)) for t in _targets(step, who)]
+            decisions = [
+                (t, decide(policies, step.action, t, who.account, boundary, now)) for t in _targets(step, who)
+            ]
             allowed = next(((step, t, d) for t, d in decisions if d.allowed), None)
             if allowed is not None:
                 taken.append(allowed)
@@ -213,3 +215,99 @@ def escalations(
         else:
             found.append(Found(method, tuple(taken)))
     return found, list(dict.fromkeys(unknown))
+
+
+# --------------------------------------------------------------------------------------------
+# Role chains: a role it may assume, which is stronger than it
+
+
+@dataclass(frozen=True)
+class Role:
+    """A role of the principal's account, and its trust policy."""
+
+    arn: str
+    trust: Any
+
+
+def assumable(
+    policies: Sequence[Source],
+    who: Principal,
+    roles: Sequence[Role],
+    boundary: Source | None = None,
+    now: datetime | None = None,
+) -> tuple[dict[str, str], list[str]]:
+    """The roles of its account it may assume (``sts:AssumeRole``), each with why, and why some
+    could not be decided.
+
+    Both sides must agree (:func:`~metahub.checks.policy.trusts`): the role's trust policy names
+    the principal, or names its account and the principal's own policies (within its boundary)
+    allow ``sts:AssumeRole`` on the role. An explicit Deny in its own policies wins either way."""
+    found: dict[str, str] = {}
+    unknown: list[str] = []
+    for role in roles:
+        if role.arn == who.arn:
+            continue
+        source = f"trust policy of {role.arn}"
+        trust = trusts(role.trust, who.arn, who.account, who.partition, source, now)
+        if trust.allowed is None:
+            unknown.append(f"{role.arn}: {trust.why}")
+        if trust.allowed is not True:
+            continue
+        if trust.named:  # the trust grants on its own; only a Deny of its own can take it away
+            granted = Source(
+                source, {"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}
+            )
+            own = decide([*policies, granted], "sts:AssumeRole", role.arn, who.account, None, now)
+        else:
+            own = decide(policies, "sts:AssumeRole", role.arn, who.account, boundary, now)
+        if own.allowed is None:
+            unknown.append(f"{role.arn}: {own.why}")
+        elif own.allowed:
+            when = trust.conditions + own.conditions
+            found[role.arn] = (
+                f"{trust.why} ({', '.join(trust.by)})"
+                + ("" if trust.named else f" and {', '.join(own.by)} allows sts:AssumeRole")
+                + (f", when {'; '.join(when)}" if when else "")
+            )
+    return found, unknown
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Roles assumed one after another, the last of which is stronger: admin-equivalent or able
+    to escalate on its own."""
+
+    hops: tuple[tuple[str, str], ...]
+    """(role ARN, why it may be assumed from the one before)"""
+    gain: str
+
+    def describe(self) -> str:
+        path = " -> ".join(arn for arn, _ in self.hops)
+        why = "; ".join(f"{arn}: {how}" for arn, how in self.hops)
+        return f"assume-role chain: to {path}, which {self.gain} - {why} [IAM role trust policies]"
+
+
+def chains(
+    first: Mapping[str, str],
+    then: Callable[[str], Mapping[str, str]],
+    gain: Callable[[str], str | None],
+    origin: str = "",
+) -> list[Chain]:
+    """Breadth first through the roles it may assume (``first``), then those each may assume
+    (``then``): every role reached whose ``gain`` says it is stronger ends a chain, by its shortest
+    path. Each role is visited once (``origin``, the principal itself, never), so cycles of trust end."""
+    paths: dict[str, tuple[tuple[str, str], ...]] = {origin: ()}
+    paths.update({arn: ((arn, how),) for arn, how in first.items() if arn != origin})
+    queue = deque(arn for arn in paths if arn != origin)
+    found: list[Chain] = []
+    while queue:
+        arn = queue.popleft()
+        stronger = gain(arn)
+        if stronger is not None:
+            found.append(Chain(paths[arn], stronger))
+            continue  # a longer chain through a role already stronger adds nothing
+        for nxt, how in then(arn).items():
+            if nxt not in paths:
+                paths[nxt] = (*paths[arn], (nxt, how))
+                queue.append(nxt)
+    return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from metahub.checks.base import No, ResourceView, Unknown, check
-from metahub.checks.escalation import Principal, escalations
+from metahub.checks.escalation import Found, Principal, Role, assumable, chains, escalations
 from metahub.checks.policy import (
     Admin,
     PolicyError,
@@ -126,13 +126,8 @@ def principal_is_unrestricted(r: ResourceView) -> dict[str, Any] | No:
     return admin_verdict(_admin(r))
 
 
-@check(*PERMISSIONS, needs=PERMISSIONS)
-def it_has_privilege_escalation_actions(r: ResourceView) -> list[str]:
-    """Documented ways it can give itself more (:mod:`metahub.checks.escalation`): each method, the
-    actions it needs on the resources it needs them (its own ARN, the policies attached to it, any
-    role ...), the statements that allow them, and the method's source. ``iam:PassRole`` alone is
-    none: it needs a service to pass the role to."""
-    who = Principal(
+def _principal(r: ResourceView) -> Principal:
+    return Principal(
         r.type,
         r.id,
         r.account,
@@ -140,14 +135,77 @@ def it_has_privilege_escalation_actions(r: ResourceView) -> list[str]:
         tuple(r.get("AttachedManagedPolicies[].PolicyArn", [])),
         tuple(r.get("GroupArns", [])),
     )
+
+
+def _direct(r: ResourceView) -> tuple[list[Found], list[str]]:
+    """The catalogue's methods it may take itself, and why others could not be decided."""
     try:
         policies, capped_by = permissions(r)
-        found, undecided = escalations(policies, who, capped_by)
+        return escalations(policies, _principal(r), capped_by)
     except PolicyError as exc:
         raise Unknown(str(exc)) from exc
-    if not found and undecided:
+
+
+CHAINS = {
+    t: (*needs, "account_roles", "account_roles.attached_policies", "account_roles.boundary")
+    for t, needs in PERMISSIONS.items()
+}
+
+
+@check(*PERMISSIONS, needs=CHAINS)
+def its_assumable_roles(r: ResourceView) -> dict[str, str]:
+    """The roles of its account it may assume, each with why: the trust policy statement that
+    names it (or its account, and then its own statement that allows ``sts:AssumeRole``)."""
+    roles = [Role(role.id, role.get("AssumeRolePolicyDocument")) for role in r.related("account_roles")]
+    try:
+        policies, capped_by = permissions(r)
+        found, undecided = assumable(policies, _principal(r), roles, capped_by)
+    except PolicyError as exc:
+        raise Unknown(str(exc)) from exc
+    if undecided and not found:
         raise Unknown("; ".join(undecided))
-    return [f.describe() for f in found]
+    return found
+
+
+@check(*PERMISSIONS, needs=CHAINS)
+def it_has_privilege_escalation_actions(r: ResourceView) -> list[str]:
+    """Documented ways it can give itself more (:mod:`metahub.checks.escalation`): each method, the
+    actions it needs on the resources it needs them (its own ARN, the policies attached to it, any
+    role ...), the statements that allow them, and the method's source; and chains of roles it may
+    assume to one that is admin-equivalent or can escalate itself. ``iam:PassRole`` alone is none:
+    it needs a service to pass the role to."""
+    found, undecided = _direct(r)
+    roles = {role.id: role for role in r.related("account_roles")}
+
+    def step(view: ResourceView, name: str) -> Any:
+        try:
+            return view.check(name)
+        except Unknown as exc:
+            undecided.append(f"{view.id}: {exc}")
+            return None
+
+    def then(arn: str) -> dict[str, str]:
+        found: dict[str, str] | None = step(roles[arn], "its_assumable_roles") if arn in roles else None
+        return found or {}
+
+    def gain(arn: str) -> str | None:
+        role = roles.get(arn)
+        if role is None:
+            return None
+        if step(role, "is_unrestricted"):
+            return f"is admin-equivalent ({role.check('is_unrestricted')['granted_by'][0]})"
+        try:
+            own, _ = _direct(role)
+        except Unknown as exc:
+            undecided.append(f"{arn}: {exc}")
+            return None
+        return f"can escalate itself by {', '.join(f.method.name for f in own)}" if own else None
+
+    first = step(r, "its_assumable_roles") or {}
+    described = [f.describe() for f in found] + [c.describe() for c in chains(first, then, gain, r.id)]
+    if not described and undecided:
+        raise Unknown("; ".join(dict.fromkeys(undecided)))
+    return described
 
 
 def _identity_documents(r: ResourceView) -> list[PolicyDocument]:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import IntEnum
@@ -1199,12 +1199,20 @@ def decide(
     return Decision(True, grant.why, grant.by, grant.conditions + capped.conditions)
 
 
-def _decide_in(policies: Sequence[Source], action: str, resource: str, caller: Caller) -> Decision:
+def _decide_in(
+    policies: Sequence[Source],
+    action: str,
+    resource: str,
+    caller: Caller,
+    applies: Callable[[Statement], bool] = lambda statement: True,
+) -> Decision:
     allows: list[tuple[Statement, Scope]] = []
     unknown: list[str] = []
     for source in policies:
         for statement in parse(source.document, source.label):
-            if not (statement.actions.matches(action) and statement.resources.matches(resource)):
+            if not (
+                statement.actions.matches(action) and statement.resources.matches(resource) and applies(statement)
+            ):
                 continue
             scope = meet(clause_scope(c, caller) for c in statement.conditions)
             if not statement.allow and scope.reach == Reach.ALL:
@@ -1225,3 +1233,72 @@ def _decide_in(policies: Sequence[Source], action: str, resource: str, caller: C
     chosen = unconditional or [s for s, _ in allows]
     conditions = [] if unconditional else [w for _, scope in allows for w in scope.why]
     return Decision(True, f"{action} allowed", [s.label for s in chosen], conditions)
+
+
+# --------------------------------------------------------------------------------------------
+# A role's trust policy: who may assume it
+
+
+@dataclass
+class Trust(Decision):
+    """A :class:`Decision` on a role's trust policy, and whether it names the principal itself."""
+
+    named: bool = False
+    """True: the trust names the principal (or everyone), which grants without its own policies.
+    False: it names the principal's account, which hands the decision to the principal's own
+    (identity) policies."""
+
+
+def trusts(document: Any, who: str, account: str, partition: str = "aws", source: str = "trust policy",
+           now: datetime | None = None) -> Trust:  # fmt: skip
+    """May principal ``who`` (a user or role ARN of ``account``) call ``sts:AssumeRole`` under this
+    role trust policy? Same account only.
+
+    IAM, *Policy evaluation logic*: "For most resources, you only need an explicit allow for the
+    principal in either an identity-based policy or a resource-based policy to grant access. IAM
+    role trust policies and KMS key policies are exceptions to this logic, because they must
+    explicitly allow access for principals." A trust that names the principal's ARN (or ``*``)
+    grants it; one that names its account (``123456789012`` or ``arn:aws:iam::123456789012:root``)
+    delegates to the account, whose identities still need an identity policy allowing
+    ``sts:AssumeRole`` on the role. Principal takes no wildcard but ``*``. A Deny that names the
+    principal or its account wins. Conditions are the caller's to meet (``sts:ExternalId``, MFA),
+    listed; time conditions are evaluated."""
+    root = f"arn:{partition}:iam::{account}:root"
+
+    def reach(statement: Statement) -> str | None:
+        """``named``, ``account`` or None: how the statement's principal covers ``who``."""
+        if statement.not_principal is not None:
+            listed = {v for vs in _principal_values(statement.not_principal).values() for v in vs}
+            return None if listed & {who, account, root} else "named"
+        if statement.principal is None:
+            return None
+        values = _principal_values(statement.principal).get("AWS", [])
+        if "*" in values or who in values:
+            return "named"
+        return "account" if account in values or root in values else None
+
+    if not _may_name(document, {"*", who, account, root}):
+        return Trust(False, f"{source} names neither {who} nor its account")
+    caller = Caller("self", account, now or datetime.now(timezone.utc), trust=True)
+    found = _decide_in([Source(source, document)], "sts:AssumeRole", "*", caller, lambda s: reach(s) is not None)
+    if found.allowed is not True:
+        return Trust(found.allowed, found.why, found.by, found.conditions)
+    named = any(reach(s) == "named" for s in parse(document, source) if s.allow and s.label in found.by)
+    why = f"{source} names {who if named else 'its account'}"
+    return Trust(True, why, found.by, found.conditions, named)
+
+
+def _may_name(document: Any, names: set[str]) -> bool:
+    """A quick look before parsing (an account has many roles, each principal asks each): False
+    only when no statement of a well-formed document has a NotPrincipal or an AWS principal among
+    ``names``. Anything odd is left to the parser."""
+    if not isinstance(document, dict):
+        return True
+    for raw in as_list(document.get("Statement")):
+        if not isinstance(raw, dict) or "NotPrincipal" in raw:
+            return True
+        principal = raw.get("Principal")
+        values = _principal_values(principal).get("AWS", []) if isinstance(principal, (dict, str, list)) else [principal]
+        if any(not isinstance(v, str) or v in names for v in values):
+            return True
+    return False

@@ -7,8 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from metahub.resources.fetch import FetchContext
+from metahub.resources.spec import ACCOUNT, Relation
 
 IAM_REGION = "us-east-1"
+
+ACCOUNT_ROLES = Relation("AwsIamRole", ACCOUNT, reverse=ACCOUNT)
+"""Every role of the principal's account, whose trust policies say who may assume them (role
+chains). They come from the same one authorization-details listing: no further call."""
 
 
 def authorization_details(ctx: FetchContext) -> dict[str, list[dict[str, Any]]]:

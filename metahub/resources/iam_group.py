@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from metahub.resources.fetch import FetchContext
-from metahub.resources.iam_account import IAM_REGION, authorization_details, iam_arn_id, select
+from metahub.resources.iam_account import ACCOUNT_ROLES, IAM_REGION, authorization_details, iam_arn_id, select
 from metahub.resources.spec import Relation, Spec, register
 
 
@@ -24,6 +24,7 @@ SPEC = register(
         relations={
             "attached_policies": Relation("AwsIamPolicy", "AttachedManagedPolicies[].PolicyArn"),
             "users": Relation("AwsIamUser", "Arn", reverse="GroupArns"),
+            "account_roles": ACCOUNT_ROLES,
         },
     )
 )

@@ -5,6 +5,7 @@ from typing import Any
 from metahub.aws import error_code
 from metahub.resources.fetch import FetchContext
 from metahub.resources.iam_account import (
+    ACCOUNT_ROLES,
     IAM_REGION,
     authorization_details,
     default_document,
@@ -46,6 +47,7 @@ SPEC = register(
             "roles": Relation("AwsIamRole", "Arn", reverse="AttachedManagedPolicies[].PolicyArn"),
             "users": Relation("AwsIamUser", "Arn", reverse="AttachedManagedPolicies[].PolicyArn"),
             "groups": Relation("AwsIamGroup", "Arn", reverse="AttachedManagedPolicies[].PolicyArn"),
+            "account_roles": ACCOUNT_ROLES,
         },
     )
 )

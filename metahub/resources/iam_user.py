@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from metahub.resources.fetch import FetchContext
-from metahub.resources.iam_account import IAM_REGION, authorization_details, iam_arn_id, select
+from metahub.resources.iam_account import ACCOUNT_ROLES, IAM_REGION, authorization_details, iam_arn_id, select
 from metahub.resources.spec import Relation, Spec, register
 
 _REPORT_WAIT_SECONDS = 30
@@ -59,6 +59,7 @@ SPEC = register(
             "attached_policies": Relation("AwsIamPolicy", "AttachedManagedPolicies[].PolicyArn"),
             "boundary": Relation("AwsIamPolicy", "PermissionsBoundary.PermissionsBoundaryArn"),
             "groups": Relation("AwsIamGroup", "GroupArns"),
+            "account_roles": ACCOUNT_ROLES,
         },
     )
 )
