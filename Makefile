@@ -31,14 +31,15 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_html.py
 	$(BIN)/python benchmarks/bench_policy.py
 
-# The Security Hub custom action's code (deploy/metahub-custom-action.yaml): metahub with pydantic and
-# jmespath built for Lambda's Python 3.12 on x86_64; boto3 comes with the runtime.
+# The Security Hub custom action's code (deploy/metahub-custom-action.yaml): metahub with pydantic,
+# jmespath, PyYAML (the impact weights: every enriched run scores impact) and tqdm (the progress
+# mechanism, silent there), built for Lambda's Python 3.12 on x86_64; boto3 comes with the runtime.
 LAMBDA_BUILD := build/lambda
 lambda-package: $(STAMP)
 	rm -rf $(LAMBDA_BUILD) && mkdir -p $(LAMBDA_BUILD) dist
 	$(BIN)/pip install --quiet --disable-pip-version-check --target $(LAMBDA_BUILD) \
 		--platform manylinux2014_x86_64 --implementation cp --python-version 3.12 --only-binary=:all: \
-		'pydantic>=2.6,<3' 'jmespath>=1.0'
+		'pydantic>=2.6,<3' 'jmespath>=1.0' 'PyYAML>=6.0' 'tqdm>=4.66'
 	$(BIN)/pip install --quiet --disable-pip-version-check --target $(LAMBDA_BUILD) --no-deps .
 	rm -rf $(LAMBDA_BUILD)/bin
 	$(BIN)/python -c "import shutil; shutil.make_archive('dist/metahub-lambda', 'zip', '$(LAMBDA_BUILD)')"

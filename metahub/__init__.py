@@ -5,11 +5,10 @@
 >>> run.resources   # ARN -> AffectedResource with its findings
 """
 
-__version__ = "0.1.0"
-
 from metahub.ingest import IngestReport, Problem
 from metahub.models import PALETTE, VERDICTS, AffectedResource, Finding, severity_style
 from metahub.run import ContextUnreachable, ContextWarning, Run, load
+from metahub.version import __version__
 
 __all__ = [
     "PALETTE",

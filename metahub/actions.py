@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from metahub.aws import THROTTLED, RateLimiter, describe_error, error_code, paced_call
-from metahub.checks.base import ROLLUPS
-from metahub.models import AffectedResource, Finding
+from metahub.models import ROLLUPS, AffectedResource, Finding
 from metahub.progress import bar
 from metahub.securityhub import SecurityHubError, check_request
 

@@ -36,7 +36,7 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 from botocore.loaders import create_loader
 from botocore.model import ServiceModel
 
-from metahub import __version__
+from metahub.version import __version__
 
 _ACCESS_DENIED = {
     "AccessDenied",

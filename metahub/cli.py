@@ -19,7 +19,6 @@ from typing import Any, NoReturn
 
 from botocore.exceptions import BotoCoreError
 
-from metahub import __version__
 from metahub.actions import parse_update
 from metahub.aws import (
     Aws,
@@ -50,6 +49,7 @@ from metahub.securityhub import (
     parse_filters,
 )
 from metahub.traits import load_rules as load_trait_rules
+from metahub.version import __version__
 
 log = logging.getLogger("metahub")
 

@@ -19,11 +19,11 @@ from typing import Any
 from metahub.arn import parse_arn
 from metahub.aws import Aws, RateLimiter, describe_error
 from metahub.checks.access_analyzer import POLICY_CHECKS, POLICY_DISAGREEMENT, compare, compare_policy_checks
-from metahub.checks.base import ROLLUPS, No, ResourceView, Unknown, checks_for
+from metahub.checks.base import No, ResourceView, Unknown, checks_for
 from metahub.checks.policy import SELF_GRANT
 from metahub.checks.resource_policy import PolicyDocument, policy_documents
 from metahub.detection import detect, load_rules
-from metahub.models import AffectedResource
+from metahub.models import ROLLUPS, AffectedResource
 from metahub.progress import bar
 from metahub.resources.access_analyzer import ANALYZED_TYPES, external_access, policy_check
 from metahub.resources.account import account_context

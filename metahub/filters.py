@@ -25,6 +25,9 @@ from typing import Any
 import jmespath
 import jmespath.exceptions
 
+from metahub.checks.access_analyzer import DISAGREEMENT, FINDINGS
+from metahub.checks.base import all_checks
+from metahub.impact import VALUES
 from metahub.models import SEVERITY_ORDER, AffectedResource, Finding
 
 
@@ -118,8 +121,6 @@ _COMPARE = {
 
 def _impact_filters(expressions: Iterable[str]) -> tuple[dict[str, set[str]], list[tuple[str, float]]]:
     """``exposure=effectively-public``, ``access=unrestricted,dangerous-actions``, ``score>=70``."""
-    from metahub.impact import VALUES
-
     properties: dict[str, set[str]] = {}
     score: list[tuple[str, float]] = []
     for expression in expressions:
@@ -171,9 +172,6 @@ class Filters:
     ) -> Filters:
         """From CLI-style ``KEY=VALUE`` expressions; raises :class:`FilterError` on nonsense."""
         if known_checks is None:
-            from metahub.checks.access_analyzer import DISAGREEMENT, FINDINGS
-            from metahub.checks.base import all_checks
-
             known_checks = {name for checks_ in all_checks().values() for name in checks_}
             known_checks |= {FINDINGS, DISAGREEMENT}  # set by the access-analyzer context
         known = set(known_checks)

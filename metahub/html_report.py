@@ -11,20 +11,18 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import jinja2
-
-from metahub import __version__
-from metahub.checks.base import ROLLUPS
-from metahub.models import OUTCOMES, PALETTE, SEVERITY_ORDER, AffectedResource, Finding, unknown_kind
+from metahub.files import atomic
+from metahub.models import OUTCOMES, PALETTE, ROLLUPS, SEVERITY_ORDER, AffectedResource, Finding, unknown_kind
 from metahub.ranking import why
+from metahub.version import __version__
 
 if TYPE_CHECKING:
-    from metahub.run import Run
+    from metahub.enrich import EnrichReport
 
 _ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
 
@@ -185,6 +183,8 @@ def _check_entry(generator: str, finding: Finding, index: int) -> dict[str, Any]
 
 
 def render(data: dict[str, Any]) -> str:
+    import jinja2  # here, not at the top: the Lambda package renders no report and ships no jinja2
+
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("metahub", "templates"), autoescape=True, keep_trailing_newline=True
     )
@@ -192,30 +192,31 @@ def render(data: dict[str, Any]) -> str:
     return template.render(title=data["title"], data_json=script_json(data))
 
 
-def provenance(run: Run) -> dict[str, Any]:
+def provenance(
+    findings: Iterable[Finding], resources: Sequence[AffectedResource], enrichment: EnrichReport | None
+) -> dict[str, Any]:
     """Where the report comes from: scanners and versions, accounts (with aliases when the account
     context was read), regions, the findings' time span, and what context metahub fetched."""
     scanners: Counter[str] = Counter()
     times: list[datetime] = []
-    for finding in run.findings:
+    for finding in findings:
         fields = finding.ProductFields or {}
         name = fields.get("ProviderName") or finding.product_name or "unknown scanner"
         scanners[" ".join(p for p in (name, fields.get("ProviderVersion")) if p)] += 1
         times.extend(t for t in (finding.CreatedAt, finding.UpdatedAt) if t is not None)
     accounts: dict[str, dict[str, Any]] = {}
-    for resource in run.resources.values():
+    for resource in resources:
         entry = accounts.setdefault(resource.account, {"alias": None, "resources": 0})
         entry["resources"] += 1
         entry["alias"] = entry["alias"] or (resource.metaaccount or {}).get("Alias")
-    report = run.enrichment
-    if report is None:
+    if enrichment is None:
         context = "none: the findings alone, nothing read from the accounts"
     else:
-        context = f"{', '.join(report.contexts)} from the accounts ({report.total_calls:,} AWS calls)"
+        context = f"{', '.join(enrichment.contexts)} from the accounts ({enrichment.total_calls:,} AWS calls)"
     return {
         "scanners": [[name, n] for name, n in scanners.most_common()],
         "accounts": [[account, e["alias"], e["resources"]] for account, e in sorted(accounts.items())],
-        "regions": sorted({r.region for r in run.resources.values() if r.region}),
+        "regions": sorted({r.region for r in resources if r.region}),
         "span": [min(times).strftime("%Y-%m-%d"), max(times).strftime("%Y-%m-%d")] if times else None,
         "context": context,
     }
@@ -231,20 +232,21 @@ def default_title(accounts: Sequence[Sequence[Any]]) -> str:
 
 def write_html(
     path: Path,
-    run: Run,
+    ranked: Mapping[str, AffectedResource],
+    findings: Iterable[Finding],
+    enrichment: EnrichReport | None = None,
+    combinations: Sequence[Mapping[str, Any]] = (),
     tag_columns: Sequence[str] = (),
     check_columns: Sequence[str] = (),
     *,
     title: str | None = None,
     customer: str | None = None,
 ) -> Path:
-    origin = provenance(run)
-    data = report_data(
-        run.by_impact(), tag_columns, check_columns, title or default_title(origin["accounts"])
-    )
-    data.update(customer=customer or "", provenance=origin, combinations=run.combinations)
-    from metahub.files import atomic
-
+    """The report of ``ranked`` resources (most impact first), from ``findings``, with what
+    enrichment read and the toxic combinations found."""
+    origin = provenance(findings, list(ranked.values()), enrichment)
+    data = report_data(ranked, tag_columns, check_columns, title or default_title(origin["accounts"]))
+    data.update(customer=customer or "", provenance=origin, combinations=list(combinations))
     text = render(data)
     with atomic(path) as part:
         part.write_text(text, encoding="utf-8")

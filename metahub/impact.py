@@ -321,14 +321,3 @@ def impact(resource: AffectedResource, config: Config, failed: list[Finding] | N
         "left_out": left_out,
         "failed_findings": counts,
     }
-
-
-def metahub_shape(result: dict[str, Any]) -> dict[str, Any]:
-    """The ``impact`` section as MetaHub writes it: ``{property: {value: evidence}}`` and the score."""
-    shaped: dict[str, Any] = {
-        name: ({prop["value"]: prop["evidence"]} if prop["value"] else {"unknown": prop["evidence"]})
-        for name, prop in result["properties"].items()
-    }
-    shaped["findings"] = {str(result["findings_score"]): {"findings": result["failed_findings"]}}
-    shaped["score"] = {str(result["score"]): {}}
-    return shaped

@@ -23,6 +23,8 @@ PALETTE = {
 """One palette for the HTML report, the XLSX sheet and notebooks: failed severities, then passed and other;
 CSS colours, as matplotlib and pandas' Styler take them."""
 VERDICTS = ("true", "false", "unknown", "n/a")
+ROLLUPS = ("is_public", "is_encrypted", "is_attached", "is_unrestricted")
+"""The checks every resource type answers, where it applies: the rollups."""
 """A check in one word: true (true, or the data that makes it true), false, unknown (not decided:
 ``resource.unknown`` says why), n/a (the check does not apply to the resource's type)."""
 
@@ -370,8 +372,6 @@ class AffectedResource(BaseModel):
 
     def _repr_html_(self) -> str:
         """A notebook shows the resource, its rollups with their evidence or reason, and its findings."""
-        from metahub.checks.base import ROLLUPS
-
         rows = [
             ("Resource", _cell(self.arn)),
             ("Type / account / region", f"{_cell(self.type)} / {_cell(self.account)} / {_cell(self.region)}"),
@@ -400,8 +400,6 @@ class AffectedResource(BaseModel):
         keys = ("metachecks", "metatags", "metatrails", "metaaccount", "detected")
         context = {key: getattr(self, key) for key in keys if getattr(self, key) is not None}
         if self.impact is not None:
-            from metahub.impact import metahub_shape
-
             context["impact"] = metahub_shape(self.impact)
             context["impact_score"] = self.impact["score"]
         if self.traits:
@@ -413,3 +411,14 @@ class AffectedResource(BaseModel):
         if self.evidence:
             context["evidence"] = dict(self.evidence)
         return context
+
+
+def metahub_shape(result: dict[str, Any]) -> dict[str, Any]:
+    """The ``impact`` section as MetaHub writes it: ``{property: {value: evidence}}`` and the score."""
+    shaped: dict[str, Any] = {
+        name: ({prop["value"]: prop["evidence"]} if prop["value"] else {"unknown": prop["evidence"]})
+        for name, prop in result["properties"].items()
+    }
+    shaped["findings"] = {str(result["findings_score"]): {"findings": result["failed_findings"]}}
+    shaped["score"] = {str(result["score"]): {}}
+    return shaped

@@ -11,18 +11,22 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from metahub import files, json_outputs
+from metahub import combinations, files, json_outputs, tabular, traits
+from metahub.arn import parse_arn
+from metahub.aws import Aws
+from metahub.checks.base import checks_for
+from metahub.enrich import EnrichReport, enrich
+from metahub.filters import FilterError, Filters
 from metahub.grouping import group_by_resource
+from metahub.html_report import write_html
+from metahub.impact import impact, load_config
 from metahub.ingest import IngestReport, Source, gc_paused, read_findings
 from metahub.models import SEVERITY_ORDER, VERDICTS, AffectedResource, Finding
 from metahub.ranking import priority
+from metahub.resources.spec import spec_for
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from metahub.aws import Aws
-    from metahub.enrich import EnrichReport
-    from metahub.filters import Filters
 
 
 OUTPUT_MODES = (
@@ -103,8 +107,6 @@ class Run:
         :class:`ContextUnreachable` is raised after the run is scored, so that
         such a run never reads like a clean one; ``self.enrichment`` and the resources keep the reasons.
         """
-        from metahub.enrich import enrich
-
         self.enrichment = enrich(
             self.resources,
             aws,
@@ -135,9 +137,7 @@ class Run:
         """What is dangerous together, with its path (built-in rules and ``rule_files``); each record
         is also on the resource its path starts at. Raises
         :class:`metahub.combinations.CombinationRulesError` for unreadable rules."""
-        from metahub.combinations import find, load_rules
-
-        self.combinations = find(self.resources, load_rules(rule_files))
+        self.combinations = combinations.find(self.resources, combinations.load_rules(rule_files))
         for resource in self.resources.values():
             resource.combinations = None
         for record in self.combinations:
@@ -150,11 +150,7 @@ class Run:
         ``resource.impact`` (:mod:`metahub.impact`) on every resource: from the findings alone when
         nothing was enriched. Raises :class:`metahub.impact.ImpactConfigError` or
         :class:`metahub.traits.TraitRulesError` for a bad file."""
-        from metahub.impact import impact, load_config
-        from metahub.ingest import gc_paused
-        from metahub.traits import load_rules, traits
-
-        weights, rules = load_config(config), load_rules(trait_rules)
+        weights, rules = load_config(config), traits.load_rules(trait_rules)
         memo: dict[Any, tuple[int, ...]] = {}
         with gc_paused():  # many small long-lived dicts: see gc_paused
             for resource in self.resources.values():
@@ -162,7 +158,7 @@ class Run:
                 # Straight into the fields' storage: pydantic's checked assignment costs more than the
                 # scoring of a resource without context, and these values need no validation.
                 fields = resource.__dict__
-                fields["traits"] = traits(resource, rules, memo, failed) or None
+                fields["traits"] = traits.traits(resource, rules, memo, failed) or None
                 fields["impact"] = impact(resource, weights, failed)  # reads the traits
 
     def by_impact(self) -> dict[str, AffectedResource]:
@@ -183,8 +179,6 @@ class Run:
         ``run.filter("is_public=True", tags={"Environment": "prod"}, findings=["severity=HIGH,CRITICAL"],
         impact=["score>=70"])``. Raises :class:`metahub.filters.FilterError` for a filter that cannot
         mean anything, and for MetaChecks filters on a run that was not enriched."""
-        from metahub.filters import FilterError, Filters
-
         parsed = Filters.parse(checks, tags, findings, tags_all=tags_all, query=query, impact=impact)
         if parsed.checks and self.enrichment is None:
             # Every resource would silently fail the filter: there are no check values to compare.
@@ -199,10 +193,6 @@ class Run:
     def apply(self, filters: Filters, *, before_enrichment: bool = False) -> Run:
         """A new run with the findings and resources that pass ``filters``. Before enrichment only
         what findings decide applies, and resources whose type lacks a filtered check are dropped."""
-        from metahub.arn import parse_arn
-        from metahub.checks.base import checks_for
-        from metahub.resources.spec import spec_for
-
         candidates: dict[str, AffectedResource] = {}
         for arn, resource in self.resources.items():
             if filters.findings:
@@ -356,8 +346,6 @@ class Run:
         Each file appears whole or not at all (written aside, then renamed); one that cannot be
         written does not stop the others, and ``self.write_failures`` says which and why. Names are
         claimed first: a run in the same second gets ``<stamp>-2``, never another run's files."""
-        from metahub import tabular
-
         modes = list(modes)
         for mode in modes:
             if mode not in OUTPUT_MODES:
@@ -419,9 +407,10 @@ class Run:
     ) -> Path:
         """One self-contained HTML report (nothing fetched when opened); returns its path. ``title``
         (default: named after the account scanned) and ``customer`` head its summary page."""
-        from metahub.html_report import write_html
-
-        return write_html(Path(path), self, tag_columns, check_columns or (), title=title, customer=customer)
+        return write_html(
+            Path(path), self.by_impact(), self.findings, self.enrichment, self.combinations,
+            tag_columns, check_columns or (), title=title, customer=customer,
+        )  # fmt: skip
 
     # --- summaries ---------------------------------------------------------------------------
 

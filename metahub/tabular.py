@@ -15,10 +15,9 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from metahub.checks.base import ROLLUPS
 from metahub.files import atomic
 from metahub.impact import VALUES as IMPACT_VALUES
-from metahub.models import PALETTE, SEVERITY_ORDER, AffectedResource
+from metahub.models import PALETTE, ROLLUPS, SEVERITY_ORDER, AffectedResource
 
 IMPACT_PROPERTIES = tuple(IMPACT_VALUES)
 

@@ -26,7 +26,6 @@ from metahub.resources.spec import ACCOUNT, REGION, GroupKey, Spec, group_key, r
 if TYPE_CHECKING:
     from metahub.resources.fetch import Inventory
 
-ROLLUPS = ("is_public", "is_encrypted", "is_attached", "is_unrestricted")
 CheckFunction = Callable[["ResourceView"], Any]
 
 
@@ -113,29 +112,18 @@ def check(
 
 
 def checks_for(resource_type: str) -> dict[str, Check]:
-    _load_builtin()
     return dict(_CHECKS.get(resource_type, {}))
 
 
 def all_checks() -> dict[str, dict[str, Check]]:
-    _load_builtin()
     return {type_: dict(checks) for type_, checks in _CHECKS.items()}
 
 
-_loaded = False
-
-
-def _load_builtin() -> None:
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        from metahub.checks import catalog  # noqa: F401  (registers every built-in check)
 
 
 def load_plugins(folders: Iterable[str | Path] = ()) -> list[str]:
     """Import third-party checks: modules of the ``metahub.checks`` entry-point group, and every
     ``*.py`` file in ``folders``. Returns what was loaded."""
-    _load_builtin()
     loaded = []
     for entry in entry_points(group="metahub.checks"):
         entry.load()

@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from metahub.resources.fetch import FetchContext
-from metahub.resources.spec import Relation, Spec, register
+from metahub.resources.spec import FetchContext, Relation, Spec, register
 
 
 def _children(ctx: FetchContext, ids: list[str] | None, kind: str, key: str) -> list[dict[str, Any]]:

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from metahub.resources.fetch import FetchContext
-from metahub.resources.spec import Detail, Spec, register
+from metahub.resources.spec import Detail, FetchContext, Spec, register
 
 
 def fetch_tables(ctx: FetchContext, ids: list[str] | None) -> list[dict[str, Any]]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from metahub.resources.fetch import FetchContext
-from metahub.resources.spec import Spec, register
+from metahub.resources.spec import FetchContext, Spec, register
 
 
 def fetch_snapshots(ctx: FetchContext, ids: list[str] | None) -> list[dict[str, Any]]:

@@ -3,8 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from metahub.aws import error_code
-from metahub.resources.fetch import FetchContext
-from metahub.resources.spec import Relation, Spec, register
+from metahub.resources.spec import FetchContext, Relation, Spec, register
 
 
 def fetch_clusters(ctx: FetchContext, ids: list[str] | None) -> list[dict[str, Any]]:

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from metahub.resources.fetch import FetchContext
-from metahub.resources.spec import Detail, Relation, Spec, register
+from metahub.resources.spec import Detail, FetchContext, Relation, Spec, register
 
 CLASSIC = register(
     Spec(

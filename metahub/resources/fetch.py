@@ -24,8 +24,16 @@ from typing import Any
 
 import jmespath
 
-from metahub.aws import Aws, describe_error, error_code, paginate
-from metahub.resources.spec import GroupKey, Relation, Spec, group_key, relation_ids, spec_for_type
+from metahub.aws import Aws, describe_error, error_code
+from metahub.resources.spec import (
+    FetchContext,
+    GroupKey,
+    Relation,
+    Spec,
+    group_key,
+    relation_ids,
+    spec_for_type,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,37 +47,6 @@ class Demand:
 
     details: frozenset[str] = frozenset()
     relations: frozenset[str] = frozenset()
-
-
-@dataclass
-class FetchContext:
-    """What a spec's custom fetch gets: the group it fetches, and clients for it."""
-
-    aws: Aws
-    spec: Spec
-    account: str
-    region: str
-    partition: str = "aws"
-
-    def client(self, service: str | None = None, region: str | None = None) -> Any:
-        return self.aws.client(
-            service or self.spec.service, self.account, region or self.region, self.partition
-        )
-
-    memo: Callable[[tuple[Any, ...], Callable[[], Any]], Any] = lambda key, make: make()
-    """Compute once per fetch, for all groups that share a call (IAM's account-wide listing)."""
-
-    def pages(self, operation: str, service: str | None = None, **params: Any) -> list[dict[str, Any]]:
-        return paginate(self.client(service), operation, params)
-
-    def items(
-        self, operation: str, path: str, service: str | None = None, **params: Any
-    ) -> list[dict[str, Any]]:
-        return [
-            item
-            for page in self.pages(operation, service, **params)
-            for item in jmespath.search(path, page) or []
-        ]
 
 
 @dataclass

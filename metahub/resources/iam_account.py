@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from metahub.resources.fetch import FetchContext
-from metahub.resources.spec import ACCOUNT, Relation
+from metahub.resources.spec import ACCOUNT, FetchContext, Relation
 
 IAM_REGION = "us-east-1"
 

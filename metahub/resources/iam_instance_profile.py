@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from metahub.resources.fetch import FetchContext
 from metahub.resources.iam_account import IAM_REGION, authorization_details, iam_arn_id, select
-from metahub.resources.spec import Relation, Spec, register
+from metahub.resources.spec import FetchContext, Relation, Spec, register
 
 
 def fetch_profiles(ctx: FetchContext, ids: list[str] | None) -> list[dict[str, Any]]:

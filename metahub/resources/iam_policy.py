@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Any
 
 from metahub.aws import error_code
-from metahub.resources.fetch import FetchContext
 from metahub.resources.iam_account import (
     ACCOUNT_ROLES,
     IAM_REGION,
@@ -12,7 +11,7 @@ from metahub.resources.iam_account import (
     iam_arn_id,
     select,
 )
-from metahub.resources.spec import Relation, Spec, register
+from metahub.resources.spec import FetchContext, Relation, Spec, register
 
 
 def fetch_policies(ctx: FetchContext, ids: list[str] | None) -> list[dict[str, Any]]:

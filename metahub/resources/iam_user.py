@@ -5,9 +5,8 @@ import io
 import time
 from typing import Any
 
-from metahub.resources.fetch import FetchContext
 from metahub.resources.iam_account import ACCOUNT_ROLES, IAM_REGION, authorization_details, iam_arn_id, select
-from metahub.resources.spec import Relation, Spec, register
+from metahub.resources.spec import FetchContext, Relation, Spec, register
 
 _REPORT_WAIT_SECONDS = 30
 

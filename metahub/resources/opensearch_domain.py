@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from metahub.resources.fetch import FetchContext
-from metahub.resources.spec import Spec, register
+from metahub.resources.spec import FetchContext, Spec, register
 
 _DESCRIBE_BATCH = 5  # DescribeDomains takes at most five names
 

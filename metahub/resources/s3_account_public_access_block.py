@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from metahub.aws import error_code
-from metahub.resources.fetch import FetchContext
-from metahub.resources.spec import Spec, register
+from metahub.resources.spec import FetchContext, Spec, register
 
 
 def fetch_account_block(ctx: FetchContext, ids: list[str] | None) -> list[dict[str, Any]]:

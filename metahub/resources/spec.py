@@ -10,14 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jmespath
 
 from metahub.arn import Arn
-
-if TYPE_CHECKING:
-    from metahub.resources.fetch import FetchContext
+from metahub.aws import Aws, paginate
 
 ACCOUNT = "@account"
 """As a relation's ``ids``: the one item of the target type for the resource's account."""
@@ -108,6 +106,38 @@ _BY_ARN_TYPE: dict[tuple[str, str], Spec] = {}
 _BY_ARN_PATTERN: dict[str, list[tuple[re.Pattern[str], Spec]]] = {}
 
 
+@dataclass
+class FetchContext:
+    """What a spec's custom fetch gets: the group it fetches, and clients for it."""
+
+    aws: Aws
+    spec: Spec
+    account: str
+    region: str
+    partition: str = "aws"
+
+    def client(self, service: str | None = None, region: str | None = None) -> Any:
+        return self.aws.client(
+            service or self.spec.service, self.account, region or self.region, self.partition
+        )
+
+    memo: Callable[[tuple[Any, ...], Callable[[], Any]], Any] = lambda key, make: make()
+    """Compute once per fetch, for all groups that share a call (IAM's account-wide listing)."""
+
+    def pages(self, operation: str, service: str | None = None, **params: Any) -> list[dict[str, Any]]:
+        return paginate(self.client(service), operation, params)
+
+    def items(
+        self, operation: str, path: str, service: str | None = None, **params: Any
+    ) -> list[dict[str, Any]]:
+        return [
+            item
+            for page in self.pages(operation, service, **params)
+            for item in jmespath.search(path, page) or []
+        ]
+
+
+
 def register(spec: Spec) -> Spec:
     if spec.type in _SPECS and _SPECS[spec.type] is not spec:
         raise ValueError(f"a spec for {spec.type} is registered already")
@@ -122,14 +152,12 @@ def register(spec: Spec) -> Spec:
 
 
 def spec_for_type(resource_type: str) -> Spec | None:
-    _load_builtin()
     return _SPECS.get(resource_type) or _ALIASES.get(resource_type)
 
 
 def spec_for(resource_type: str, arn: Arn | None) -> Spec | None:
     """The spec for a resource: by what its ARN names first (a snapshot typed as a volume is a
     snapshot), then by its ASFF type."""
-    _load_builtin()
     if arn is not None:
         for pattern, spec in _BY_ARN_PATTERN.get(arn.service, []):
             if pattern.fullmatch(arn.resource):
@@ -141,18 +169,9 @@ def spec_for(resource_type: str, arn: Arn | None) -> Spec | None:
 
 
 def all_specs() -> dict[str, Spec]:
-    _load_builtin()
     return dict(_SPECS)
 
 
-_loaded = False
-
-
-def _load_builtin() -> None:
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        from metahub.resources import catalog  # noqa: F401  (registers every built-in spec)
 
 
 def group_key(spec: Spec, account: str, region: str | None) -> GroupKey:
