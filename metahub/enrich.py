@@ -16,7 +16,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from metahub.arn import parse_arn
 from metahub.aws import Aws, RateLimiter, describe_error
 from metahub.checks.access_analyzer import POLICY_CHECKS, POLICY_DISAGREEMENT, compare, compare_policy_checks
 from metahub.checks.base import No, ResourceView, Unknown, checks_for
@@ -126,7 +125,7 @@ def plan(
     wanted: dict[GroupKey, set[str]] = defaultdict(set)
     located: dict[str, tuple[GroupKey, str]] = {}
     for resource in resources:
-        arn = parse_arn(resource.arn)
+        arn = resource.parsed_arn
         spec = spec_for(resource.type, arn)
         if not resource.concrete:
             resource.unknown["metachecks"] = "account-level pseudo-ARN: a setting, not a resource to check"
@@ -252,7 +251,7 @@ def _attach_tags(
     by_region: dict[tuple[str, str, str], list[AffectedResource]] = defaultdict(list)
     by_iam_account: dict[tuple[str, str], list[AffectedResource]] = defaultdict(list)
     for resource in resources.values():
-        arn = parse_arn(resource.arn)
+        arn = resource.parsed_arn
         if not resource.concrete or arn is None:
             continue
         if resource.tags:
@@ -308,7 +307,7 @@ def load_trail_events(path: str | Path | None = None) -> dict[str, list[str]]:
 
 def _trail_names(resource: AffectedResource) -> set[str]:
     """The names a CloudTrail event may give this resource: ARN, id, last path segment."""
-    arn = parse_arn(resource.arn)
+    arn = resource.parsed_arn
     names = {resource.arn}
     if arn is not None and arn.resource_id:
         names |= {arn.resource_id, arn.resource_id.rsplit("/", 1)[-1], arn.resource_id.split(":")[0]}
@@ -387,7 +386,7 @@ def _attach_access_analyzer(
     each analysed resource's own ``is_public`` (:mod:`metahub.checks.access_analyzer`)."""
     by_region: dict[tuple[str, str, str], list[AffectedResource]] = defaultdict(list)
     for resource in resources.values():
-        spec = spec_for(resource.type, parse_arn(resource.arn))
+        spec = spec_for(resource.type, resource.parsed_arn)
         if resource.concrete and spec is not None and spec.type in ANALYZED_TYPES:
             region = resource.region or spec.global_region or "us-east-1"
             by_region[(resource.account, region, resource.partition)].append(resource)

@@ -64,7 +64,7 @@ def _resource(arn: str, pairs: list[tuple[Finding, Resource]]) -> AffectedResour
     if len(findings) > 1:
         unique = {id(f): f for f in findings}  # a finding may name the same resource twice
         findings = sorted(unique.values(), key=_finding_order)
-    return AffectedResource.model_construct(
+    grouped = AffectedResource.model_construct(
         arn=arn,
         type=reported[0],
         reported_types=reported,
@@ -81,6 +81,8 @@ def _resource(arn: str, pairs: list[tuple[Finding, Resource]]) -> AffectedResour
         unknown={},
         evidence={},
     )
+    grouped.__dict__["parsed_arn"] = parsed  # parsed once, here (see AffectedResource.parsed_arn)
+    return grouped
 
 
 _KEY_VALUE_SHAPES = ({"TagKey", "TagValue"}, {"Key", "Value"})

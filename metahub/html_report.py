@@ -72,6 +72,7 @@ def report_data(
     check_columns: Sequence[str] = (),
     title: str = "metahub report",
 ) -> dict[str, Any]:
+    """What the report's page renders, as compact rows (the template names the columns)."""
     enriched = any(r.metachecks for r in resources.values())
     rollups = list(ROLLUPS) if enriched else []
     checks = [c for c in check_columns if c not in rollups]
@@ -79,59 +80,15 @@ def report_data(
     by_check: dict[str, dict[str, Any]] = {}
     compliance: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for index, (arn, resource) in enumerate(resources.items()):
-        counts = resource.failed_severity_counts
-        metachecks = resource.metachecks or {}
-        tags = resource.effective_tags
-        rows.append(
-            [
-                arn,
-                resource.type,
-                resource.account,
-                resource.region,
-                resource.worst_failed_severity or "",
-                [counts.get(label, 0) for label in SEVERITY_ORDER],
-                len(resource.findings),
-                *(resource.verdict(name) for name in rollups),
-                *("" if tags.get(t) is None else str(tags[t]) for t in tag_columns),
-                *(json.dumps(metachecks.get(c), default=str) if c in metachecks else "" for c in checks),
-                {"tags": tags, **resource.context()},
-                label(resource),
-                (resource.impact or {}).get("score"),
-                why(resource),  # the ranking rule's reasons: what to fix first, and why
-                {  # why a rollup is unknown, as a kind (ids out), for the summary's charts
-                    name: unknown_kind(resource.unknown.get(name) or resource.evidence.get(name) or "not decided")
-                    for name in rollups
-                    if resource.verdict(name) == "unknown"
-                },
-            ]
-        )
+        rows.append(_resource_row(arn, resource, rollups, tag_columns, checks))
         for finding in resource.findings:
             generator = finding.GeneratorId or finding.Title or "(no check id)"
             entry = by_check.get(generator)
             if entry is None:
                 entry = by_check[generator] = _check_entry(generator, finding, len(by_check))
             entry["resources"][finding.outcome].add(index)
-            related = (finding.Compliance.RelatedRequirements if finding.Compliance else None) or []
-            standards = finding.Compliance.standards if finding.Compliance else []
-            for text in related:
-                framework, ids = requirements(text, standards)
-                for requirement in ids:
-                    compliance[(framework, requirement)][finding.outcome] += 1
-            findings.append(
-                [
-                    index,
-                    finding.severity_label or "",
-                    finding.Title or "",
-                    finding.compliance_status or "",
-                    finding.workflow_status or "",
-                    finding.GeneratorId or "",
-                    finding.product_name or "",
-                    finding.Id,
-                    finding.outcome,
-                    entry["index"],
-                    (finding.Description or "")[:2000],
-                ]
-            )
+            _count_requirements(finding, compliance)
+            findings.append(_finding_row(index, finding, entry["index"]))
     return {
         "title": title,
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -144,24 +101,84 @@ def report_data(
         "checkColumns": checks,
         "resources": rows,
         "findings": findings,
-        "checks": [
-            [
-                e["generator"],
-                e["title"],
-                e["severity"],
-                *(len(e["resources"][outcome]) for outcome in OUTCOMES),
-                e["remediation"],
-                e["url"],
-                e["product"],
-                e["frameworks"],
-            ]
-            for e in by_check.values()
-        ],
+        "checks": [_check_row(entry) for entry in by_check.values()],
         "compliance": [
             [framework, requirement, *(counts[outcome] for outcome in OUTCOMES)]
             for (framework, requirement), counts in sorted(compliance.items())
         ],
     }
+
+
+def _resource_row(
+    arn: str,
+    resource: AffectedResource,
+    rollups: Sequence[str],
+    tag_columns: Sequence[str],
+    checks: Sequence[str],
+) -> list[Any]:
+    counts = resource.failed_severity_counts
+    metachecks = resource.metachecks or {}
+    tags = resource.effective_tags
+    return [
+        arn,
+        resource.type,
+        resource.account,
+        resource.region,
+        resource.worst_failed_severity or "",
+        [counts.get(label, 0) for label in SEVERITY_ORDER],
+        len(resource.findings),
+        *(resource.verdict(name) for name in rollups),
+        *("" if tags.get(t) is None else str(tags[t]) for t in tag_columns),
+        *(json.dumps(metachecks.get(c), default=str) if c in metachecks else "" for c in checks),
+        {"tags": tags, **resource.context()},
+        label(resource),
+        (resource.impact or {}).get("score"),
+        why(resource),  # the ranking rule's reasons: what to fix first, and why
+        {  # why a rollup is unknown, as a kind (ids out), for the summary's charts
+            name: unknown_kind(resource.unknown.get(name) or resource.evidence.get(name) or "not decided")
+            for name in rollups
+            if resource.verdict(name) == "unknown"
+        },
+    ]
+
+
+def _finding_row(index: int, finding: Finding, check_index: int) -> list[Any]:
+    return [
+        index,
+        finding.severity_label or "",
+        finding.Title or "",
+        finding.compliance_status or "",
+        finding.workflow_status or "",
+        finding.GeneratorId or "",
+        finding.product_name or "",
+        finding.Id,
+        finding.outcome,
+        check_index,
+        (finding.Description or "")[:2000],
+    ]
+
+
+def _count_requirements(finding: Finding, compliance: dict[tuple[str, str], Counter[str]]) -> None:
+    """Outcomes per (framework, requirement) the finding's compliance names."""
+    related = (finding.Compliance.RelatedRequirements if finding.Compliance else None) or []
+    standards = finding.Compliance.standards if finding.Compliance else []
+    for text in related:
+        framework, ids = requirements(text, standards)
+        for requirement in ids:
+            compliance[(framework, requirement)][finding.outcome] += 1
+
+
+def _check_row(entry: dict[str, Any]) -> list[Any]:
+    return [
+        entry["generator"],
+        entry["title"],
+        entry["severity"],
+        *(len(entry["resources"][outcome]) for outcome in OUTCOMES),
+        entry["remediation"],
+        entry["url"],
+        entry["product"],
+        entry["frameworks"],
+    ]
 
 
 def _check_entry(generator: str, finding: Finding, index: int) -> dict[str, Any]:

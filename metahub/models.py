@@ -14,6 +14,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from metahub.arn import Arn, parse_arn
+
 SEVERITY_ORDER = ("CRITICAL", "HIGH", "MEDIUM", "LOW", "INFORMATIONAL")
 OUTCOMES = ("FAILED", "PASSED", "OTHER")
 PALETTE = {
@@ -297,6 +299,12 @@ class AffectedResource(BaseModel):
     """Why a piece of context could not be decided (its value is null): ``{name: reason}``."""
     evidence: dict[str, str] = Field(default_factory=dict)
     """Why a check said no, where it says (``is_public: "no public IP address"``)."""
+
+    @cached_property
+    def parsed_arn(self) -> Arn | None:
+        """The ARN's parts (None when the id is no ARN), parsed once: grouping sets it, every later
+        phase (fetch plan, tags, trails, filters) reads it."""
+        return parse_arn(self.arn)
 
     @property
     def effective_tags(self) -> dict[str, str]:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from metahub import combinations, files, json_outputs, tabular, traits
-from metahub.arn import parse_arn
 from metahub.aws import Aws
 from metahub.checks.base import checks_for
 from metahub.enrich import EnrichReport, enrich
@@ -40,6 +39,13 @@ OUTPUT_MODES = (
     "sqlite",
     "html",
 )
+
+
+def output_path(directory: Path, mode: str, stamp: str) -> Path:
+    """``metahub-<view>-<stamp>.json`` for the JSON views, ``metahub-<stamp>.<ext>`` for the rest."""
+    if mode.startswith("json-"):
+        return directory / f"metahub-{mode.removeprefix('json-')}-{stamp}.json"
+    return directory / f"metahub-{stamp}.{mode}"
 
 
 class ContextWarning(UserWarning):
@@ -202,7 +208,7 @@ class Run:
                 if len(matching) != len(resource.findings):
                     resource = resource.model_copy(update={"findings": matching})
             if before_enrichment and filters.checks:
-                spec = spec_for(resource.type, parse_arn(arn))
+                spec = spec_for(resource.type, resource.parsed_arn)
                 if spec is None or not filters.could_match_type(checks_for(spec.type)):
                     continue
             candidates[arn] = resource
@@ -351,43 +357,22 @@ class Run:
             if mode not in OUTPUT_MODES:
                 raise ValueError(f"unknown output mode {mode!r}; expected one of {', '.join(OUTPUT_MODES)}")
         directory = Path(output_dir)
-
-        def path_of(mode: str, stamp_: str) -> Path:
-            if mode.startswith("json-"):
-                return directory / f"metahub-{mode.removeprefix('json-')}-{stamp_}.json"
-            return directory / f"metahub-{stamp_}.{mode}"
-
-        views: dict[str, Callable[[], Any]] = {
-            "json-short": self.short,
-            "json-full": self.full,
-            "json-inventory": self.inventory,
-            "json-statistics": self.statistics,
-            "json-combinations": lambda: self.combinations,
-        }
         self.write_failures = {}
         stamp = stamp or datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
         if label is not None:  # a customer or account in every name: metahub-short-<label>-<stamp>.json
             stamp = f"{files.label(label)}-{stamp}"
         try:
-            stamp = files.claim(lambda s: [path_of(m, s) for m in modes], stamp)
+            stamp = files.claim(lambda s: [output_path(directory, m, s) for m in modes], stamp)
         except OSError as exc:  # the directory itself cannot be written: every output fails, for that
             self.write_failures = dict.fromkeys(modes, f"{type(exc).__name__}: {exc}")
             return []
         written = []
         for mode in modes:
-            path = path_of(mode, stamp)
+            path = output_path(directory, mode, stamp)
             try:
-                if mode in views:
-                    json_outputs.write_json(path, views[mode]())
-                elif mode == "html":
-                    self.to_html(
-                        path, tag_columns, check_columns, title=report_title, customer=report_customer
-                    )
-                elif mode == "sqlite":
-                    tabular.write_sqlite(path, self.resources)
-                else:
-                    header, body = tabular.rows(self.by_impact(), tag_columns, check_columns, account_columns)
-                    (tabular.write_csv if mode == "csv" else tabular.write_xlsx)(path, header, body)
+                self._write_one(
+                    mode, path, tag_columns, check_columns, account_columns, report_title, report_customer
+                )
                 written.append(path)
             except Exception as exc:  # one output's failure (disk full, a bug) must not cost the others
                 self.write_failures[mode] = f"{type(exc).__name__}: {exc}"
@@ -395,6 +380,33 @@ class Run:
                     if path.exists() and path.stat().st_size == 0:
                         path.unlink()  # the empty placeholder claimed for it
         return written
+
+    def _write_one(
+        self,
+        mode: str,
+        path: Path,
+        tag_columns: Sequence[str],
+        check_columns: Sequence[str] | None,
+        account_columns: Sequence[str],
+        report_title: str | None,
+        report_customer: str | None,
+    ) -> None:
+        views: dict[str, Callable[[], Any]] = {
+            "json-short": self.short,
+            "json-full": self.full,
+            "json-inventory": self.inventory,
+            "json-statistics": self.statistics,
+            "json-combinations": lambda: self.combinations,
+        }
+        if mode in views:
+            json_outputs.write_json(path, views[mode]())
+        elif mode == "html":
+            self.to_html(path, tag_columns, check_columns, title=report_title, customer=report_customer)
+        elif mode == "sqlite":
+            tabular.write_sqlite(path, self.resources)
+        else:
+            header, body = tabular.rows(self.by_impact(), tag_columns, check_columns, account_columns)
+            (tabular.write_csv if mode == "csv" else tabular.write_xlsx)(path, header, body)
 
     def to_html(
         self,

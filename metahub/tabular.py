@@ -17,7 +17,7 @@ from typing import Any
 
 from metahub.files import atomic
 from metahub.impact import VALUES as IMPACT_VALUES
-from metahub.models import PALETTE, ROLLUPS, SEVERITY_ORDER, AffectedResource
+from metahub.models import PALETTE, ROLLUPS, SEVERITY_ORDER, AffectedResource, Finding
 
 IMPACT_PROPERTIES = tuple(IMPACT_VALUES)
 
@@ -179,83 +179,37 @@ def write_sqlite(path: Path, resources: Mapping[str, AffectedResource]) -> Path:
     return path
 
 
-def _fill_sqlite(path: Path, resources: Mapping[str, AffectedResource]) -> None:
-    def as_json(value: Any) -> str | None:
-        return None if value is None else json.dumps(value, default=str, ensure_ascii=False)
+_SQLITE_SCHEMA = """
+CREATE TABLE resources (
+    arn TEXT PRIMARY KEY, type TEXT, account TEXT, region TEXT, partition TEXT,
+    concrete INTEGER, findings INTEGER, highest_severity TEXT, worst_failed_severity TEXT,
+    impact_score REAL, impact TEXT,
+    is_public TEXT, is_encrypted TEXT, is_attached TEXT, is_unrestricted TEXT,
+    tags TEXT, metachecks TEXT, metatags TEXT, metatrails TEXT, metaaccount TEXT,
+    unknown TEXT, evidence TEXT);
+CREATE TABLE findings (
+    id TEXT, product_arn TEXT, resource_arn TEXT REFERENCES resources(arn),
+    severity TEXT, severity_rank INTEGER, outcome TEXT, title TEXT, generator_id TEXT,
+    compliance_status TEXT, workflow_status TEXT, record_state TEXT, product_name TEXT,
+    account TEXT, region TEXT, created_at TEXT, updated_at TEXT, asff TEXT);
+CREATE TABLE accounts (
+    account TEXT PRIMARY KEY, resources INTEGER, findings INTEGER, metaaccount TEXT);
+CREATE INDEX findings_resource ON findings(resource_arn);
+"""
 
+
+def _as_json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, default=str, ensure_ascii=False)
+
+
+def _fill_sqlite(path: Path, resources: Mapping[str, AffectedResource]) -> None:
     with closing(sqlite3.connect(path)) as db, db:  # commit, then close
-        db.executescript(
-            """
-            CREATE TABLE resources (
-                arn TEXT PRIMARY KEY, type TEXT, account TEXT, region TEXT, partition TEXT,
-                concrete INTEGER, findings INTEGER, highest_severity TEXT, worst_failed_severity TEXT,
-                impact_score REAL, impact TEXT,
-                is_public TEXT, is_encrypted TEXT, is_attached TEXT, is_unrestricted TEXT,
-                tags TEXT, metachecks TEXT, metatags TEXT, metatrails TEXT, metaaccount TEXT,
-                unknown TEXT, evidence TEXT);
-            CREATE TABLE findings (
-                id TEXT, product_arn TEXT, resource_arn TEXT REFERENCES resources(arn),
-                severity TEXT, severity_rank INTEGER, outcome TEXT, title TEXT, generator_id TEXT,
-                compliance_status TEXT, workflow_status TEXT, record_state TEXT, product_name TEXT,
-                account TEXT, region TEXT, created_at TEXT, updated_at TEXT, asff TEXT);
-            CREATE TABLE accounts (
-                account TEXT PRIMARY KEY, resources INTEGER, findings INTEGER, metaaccount TEXT);
-            CREATE INDEX findings_resource ON findings(resource_arn);
-            """
-        )
+        db.executescript(_SQLITE_SCHEMA)
         accounts: dict[str, list[Any]] = {}
         for arn, r in resources.items():
-            checks = r.metachecks or {}
-            db.execute(
-                "INSERT INTO resources VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    arn,
-                    r.type,
-                    r.account,
-                    r.region,
-                    r.partition,
-                    int(r.concrete),
-                    len(r.findings),
-                    r.highest_severity,
-                    r.worst_failed_severity,
-                    (r.impact or {}).get("score"),
-                    as_json(r.impact),
-                    *(as_json(checks.get(name)) for name in ROLLUPS),
-                    as_json(r.tags),
-                    as_json(r.metachecks),
-                    as_json(r.metatags),
-                    as_json(r.metatrails),
-                    as_json(r.metaaccount),
-                    as_json(r.unknown or None),
-                    as_json(r.evidence or None),
-                ),
-            )
+            db.execute(f"INSERT INTO resources VALUES ({','.join('?' * 22)})", _resource_record(arn, r))
             db.executemany(
-                "INSERT INTO findings VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        f.Id,
-                        f.ProductArn,
-                        arn,
-                        f.severity_label,
-                        len(SEVERITY_ORDER) - SEVERITY_ORDER.index(f.severity_label)
-                        if f.severity_label
-                        else None,
-                        f.outcome,
-                        f.Title,
-                        f.GeneratorId,
-                        f.compliance_status,
-                        f.workflow_status,
-                        f.RecordState,
-                        f.product_name,
-                        f.AwsAccountId,
-                        f.Region,
-                        f.CreatedAt.isoformat() if f.CreatedAt else None,
-                        f.UpdatedAt.isoformat() if f.UpdatedAt else None,
-                        as_json(f.to_asff()),
-                    )
-                    for f in r.findings
-                ],
+                f"INSERT INTO findings VALUES ({','.join('?' * 17)})", [_finding_record(arn, f) for f in r.findings]
             )
             account = accounts.setdefault(r.account, [0, 0, r.metaaccount])
             account[0] += 1
@@ -263,5 +217,52 @@ def _fill_sqlite(path: Path, resources: Mapping[str, AffectedResource]) -> None:
             account[2] = account[2] or r.metaaccount
         db.executemany(
             "INSERT INTO accounts VALUES (?,?,?,?)",
-            [(a, n, f, as_json(meta)) for a, (n, f, meta) in sorted(accounts.items())],
+            [(a, n, f, _as_json(meta)) for a, (n, f, meta) in sorted(accounts.items())],
         )
+
+
+def _resource_record(arn: str, r: AffectedResource) -> tuple[Any, ...]:
+    checks = r.metachecks or {}
+    return (
+        arn,
+        r.type,
+        r.account,
+        r.region,
+        r.partition,
+        int(r.concrete),
+        len(r.findings),
+        r.highest_severity,
+        r.worst_failed_severity,
+        (r.impact or {}).get("score"),
+        _as_json(r.impact),
+        *(_as_json(checks.get(name)) for name in ROLLUPS),
+        _as_json(r.tags),
+        _as_json(r.metachecks),
+        _as_json(r.metatags),
+        _as_json(r.metatrails),
+        _as_json(r.metaaccount),
+        _as_json(r.unknown or None),
+        _as_json(r.evidence or None),
+    )
+
+
+def _finding_record(arn: str, f: Finding) -> tuple[Any, ...]:
+    return (
+        f.Id,
+        f.ProductArn,
+        arn,
+        f.severity_label,
+        len(SEVERITY_ORDER) - SEVERITY_ORDER.index(f.severity_label) if f.severity_label else None,
+        f.outcome,
+        f.Title,
+        f.GeneratorId,
+        f.compliance_status,
+        f.workflow_status,
+        f.RecordState,
+        f.product_name,
+        f.AwsAccountId,
+        f.Region,
+        f.CreatedAt.isoformat() if f.CreatedAt else None,
+        f.UpdatedAt.isoformat() if f.UpdatedAt else None,
+        _as_json(f.to_asff()),
+    )

@@ -249,11 +249,12 @@ def test_an_internal_error_is_one_line_and_its_own_exit_status(
     tmp_path: Path, monkeypatch: Any, capsys: Any
 ) -> None:
     from metahub import cli
+    from metahub.cli import outputs
 
     def broken(*_: Any, **__: Any) -> None:
         raise KeyError("a bug")
 
-    monkeypatch.setattr(cli, "_write", broken)
+    monkeypatch.setattr(outputs, "write", broken)
     source = write(tmp_path / "f.json", [make_finding()])
     assert cli.main(["--input-asff", str(source), "--output-modes"]) == cli.EXIT_INTERNAL == 70
     err = capsys.readouterr().err
@@ -262,14 +263,14 @@ def test_an_internal_error_is_one_line_and_its_own_exit_status(
 
 
 def test_ctrl_d_at_the_confirmation_means_no(monkeypatch: Any) -> None:
-    from metahub import cli
+    from metahub.cli import hub
 
     def eof(_: str) -> str:
         raise EOFError
 
     monkeypatch.setattr("builtins.input", eof)
-    monkeypatch.setattr(cli.sys.stdin, "isatty", lambda: True)
-    assert cli._confirmed() is False
+    monkeypatch.setattr(hub.sys.stdin, "isatty", lambda: True)
+    assert hub.confirmed("write these changes to Security Hub?") is False
 
 
 def test_a_mistyped_flag_gets_the_closest_ones_not_the_usage(capsys: Any) -> None:

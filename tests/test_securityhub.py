@@ -13,7 +13,8 @@ from botocore.stub import Stubber
 
 import metahub
 from metahub.aws import Aws
-from metahub.cli import _Hub, build_parser
+from metahub.cli import build_parser
+from metahub.cli.hub import Hub
 from metahub.securityhub import (
     DEFAULT_FILTERS,
     SecurityHubError,
@@ -136,13 +137,13 @@ def test_bad_templates_name_the_file_and_the_place(tmp_path: Path, text: str, me
 
 def test_default_filters_and_template_merge_on_the_command_line(tmp_path: Path, offline_aws: Aws) -> None:
     parser = build_parser()
-    defaults = _Hub(parser.parse_args(["--inputs", "securityhub", "--sh-region", "eu-west-1"]))
+    defaults = Hub(parser.parse_args(["--inputs", "securityhub", "--sh-region", "eu-west-1"]))
     assert defaults.filters == parse_filters(DEFAULT_FILTERS)
     assert defaults.filters["WorkflowStatus"] == [{"Value": "NEW", "Comparison": EQ}]
     template = tmp_path / "t.yml"
     template.write_text("SeverityLabel:\n  - {Value: CRITICAL, Comparison: EQUALS}\n")
     args = ["--inputs", "securityhub", "--sh-template", str(template), "--sh-filters", "SeverityLabel=HIGH"]
-    merged = _Hub(parser.parse_args(args))
+    merged = Hub(parser.parse_args(args))
     assert merged.filters == {
         "SeverityLabel": [{"Value": "CRITICAL", "Comparison": EQ}, {"Value": "HIGH", "Comparison": EQ}]
     }

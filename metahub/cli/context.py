@@ -1,0 +1,138 @@
+"""Context from the accounts, as the command line asks for it: which contexts, the clients (checked
+before anything is read), the enrichment, and what it could not see, one line per reason."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from metahub.aws import Aws, ConfigurationError, CredentialsError, RoleSettings
+from metahub.cli.exits import UsageError
+from metahub.cli.hub import confirmed
+from metahub.demo import missing_dependency
+from metahub.filters import Filters
+from metahub.models import AffectedResource, unknown_kind
+from metahub.resources.spec import spec_for
+from metahub.run import ContextUnreachable, ContextWarning, Run
+
+KINDS_SHOWN = 8
+
+
+def contexts(args: argparse.Namespace, filters: Filters) -> set[str]:
+    """The contexts to fetch: those asked for, plus those the filters and the flags imply."""
+    wanted = set(args.context)
+    wants_config = args.meta_checks or filters.needs_context or (args.demo and not wanted)
+    wanted |= {"config"} if wants_config or (args.enrich_findings and not wanted) else set()
+    wanted |= {"tags"} if args.meta_tags else set()
+    wanted |= {"account"} if args.meta_account or args.output_account_columns else set()
+    wanted |= {"cloudtrail"} if args.meta_trails else set()
+    return wanted
+
+
+def context_aws(args: argparse.Namespace) -> Aws:
+    """The clients for context, made before anything is read so that a missing profile, missing
+    credentials or a demo without its emulator stop the run at once; --deadline counts from here."""
+    if args.demo and (problem := missing_dependency()):
+        raise UsageError(problem)
+    role = None
+    if args.mh_assume_role:
+        role = RoleSettings(args.mh_assume_role, args.mh_external_id, args.mh_role_session_name)
+    try:
+        aws = Aws(
+            role=role,
+            profile=args.mh_profile,
+            max_workers=args.max_workers,
+            read_timeout=args.read_timeout,
+            deadline=args.deadline,
+        )
+        if not args.demo:  # the demo's credentials and region are the emulator's, set when it starts
+            aws.check_region()
+            aws.check_credentials()
+    except ConfigurationError as exc:
+        raise UsageError(
+            f"context: {exc}; give --mh-profile NAME or configure credentials, or leave out --context"
+            if isinstance(exc, CredentialsError)
+            else f"context: {exc}"
+        ) from exc
+    return aws
+
+
+def enrich(
+    run: Run,
+    args: argparse.Namespace,
+    aws: Aws,
+    wanted: set[str],
+    rules: dict[str, Any] | None,
+    trail_events: dict[str, list[str]] | None,
+) -> bool:
+    """The run's context; a run that reached no account says so first, and returns False."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ContextWarning)  # said below, with the other unknowns
+            run.enrich(
+                aws,
+                contexts=sorted(wanted),
+                detection_rules=rules,
+                trail_events=trail_events,
+                lookback_days=args.trail_lookback_days,
+                max_workers=args.max_workers,
+                progress=not args.quiet,
+                impact_config=args.impact_config,
+                combination_rules=args.combination_rules,
+                trait_rules=args.trait_rules,
+                confirm_billed=lambda count: billed_calls_confirmed(count, args.actions_confirmation),
+            )
+    except ContextUnreachable as exc:
+        print(f"metahub: error: {exc}", file=sys.stderr)
+        return False
+    if run.enrichment is not None and not args.quiet:
+        for account, reason in sorted(run.enrichment.unreachable.items()):
+            print(f"metahub: warning: account {account} not seen: {reason}", file=sys.stderr)
+        print_unknowns(run.resources.values())
+    return True
+
+
+def print_unknowns(resources: Iterable[AffectedResource]) -> None:
+    """One line per reason, however many types it touched, the most frequent first."""
+    by_kind: dict[str, Counter[str]] = {}
+    for (type_, kind), count in unknown_kinds(resources).items():
+        by_kind.setdefault(kind, Counter())[type_] += count
+    ranked = sorted(by_kind.items(), key=lambda item: -sum(item[1].values()))
+    for kind, types in ranked[:KINDS_SHOWN]:
+        ((only, _),) = types.most_common(1)
+        what = only if len(types) == 1 else f"resources of {len(types)} types"
+        print(f"metahub: unknown for {sum(types.values()):,} {what}: {kind}", file=sys.stderr)
+    if len(ranked) > KINDS_SHOWN:
+        print(
+            f"metahub: ... and {len(ranked) - KINDS_SHOWN} more kinds of unknown (see 'unknown' in the outputs)",
+            file=sys.stderr,
+        )
+
+
+def unknown_kinds(resources: Iterable[AffectedResource]) -> Counter[tuple[str, str]]:
+    """Resources per (type, kind of unknown): a reason with its accounts, ARNs and ids taken out,
+    so that 2,444 snapshots of one account and 80 of another make one line, not two."""
+    kinds: Counter[tuple[str, str]] = Counter()
+    for resource in resources:
+        spec = spec_for(resource.type, resource.parsed_arn)
+        type_ = spec.type if spec is not None else resource.type
+        for kind in {unknown_kind(reason) for reason in resource.unknown.values()}:
+            kinds[(type_, kind)] += 1
+    return kinds
+
+
+def billed_calls_confirmed(count: int, ask: bool) -> bool:
+    """IAM Access Analyzer's policy checks cost money per call: say how many, and ask (as before a
+    write), unless --no-actions-confirmation; without a terminal, refuse rather than guess."""
+    print(f"metahub: IAM Access Analyzer policy checks: {count} call(s), billed per call", file=sys.stderr)
+    if not ask:
+        return True
+    return confirmed(
+        f"make {count} billed IAM Access Analyzer call(s)?",
+        "metahub: the billed checks need confirmation and stdin is not a terminal; they are skipped "
+        "(pass --no-actions-confirmation to make them)",
+    )

@@ -1,0 +1,223 @@
+"""The default command, MetaHub's: read findings, enrich them from their accounts, filter, write
+the outputs and act on Security Hub. Each step is a call of the library (``metahub.load``,
+:class:`~metahub.run.Run`), so that a notebook can do the same with the same calls."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from botocore.exceptions import BotoCoreError
+
+from metahub.aws import Aws
+from metahub.cli import context, flags, list_checks, outputs
+from metahub.cli.exits import (
+    EPILOG,
+    EXIT_NO_CONTEXT,
+    EXIT_OK,
+    EXIT_OUTPUT,
+    EXIT_REJECTED,
+    EXIT_USAGE,
+    UsageError,
+)
+from metahub.cli.hub import Hub, act, uses_security_hub
+from metahub.cli.parsing import Parser, build
+from metahub.combinations import load_rules as load_combination_rules
+from metahub.demo import demo_findings, emulated_account
+from metahub.detection import load_rules
+from metahub.enrich import load_trail_events
+from metahub.filters import FilterError, Filters
+from metahub.impact import load_config as load_impact_config
+from metahub.ingest import Source
+from metahub.logs import configure as configure_logging
+from metahub.run import Run, load
+from metahub.securityhub import SecurityHubError
+from metahub.traits import load_rules as load_trait_rules
+from metahub.version import __version__
+
+
+def parser() -> Parser:
+    built = build(
+        "metahub",
+        "Group security findings (ASFF, Prowler OCSF) by the resource they affect, and report.",
+        flags.RUN,
+        EPILOG + " Other commands: metahub list-checks (see metahub list-checks --help).",
+    )
+    built.add_argument("--version", action="version", version=f"metahub {__version__}")
+    return built
+
+
+@dataclass
+class Plan:
+    """Everything the flags decide, checked before a finding is read or AWS is called."""
+
+    hub: Hub | None
+    sources: list[Source]
+    filters: Filters
+    contexts: set[str]
+    aws: Aws | None
+    rules: dict[str, Any] | None
+    trail_events: dict[str, list[str]] | None
+
+
+def run(args: argparse.Namespace) -> int:
+    """read -> enrich -> filter -> write -> act: the library's own steps, driven by flags."""
+    configure_logging(args.log_level, wire=args.log_wire, log_file=args.log_file)
+    if args.checks_dir or args.list_meta_checks:
+        list_checks.load(args.checks_dir)
+    if args.json and not args.list_meta_checks:
+        raise UsageError("--json goes with --list-meta-checks", show_usage=True)
+    if args.list_meta_checks:
+        list_checks.show(as_json=args.json)
+        return EXIT_OK
+    plan = prepare(args)
+    found = load(*plan.sources, only_failed=args.only_failed, only_active=args.only_active)
+    if plan.filters:
+        found = found.apply(plan.filters, before_enrichment=True)
+    reached = enrich_or_score(found, args, plan)
+    kept = keep(found, args, plan.filters)
+    if kept is None:
+        return EXIT_USAGE
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    if args.output_label:  # every file of the run: metahub-short-acme-<time>.json, the problems, the actions
+        stamp = f"{args.output_label}-{stamp}"
+    outputs.write(kept, args, stamp)
+    if plan.hub is not None and plan.hub.actions:
+        status = act(kept, plan.hub, args, stamp)
+        if status != EXIT_OK:
+            return status
+    return status_of(kept, reached)
+
+
+def prepare(args: argparse.Namespace) -> Plan:
+    """Inputs, Security Hub, filters, contexts, clients and rule files, in that order; the first
+    problem is a :class:`UsageError`."""
+    resolve_inputs(args)
+    try:
+        hub = Hub(args) if uses_security_hub(args) else None
+    except (SecurityHubError, BotoCoreError) as exc:
+        raise UsageError(str(exc)) from exc
+    sources = input_sources(args, hub)
+    filters = parse_filters(args)
+    wanted = context.contexts(args, filters)
+    aws = context.context_aws(args) if wanted else None
+    rules, trail_events = load_config_files(args)
+    return Plan(hub, sources, filters, wanted, aws, rules, trail_events)
+
+
+def resolve_inputs(args: argparse.Namespace) -> None:
+    """MetaHub's habit: without files, findings come from Security Hub (its default filters, or the
+    Security Hub filters given). Next to an input of files only, Security Hub filters would be
+    silently ignored, so they are refused instead."""
+    selecting = [
+        name
+        for name, value in (("--sh-filters", args.sh_filters), ("--sh-template", args.sh_template))
+        if value
+    ]
+    if args.inputs is None:
+        args.inputs = ["file-asff"] if args.input_asff or args.demo else ["securityhub"]
+    if selecting and "securityhub" not in args.inputs:
+        raise UsageError(
+            f"{' and '.join(selecting)} select findings in Security Hub, but the input is files only: "
+            "add --inputs file-asff securityhub to read both",
+            show_usage=True,
+        )
+
+
+def input_sources(args: argparse.Namespace, hub: Hub | None) -> list[Source]:
+    sources: list[Source] = list(args.input_asff)
+    if args.demo:
+        sources.append(demo_findings())
+    if "securityhub" in args.inputs and hub is not None:
+        sources.append(hub.source(not args.quiet))
+    problem = input_problem(args, sources)
+    if problem:
+        raise UsageError(problem, show_usage=True)
+    if args.banners and not args.quiet:
+        print(f"metahub {__version__}: context for security findings", file=sys.stderr)
+    return sources
+
+
+def input_problem(args: argparse.Namespace, sources: list[Source]) -> str | None:
+    if args.input_asff and "file-asff" not in args.inputs:
+        return "--input-asff needs file-asff among --inputs"
+    if args.demo and (args.update_findings or args.enrich_findings) and not args.dry_run:
+        return "the demo's findings are in no Security Hub: add --dry-run to see what would be written"
+    if not sources:
+        return "no input: give --input-asff FILE [FILE ...] (- for stdin), --inputs securityhub, or --demo"
+    return None
+
+
+def parse_filters(args: argparse.Namespace) -> Filters:
+    try:
+        parsed = Filters.parse(
+            args.mh_filters_checks,
+            args.mh_filters_tags,
+            args.mh_filters_findings,
+            tags_all=args.mh_filters_tags_all,
+            query=args.query,
+            impact=args.mh_filters_impact,
+        )
+        if args.output_config_columns:
+            Filters.parse([f"{name}=True" for name in args.output_config_columns])
+    except FilterError as exc:
+        raise UsageError(str(exc)) from exc
+    return parsed
+
+
+def load_config_files(args: argparse.Namespace) -> tuple[dict[str, Any] | None, dict[str, list[str]] | None]:
+    """Every rules file is read before anything is fetched, so a bad one costs nothing."""
+    try:
+        rules = load_rules(args.detection_rules) if args.detection_rules else None
+        trail_events = load_trail_events(args.trail_events) if args.trail_events else None
+        load_impact_config(args.impact_config)
+        load_combination_rules(args.combination_rules)
+        load_trait_rules(args.trait_rules)
+    except (OSError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    return rules, trail_events
+
+
+def enrich_or_score(found: Run, args: argparse.Namespace, plan: Plan) -> bool:
+    """Enrich when context was asked for, else score from the findings; False when enrichment
+    reached no account."""
+    if plan.aws is None or not plan.contexts:
+        found.score_impact(args.impact_config, args.trait_rules)  # from the findings alone
+        return True
+    with ExitStack() as stack:
+        if args.demo:
+            if not args.quiet:
+                print("metahub: starting the emulated demo account ...", file=sys.stderr)
+            stack.enter_context(emulated_account(progress=not args.quiet))
+        return context.enrich(found, args, plan.aws, plan.contexts, plan.rules, plan.trail_events)
+
+
+def keep(found: Run, args: argparse.Namespace, filters: Filters) -> Run | None:
+    """What passes the filters, now that context is known; None when a --query names fields no
+    resource has (nothing is written)."""
+    if not filters:
+        return found
+    try:
+        kept = found.apply(filters)
+    except FilterError as exc:
+        print(f"metahub: error: {exc}; nothing was written", file=sys.stderr)
+        return None
+    if filters.tags and not kept.resources and not args.quiet:
+        for hint in filters.tag_hints(found.resources.values()):
+            print(f"metahub: {hint}", file=sys.stderr)
+    return kept
+
+
+def status_of(done: Run, reached: bool) -> int:
+    """The exit status of a run whose outputs are written (the README's table)."""
+    if done.report.unreadable:
+        return EXIT_USAGE
+    if not reached:
+        return EXIT_NO_CONTEXT
+    if done.write_failures:
+        return EXIT_OUTPUT
+    return EXIT_REJECTED if done.report.rejected else EXIT_OK
