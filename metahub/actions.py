@@ -406,23 +406,9 @@ def apply(
                 sleep=sleep,
             )
         except Exception as exc:  # every finding of the batch, with the reason
-            reason = describe_error(exc, "securityhub:BatchUpdateFindings")
-            code = error_code(exc) or type(exc).__name__
-            failed = [
-                {"Id": f.Id, "ProductArn": f.ProductArn or "", "ErrorCode": code, "ErrorMessage": reason}
-                for f in batch.findings
-            ]
-            processed = 0
+            processed, failed = 0, _batch_failed(batch, exc)
         else:
-            failed = [
-                {
-                    **item.get("FindingIdentifier", {}),
-                    "ErrorCode": item.get("ErrorCode", ""),
-                    "ErrorMessage": item.get("ErrorMessage", ""),
-                }
-                for item in response.get("UnprocessedFindings", [])
-            ]
-            processed = len(response.get("ProcessedFindings", []))
+            processed, failed = _outcome(response)
         with lock:
             result.processed += processed
             result.unprocessed.extend(failed)
@@ -438,3 +424,26 @@ def apply(
         list(pool.map(send, plan.batches))
     result.calls = sum(limiter.acquired for limiter in limiters.values())
     return result
+
+
+def _batch_failed(batch: Batch, exc: Exception) -> list[dict[str, Any]]:
+    """A call that failed as a whole: each of its findings unprocessed, with the reason."""
+    reason = describe_error(exc, "securityhub:BatchUpdateFindings")
+    code = error_code(exc) or type(exc).__name__
+    return [
+        {"Id": f.Id, "ProductArn": f.ProductArn or "", "ErrorCode": code, "ErrorMessage": reason}
+        for f in batch.findings
+    ]
+
+
+def _outcome(response: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
+    """BatchUpdateFindings' answer: how many it processed, and those it did not, with why."""
+    failed = [
+        {
+            **item.get("FindingIdentifier", {}),
+            "ErrorCode": item.get("ErrorCode", ""),
+            "ErrorMessage": item.get("ErrorMessage", ""),
+        }
+        for item in response.get("UnprocessedFindings", [])
+    ]
+    return len(response.get("ProcessedFindings", [])), failed

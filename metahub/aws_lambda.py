@@ -34,7 +34,7 @@ from metahub.actions import apply, parse_update, plan_actions
 from metahub.aws import Aws, RoleSettings
 from metahub.enrich import CONTEXTS
 from metahub.filters import Filters
-from metahub.run import load
+from metahub.run import Run, load
 from metahub.securityhub import clients
 
 log = logging.getLogger("metahub.lambda")
@@ -133,17 +133,13 @@ def process(
 ) -> dict[str, Any]:
     """Enrich and act on one EventBridge event; ``securityhub(region)`` gives the client to write
     with (default: the function's own credentials, never the assumed context role)."""
-    if not isinstance(event, dict):
-        return {"event": None, "skipped": f"the event is not a JSON object but {type(event).__name__}"}
-    kind = event.get("detail-type")
-    if kind not in EVENT_TYPES:
-        return {"event": kind, "skipped": f"not a Security Hub findings event ({', '.join(EVENT_TYPES)})"}
-    detail = event.get("detail")
-    if not isinstance(detail, dict) or not isinstance(detail.get("findings"), list):
-        return {"event": kind, "skipped": "the event has no detail.findings array"}
+    skipped = _not_for_us(event)
+    if skipped is not None:
+        return skipped
+    detail = event["detail"]
     run = load(_EventFindings(f"event {str(event.get('id', '?'))[:80]}", detail["findings"]))
     summary: dict[str, Any] = {
-        "event": kind,
+        "event": event["detail-type"],
         "action": detail.get("actionName"),
         "findings": len(run.findings),
         "resources": len(run.resources),
@@ -164,6 +160,26 @@ def process(
     region = event.get("region") or aws.region
     # Written with the function's own credentials: METAHUB_ASSUME_ROLE is a read-only role for context.
     write = securityhub or clients(Aws() if settings.role else aws)
+    summary["actions"] = _act(run, settings, region, write)
+    summary["dry_run"] = settings.dry_run
+    return summary
+
+
+def _not_for_us(event: Any) -> dict[str, Any] | None:
+    """The summary of an event this function does not handle, with why; None for one it does."""
+    if not isinstance(event, dict):
+        return {"event": None, "skipped": f"the event is not a JSON object but {type(event).__name__}"}
+    kind = event.get("detail-type")
+    if kind not in EVENT_TYPES:
+        return {"event": kind, "skipped": f"not a Security Hub findings event ({', '.join(EVENT_TYPES)})"}
+    detail = event.get("detail")
+    if not isinstance(detail, dict) or not isinstance(detail.get("findings"), list):
+        return {"event": kind, "skipped": "the event has no detail.findings array"}
+    return None
+
+
+def _act(run: Run, settings: Settings, region: str | None, write: Callable[[str], Any]) -> list[dict[str, Any]]:
+    """The configured writes, planned and (unless a dry run) sent; what each did."""
     plans = plan_actions(
         run.resources,
         update=settings.update if "update-findings" in settings.actions else None,
@@ -181,6 +197,4 @@ def process(
         if not settings.dry_run:
             outcome.update(apply(plan, write).to_dict())
         outcomes.append(outcome)
-    summary["actions"] = outcomes
-    summary["dry_run"] = settings.dry_run
-    return summary
+    return outcomes

@@ -114,6 +114,22 @@ def demand_for(types: Iterable[str]) -> dict[str, Demand]:
     }
 
 
+def _fetch(
+    resources: Mapping[str, AffectedResource], aws: Aws, max_workers: int, progress: bool
+) -> tuple[dict[str, tuple[GroupKey, str]], Inventory]:
+    """MetaChecks' data: every type once per (account, region), and what the checks need of it."""
+    wanted, located = plan(resources.values())
+    log.debug(
+        "plan: %d resource(s) in %d group(s) of (account, region, type): %s",
+        len(located), len(wanted), ", ".join(f"{k[2]} {k[0]}/{k[1]} x{len(v)}" for k, v in sorted(wanted.items())),
+    )  # fmt: skip
+    demand = demand_for({key[2] for key in wanted})
+    partitions = {r.account: r.partition for r in resources.values()}
+    with bar("fetching context", "group", quiet=not progress) as groups:
+        fetcher = Fetcher(aws, demand, max_workers=max_workers, progress=groups.update)
+        return located, fetcher.run(wanted, partitions)
+
+
 def plan(
     resources: Iterable[AffectedResource],
 ) -> tuple[dict[GroupKey, set[str]], dict[str, tuple[GroupKey, str]]]:
@@ -211,16 +227,7 @@ def enrich(
     calls_before, answered_before = Counter(aws.calls), Counter(aws.answered)
     report = EnrichReport(contexts=sorted(wanted_contexts))
     if "config" in wanted_contexts:
-        wanted, located = plan(resources.values())
-        log.debug(
-            "plan: %d resource(s) in %d group(s) of (account, region, type): %s",
-            len(located), len(wanted), ", ".join(f"{k[2]} {k[0]}/{k[1]} x{len(v)}" for k, v in sorted(wanted.items())),
-        )  # fmt: skip
-        demand = demand_for({key[2] for key in wanted})
-        partitions = {r.account: r.partition for r in resources.values()}
-        with bar("fetching context", "group", quiet=not progress) as groups:
-            fetcher = Fetcher(aws, demand, max_workers=max_workers, progress=groups.update)
-            inventory = fetcher.run(wanted, partitions)
+        located, inventory = _fetch(resources, aws, max_workers, progress)
         _attach(resources, located, inventory, report)
         if BILLED in wanted_contexts:
             _attach_policy_checks(resources, located, inventory, aws, report, confirm_billed, max_workers)
@@ -323,22 +330,7 @@ def _attach_trails(
     max_workers: int,
 ) -> None:
     """MetaTrails: one LookupEvents pass per (account, region, event name), matched locally."""
-    index: dict[tuple[str, str, str], dict[str, list[AffectedResource]]] = defaultdict(
-        lambda: defaultdict(list)
-    )
-    members: dict[tuple[str, str, str], list[AffectedResource]] = defaultdict(list)
-    names_by_group: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-    for resource in resources.values():
-        wanted = events.get(resource.type)
-        if not resource.concrete or not wanted:
-            continue
-        region = "us-east-1" if resource.arn.split(":")[2] == "iam" else (resource.region or "us-east-1")
-        group = (resource.account, region, resource.partition)
-        names_by_group[group].update(wanted)
-        members[group].append(resource)
-        for name in _trail_names(resource):
-            index[group][name].append(resource)
-        resource.metatrails = {}
+    index, members, names_by_group = _trail_groups(resources, events)
     limiters = {group: RateLimiter(LOOKUP_RATE) for group in names_by_group}
     start = datetime.now(timezone.utc) - timedelta(days=lookback_days)
     tasks = [(group, name) for group, names in names_by_group.items() for name in sorted(names)]
@@ -365,18 +357,58 @@ def _attach_trails(
                 if name in events[resource.type]:
                     resource.unknown[f"metatrails.{name}"] = found
                     report.unknown[found] += 1
+        else:
+            _record_trails(found, name, index[group], events)
+
+
+TrailGroup = tuple[str, str, str]
+"""(account, region, partition): where LookupEvents is asked."""
+
+
+def _trail_groups(
+    resources: Mapping[str, AffectedResource], events: Mapping[str, list[str]]
+) -> tuple[
+    dict[TrailGroup, dict[str, list[AffectedResource]]],
+    dict[TrailGroup, list[AffectedResource]],
+    dict[TrailGroup, set[str]],
+]:
+    """Per group: the resources by every name an event may give them, the resources, the event names."""
+    index: dict[TrailGroup, dict[str, list[AffectedResource]]] = defaultdict(lambda: defaultdict(list))
+    members: dict[TrailGroup, list[AffectedResource]] = defaultdict(list)
+    names_by_group: dict[TrailGroup, set[str]] = defaultdict(set)
+    for resource in resources.values():
+        wanted = events.get(resource.type)
+        if not resource.concrete or not wanted:
             continue
-        for event in found:  # newest first: the first match is the latest
-            for mentioned in event.get("Resources", []):
-                for resource in index[group].get(mentioned.get("ResourceName", ""), []):
-                    trails = resource.metatrails
-                    if trails is not None and name in events[resource.type] and name not in trails:
-                        when = event.get("EventTime")
-                        trails[name] = {
-                            "Username": event.get("Username"),
-                            "EventTime": when.isoformat() if isinstance(when, datetime) else when,
-                            "EventId": event.get("EventId"),
-                        }
+        iam = resource.parsed_arn is not None and resource.parsed_arn.service == "iam"
+        region = "us-east-1" if iam else (resource.region or "us-east-1")
+        group = (resource.account, region, resource.partition)
+        names_by_group[group].update(wanted)
+        members[group].append(resource)
+        for name in _trail_names(resource):
+            index[group][name].append(resource)
+        resource.metatrails = {}
+    return index, members, names_by_group
+
+
+def _record_trails(
+    found: list[dict[str, Any]],
+    name: str,
+    index: Mapping[str, list[AffectedResource]],
+    events: Mapping[str, list[str]],
+) -> None:
+    """The latest event of ``name`` on each resource it mentions (events come newest first)."""
+    for event in found:
+        for mentioned in event.get("Resources", []):
+            for resource in index.get(mentioned.get("ResourceName", ""), []):
+                trails = resource.metatrails
+                if trails is not None and name in events[resource.type] and name not in trails:
+                    when = event.get("EventTime")
+                    trails[name] = {
+                        "Username": event.get("Username"),
+                        "EventTime": when.isoformat() if isinstance(when, datetime) else when,
+                        "EventId": event.get("EventId"),
+                    }
 
 
 def _attach_access_analyzer(
@@ -406,6 +438,14 @@ def _attach_access_analyzer(
                 report.unknown[reason] += 1
 
 
+PolicyCall = tuple[str, str, str, str, dict[str, Any]]
+"""(account, region, partition, operation, parameters) of one Access Analyzer policy check."""
+_CHECK_NAMES = {
+    "check_no_public_access": "CheckNoPublicAccess",
+    "check_access_not_granted": "CheckAccessNotGranted",
+}
+
+
 def _attach_policy_checks(
     resources: Mapping[str, AffectedResource],
     located: Mapping[str, tuple[GroupKey, str]],
@@ -418,46 +458,7 @@ def _attach_policy_checks(
     """IAM Access Analyzer's custom policy checks, each distinct document once per run: resource and
     trust policies with CheckNoPublicAccess, identity policies with CheckAccessNotGranted of the
     permissions-management actions. They are billed per call, so their number is confirmed first."""
-    shared: dict[Any, Any] = {}
-    wanted: dict[str, list[tuple[PolicyDocument, tuple[Any, ...]]]] = {}
-    calls: dict[tuple[Any, ...], tuple[str, str, str, str, dict[str, Any]]] = {}
-    for arn, resource in resources.items():
-        if arn not in located or inventory.item(*located[arn]) is None:
-            continue
-        key, item_id = located[arn]
-        try:
-            documents = policy_documents(ResourceView(inventory, key, item_id, shared))
-        except Unknown as exc:
-            resource.metachecks = {**(resource.metachecks or {}), POLICY_CHECKS: None}
-            resource.unknown[POLICY_CHECKS] = str(exc)
-            continue
-        region = resource.region or "us-east-1"
-        entries = []
-        for document in documents:
-            text = json.dumps(document.document, sort_keys=True, separators=(",", ":"))
-            params: dict[str, Any]
-            if document.kind == "resource" and document.analyzer_type:
-                operation, params = (
-                    "check_no_public_access",
-                    {"policyDocument": text, "resourceType": document.analyzer_type},
-                )
-            elif document.kind == "identity":
-                access = [{"actions": list(SELF_GRANT)}]
-                operation, params = (
-                    "check_access_not_granted",
-                    {"policyDocument": text, "access": access, "policyType": "IDENTITY_POLICY"},
-                )
-            else:
-                continue
-            digest = (
-                key[0],
-                region,
-                operation,
-                hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest(),
-            )
-            calls.setdefault(digest, (key[0], region, resource.partition, operation, params))
-            entries.append((document, digest))
-        wanted[arn] = entries  # fmt: skip
+    wanted, calls = _policy_calls(resources, located, inventory)
     if not calls:
         return
     if confirm is None or not confirm(len(calls)):
@@ -475,21 +476,13 @@ def _attach_policy_checks(
     keys = sorted(calls)
     with ThreadPoolExecutor(max_workers, thread_name_prefix="metahub-policy-checks") as pool:
         answers = dict(zip(keys, pool.map(lambda k: policy_check(aws, *calls[k]), keys), strict=True))
-    names = {
-        "check_no_public_access": "CheckNoPublicAccess",
-        "check_access_not_granted": "CheckAccessNotGranted",
-    }
     for arn, entries in wanted.items():
         resource = resources[arn]
         results = [
-            {
-                "check": names[calls[digest][3]],
-                "policy": document.label,
-                "local_check": document.local_check,
-                **answers[digest],
-            }
+            {"check": _CHECK_NAMES[calls[digest][3]], "policy": document.label,
+             "local_check": document.local_check, **answers[digest]}
             for document, digest in entries
-        ]
+        ]  # fmt: skip
         found, unknown, evidence = compare_policy_checks(
             results, resource.metachecks or {}, resource.evidence
         )
@@ -497,7 +490,61 @@ def _attach_policy_checks(
         resource.unknown.update(unknown)
         resource.evidence.update(evidence)
         for reason in unknown.values():
-            report.unknown[reason] += 1  # fmt: skip
+            report.unknown[reason] += 1
+
+
+def _policy_calls(
+    resources: Mapping[str, AffectedResource],
+    located: Mapping[str, tuple[GroupKey, str]],
+    inventory: Inventory,
+) -> tuple[dict[str, list[tuple[PolicyDocument, tuple[Any, ...]]]], dict[tuple[Any, ...], PolicyCall]]:
+    """Per resource, its documents and the call that checks each; the distinct calls, keyed by
+    account, region, operation and a hash of the parameters."""
+    shared: dict[Any, Any] = {}
+    wanted: dict[str, list[tuple[PolicyDocument, tuple[Any, ...]]]] = {}
+    calls: dict[tuple[Any, ...], PolicyCall] = {}
+    for arn, resource in resources.items():
+        if arn not in located or inventory.item(*located[arn]) is None:
+            continue
+        key, item_id = located[arn]
+        try:
+            documents = policy_documents(ResourceView(inventory, key, item_id, shared))
+        except Unknown as exc:
+            resource.metachecks = {**(resource.metachecks or {}), POLICY_CHECKS: None}
+            resource.unknown[POLICY_CHECKS] = str(exc)
+            continue
+        region = resource.region or "us-east-1"
+        entries = []
+        for document in documents:
+            call = _policy_call(document)
+            if call is None:
+                continue
+            operation, params = call
+            digest = (
+                key[0],
+                region,
+                operation,
+                hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest(),
+            )
+            calls.setdefault(digest, (key[0], region, resource.partition, operation, params))
+            entries.append((document, digest))
+        wanted[arn] = entries
+    return wanted, calls
+
+
+def _policy_call(document: PolicyDocument) -> tuple[str, dict[str, Any]] | None:
+    """The Access Analyzer check for one document: none for a resource type it does not take."""
+    text = json.dumps(document.document, sort_keys=True, separators=(",", ":"))
+    if document.kind == "resource" and document.analyzer_type:
+        return "check_no_public_access", {"policyDocument": text, "resourceType": document.analyzer_type}
+    if document.kind == "identity":
+        access = [{"actions": list(SELF_GRANT)}]
+        return "check_access_not_granted", {
+            "policyDocument": text,
+            "access": access,
+            "policyType": "IDENTITY_POLICY",
+        }
+    return None
 
 
 def _attach_accounts(resources: Mapping[str, AffectedResource], aws: Aws, report: EnrichReport) -> None:

@@ -33,25 +33,7 @@ def to_asff(data: dict[str, Any]) -> dict[str, Any]:
     event_code = _get(data, "metadata.event_code", _SCALAR)
     vendor = (vendor_name or product_name or "unknown").lower()
     product_uid = str(_get(data, "metadata.product.uid", _SCALAR) or product_name or "unknown").lower()
-    partition = "aws"
-    resources = []
-    for index, resource in enumerate(_get(data, "resources", list) or []):
-        where = f"resources[{index}]"
-        if not isinstance(resource, dict):
-            raise ValueError(f"{where}: expected an object, got {_type_name(resource)}")
-        resource_partition = _get(resource, "cloud_partition", str, where)
-        partition = resource_partition or partition
-        asff_resource: dict[str, Any] = {
-            "Type": _get(resource, "type", str, where) or "Other",
-            "Id": _get(resource, "uid", str, where) or _get(resource, "name", str, where),
-            "Partition": resource_partition or "aws",
-            "Region": _get(resource, "region", str, where) or region,
-        }
-        tags = _tags(resource, where)
-        if tags:
-            asff_resource["Tags"] = tags
-        resources.append(asff_resource)
-
+    resources, partition = _resources(data, region)
     finding: dict[str, Any] = {
         "SchemaVersion": "2018-10-08",
         "Id": _get(data, "finding_info.uid", str),
@@ -78,23 +60,56 @@ def to_asff(data: dict[str, Any]) -> dict[str, Any]:
             "OcsfEventCode": _text(event_code) or "",
         },
     }
-    remediation = _get(data, "remediation", dict)
+    remediation = _remediation(data)
     if remediation:
-        references = _get(data, "remediation.references", list) or []
-        url = references[0] if references and isinstance(references[0], str) else None
-        finding["Remediation"] = {"Recommendation": {"Text": _get(data, "remediation.desc", str), "Url": url}}
+        finding["Remediation"] = remediation
+    finding.update(_times(data))
+    return finding
+
+
+def _resources(data: dict[str, Any], region: str | None) -> tuple[list[dict[str, Any]], str]:
+    """ASFF ``Resources``, and the partition the last of them names (``aws`` when none does)."""
+    partition = "aws"
+    resources = []
+    for index, resource in enumerate(_get(data, "resources", list) or []):
+        where = f"resources[{index}]"
+        if not isinstance(resource, dict):
+            raise ValueError(f"{where}: expected an object, got {_type_name(resource)}")
+        resource_partition = _get(resource, "cloud_partition", str, where)
+        partition = resource_partition or partition
+        asff_resource: dict[str, Any] = {
+            "Type": _get(resource, "type", str, where) or "Other",
+            "Id": _get(resource, "uid", str, where) or _get(resource, "name", str, where),
+            "Partition": resource_partition or "aws",
+            "Region": _get(resource, "region", str, where) or region,
+        }
+        tags = _tags(resource, where)
+        if tags:
+            asff_resource["Tags"] = tags
+        resources.append(asff_resource)
+    return resources, partition
+
+
+def _remediation(data: dict[str, Any]) -> dict[str, Any] | None:
+    if not _get(data, "remediation", dict):
+        return None
+    references = _get(data, "remediation.references", list) or []
+    url = references[0] if references and isinstance(references[0], str) else None
+    return {"Recommendation": {"Text": _get(data, "remediation.desc", str), "Url": url}}
+
+
+def _times(data: dict[str, Any]) -> dict[str, Any]:
+    """ASFF's times: created and updated default to the event's time, first seen to created."""
     event_time = _time(data, "time")
     created = _time(data, "finding_info.created_time") or event_time
     updated = _time(data, "finding_info.modified_time") or event_time
-    for key, value in (
-        ("CreatedAt", created),
-        ("UpdatedAt", updated),
-        ("FirstObservedAt", _time(data, "finding_info.first_seen_time") or created),
-        ("LastObservedAt", _time(data, "finding_info.last_seen_time")),
-    ):
-        if value is not None:
-            finding[key] = value
-    return finding
+    times = {
+        "CreatedAt": created,
+        "UpdatedAt": updated,
+        "FirstObservedAt": _time(data, "finding_info.first_seen_time") or created,
+        "LastObservedAt": _time(data, "finding_info.last_seen_time"),
+    }
+    return {key: value for key, value in times.items() if value is not None}
 
 
 def _get(data: dict[str, Any], path: str, kind: type[T] | tuple[type, ...], where: str = "") -> Any:
