@@ -75,14 +75,14 @@ class Settings:
             update=parse_update(_words(env, "METAHUB_UPDATE_FINDINGS")) if update_text else None,
             filters=Filters.parse(_words(env, "METAHUB_FILTERS_CHECKS"), _words(env, "METAHUB_FILTERS_TAGS")),
             role=RoleSettings(role_name, env.get("METAHUB_EXTERNAL_ID") or None) if role_name else None,
-            dry_run=_boolean(env, "METAHUB_DRY_RUN"),
+            dry_run=boolean_env(env, "METAHUB_DRY_RUN"),
         )
 
 
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 
 
-def _boolean(env: Mapping[str, str], name: str) -> bool:
+def boolean_env(env: Mapping[str, str], name: str) -> bool:
     """A yes/no variable, read strictly: a value that is neither refuses to run (``METAHUB_DRY_RUN=ture``
     must not mean "write")."""
     value = env.get(name, "").strip().lower()

@@ -16,7 +16,12 @@ _FIELDS = re.compile(
     r"[\"']?\s*(?:>|:|=)\s*b?[\"']?)(?P<value>[^\"'<,\s}]+)",
     re.IGNORECASE,
 )
-_SIGNATURE = re.compile(r"(Signature=)[0-9a-f]+", re.IGNORECASE)
+_SIGNATURE = re.compile(r"(Signature\s*[=:]\s*)[0-9a-f]+", re.IGNORECASE)
+"""SigV4 signatures: ``Signature=...`` of an Authorization header or a presigned URL's
+``X-Amz-Signature=``, and botocore's own ``Signature:\n...`` debug line."""
+_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
+"""Access key ids (``Credential=AKIA.../...`` of a signature, ``X-Amz-Credential=``): half of a key
+pair, never needed to read a log."""
 MASK = "***"
 
 
@@ -44,6 +49,7 @@ def redact(text: str, secrets: list[str] | tuple[str, ...] = ()) -> str:
     for secret in secrets:
         text = text.replace(secret, MASK)
     text = _FIELDS.sub(lambda m: m["key"] + MASK, text)
+    text = _KEY_ID.sub(MASK, text)
     return _SIGNATURE.sub(r"\1" + MASK, text)
 
 

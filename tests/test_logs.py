@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from .conftest import emulator_environment, make_finding, write
 
 SECRET = "plantedSecretAccessKeyValue0123456789"
 TOKEN = "plantedSessionTokenValue/abcdefghijklmnopqrstuvwxyz=="
+KEY_ID = "ASIAPLANTEDKEYID0123"
 
 
 @pytest.mark.parametrize(
@@ -24,11 +26,17 @@ TOKEN = "plantedSessionTokenValue/abcdefghijklmnopqrstuvwxyz=="
         f'{{"SecretAccessKey": "{SECRET}", "SessionToken": "{TOKEN}"}}',
         f"{{'X-Amz-Security-Token': b'{TOKEN}', 'secret_key': '{SECRET}'}}",
         "Authorization: AWS4-HMAC-SHA256 Credential=AKIA/20261124/us-east-1/s3/aws4_request, Signature=0123abcd",
+        # botocore's own debug line (auth.py: logger.debug('Signature:\n%s', signature))
+        "Signature:\n0123abcd4567ef890123abcd4567ef890123abcd4567ef890123abcd4567ef89",
+        # a presigned URL's query string
+        f"https://b.s3.amazonaws.com/k?X-Amz-Credential={KEY_ID}%2F20261124&X-Amz-Signature=0123abcd"
+        f"&X-Amz-Security-Token={TOKEN}",
     ],
 )
 def test_redact(text: str) -> None:
     masked = redact(text)
     assert SECRET not in masked and TOKEN not in masked and "0123abcd" not in masked and MASK in masked
+    assert KEY_ID not in masked
 
 
 def test_debug_logs_of_a_whole_run_hold_no_credential(lab_endpoint: str, tmp_path: Path) -> None:
@@ -50,6 +58,9 @@ def test_debug_logs_of_a_whole_run_hold_no_credential(lab_endpoint: str, tmp_pat
         result.stderr + log_file.read_text() + "".join(p.read_text() for p in (tmp_path / "out").iterdir())
     )
     assert SECRET not in everything and TOKEN not in everything
+    assert not re.search(r"Signature\s*[=:]\s*[0-9a-f]{16}", everything)  # SigV4 signatures, every form
+    assert not re.search(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b", everything)  # access key ids
+    assert "Signature:\n***" in everything  # botocore did log them: masked
     assert (
         "<SecretAccessKey>" in everything or "SecretAccessKey" in everything
     )  # the STS body was logged, masked

@@ -5,6 +5,7 @@ the outputs and act on Security Hub. Each step is a call of the library (``metah
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError
 
 from metahub.aws import Aws
+from metahub.aws_lambda import boolean_env
 from metahub.cli import context, flags, list_checks, outputs
 from metahub.cli.exits import (
     EPILOG,
@@ -66,7 +68,11 @@ class Plan:
 
 def run(args: argparse.Namespace) -> int:
     """read -> enrich -> filter -> write -> act: the library's own steps, driven by flags."""
-    configure_logging(args.log_level, wire=args.log_wire, log_file=args.log_file)
+    try:
+        configure_logging(args.log_level, wire=args.log_wire, log_file=args.log_file)
+    except OSError as exc:
+        raise UsageError(f"--log-file {args.log_file}: {exc.strerror or exc}") from exc
+    settle(args)
     if args.checks_dir or args.list_meta_checks:
         list_checks.load(args.checks_dir)
     if args.json and not args.list_meta_checks:
@@ -91,6 +97,23 @@ def run(args: argparse.Namespace) -> int:
         if status != EXIT_OK:
             return status
     return status_of(kept, reached)
+
+
+def settle(args: argparse.Namespace) -> None:
+    """What the flags alone cannot say: a filter modifier needs its filter, printing needs a
+    stdout, and the environment's ``METAHUB_DRY_RUN`` (the Lambda's) is honoured here too."""
+    if args.mh_filters_tags_all and not args.mh_filters_tags:
+        raise UsageError(
+            "--mh-filters-tags-all changes how --mh-filters-tags match, and no --mh-filters-tags was given: "
+            "without it every resource would pass",
+            show_usage=True,
+        )
+    if args.list_findings is not None and sys.stdout is None:
+        raise UsageError("--list-findings prints on stdout, and stdout is closed")
+    try:
+        args.dry_run = args.dry_run or boolean_env(os.environ, "METAHUB_DRY_RUN")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def prepare(args: argparse.Namespace) -> Plan:

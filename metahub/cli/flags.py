@@ -4,10 +4,9 @@ line in its group, and whatever reads it lives in the command that uses it."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from metahub.cli.parsing import Group, bounded, file_label, flag, sts_parameter
+from metahub.cli.parsing import Group, OneWay, bounded, file_label, flag, sts_parameter
 from metahub.enrich import CONTEXTS
 from metahub.run import OUTPUT_MODES
 
@@ -88,7 +87,7 @@ SECURITY_HUB = Group(
         ),
         flag(
             "--actions-confirmation",
-            action=argparse.BooleanOptionalAction,
+            action=OneWay,
             default=True,
             help="ask before writing to Security Hub (default); --no-actions-confirmation writes without asking",
         ),
@@ -324,7 +323,7 @@ GENERAL = Group(
         flag("--log-file", type=Path, metavar="FILE", help="write the log to FILE too"),
         flag(
             "--banners",
-            action=argparse.BooleanOptionalAction,
+            action=OneWay,
             default=True,
             help="print the banner on stderr (default: on)",
         ),

@@ -34,6 +34,8 @@ def load(folders: list[str]) -> None:
         load_plugins(folders)
     except (ImportError, SyntaxError, OSError) as exc:
         raise UsageError(f"cannot load checks: {exc}") from exc
+    except Exception as exc:  # whatever a plug-in raises on import is the plug-in's, not metahub's
+        raise UsageError(f"cannot load checks: {type(exc).__name__}: {exc}") from exc
 
 
 def run(args: argparse.Namespace) -> int:

@@ -52,6 +52,20 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, "\n".join(lines) + "\n")
 
 
+class OneWay(argparse.BooleanOptionalAction):
+    """``--x`` / ``--no-x``, given once: both on one command line contradict each other (argparse
+    would let the last win, so that ``--actions-confirmation --no-actions-confirmation`` writes)."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option: str | None = None
+    ) -> None:
+        seen = f"_{self.dest}_given"
+        if getattr(namespace, seen, None) not in (None, option):
+            parser.error(f"{getattr(namespace, seen)} and {option} contradict each other: give one")
+        setattr(namespace, seen, option)
+        super().__call__(parser, namespace, values, option)
+
+
 def build(prog: str, description: str, groups: Sequence[Group], epilog: str | None = None) -> Parser:
     """A parser from a table of flag groups."""
     parser = Parser(prog=prog, description=description, epilog=epilog)

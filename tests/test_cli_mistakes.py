@@ -1,0 +1,82 @@
+"""Every mistake a person can make on the command line or in the environment is exit 2 with one
+line naming it, never 70 ("a bug") and never a write: one row per mistake."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from metahub.cli import main
+
+from .conftest import make_finding, metahub_cli, write
+
+
+def _broken_plugin(tmp: Path) -> str:
+    folder = tmp / "plugins"
+    folder.mkdir()
+    (folder / "broken.py").write_text("raise ValueError('the plug-in is broken')\n")
+    return str(folder)
+
+
+MISTAKES: list[tuple[str, Any, str]] = [
+    # (id, extra arguments given the temporary folder, what the one line says)
+    ("log-file-in-missing-folder", lambda t: ["--log-file", str(t / "nowhere" / "x.log")], "--log-file"),
+    ("log-file-is-a-folder", lambda t: ["--log-file", str(t)], "--log-file"),
+    ("plug-in-raises-on-import", lambda t: ["--checks-dir", _broken_plugin(t)], "ValueError: the plug-in is broken"),
+    ("confirmation-both-ways", lambda t: ["--actions-confirmation", "--no-actions-confirmation"], "contradict"),
+    ("banners-both-ways", lambda t: ["--banners", "--no-banners"], "contradict"),
+    ("tags-all-without-tags", lambda t: ["--mh-filters-tags-all"], "no --mh-filters-tags was given"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("extra", "said"), [m[1:] for m in MISTAKES], ids=[m[0] for m in MISTAKES])
+def test_a_mistake_is_exit_2_with_one_line(extra: Any, said: str, tmp_path: Path, capsys: Any) -> None:
+    source = write(tmp_path / "in.json", [make_finding()])
+    argv = ["--input-asff", str(source), "--output-dir", str(tmp_path / "out"), *extra(tmp_path)]
+    try:
+        status = main(argv)
+    except SystemExit as exc:  # argparse's own refusal
+        status = exc.code
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert said in err and "Traceback" not in err and "internal error" not in err
+    assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_an_incomplete_filter_never_reaches_security_hub(tmp_path: Path) -> None:
+    """The campaign's case: with every write flag set, a modifier without its filter is refused
+    before Security Hub is even asked (here there is none: a call would be another error)."""
+    result = metahub_cli(
+        "--inputs", "securityhub", "--mh-filters-tags-all", "--update-findings", "Workflow=NOTIFIED",
+        "--no-actions-confirmation", "--sh-region", "eu-west-1", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "no --mh-filters-tags was given" in result.stderr and "Security Hub" not in result.stderr
+
+
+def test_list_findings_with_stdout_closed(tmp_path: Path) -> None:
+    source = write(tmp_path / "in.json", [make_finding()])
+    result = subprocess.run(
+        [sys.executable, "-m", "metahub", "--input-asff", str(source), "--list-findings", "short"],
+        stdout=None, stderr=subprocess.PIPE, text=True, cwd=tmp_path, timeout=120, close_fds=True,
+        preexec_fn=lambda: __import__("os").close(1),
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert "stdout is closed" in result.stderr
+
+
+def test_the_environments_dry_run_is_honoured(tmp_path: Path, lab_endpoint: str) -> None:
+    """METAHUB_DRY_RUN (the Lambda's) means the same to the command line: plan, write nothing."""
+    source = write(tmp_path / "in.json", [make_finding()])
+    result = metahub_cli(
+        "--input-asff", str(source), "--update-findings", "Workflow=NOTIFIED", "--sh-region", "eu-west-1",
+        "--no-actions-confirmation", "--output-dir", "out", cwd=tmp_path, endpoint=lab_endpoint,
+        env={"METAHUB_DRY_RUN": "true"},
+    )  # fmt: skip
+    assert "dry run, nothing written to Security Hub" in result.stderr, result.stderr
+    refused = metahub_cli("--input-asff", str(source), cwd=tmp_path, env={"METAHUB_DRY_RUN": "ture"})
+    assert refused.returncode == 2 and "METAHUB_DRY_RUN" in refused.stderr
