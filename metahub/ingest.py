@@ -63,6 +63,11 @@ class Problem:
         )
 
 
+class Repair(Problem):
+    """Damage read around: bytes replaced or escaped, padding ignored; the findings in and around
+    it were read. A warning (exit status 1), not an unreadable source."""
+
+
 @dataclass(frozen=True)
 class Deviation:
     """A real-world departure from ASFF that other consumers accept, read anyway and reported."""
@@ -96,6 +101,8 @@ class IngestReport:
     """Findings that failed validation; the rest of their source was read."""
     unreadable: list[Problem] = field(default_factory=list)
     """Sources, or parts of them, that could not be parsed at all."""
+    repaired: list[Problem] = field(default_factory=list)
+    """Damage read around (:class:`Repair`): every finding in and around it was read."""
     duplicates: int = 0
     filtered_out: int = 0
     deviations: dict[str, Deviations] = field(default_factory=dict)
@@ -106,7 +113,7 @@ class IngestReport:
 
     @property
     def problems(self) -> list[Problem]:
-        return self.unreadable + self.rejected
+        return self.unreadable + self.repaired + self.rejected
 
 
 @contextmanager
@@ -142,6 +149,9 @@ def read_findings(
             name = _source_name(source)
             report.sources.append(name)
             for item in _candidates(source, name):
+                if isinstance(item, Repair):
+                    report.repaired.append(item)
+                    continue
                 if isinstance(item, Problem):
                     report.unreadable.append(item)
                     continue
@@ -433,15 +443,14 @@ def _read_capped(stream: BinaryIO, start: bytes, *, wide: bool = False) -> bytes
     """The rest of ``stream`` after ``start``, or None past the document limit (``/dev/urandom``)."""
     limit, size, chunks = max_document_bytes(), len(start), [start]
     while size <= limit and (chunk := stream.read(_CHUNK)):
-        if not wide and b"\x00" in chunk:  # never in UTF-8 JSON text: stop before reading a whole /dev/zero
-            raise _Binary(f"binary data, not JSON (a 0x00 byte at offset {size + chunk.index(0)})")
+        if not wide and chunk.count(0) == len(chunk):
+            # Nothing but NULs: the padding of a file preallocated by a writer that crashed (or
+            # /dev/zero). What came before is read; one NUL is kept so that the padding is reported.
+            chunks.append(b"\x00")
+            break
         chunks.append(chunk)
         size += len(chunk)
     return None if size > limit else b"".join(chunks)
-
-
-class _Binary(ValueError):
-    """The input holds bytes that JSON text never does."""
 
 
 def _too_large(name: str) -> Problem:
@@ -454,11 +463,7 @@ def _too_large(name: str) -> Problem:
 
 
 def _capped_document(stream: BinaryIO, start: bytes, name: str) -> Iterator[tuple[str, Any] | Problem]:
-    try:
-        data = _read_capped(stream, start)
-    except _Binary as exc:
-        yield Problem(name, "", str(exc))
-        return
+    data = _read_capped(stream, start)
     if data is None:
         yield _too_large(name)
     else:
@@ -546,11 +551,21 @@ def _column_only(message: str) -> str:
 
 
 def _whole_document(data: bytes, name: str, prefix: str = "") -> Iterator[tuple[str, Any] | Problem]:
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a BOM on each line: what some Windows tools write
     try:
         document = _parse(data)
     except ValueError as exc:
         message = str(exc)
-        if message.startswith("invalid unicode code point"):
+        if padded := _padding(data):
+            yield Repair(
+                name,
+                prefix.strip(),
+                f"NUL padding from byte {len(data) - padded} on ignored (a file preallocated by a writer that stopped?)",
+            )
+            yield from _whole_document(data[: len(data) - padded], name, prefix)
+        elif message.startswith("control character") and (escaped := _escape_controls(data)) != data:
+            yield from _repaired(escaped, data, name, prefix)
+        elif message.startswith("invalid unicode code point"):
             yield from _replaced(data, name, prefix)
         elif message.startswith("trailing characters at line "):
             # Several documents one after another: `cat a.json b.json`, a stray line appended, JSON
@@ -573,13 +588,42 @@ def _replaced(data: bytes, name: str, prefix: str = "") -> Iterator[tuple[str, A
         bad = exc.start
     text = data.decode("utf-8", errors="replace")
     line = data.count(b"\n", 0, bad) + 1
-    yield Problem(
+    yield Repair(
         name,
         prefix.strip() or f"line {line}",
         f"not UTF-8: byte 0x{data[bad]:02x} at offset {bad} (and any others) read as U+FFFD",
     )
     del data
     yield from _whole_document(text.encode("utf-8"), name, prefix)
+
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_CONTROL = re.compile(rb"[\x00-\x1f]")
+
+
+def _escape_controls(data: bytes) -> bytes:
+    """Raw control characters inside strings (JSON requires them escaped: a NUL, a TAB pasted into
+    a title) written as ``\\u00XX``; between tokens, where JSON allows whitespace, nothing changes."""
+    return _STRING.sub(lambda m: _CONTROL.sub(lambda c: b"\\u%04x" % c.group()[0], m.group()), data)
+
+
+def _repaired(escaped: bytes, data: bytes, name: str, prefix: str) -> Iterator[tuple[str, Any] | Problem]:
+    first = _CONTROL.search(next(m.group() for m in _STRING.finditer(data) if _CONTROL.search(m.group())))
+    assert first is not None
+    count = sum(len(_CONTROL.findall(m.group())) for m in _STRING.finditer(data))
+    yield Repair(
+        name,
+        prefix.strip(),
+        f"{count} raw control character(s) inside strings (first: 0x{first.group()[0]:02x}), which JSON "
+        "requires escaped: read escaped",
+    )
+    yield from _whole_document(escaped, name, prefix)
+
+
+def _padding(data: bytes) -> int:
+    """How many trailing NUL / whitespace bytes follow the last JSON byte, when NULs are among them."""
+    kept = data.rstrip(b"\x00 \t\r\n")
+    return len(data) - len(kept) if b"\x00" in data[len(kept) :] else 0
 
 
 _NEXT_DOCUMENT = re.compile(r"\n[ \t]*[\[{]")

@@ -133,8 +133,9 @@ def write_csv(path: Path, header: list[str], body: list[list[Any]]) -> Path:
 
 def write_xlsx(path: Path, header: list[str], body: list[list[Any]]) -> Path:
     """Frozen header, autofilter, widths from the content, severity colours; every text cell is
-    written as a string, never as a formula."""
+    written as a string, never as a formula, control characters XML cannot hold as U+FFFD."""
     from openpyxl import Workbook
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter
 
@@ -151,6 +152,9 @@ def write_xlsx(path: Path, header: list[str], body: list[list[Any]]) -> Path:
     for row_number, values in enumerate(body, start=2):
         for column, value in enumerate(values, start=1):
             target = sheet.cell(row=row_number, column=column)
+            if isinstance(value, str):
+                # XML 1.0, which a workbook is, holds no control character but TAB, LF and CR.
+                value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
             target.value = value
             if isinstance(value, str):
                 target.data_type = "s"  # openpyxl would otherwise take "=..." for a formula

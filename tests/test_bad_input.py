@@ -112,14 +112,15 @@ def test_non_utf8(tmp_path: Path) -> None:
     path.write_bytes(b"[" + good + b',\n{"Id": "caf\xe9"}]')
     run = metahub.load(path)
     assert [f.Id for f in run.findings] == ["1"]
-    assert "not UTF-8: byte 0xe9" in run.report.unreadable[0].reason  # read as U+FFFD, not cut there
-    assert run.report.unreadable[0].where == "line 2"
+    # read as U+FFFD, not cut there: damage repaired (exit 1), not an unreadable input (exit 2)
+    assert "not UTF-8: byte 0xe9" in run.report.repaired[0].reason and not run.report.unreadable
+    assert run.report.repaired[0].where == "line 2"
     lines = tmp_path / "latin1.jsonl"
     lines.write_bytes(good + b'\n{"Id": "caf\xe9"}\n' + good.replace(b'"1"', b'"2"') + b"\n")
     run = metahub.load(lines)
     assert [f.Id for f in run.findings] == ["1", "2"]
     # the line is read with U+FFFD too, and then rejected for what it is: not a finding
-    assert str(run.report.unreadable[0]).startswith(f"{lines}: line 2: not UTF-8: byte 0xe9")
+    assert str(run.report.repaired[0]).startswith(f"{lines}: line 2: not UTF-8: byte 0xe9")
     assert run.report.rejected[0].where == "line 2 (Id 'caf\ufffd')"
 
 

@@ -243,4 +243,4 @@ def status_of(done: Run, reached: bool) -> int:
         return EXIT_NO_CONTEXT
     if done.write_failures:
         return EXIT_OUTPUT
-    return EXIT_REJECTED if done.report.rejected else EXIT_OK
+    return EXIT_REJECTED if done.report.rejected or done.report.repaired else EXIT_OK

@@ -1,0 +1,61 @@
+"""Damage costs at most what it touches: one row per kind of damage, each built at test time from
+the bundled demo sample (its first 30 findings), asserting that every finding is read (by id),
+the warning that names the damage, and that a repair is exit 1 ("read, with damage"), not 2."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import metahub
+from metahub.cli import main
+from metahub.demo import demo_findings
+
+
+def _sample() -> list[dict[str, Any]]:
+    raw = Path(demo_findings()).read_bytes()
+    data = json.loads(gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw)
+    return list(data["Findings"] if isinstance(data, dict) else data)[:30]
+
+
+SAMPLE = _sample()
+ARRAY = json.dumps(SAMPLE, indent=1).encode()
+LINES = [json.dumps(f).encode() for f in SAMPLE]
+TITLE = b'"Title": "'
+
+DAMAGE: list[tuple[str, Callable[[], bytes], str]] = [
+    # (id, the damaged file, what the warning says)
+    ("raw-nul-in-a-title", lambda: ARRAY.replace(TITLE, TITLE + b"\x00", 1), "raw control character(s) inside strings (first: 0x00)"),
+    ("raw-tab-in-a-title", lambda: ARRAY.replace(TITLE, TITLE + b"\t", 1), "raw control character(s) inside strings (first: 0x09)"),
+    ("raw-controls-in-json-lines", lambda: b"\n".join(line.replace(b'"Title": "', b'"Title": "\x01') for line in LINES), "first: 0x01"),
+    ("bom-on-every-line", lambda: b"".join(b"\xef\xbb\xbf" + line + b"\n" for line in LINES), ""),
+    ("nul-padding-of-a-preallocated-file", lambda: ARRAY + b"\x00" * (3 << 20), "NUL padding from byte"),
+    ("a-little-nul-padding", lambda: ARRAY + b"\x00" * 100, "NUL padding from byte"),
+    ("invalid-utf8-in-a-title", lambda: ARRAY.replace(TITLE, TITLE + b"\xff", 1), "not UTF-8: byte 0xff"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("damaged", "said"), [d[1:] for d in DAMAGE], ids=[d[0] for d in DAMAGE])
+def test_damage_costs_no_finding(damaged: Callable[[], bytes], said: str, tmp_path: Path) -> None:
+    path = tmp_path / "damaged.json"
+    path.write_bytes(damaged())
+    run = metahub.load(str(path))
+    assert {f.Id for f in run.findings} == {f["Id"] for f in SAMPLE}
+    assert run.report.unreadable == [] and run.report.rejected == []
+    assert all(said in str(p) for p in run.report.repaired) and bool(run.report.repaired) == bool(said)
+
+
+def test_a_repair_is_exit_1_and_every_output_holds_the_value(tmp_path: Path, capsys: Any) -> None:
+    path = tmp_path / "damaged.json"
+    path.write_bytes(ARRAY.replace(TITLE, TITLE + b"\x00", 1))
+    modes = ["json-short", "json-full", "csv", "xlsx", "sqlite", "html"]
+    status = main(["--no-banners", "--input-asff", str(path), "--output-modes", *modes, "--output-dir", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert status == 1, err
+    assert "could not write" not in err
+    assert len(list((tmp_path / "out").iterdir())) == len(modes)
