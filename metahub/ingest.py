@@ -543,7 +543,28 @@ def _json_lines(stream: BinaryIO, name: str, start: int) -> Iterator[tuple[str, 
             continue
         if not line.strip():
             continue
+        if line.lstrip().startswith((b"#", b"//")):
+            yield Repair(name, f"line {number}", "a comment line, which JSON does not allow: skipped")
+            continue
+        if _continues(line):  # a pretty-printed document after the lines (two exports appended)
+            document = _read_capped(stream, line)
+            if document is None:
+                yield _too_large(name)
+            else:
+                yield from _sequence(document.decode("utf-8", errors="replace"), name, first_line=number)
+            return
         yield from _whole_document(line, name, f"line {number} ")
+
+
+def _continues(line: bytes) -> bool:
+    """A line that opens an array or object and ends before closing it: a document over lines."""
+    if line.lstrip()[:1] not in (b"[", b"{"):
+        return False
+    try:
+        _parse(line.removeprefix(b"\xef\xbb\xbf"))
+    except ValueError as exc:
+        return str(exc).startswith("EOF while parsing")
+    return False
 
 
 def _column_only(message: str) -> str:
@@ -629,21 +650,23 @@ def _padding(data: bytes) -> int:
 _NEXT_DOCUMENT = re.compile(r"\n[ \t]*[\[{]")
 
 
-def _sequence(text: str, name: str) -> Iterator[tuple[str, Any] | Problem]:
+def _sequence(text: str, name: str, first_line: int = 1) -> Iterator[tuple[str, Any] | Problem]:
     """JSON documents one after another, each at ``line N`` where it starts; what does not parse is
     reported and skipped up to the next line that starts a document."""
     position = 0
     while True:
-        while position < len(text) and text[position] in " \t\r\n":
+        while position < len(text) and text[position] in " \t\r\n\ufeff":  # a BOM per document: `cat a b`
             position += 1
         if position >= len(text):
             return
-        line = text.count("\n", 0, position) + 1
+        line = text.count("\n", 0, position) + first_line
         try:
             end = _value_end(text, position)
         except json.JSONDecodeError as exc:
             resume = _NEXT_DOCUMENT.search(text, position)
-            skipped = f"; read on from line {text.count(chr(10), 0, resume.start()) + 2}" if resume else ""
+            skipped = (
+                f"; read on from line {text.count(chr(10), 0, resume.start()) + first_line + 1}" if resume else ""
+            )
             yield Problem(
                 name,
                 f"line {line}",
@@ -699,6 +722,9 @@ def _expand_item(item: Any, name: str, where: str) -> Iterator[tuple[str, Any] |
 
 _ARRAY_START = re.compile(r'\s*(?:\[|\{\s*"([Ff]indings)"\s*:\s*\[)')
 _SEPARATOR = re.compile(r"\s*(,|\])?\s*")
+_COMMENT = re.compile(r"(?:/\*.*?\*/|//[^\n]*|#[^\n]*)\s*,?\s*", re.DOTALL)
+"""A comment between findings (``/* ... */``, ``// ...``, ``# ...``): no JSON, but hand-edited files
+and some tools' exports hold them."""
 # Finds where a value ends without building it: big integers stay text, NaN is let through,
 # so that a hostile value is rejected by _parse with its reason and the next value is read.
 _SCAN = json.JSONDecoder(parse_int=str, parse_float=str, parse_constant=str).raw_decode
@@ -731,13 +757,15 @@ def _salvage(data: bytes, name: str, parse_error: str, prefix: str) -> Iterator[
     """
     try:
         text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
+    except UnicodeDecodeError as exc:  # a character cut at the end of the file, say
         line = data.count(b"\n", 0, exc.start) + 1
-        yield Problem(
-            name, "", f"not UTF-8: invalid byte 0x{data[exc.start]:02x} at byte {exc.start} (line {line})"
+        yield Repair(
+            name,
+            "",
+            f"not UTF-8: byte 0x{data[exc.start]:02x} at byte {exc.start} (line {line}) ({exc.reason}), "
+            "read as U+FFFD",
         )
-        text = data[: exc.start].decode("utf-8")
-        parse_error = ""
+        text = data.decode("utf-8", errors="replace")
     del data
     start = _ARRAY_START.match(text)
     if not start:
@@ -745,13 +773,18 @@ def _salvage(data: bytes, name: str, parse_error: str, prefix: str) -> Iterator[
             yield Problem(name, prefix.strip(), parse_error)
         return
     key = f"{prefix}.{start.group(1)}" if start.group(1) else prefix.rstrip()
-    position, index, rejected = start.end(), 0, 0
+    position, index, rejected, comments = start.end(), 0, 0, 0
     while True:
         separator = _SEPARATOR.match(text, position)
         assert separator is not None  # the pattern matches the empty string
         if separator.group(1) == "]" or separator.end() == len(text):
             break
         position = separator.end()
+        while comment := _COMMENT.match(text, position):
+            comments += 1
+            position = comment.end()
+        if text.startswith("]", position):
+            break
         try:
             end = _value_end(text, position)
         except json.JSONDecodeError as exc:
@@ -772,7 +805,9 @@ def _salvage(data: bytes, name: str, parse_error: str, prefix: str) -> Iterator[
         else:
             yield from _expand_item(value, name, f"{key}[{index}]")
         position, index = end, index + 1
-    if parse_error and not rejected:
+    if comments:
+        yield Repair(name, prefix.strip(), f"{comments} comment(s), which JSON does not allow: skipped")
+    elif parse_error and not rejected:
         yield Problem(
             name,
             prefix.strip(),

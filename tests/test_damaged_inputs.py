@@ -37,7 +37,24 @@ DAMAGE: list[tuple[str, Callable[[], bytes], str]] = [
     ("nul-padding-of-a-preallocated-file", lambda: ARRAY + b"\x00" * (3 << 20), "NUL padding from byte"),
     ("a-little-nul-padding", lambda: ARRAY + b"\x00" * 100, "NUL padding from byte"),
     ("invalid-utf8-in-a-title", lambda: ARRAY.replace(TITLE, TITLE + b"\xff", 1), "not UTF-8: byte 0xff"),
+    ("json-lines-then-a-pretty-array", lambda: b"\n".join(LINES[:15]) + b"\n" + json.dumps(SAMPLE[15:], indent=2).encode(), ""),
+    ("block-comments-between-findings", lambda: ARRAY.replace(b"\n },\n {", b"\n },\n /* note */\n {", 3), "3 comment(s)"),
+    ("line-comments-between-findings", lambda: ARRAY.replace(b"\n },\n {", b"\n },\n // note\n {", 2), "2 comment(s)"),
+    ("hash-comment-line-in-json-lines", lambda: b"\n".join(LINES[:10]) + b"\n# exported by hand\n" + b"\n".join(LINES[10:]), "a comment line"),
+    ("two-arrays-each-with-a-bom", lambda: b"\xef\xbb\xbf" + json.dumps(SAMPLE[:15]).encode() + b"\n\xef\xbb\xbf" + json.dumps(SAMPLE[15:]).encode(), ""),
 ]  # fmt: skip
+
+
+def test_a_character_cut_at_the_end_is_no_internal_error(tmp_path: Path, capsys: Any) -> None:
+    """A file cut inside a multi-byte character (and so inside its array): every complete finding
+    is read, the cut is named, and the status is 2 (the array is not closed), never 70."""
+    path = tmp_path / "cut.json"
+    path.write_bytes(ARRAY.replace(TITLE, TITLE + "é".encode(), 1)[:-1] + "é".encode()[:1])
+    run = metahub.load(str(path))
+    assert {f.Id for f in run.findings} == {f["Id"] for f in SAMPLE}
+    assert any("unexpected end of data" in str(p) for p in run.report.repaired)
+    assert main(["--no-banners", "--input-asff", str(path), "--output-modes"]) == 2
+    assert "internal error" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("damaged", "said"), [d[1:] for d in DAMAGE], ids=[d[0] for d in DAMAGE])
