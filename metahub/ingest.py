@@ -204,9 +204,32 @@ def _validate(name: str, where: str, data: Any, report: IngestReport) -> Finding
             report.deviated(Deviation(name, _with_id(where, data), MAP_NOT_STRINGS))
         return Finding.model_validate(data)
     except ValidationError as exc:
-        return Problem(name, _with_id(where, data), _summarise(exc))
+        dropped = _optional_failures(exc, data)
+        if not dropped:
+            return Problem(name, _with_id(where, data), _summarise(exc))
+        for field_name in dropped:
+            report.repaired.append(
+                Repair(
+                    name,
+                    _with_id(where, data),
+                    f"{field_name} {data.pop(field_name)!r} is not a time: dropped, the finding kept",
+                )
+            )
+        return _validate(name, where, data, report)
     except ValueError as exc:
         return Problem(name, _with_id(where, data), str(exc))
+
+
+_OPTIONAL_TIMES = ("FirstObservedAt", "LastObservedAt", "CreatedAt", "UpdatedAt")
+
+
+def _optional_failures(exc: ValidationError, data: dict[str, Any]) -> list[str]:
+    """The optional times whose text is no time (``"T122:29"``), when they are all that failed: a
+    finding is kept without them. A required field, or a value of the wrong type, still rejects it."""
+    failed = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+    if not failed or not failed <= set(_OPTIONAL_TIMES):
+        return []
+    return sorted(f for f in failed if isinstance(data.get(f), str))  # a number or a list: type confusion
 
 
 def _stringify_maps(data: dict[str, Any]) -> bool:
@@ -665,7 +688,9 @@ def _sequence(text: str, name: str, first_line: int = 1) -> Iterator[tuple[str, 
         except json.JSONDecodeError as exc:
             resume = _NEXT_DOCUMENT.search(text, position)
             skipped = (
-                f"; read on from line {text.count(chr(10), 0, resume.start()) + first_line + 1}" if resume else ""
+                f"; read on from line {text.count(chr(10), 0, resume.start()) + first_line + 1}"
+                if resume
+                else ""
             )
             yield Problem(
                 name,

@@ -140,12 +140,13 @@ def _type_name(value: Any) -> str:
 
 
 def _severity(data: dict[str, Any]) -> str | None:
+    by_id = _get(data, "severity_id", int)  # held to its type even where the text decides
     text = _get(data, "severity", _SCALAR)
     if isinstance(text, str) and text.upper() in {"INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL"}:
         return text.upper()
     if isinstance(text, str) and text.lower() == "fatal":
         return "CRITICAL"
-    return _SEVERITY_BY_ID.get(_get(data, "severity_id", int))
+    return _SEVERITY_BY_ID.get(by_id)
 
 
 def _compliance(data: dict[str, Any]) -> dict[str, Any]:

@@ -101,8 +101,11 @@ def test_bad_dates_and_severity(tmp_path: Path) -> None:
         tmp_path / "a.json",
         [make_finding("d", UpdatedAt="yesterday"), make_finding("s", Severity={"Label": "SEVERE"})],
     )
-    problems = _problems(metahub.load(path))
-    assert problems[0].startswith(f"{path}: [0] (Id 'd'): UpdatedAt: Input should be a valid datetime")
+    run = metahub.load(path)
+    problems = _problems(run)
+    # an optional time that is no time costs the field, not the finding (issue 23)
+    assert problems[0] == f"{path}: [0] (Id 'd'): UpdatedAt 'yesterday' is not a time: dropped, the finding kept"
+    assert [f.Id for f in run.findings] == ["d"]
     assert "unknown severity label 'SEVERE'" in problems[1]
 
 

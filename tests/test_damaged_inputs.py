@@ -76,3 +76,27 @@ def test_a_repair_is_exit_1_and_every_output_holds_the_value(tmp_path: Path, cap
     assert status == 1, err
     assert "could not write" not in err
     assert len(list((tmp_path / "out").iterdir())) == len(modes)
+
+
+OPTIONAL: list[tuple[str, dict[str, Any], bool, str]] = [
+    # (id, fields changed on one sample finding, kept?, what is said) - ASFF: the times are optional
+    ("an-optional-time-that-is-no-time", {"FirstObservedAt": "T122:29"}, True, "FirstObservedAt 'T122:29' is not a time: dropped"),
+    ("two-optional-times", {"FirstObservedAt": "T1", "LastObservedAt": "x"}, True, "is not a time: dropped"),
+    ("an-optional-time-of-the-wrong-type", {"CreatedAt": [1]}, False, "CreatedAt: Input should be a valid datetime"),
+    ("a-required-field-beside-a-bad-time", {"FirstObservedAt": "T1", "AwsAccountId": "x"}, False, "AwsAccountId"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("changed", "kept", "said"), [o[1:] for o in OPTIONAL], ids=[o[0] for o in OPTIONAL])
+def test_optional_fields_stay_optional(changed: dict[str, Any], kept: bool, said: str, tmp_path: Path) -> None:
+    damaged = [{**SAMPLE[0], **changed}, *SAMPLE[1:]]
+    path = tmp_path / "findings.json"
+    path.write_text(json.dumps(damaged))
+    run = metahub.load(str(path))
+    expected = {f["Id"] for f in SAMPLE} - (set() if kept else {SAMPLE[0]["Id"]})
+    assert {f.Id for f in run.findings} == expected
+    said_where = run.report.repaired if kept else run.report.rejected
+    assert len(said_where) >= 1 and all(said in str(p) for p in said_where)
+    if kept:
+        (first,) = [f for f in run.findings if f.Id == SAMPLE[0]["Id"]]
+        assert all(getattr(first, name) is None for name in changed)
