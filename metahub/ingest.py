@@ -14,6 +14,8 @@ import io
 import json
 import os
 import re
+import select
+import stat
 import sys
 import zlib
 from collections.abc import Iterable, Iterator
@@ -285,13 +287,34 @@ def _source_name(source: Source) -> str:
     return getattr(source, "name", None) or "<stream>"
 
 
+PIPE_WAIT = 10.0
+"""Seconds a named pipe (``mkfifo``, ``<(command)``) is waited for its first byte: one that nobody
+writes to would otherwise hold the run for ever."""
+
+
 def _open(source: Source) -> BinaryIO:
     if isinstance(source, (str, Path)):
         if str(source) == "-":
             return sys.stdin.buffer
+        if stat.S_ISFIFO(os.stat(source).st_mode):
+            return _open_pipe(str(source))
         return open(source, "rb")
     assert not isinstance(source, RecordSource), "record sources are read without opening"
     return source
+
+
+def _open_pipe(path: str) -> BinaryIO:
+    """A named pipe, opened without waiting for a writer (open() would block until one comes),
+    then read as usual once data comes; TimeoutError after :data:`PIPE_WAIT` seconds of nothing."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not select.select([fd], [], [], PIPE_WAIT)[0]:
+            raise TimeoutError(f"a named pipe nothing was written to in {PIPE_WAIT:g} s")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _candidates(source: Source, name: str) -> Iterator[tuple[str, Any] | Problem]:

@@ -41,6 +41,13 @@ OUTPUT_MODES = (
 )
 
 
+def _unclaim(path: Path) -> None:
+    """Remove the empty placeholder claimed for an output that was not written."""
+    with contextlib.suppress(OSError):
+        if path.exists() and path.stat().st_size == 0:
+            path.unlink()
+
+
 def output_path(directory: Path, mode: str, stamp: str) -> Path:
     """``metahub-<view>-<stamp>.json`` for the JSON views, ``metahub-<stamp>.<ext>`` for the rest."""
     if mode.startswith("json-"):
@@ -366,19 +373,23 @@ class Run:
         except OSError as exc:  # the directory itself cannot be written: every output fails, for that
             self.write_failures = dict.fromkeys(modes, f"{type(exc).__name__}: {exc}")
             return []
-        written = []
-        for mode in modes:
-            path = output_path(directory, mode, stamp)
-            try:
-                self._write_one(
-                    mode, path, tag_columns, check_columns, account_columns, report_title, report_customer
-                )
-                written.append(path)
-            except Exception as exc:  # one output's failure (disk full, a bug) must not cost the others
-                self.write_failures[mode] = f"{type(exc).__name__}: {exc}"
-                with contextlib.suppress(OSError):
-                    if path.exists() and path.stat().st_size == 0:
-                        path.unlink()  # the empty placeholder claimed for it
+        written: list[Path] = []
+        try:
+            for mode in modes:
+                path = output_path(directory, mode, stamp)
+                try:
+                    self._write_one(
+                        mode, path, tag_columns, check_columns, account_columns, report_title, report_customer
+                    )
+                    written.append(path)
+                except Exception as exc:  # one output's failure (disk full, a bug) must not cost the others
+                    self.write_failures[mode] = f"{type(exc).__name__}: {exc}"
+                    _unclaim(path)
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM): only whole files stay behind
+            for mode in modes:
+                if (path := output_path(directory, mode, stamp)) not in written:
+                    _unclaim(path)
+            raise
         return written
 
     def _write_one(

@@ -80,3 +80,28 @@ def test_the_environments_dry_run_is_honoured(tmp_path: Path, lab_endpoint: str)
     assert "dry run, nothing written to Security Hub" in result.stderr, result.stderr
     refused = metahub_cli("--input-asff", str(source), cwd=tmp_path, env={"METAHUB_DRY_RUN": "ture"})
     assert refused.returncode == 2 and "METAHUB_DRY_RUN" in refused.stderr
+
+
+@pytest.mark.parametrize(("signal_name", "status"), [("SIGTERM", 143), ("SIGINT", 130)])
+def test_a_signal_while_writing_leaves_only_complete_files(
+    signal_name: str, status: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """The signal lands while the CSV is written: the JSON written before it stays whole, the CSV
+    and the HTML that were claimed leave nothing behind, and the status is 128 + the signal."""
+    import os
+    import signal
+
+    from metahub import tabular
+
+    def interrupted(*_: Any, **__: Any) -> None:
+        os.kill(os.getpid(), getattr(signal, signal_name))
+
+    monkeypatch.setattr(tabular, "write_csv", interrupted)
+    source = write(tmp_path / "in.json", [make_finding()])
+    out = tmp_path / "out"
+    argv = ["--no-banners", "--input-asff", str(source), "--output-modes", "json-short", "csv", "html", "--output-dir", str(out)]
+    assert main(argv) == status
+    left = sorted(p.name for p in out.iterdir())
+    assert len(left) == 1 and left[0].startswith("metahub-short-") and (out / left[0]).stat().st_size > 0
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # main put back what it found
+    assert "Traceback" not in capsys.readouterr().err

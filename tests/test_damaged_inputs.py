@@ -100,3 +100,29 @@ def test_optional_fields_stay_optional(changed: dict[str, Any], kept: bool, said
     if kept:
         (first,) = [f for f in run.findings if f.Id == SAMPLE[0]["Id"]]
         assert all(getattr(first, name) is None for name in changed)
+
+
+def test_a_named_pipe_nobody_writes_to_ends(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A FIFO with no writer held the run for ever; now it is waited for PIPE_WAIT seconds, named
+    as a problem, and the other inputs are read. A writer that comes in time is read as a file."""
+    import os
+    import threading
+
+    from metahub import ingest
+
+    monkeypatch.setattr(ingest, "PIPE_WAIT", 0.5)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    other = tmp_path / "other.json"
+    other.write_bytes(ARRAY)
+    run = metahub.load(str(fifo), str(other))
+    assert {f.Id for f in run.findings} == {f["Id"] for f in SAMPLE}
+    assert [str(p) for p in run.report.unreadable] == [f"{fifo}: cannot open: a named pipe nothing was written to in 0.5 s"]
+
+    def late_writer() -> None:
+        with open(fifo, "wb") as pipe:
+            pipe.write(ARRAY)
+
+    threading.Timer(0.1, late_writer).start()
+    monkeypatch.setattr(ingest, "PIPE_WAIT", 10.0)
+    assert {f.Id for f in metahub.load(str(fifo)).findings} == {f["Id"] for f in SAMPLE}

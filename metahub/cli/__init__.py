@@ -7,12 +7,22 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from metahub.cli import default, list_checks
-from metahub.cli.exits import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
+from metahub.cli.exits import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    UsageError,
+)
 from metahub.cli.outputs import stdout_gone
 from metahub.cli.parsing import Parser
 
@@ -36,11 +46,15 @@ def build_parser() -> Parser:
 def main(argv: list[str] | None = None) -> int:
     """The command line. Its exit status always means what the README says: an interrupted run
     is 130, and anything unexpected is 70 with one line, never 1 ("some findings were rejected")."""
+    previous = _terminate_as_exception()
     try:
         return dispatch(sys.argv[1:] if argv is None else argv)
     except KeyboardInterrupt:
         print("\nmetahub: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Terminated:
+        print("\nmetahub: terminated (SIGTERM); only complete files were left", file=sys.stderr)
+        return EXIT_TERMINATED
     except BrokenPipeError:
         stdout_gone()
         return EXIT_OK
@@ -52,6 +66,25 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERNAL
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the run is, so that it unwinds like Ctrl-C: temporary and placeholder
+    files are removed, and the exit status says so (143, 128 + SIGTERM)."""
+
+
+def _terminate_as_exception() -> Any:
+    """Turn SIGTERM into :class:`Terminated` (main thread only); returns the handler it replaced."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def terminated(signum: int, frame: Any) -> None:
+        raise Terminated
+
+    return signal.signal(signal.SIGTERM, terminated)
 
 
 def dispatch(argv: list[str]) -> int:
