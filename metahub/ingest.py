@@ -630,14 +630,20 @@ def _whole_document(data: bytes, name: str, prefix: str = "") -> Iterator[tuple[
                 f"NUL padding from byte {len(data) - padded} on ignored (a file preallocated by a writer that stopped?)",
             )
             yield from _whole_document(data[: len(data) - padded], name, prefix)
-        elif message.startswith("control character") and (escaped := _escape_controls(data)) != data:
-            yield from _repaired(escaped, data, name, prefix)
+        elif message.startswith("control character") and (escaped := _escaped_if_it_helps(data)) is not None:
+            yield _control_repair(data, name, prefix)
+            yield from _whole_document(escaped, name, prefix)
         elif message.startswith("invalid unicode code point"):
             yield from _replaced(data, name, prefix)
         elif message.startswith("trailing characters at line "):
             # Several documents one after another: `cat a.json b.json`, a stray line appended, JSON
             # lines whose first line is very long. Each is read; only what is not JSON is lost.
-            yield from _sequence(data.decode("utf-8"), name)
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:  # and a byte that is not UTF-8 among them
+                yield from _replaced(data, name, prefix)
+                return
+            yield from _sequence(text, name)
         else:
             yield from _salvage(data, name, _hostile_reason(exc, data), prefix)
         return
@@ -674,17 +680,40 @@ def _escape_controls(data: bytes) -> bytes:
     return _STRING.sub(lambda m: _CONTROL.sub(lambda c: b"\\u%04x" % c.group()[0], m.group()), data)
 
 
-def _repaired(escaped: bytes, data: bytes, name: str, prefix: str) -> Iterator[tuple[str, Any] | Problem]:
-    first = _CONTROL.search(next(m.group() for m in _STRING.finditer(data) if _CONTROL.search(m.group())))
-    assert first is not None
-    count = sum(len(_CONTROL.findall(m.group())) for m in _STRING.finditer(data))
-    yield Repair(
+def _escaped_if_it_helps(data: bytes) -> bytes | None:
+    """Escaped raw control characters, when that leaves valid JSON or several documents in a row
+    (JSON lines); None when the damage is elsewhere (see :func:`_parsed_escaped`)."""
+    escaped = _escape_controls(data)
+    if escaped == data:
+        return None
+    try:
+        _parse(escaped)
+    except ValueError as exc:
+        return escaped if str(exc).startswith("trailing characters") else None
+    return escaped
+
+
+def _parsed_escaped(data: bytes) -> Any:
+    """The document with raw control characters inside its strings escaped, when that makes it
+    parse; None otherwise (a broken quote makes every line break look "inside a string", and
+    escaping those would only spread the damage: the salvage reads around it instead)."""
+    escaped = _escape_controls(data)
+    if escaped == data:
+        return None
+    try:
+        return _parse(escaped)
+    except ValueError:
+        return None
+
+
+def _control_repair(data: bytes, name: str, where: str) -> Repair:
+    found = [c for m in _STRING.finditer(data) for c in _CONTROL.findall(m.group())]
+    return Repair(
         name,
-        prefix.strip(),
-        f"{count} raw control character(s) inside strings (first: 0x{first.group()[0]:02x}), which JSON "
+        where.strip(),
+        f"{len(found)} raw control character(s) inside strings (first: 0x{found[0][0]:02x}), which JSON "
         "requires escaped: read escaped",
     )
-    yield from _whole_document(escaped, name, prefix)
 
 
 def _padding(data: bytes) -> int:
@@ -775,7 +804,7 @@ _COMMENT = re.compile(r"(?:/\*.*?\*/|//[^\n]*|#[^\n]*)\s*,?\s*", re.DOTALL)
 and some tools' exports hold them."""
 # Finds where a value ends without building it: big integers stay text, NaN is let through,
 # so that a hostile value is rejected by _parse with its reason and the next value is read.
-_SCAN = json.JSONDecoder(parse_int=str, parse_float=str, parse_constant=str).raw_decode
+_SCAN = json.JSONDecoder(parse_int=str, parse_float=str, parse_constant=str, strict=False).raw_decode
 _TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
 
 
@@ -821,7 +850,7 @@ def _salvage(data: bytes, name: str, parse_error: str, prefix: str) -> Iterator[
             yield Problem(name, prefix.strip(), parse_error)
         return
     key = f"{prefix}.{start.group(1)}" if start.group(1) else prefix.rstrip()
-    position, index, rejected, comments = start.end(), 0, 0, 0
+    position, index, rejected, comments, broken = start.end(), 0, 0, 0, False
     while True:
         separator = _SEPARATOR.match(text, position)
         assert separator is not None  # the pattern matches the empty string
@@ -836,31 +865,66 @@ def _salvage(data: bytes, name: str, parse_error: str, prefix: str) -> Iterator[
         try:
             end = _value_end(text, position)
         except json.JSONDecodeError as exc:
-            if parse_error:
-                yield Problem(
-                    name,
-                    prefix.strip(),
-                    f"not valid JSON at line {exc.lineno} column {exc.colno} (inside {key}[{index}]): "
-                    f"{exc.msg}; the {index} complete finding(s) before it were read",
-                )
-            return
+            resume = _next_finding(text, position + 1)
+            read_on = (
+                f"that finding is lost, read on from line {text.count(chr(10), 0, resume) + 1}"
+                if resume is not None
+                else f"the {index} complete finding(s) before it were read"
+            )
+            yield Problem(
+                name,
+                prefix.strip(),
+                f"not valid JSON at line {exc.lineno} column {exc.colno} (inside {key}[{index}]): {exc.msg}; {read_on}",
+            )
+            if resume is None:
+                return
+            position, index, broken = resume, index + 1, True
+            continue
         item = text[position:end].encode("utf-8")
         try:
             value = _parse(item)
         except ValueError as exc:
-            rejected += 1
-            yield f"{key}[{index}]", Rejected(_hostile_reason(exc, item))
+            if str(exc).startswith("control character") and (value := _parsed_escaped(item)) is not None:
+                yield _control_repair(item, name, f"{key}[{index}]")
+                yield from _expand_item(value, name, f"{key}[{index}]")
+            else:
+                rejected += 1
+                yield f"{key}[{index}]", Rejected(_hostile_reason(exc, item))
         else:
             yield from _expand_item(value, name, f"{key}[{index}]")
         position, index = end, index + 1
     if comments:
         yield Repair(name, prefix.strip(), f"{comments} comment(s), which JSON does not allow: skipped")
-    elif parse_error and not rejected:
+    elif parse_error and not rejected and not broken:
         yield Problem(
             name,
             prefix.strip(),
             f"{parse_error}; the {index} complete finding(s) before it were read",
         )
+
+
+_OBJECT = re.compile(r"\{")
+_RESYNC_CHARS = 8 << 20
+
+
+def _next_finding(text: str, start: int) -> int | None:
+    """Where the next whole finding starts after damage: the first ``{`` that opens an object which
+    parses and looks like a finding (an ``Id`` and ASFF's ``ProductArn``, ``AwsAccountId`` or
+    ``SchemaVersion``, or OCSF's ``finding_info``), so that a broken finding costs only itself. A
+    nested object of the broken finding (a resource, a severity) has not those keys."""
+    for tried, candidate in enumerate(_OBJECT.finditer(text, start, start + _RESYNC_CHARS)):
+        if tried >= 5_000:
+            return None
+        try:
+            end = _value_end(text, candidate.start())
+            value = json.loads(text[candidate.start() : end], strict=False)
+        except (json.JSONDecodeError, ValueError, RecursionError):
+            continue
+        if isinstance(value, dict) and (
+            "finding_info" in value or ("Id" in value and any(k in value for k in _FINDING_KEYS[1:]))
+        ):
+            return candidate.start()
+    return None
 
 
 @dataclass(frozen=True)
