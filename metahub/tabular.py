@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import closing
@@ -50,15 +51,21 @@ def neutralise(value: Any) -> Any:
     return value
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+"""Control characters but TAB, LF and CR: a workbook's XML cannot hold them, and spreadsheet
+programs stop reading a CSV at a NUL."""
+
+
 def cell(value: Any) -> Any:
-    """A context value as one cell: data as compact JSON, null as empty, text neutralised."""
+    """A context value as one cell: data as compact JSON, null as empty, text neutralised, control
+    characters (but TAB and line breaks) as U+FFFD."""
     if value is None:
         return ""
     if isinstance(value, bool | int | float):
         return value
     if isinstance(value, dict | list):
         value = json.dumps(value, default=str, ensure_ascii=False, separators=(",", ":"))
-    return neutralise(str(value))
+    return neutralise(_CONTROL.sub("\ufffd", str(value)))
 
 
 def default_check_columns(resources: Iterable[AffectedResource]) -> list[str]:
@@ -132,9 +139,8 @@ def write_csv(path: Path, header: list[str], body: list[list[Any]]) -> Path:
 
 def write_xlsx(path: Path, header: list[str], body: list[list[Any]]) -> Path:
     """Frozen header, autofilter, widths from the content, severity colours; every text cell is
-    written as a string, never as a formula, control characters XML cannot hold as U+FFFD."""
+    written as a string, never as a formula."""
     from openpyxl import Workbook
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter
 
@@ -151,10 +157,7 @@ def write_xlsx(path: Path, header: list[str], body: list[list[Any]]) -> Path:
     for row_number, values in enumerate(body, start=2):
         for column, value in enumerate(values, start=1):
             target = sheet.cell(row=row_number, column=column)
-            if isinstance(value, str):
-                # XML 1.0, which a workbook is, holds no control character but TAB, LF and CR.
-                value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
-            target.value = value
+            target.value = value  # cells come from cell(): no control character XML cannot hold
             if isinstance(value, str):
                 target.data_type = "s"  # openpyxl would otherwise take "=..." for a formula
         # A passed finding's severity is the check's, not a risk: drawn as passed, never red.

@@ -126,3 +126,35 @@ def test_a_named_pipe_nobody_writes_to_ends(tmp_path: Path, monkeypatch: pytest.
     threading.Timer(0.1, late_writer).start()
     monkeypatch.setattr(ingest, "PIPE_WAIT", 10.0)
     assert {f.Id for f in metahub.load(str(fifo)).findings} == {f["Id"] for f in SAMPLE}
+
+
+def test_every_output_stores_control_characters(tmp_path: Path, capsys: Any) -> None:
+    """A NUL and a BEL in a resource ARN and a title: JSON and SQLite keep them (JSON escaped),
+    CSV and XLSX write U+FFFD (a workbook's XML cannot hold them; spreadsheet programs stop at a
+    NUL), the HTML report holds them escaped; no output fails."""
+    import csv
+    import sqlite3
+
+    from openpyxl import load_workbook
+
+    arn, title = "arn:aws:s3:::bucket\x00x", "t\x00\x07itle"
+    damaged = {**SAMPLE[0], "Title": title, "Resources": [{**SAMPLE[0]["Resources"][0], "Id": arn}]}
+    source = tmp_path / "in.json"
+    source.write_text(json.dumps([damaged, *SAMPLE[1:]]))
+    out = tmp_path / "out"
+    modes = ["json-full", "csv", "xlsx", "sqlite", "html"]
+    assert main(["--no-banners", "--input-asff", str(source), "--output-modes", *modes, "--output-dir", str(out)]) == 0
+    assert "could not write" not in capsys.readouterr().err
+    (full,) = out.glob("metahub-full-*.json")
+    assert arn in json.loads(full.read_text()) and "\\u0000" in full.read_text()
+    (table,) = out.glob("*.csv")
+    rows = list(csv.reader(table.open(encoding="utf-8")))
+    assert any("arn:aws:s3:::bucket\ufffdx" in row and "t\ufffd\ufffditle" in row for row in rows)
+    (book,) = out.glob("*.xlsx")
+    values = {c.value for row in load_workbook(book).active.iter_rows() for c in row}
+    assert "arn:aws:s3:::bucket\ufffdx" in values and "t\ufffd\ufffditle" in values
+    (db,) = out.glob("*.sqlite")
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("SELECT title FROM findings WHERE resource_arn = ?", (arn,)).fetchone() == (title,)
+    (page,) = out.glob("*.html")
+    assert "\x00" not in page.read_text() and "\\u0000" in page.read_text()
