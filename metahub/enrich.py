@@ -431,11 +431,7 @@ def _attach_access_analyzer(
             found, unknown, evidence = compare(
                 resource.arn, key[1], analyzed, checks.get("is_public"), resource.evidence.get("is_public")
             )
-            resource.metachecks = {**checks, **found}
-            resource.unknown.update(unknown)
-            resource.evidence.update(evidence)
-            for reason in unknown.values():
-                report.unknown[reason] += 1
+            _record(resource, found, unknown, evidence, report)
 
 
 PolicyCall = tuple[str, str, str, str, dict[str, Any]]
@@ -486,11 +482,7 @@ def _attach_policy_checks(
         found, unknown, evidence = compare_policy_checks(
             results, resource.metachecks or {}, resource.evidence
         )
-        resource.metachecks = {**(resource.metachecks or {}), **found}
-        resource.unknown.update(unknown)
-        resource.evidence.update(evidence)
-        for reason in unknown.values():
-            report.unknown[reason] += 1
+        _record(resource, found, unknown, evidence, report)
 
 
 def _policy_calls(
@@ -561,6 +553,22 @@ def _attach_accounts(resources: Mapping[str, AffectedResource], aws: Aws, report
             report.unknown[reason] += 1
 
 
+def _record(
+    resource: AffectedResource,
+    found: Mapping[str, Any],
+    unknown: Mapping[str, str],
+    evidence: Mapping[str, str],
+    report: EnrichReport,
+) -> None:
+    """Check values onto the resource (beside those it has), with why some are unknown or no; the
+    run's report counts the unknowns by reason."""
+    resource.metachecks = {**(resource.metachecks or {}), **found}
+    resource.unknown.update(unknown)
+    resource.evidence.update(evidence)
+    for reason in unknown.values():
+        report.unknown[reason] += 1
+
+
 def _attach(
     resources: Mapping[str, AffectedResource],
     located: Mapping[str, tuple[GroupKey, str]],
@@ -585,9 +593,6 @@ def _attach(
             continue
         view = ResourceView(inventory, key, item_id, shared)
         values, unknown, evidence = evaluate(view, spec)
-        resource.metachecks = values
-        resource.unknown.update(unknown)
-        resource.evidence.update(evidence)
+        resource.metachecks = None
+        _record(resource, values, unknown, evidence, report)
         report.enriched += 1
-        for reason in unknown.values():
-            report.unknown[reason] += 1
