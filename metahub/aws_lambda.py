@@ -40,6 +40,17 @@ from metahub.securityhub import clients
 log = logging.getLogger("metahub.lambda")
 
 EVENT_TYPES = ("Security Hub Findings - Custom Action", "Security Hub Findings - Imported")
+# Every variable the Lambda reads; the CLI honours METAHUB_DRY_RUN and refuses the rest (flags say them).
+VARIABLES = (
+    "METAHUB_CONTEXT",
+    "METAHUB_ACTIONS",
+    "METAHUB_UPDATE_FINDINGS",
+    "METAHUB_FILTERS_CHECKS",
+    "METAHUB_FILTERS_TAGS",
+    "METAHUB_ASSUME_ROLE",
+    "METAHUB_EXTERNAL_ID",
+    "METAHUB_DRY_RUN",
+)
 ACTIONS = ("enrich-findings", "update-findings")
 
 

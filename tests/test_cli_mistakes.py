@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
+from metahub.aws_lambda import VARIABLES
 from metahub.cli import main
+from metahub.cli.default import LAMBDA_ONLY
 
 from .conftest import make_finding, metahub_cli, write
 
@@ -80,6 +82,26 @@ def test_the_environments_dry_run_is_honoured(tmp_path: Path, lab_endpoint: str)
     assert "dry run, nothing written to Security Hub" in result.stderr, result.stderr
     refused = metahub_cli("--input-asff", str(source), cwd=tmp_path, env={"METAHUB_DRY_RUN": "ture"})
     assert refused.returncode == 2 and "METAHUB_DRY_RUN" in refused.stderr
+
+
+@pytest.mark.parametrize("name", sorted(LAMBDA_ONLY))
+def test_a_lambda_variable_the_cli_does_not_read_is_refused(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """What the Lambda honours from the environment the CLI honours too, or refuses: an ignored
+    METAHUB_FILTERS_CHECKS would silently widen an update to every resource."""
+    source = write(tmp_path / "in.json", [make_finding()])
+    monkeypatch.setenv(name, "is_public=True")
+    status = main(["--input-asff", str(source), "--output-dir", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert status == 2 and name in err and LAMBDA_ONLY[name] in err, err
+    assert not (tmp_path / "out").exists()
+    monkeypatch.setenv(name, " ")  # set but empty says nothing: the run goes on
+    assert main(["--input-asff", str(source), "--output-dir", str(tmp_path / "out")]) == 0
+
+
+def test_every_lambda_variable_is_honoured_or_refused_by_the_cli() -> None:
+    assert set(VARIABLES) == {*LAMBDA_ONLY, "METAHUB_DRY_RUN"}
 
 
 @pytest.mark.parametrize(("signal_name", "status"), [("SIGTERM", 143), ("SIGINT", 130)])

@@ -18,7 +18,7 @@ from botocore.stub import Stubber
 import metahub
 from metahub.actions import apply, plan_update
 from metahub.aws import Aws
-from metahub.aws_lambda import Settings, handler, process
+from metahub.aws_lambda import VARIABLES, Settings, handler, process
 from metahub.filters import Filters
 from metahub.securityhub import SecurityHubSource, clients
 
@@ -342,3 +342,23 @@ def test_a_dry_run_value_that_is_neither_refuses_to_run(value: str) -> None:
     # Read loosely, "ture" meant false, and the function wrote to Security Hub.
     with pytest.raises(ValueError, match=f"METAHUB_DRY_RUN: '{value}' is neither true"):
         Settings.from_env({"METAHUB_DRY_RUN": value})
+
+
+def test_the_function_reads_exactly_the_variables_it_declares() -> None:
+    """``VARIABLES`` is what the CLI honours or refuses, so it must be every name the Lambda reads."""
+
+    class Recording(dict[str, str]):
+        read: set[str] = set()
+
+        def get(self, key: str, default: Any = None) -> Any:
+            self.read.add(key)
+            return super().get(key, default)
+
+        def __getitem__(self, key: str) -> str:
+            self.read.add(key)
+            return super().__getitem__(key)
+
+    env = Recording({"METAHUB_ACTIONS": "update-findings", "METAHUB_UPDATE_FINDINGS": "Workflow=NOTIFIED"})
+    env["METAHUB_ASSUME_ROLE"] = "metahub-read"
+    Settings.from_env(env)
+    assert Recording.read == set(VARIABLES)

@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError
 
 from metahub.aws import Aws
-from metahub.aws_lambda import boolean_env
+from metahub.aws_lambda import VARIABLES, boolean_env
 from metahub.cli import context, flags, list_checks, outputs
 from metahub.cli.exits import (
     EPILOG,
@@ -99,9 +99,22 @@ def run(args: argparse.Namespace) -> int:
     return status_of(kept, reached)
 
 
+# The Lambda's variables the CLI does not read, and the flags that say the same on the command line.
+LAMBDA_ONLY = {
+    "METAHUB_CONTEXT": "--context",
+    "METAHUB_ACTIONS": "--enrich-findings / --update-findings",
+    "METAHUB_UPDATE_FINDINGS": "--update-findings",
+    "METAHUB_FILTERS_CHECKS": "--mh-filters-checks",
+    "METAHUB_FILTERS_TAGS": "--mh-filters-tags",
+    "METAHUB_ASSUME_ROLE": "--mh-assume-role",
+    "METAHUB_EXTERNAL_ID": "--mh-external-id",
+}
+
+
 def settle(args: argparse.Namespace) -> None:
     """What the flags alone cannot say: a filter modifier needs its filter, printing needs a
-    stdout, and the environment's ``METAHUB_DRY_RUN`` (the Lambda's) is honoured here too."""
+    stdout, and the Lambda's environment is honoured (``METAHUB_DRY_RUN``) or refused, never ignored:
+    a ``METAHUB_FILTERS_CHECKS`` the CLI skipped would widen a write to every resource."""
     if args.mh_filters_tags_all and not args.mh_filters_tags:
         raise UsageError(
             "--mh-filters-tags-all changes how --mh-filters-tags match, and no --mh-filters-tags was given: "
@@ -110,6 +123,12 @@ def settle(args: argparse.Namespace) -> None:
         )
     if args.list_findings is not None and sys.stdout is None:
         raise UsageError("--list-findings prints on stdout, and stdout is closed")
+    ignored = [name for name in VARIABLES if name in LAMBDA_ONLY and os.environ.get(name, "").strip()]
+    if ignored:
+        raise UsageError(
+            f"{', '.join(ignored)} configure the Lambda, not the command line, which would ignore them; "
+            f"unset them, or give {', '.join(dict.fromkeys(LAMBDA_ONLY[name] for name in ignored))}"
+        )
     try:
         args.dry_run = args.dry_run or boolean_env(os.environ, "METAHUB_DRY_RUN")
     except ValueError as exc:
