@@ -635,6 +635,13 @@ def _whole_document(data: bytes, name: str, prefix: str = "") -> Iterator[tuple[
             yield from _whole_document(escaped, name, prefix)
         elif message.startswith("invalid unicode code point"):
             yield from _replaced(data, name, prefix)
+        elif message.startswith("trailing comma") and (mended := _without_trailing_commas(data))[1]:
+            yield Repair(
+                name,
+                prefix.strip(),
+                f"{mended[1]} trailing comma(s) (first at line {mended[2]}), which JSON does not allow: skipped",
+            )
+            yield from _whole_document(mended[0], name, prefix)
         elif message.startswith("trailing characters at line "):
             # Several documents one after another: `cat a.json b.json`, a stray line appended, JSON
             # lines whose first line is very long. Each is read; only what is not JSON is lost.
@@ -649,6 +656,24 @@ def _whole_document(data: bytes, name: str, prefix: str = "") -> Iterator[tuple[
         return
     del data
     yield from _expand(document, name, prefix)
+
+
+_TRAILING_COMMA = re.compile(rb'"(?:[^"\\]|\\.)*"|,(?=\s*[}\]])', re.DOTALL)
+
+
+def _without_trailing_commas(data: bytes) -> tuple[bytes, int, int]:
+    """The JSON without the commas that close an array or object (``[1, 2,]``, what JavaScript and
+    hand-edited files allow), how many there were and the line of the first; strings are kept."""
+    dropped: list[int] = []
+
+    def drop(match: re.Match[bytes]) -> bytes:
+        if match.group() == b",":
+            dropped.append(match.start())
+            return b""
+        return match.group()
+
+    mended = _TRAILING_COMMA.sub(drop, data)
+    return mended, len(dropped), data.count(b"\n", 0, dropped[0]) + 1 if dropped else 0
 
 
 def _replaced(data: bytes, name: str, prefix: str = "") -> Iterator[tuple[str, Any] | Problem]:
@@ -728,12 +753,13 @@ _NEXT_DOCUMENT = re.compile(r"\n[ \t]*[\[{]")
 def _sequence(text: str, name: str, first_line: int = 1) -> Iterator[tuple[str, Any] | Problem]:
     """JSON documents one after another, each at ``line N`` where it starts; what does not parse is
     reported and skipped up to the next line that starts a document."""
-    position = 0
+    position, commas = 0, 0
     while True:
-        while position < len(text) and text[position] in " \t\r\n\ufeff":  # a BOM per document: `cat a b`
+        while position < len(text) and text[position] in " \t\r\n\ufeff,":  # a BOM per document: `cat a b`
+            commas += text[position] == ","  # objects listed with commas but no brackets: `{...},\n{...}`
             position += 1
         if position >= len(text):
-            return
+            break
         line = text.count("\n", 0, position) + first_line
         try:
             end = _value_end(text, position)
@@ -750,11 +776,17 @@ def _sequence(text: str, name: str, first_line: int = 1) -> Iterator[tuple[str, 
                 f"not valid JSON: {exc.msg} (line {exc.lineno} column {exc.colno}){skipped}",
             )
             if resume is None:
-                return
+                break
             position = resume.start() + 1
             continue
         yield from _whole_document(text[position:end].encode("utf-8"), name, f"line {line} ")
         position = end
+    if commas:
+        yield Repair(
+            name,
+            f"line {first_line}",
+            f"{commas} comma(s) between documents, which JSON does not allow: skipped",
+        )
 
 
 def _expand(document: Any, name: str, prefix: str) -> Iterator[tuple[str, Any] | Problem]:
@@ -799,6 +831,7 @@ def _expand_item(item: Any, name: str, where: str) -> Iterator[tuple[str, Any] |
 
 _ARRAY_START = re.compile(r'\s*(?:\[|\{\s*"([Ff]indings)"\s*:\s*\[)')
 _SEPARATOR = re.compile(r"\s*(,|\])?\s*")
+_EXTRA_COMMA = re.compile(r",\s*")
 _COMMENT = re.compile(r"(?:/\*.*?\*/|//[^\n]*|#[^\n]*)\s*,?\s*", re.DOTALL)
 """A comment between findings (``/* ... */``, ``// ...``, ``# ...``): no JSON, but hand-edited files
 and some tools' exports hold them."""
@@ -850,17 +883,19 @@ def _salvage(data: bytes, name: str, parse_error: str, prefix: str) -> Iterator[
             yield Problem(name, prefix.strip(), parse_error)
         return
     key = f"{prefix}.{start.group(1)}" if start.group(1) else prefix.rstrip()
-    position, index, rejected, comments, broken = start.end(), 0, 0, 0, False
+    position, index, rejected, comments, commas, broken = start.end(), 0, 0, 0, 0, False
     while True:
         separator = _SEPARATOR.match(text, position)
         assert separator is not None  # the pattern matches the empty string
         if separator.group(1) == "]" or separator.end() == len(text):
             break
         position = separator.end()
-        while comment := _COMMENT.match(text, position):
-            comments += 1
-            position = comment.end()
+        while skipped := _COMMENT.match(text, position) or _EXTRA_COMMA.match(text, position):
+            commas += skipped.group().startswith(",")
+            comments += not skipped.group().startswith(",")
+            position = skipped.end()
         if text.startswith("]", position):
+            commas += separator.group(1) == ","  # a trailing comma: `[{...}, {...},]`
             break
         try:
             end = _value_end(text, position)
@@ -893,9 +928,10 @@ def _salvage(data: bytes, name: str, parse_error: str, prefix: str) -> Iterator[
         else:
             yield from _expand_item(value, name, f"{key}[{index}]")
         position, index = end, index + 1
-    if comments:
-        yield Repair(name, prefix.strip(), f"{comments} comment(s), which JSON does not allow: skipped")
-    elif parse_error and not rejected and not broken:
+    for count, what in ((comments, "comment(s)"), (commas, "extra comma(s)")):
+        if count:
+            yield Repair(name, prefix.strip(), f"{count} {what}, which JSON does not allow: skipped")
+    if not (comments or commas) and parse_error and not rejected and not broken:
         yield Problem(
             name,
             prefix.strip(),

@@ -5,6 +5,7 @@ the warning that names the damage, and that a repair is exit 1 ("read, with dama
 from __future__ import annotations
 
 import gzip
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +42,11 @@ DAMAGE: list[tuple[str, Callable[[], bytes], str]] = [
     ("block-comments-between-findings", lambda: ARRAY.replace(b"\n },\n {", b"\n },\n /* note */\n {", 3), "3 comment(s)"),
     ("line-comments-between-findings", lambda: ARRAY.replace(b"\n },\n {", b"\n },\n // note\n {", 2), "2 comment(s)"),
     ("hash-comment-line-in-json-lines", lambda: b"\n".join(LINES[:10]) + b"\n# exported by hand\n" + b"\n".join(LINES[10:]), "a comment line"),
+    ("trailing-comma-closing-the-array", lambda: ARRAY[: ARRAY.rindex(b"}") + 1] + b",\n]", "1 trailing comma(s) (first at line"),
+    ("trailing-comma-closing-a-finding", lambda: ARRAY.replace(b"\n }\n", b",\n }\n", 1), "1 trailing comma(s)"),
+    ("extra-commas-between-findings", lambda: ARRAY.replace(b"\n },\n {", b"\n },,\n {", 2), "2 extra comma(s)"),
+    ("extra-comma-beside-other-damage", lambda: ARRAY.replace(b"\n },\n {", b"\n },,\n {", 1).replace(b"\n },\n {", b"\n },\n /* x */ {", 1), "which JSON does not allow: skipped"),
+    ("json-lines-each-ending-in-a-comma", lambda: b",\n".join(LINES) + b",\n", "30 comma(s) between documents"),
     ("two-arrays-each-with-a-bom", lambda: b"\xef\xbb\xbf" + json.dumps(SAMPLE[:15]).encode() + b"\n\xef\xbb\xbf" + json.dumps(SAMPLE[15:]).encode(), ""),
 ]  # fmt: skip
 
@@ -65,6 +71,14 @@ def test_damage_costs_no_finding(damaged: Callable[[], bytes], said: str, tmp_pa
     assert {f.Id for f in run.findings} == {f["Id"] for f in SAMPLE}
     assert run.report.unreadable == [] and run.report.rejected == []
     assert all(said in str(p) for p in run.report.repaired) and bool(run.report.repaired) == bool(said)
+
+
+def test_a_comma_inside_a_string_is_kept() -> None:
+    """Only commas that close an array or object go: a title holding ``,]`` stays as it was."""
+    title = SAMPLE[0]["Title"]
+    damaged = json.dumps([{**SAMPLE[0], "Title": title + ",]"}, *SAMPLE[1:]], indent=1).encode()
+    findings = metahub.load(io.BytesIO(damaged.replace(b"\n }\n", b",\n }\n", 1))).findings
+    assert findings[0].Title == title + ",]" and len(findings) == len(SAMPLE)
 
 
 def test_a_repair_is_exit_1_and_every_output_holds_the_value(tmp_path: Path, capsys: Any) -> None:

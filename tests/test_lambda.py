@@ -347,18 +347,18 @@ def test_a_dry_run_value_that_is_neither_refuses_to_run(value: str) -> None:
 def test_the_function_reads_exactly_the_variables_it_declares() -> None:
     """``VARIABLES`` is what the CLI honours or refuses, so it must be every name the Lambda reads."""
 
-    class Recording(dict[str, str]):
-        read: set[str] = set()
+    read: set[str] = set()
 
+    class Recording(dict[str, str]):
         def get(self, key: str, default: Any = None) -> Any:
-            self.read.add(key)
+            read.add(key)
             return super().get(key, default)
 
         def __getitem__(self, key: str) -> str:
-            self.read.add(key)
+            read.add(key)
             return super().__getitem__(key)
 
     env = Recording({"METAHUB_ACTIONS": "update-findings", "METAHUB_UPDATE_FINDINGS": "Workflow=NOTIFIED"})
     env["METAHUB_ASSUME_ROLE"] = "metahub-read"
     Settings.from_env(env)
-    assert Recording.read == set(VARIABLES)
+    assert read == set(VARIABLES)
