@@ -12,11 +12,13 @@ from __future__ import annotations
 import gc
 import io
 import json
+import logging
 import os
 import re
 import select
 import stat
 import sys
+import time
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -29,6 +31,8 @@ from pydantic_core import from_json, to_json
 
 from metahub import ocsf
 from metahub.models import Finding
+
+log = logging.getLogger("metahub.ingest")
 
 
 @runtime_checkable
@@ -143,14 +147,16 @@ def read_findings(
     *,
     only_failed: bool = False,
     only_active: bool = False,
+    until: float | None = None,
 ) -> list[Finding]:
-    """Read every source; the same (ProductArn, Id) seen twice is kept once, the latest UpdatedAt wins."""
+    """Read every source; the same (ProductArn, Id) seen twice is kept once, the latest UpdatedAt wins.
+    ``until`` (a :func:`time.monotonic` time) ends reading: what was read before it is kept."""
     kept: dict[tuple[str | None, str], Finding] = {}
     with gc_paused():
         for source in sources:
             name = _source_name(source)
             report.sources.append(name)
-            for item in _candidates(source, name):
+            for item in _candidates(source, name, until):
                 if isinstance(item, Repair):
                     report.repaired.append(item)
                     continue
@@ -292,32 +298,114 @@ PIPE_WAIT = 10.0
 writes to would otherwise hold the run for ever."""
 
 
-def _open(source: Source) -> BinaryIO:
+SILENCE_NOTE = 30.0
+"""Seconds a pipe may be silent before the run says it is waiting for it (once per input)."""
+
+
+def _open(source: Source, name: str, until: float | None) -> io.RawIOBase | BinaryIO:
     if isinstance(source, (str, Path)):
         if str(source) == "-":
-            return sys.stdin.buffer
+            try:
+                return _Bounded(sys.stdin.fileno(), name, until, own=False)
+            except (OSError, ValueError):  # a replaced sys.stdin (a notebook, a test): read it as it is
+                return sys.stdin.buffer
         if stat.S_ISFIFO(os.stat(source).st_mode):
-            return _open_pipe(str(source))
-        return open(source, "rb")
+            return _open_pipe(str(source), name, until)
+        return _Bounded(os.open(source, os.O_RDONLY), name, until)
     assert not isinstance(source, RecordSource), "record sources are read without opening"
     return source
 
 
-def _open_pipe(path: str) -> BinaryIO:
-    """A named pipe, opened without waiting for a writer (open() would block until one comes),
-    then read as usual once data comes; TimeoutError after :data:`PIPE_WAIT` seconds of nothing."""
+def _open_pipe(path: str, name: str, until: float | None) -> _Bounded:
+    """A named pipe (``mkfifo``) or the shell's (``<(command)``, ``/dev/stdin``), opened without
+    waiting (open() blocks until a writer comes). A read then says whether a writer is there: data,
+    or "none yet" (EAGAIN) while one is, or end of data while none is. Nobody writing for
+    :data:`PIPE_WAIT` seconds (or until the run's deadline) is a TimeoutError; a writer that is
+    there but slow (a scanner still working) is waited for like any pipe."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     try:
-        if not select.select([fd], [], [], PIPE_WAIT)[0]:
-            raise TimeoutError(f"a named pipe nothing was written to in {PIPE_WAIT:g} s")
+        wait = PIPE_WAIT if until is None else max(0.0, min(PIPE_WAIT, until - time.monotonic()))
+        given_up = time.monotonic() + wait
+        while True:
+            try:
+                first = os.read(fd, _CHUNK)
+            except BlockingIOError:  # a writer is there, nothing written yet
+                first = b""
+                break
+            if first:
+                break
+            if time.monotonic() >= given_up:
+                raise TimeoutError(f"a named pipe nothing was written to in {wait:g} s")
+            time.sleep(0.05)
         os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
+        return _Bounded(fd, name, until, first=first)
     except BaseException:
         os.close(fd)
         raise
 
 
-def _candidates(source: Source, name: str) -> Iterator[tuple[str, Any] | Problem]:
+class _Bounded(io.RawIOBase):
+    """An input read so that it ends: a regular file up to the size it had when opened (one that
+    grows while read, a log still written, is read as it was), a pipe, socket or device waited for
+    with ``select`` so that the run's deadline ends a silent writer. Where the deadline stopped the
+    read, ``stopped`` says so and the read ends as if the data did (what came before is parsed)."""
+
+    def __init__(self, fd: int, name: str, until: float | None, *, own: bool = True, first: bytes = b""):
+        self.fd, self.name_, self.until, self.own, self.first = fd, name, until, own, first
+        self.stopped: str | None = None
+        mode = os.fstat(fd)
+        self.left = mode.st_size if stat.S_ISREG(mode.st_mode) and mode.st_size > 0 else None
+        self.waits = not stat.S_ISREG(mode.st_mode)
+        self.read_bytes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.first:  # what a named pipe's first read brought
+            count = min(len(buffer), len(self.first))
+            buffer[:count], self.first = self.first[:count], self.first[count:]
+            self.read_bytes += count
+            return count
+        if self.stopped or self.left == 0:
+            return 0
+        if self.until is not None and time.monotonic() >= self.until:
+            return self._stop()
+        if self.waits and not self._wait():
+            return self._stop()
+        view = memoryview(buffer)
+        count = os.readv(self.fd, [view if self.left is None else view[: self.left]])
+        if self.left is not None:
+            self.left -= count
+        self.read_bytes += count
+        return count
+
+    def _wait(self) -> bool:
+        """Wait for data (or its end); False when the deadline came first."""
+        noted = False
+        while True:
+            wait = SILENCE_NOTE if self.until is None else min(SILENCE_NOTE, self.until - time.monotonic())
+            if wait <= 0:
+                return False
+            if select.select([self.fd], [], [], wait)[0]:
+                return True
+            if not noted and wait == SILENCE_NOTE:
+                noted = True
+                log.warning(
+                    "%s: nothing came for %g s; still waiting (--deadline bounds the wait)", self.name_, wait
+                )
+
+    def _stop(self) -> int:
+        self.stopped = f"the run's deadline (--deadline) passed after {self.read_bytes} byte(s); the rest was not read"
+        return 0
+
+    def close(self) -> None:
+        if not self.closed and self.own:
+            os.close(self.fd)
+        super().close()
+
+
+def _candidates(source: Source, name: str, until: float | None) -> Iterator[tuple[str, Any] | Problem]:
     """Yield ``(where, data)`` for every finding candidate, or a Problem, in source order."""
     if isinstance(source, RecordSource):
         for record in source.records():
@@ -331,20 +419,21 @@ def _candidates(source: Source, name: str) -> Iterator[tuple[str, Any] | Problem
                 yield where, Rejected(_hostile_reason(exc))
         return
     try:
-        stream = _open(source)
+        raw = _open(source, name, until)
     except OSError as exc:
         yield Problem(name, "", f"cannot open: {exc.strerror or exc}")
         return
+    stream = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw, _CHUNK)  # type: ignore[type-var]
     try:
-        if not isinstance(stream, io.BufferedReader):
-            stream = io.BufferedReader(stream)  # type: ignore[type-var]
         if stream.peek(2)[:2] == _GZIP_MAGIC:
             gunzip = _Gunzip(stream)
             yield from _documents(io.BufferedReader(gunzip, _CHUNK), name)
-            if gunzip.error:
+            if gunzip.error and not (isinstance(raw, _Bounded) and raw.stopped):
                 yield Problem(name, "", f"corrupt gzip stream after {gunzip.size} bytes: {gunzip.error}")
         else:
             yield from _documents(stream, name)
+        if isinstance(raw, _Bounded) and raw.stopped:
+            yield Problem(name, "", raw.stopped)
     except OSError as exc:
         yield Problem(name, "", f"cannot read: {exc.strerror or exc}")
     finally:

@@ -560,14 +560,18 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def load(*sources: Source, only_failed: bool = False, only_active: bool = False) -> Run:
+def load(
+    *sources: Source, only_failed: bool = False, only_active: bool = False, deadline: float | None = None
+) -> Run:
     """Read findings from files (``.json``, ``.jsonl``, ``.gz``; ``"-"`` for stdin) or binary streams.
 
     Problems do not raise: they are in ``run.report.problems``, each naming its source and position.
+    ``deadline`` (seconds) ends reading, a silent pipe included; what was read before it is kept.
     """
     started = time.perf_counter()
     report = IngestReport()
-    findings = read_findings(sources, report, only_failed=only_failed, only_active=only_active)
+    until = None if deadline is None else time.monotonic() + deadline
+    findings = read_findings(sources, report, only_failed=only_failed, only_active=only_active, until=until)
     run = Run(findings, report)
     run.seconds = time.perf_counter() - started
     return run

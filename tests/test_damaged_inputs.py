@@ -142,6 +142,109 @@ def test_a_named_pipe_nobody_writes_to_ends(tmp_path: Path, monkeypatch: pytest.
     assert {f.Id for f in metahub.load(str(fifo)).findings} == {f["Id"] for f in SAMPLE}
 
 
+def _pipe_with(written: bytes) -> tuple[str, int]:
+    """A pipe whose writer wrote ``written`` and stays there, silent: its path (as the shell's
+    ``<(command)`` gives one) and the writer's descriptor, to close."""
+    import os
+
+    read_end, write_end = os.pipe()
+    os.write(write_end, written)
+    return f"/proc/self/fd/{read_end}", write_end
+
+
+def _whole_findings_in(written: bytes) -> list[dict[str, Any]]:
+    """The findings of SAMPLE written whole in ``written``: every line, or the array's elements
+    that end before the cut."""
+    if written.startswith(b"["):
+        return max(
+            (SAMPLE[:k] for k in range(1, len(SAMPLE) + 1)
+             if written.startswith(json.dumps(SAMPLE[:k], indent=1).encode()[:-2])),
+            key=len, default=[],
+        )  # fmt: skip
+    return [f for f, line in zip(SAMPLE, LINES, strict=True) if line + b"\n" in written]
+
+
+@pytest.mark.parametrize("written", [b"", b"".join(line + b"\n" for line in LINES[:10]), ARRAY[: len(ARRAY) // 2]])
+def test_the_deadline_ends_a_silent_pipe_keeping_what_came(written: bytes) -> None:
+    """A writer that is there but silent is waited for, as cat would; --deadline ends the wait,
+    the findings that came before it are read (whole lines, or the complete findings of a cut
+    array) and the input is named as a problem."""
+    import os
+
+    path, writer = _pipe_with(written)
+    try:
+        run = metahub.load(path, deadline=1)
+    finally:
+        os.close(writer)
+    assert [f.Id for f in run.findings] == [f["Id"] for f in _whole_findings_in(written)]
+    assert any("the run's deadline (--deadline) passed" in str(p) for p in run.report.unreadable)
+
+
+def test_a_silent_writer_is_said_while_waited_for(monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
+    import os
+
+    from metahub import ingest
+
+    monkeypatch.setattr(ingest, "SILENCE_NOTE", 0.2)
+    path, writer = _pipe_with(b"")
+    try:
+        metahub.load(path, deadline=1)
+    finally:
+        os.close(writer)
+    assert [r.getMessage() for r in caplog.records if "still waiting" in r.getMessage()] == [
+        f"{path}: nothing came for 0.2 s; still waiting (--deadline bounds the wait)"
+    ]
+
+
+def test_a_file_growing_while_read_is_read_as_it_was(tmp_path: Path) -> None:
+    """A writer appending for ever (a scanner still working) does not hold the read: the file is
+    read up to the size it had when opened."""
+    import threading
+
+    path = tmp_path / "growing.jsonl"
+    path.write_bytes(b"\n".join(LINES) + b"\n")
+    stop = threading.Event()
+
+    def append() -> None:
+        with path.open("ab") as out:
+            while not stop.is_set():
+                out.write(LINES[0] + b"\n")
+                out.flush()
+
+    writer = threading.Thread(target=append)
+    writer.start()
+    try:
+        run = metahub.load(str(path))
+        assert writer.is_alive()  # the read ended while the file still grew
+    finally:
+        stop.set()
+        writer.join()
+    assert {f.Id for f in run.findings} == {f["Id"] for f in SAMPLE}
+
+
+def test_the_cli_deadline_ends_a_silent_standard_input(tmp_path: Path) -> None:
+    """`slow-scanner | metahub --input-asff - --deadline 2`: the lines that came are written, the
+    status is 2 (an input not wholly read), and the run does not wait for the writer."""
+    import subprocess
+    import sys
+
+    with subprocess.Popen(
+        [sys.executable, "-m", "metahub", "--no-banners", "--input-asff", "-", "--deadline", "2",
+         "--output-modes", "json-short", "--output-dir", str(tmp_path)],
+        stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    ) as run:  # fmt: skip
+        assert run.stdin is not None and run.stderr is not None
+        run.stdin.write(LINES[0].decode() + "\n")
+        run.stdin.flush()
+        status = run.wait(timeout=120)  # the pipe is still open: only the deadline ends the read
+        err = run.stderr.read()
+        run.stdin.close()
+    assert status == 2, err
+    assert "<stdin>: the run's deadline (--deadline) passed" in err
+    (short,) = tmp_path.glob("metahub-short-*.json")
+    assert SAMPLE[0]["Title"] in short.read_text()
+
+
 def test_every_output_stores_control_characters(tmp_path: Path, capsys: Any) -> None:
     """A NUL and a BEL in a resource ARN and a title: JSON and SQLite keep them (JSON escaped),
     CSV and XLSX write U+FFFD (a workbook's XML cannot hold them; spreadsheet programs stop at a

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         list_checks.show(as_json=args.json)
         return EXIT_OK
     plan = prepare(args)
-    found = load(*plan.sources, only_failed=args.only_failed, only_active=args.only_active)
+    found = load(*plan.sources, only_failed=args.only_failed, only_active=args.only_active, deadline=args.deadline)
     if plan.filters:
         found = found.apply(plan.filters, before_enrichment=True)
     reached = enrich_or_score(found, args, plan)

@@ -166,8 +166,8 @@ CONTEXT = Group(
             "--deadline",
             type=bounded(float, 1, 7 * 86400),
             metavar="SECONDS",
-            help="stop calling AWS for context this long after the run starts; what was not fetched is "
-            "unknown, saying so",
+            help="stop reading inputs and calling AWS this long after the run starts; what was read is "
+            "kept, what was not fetched is unknown, saying so",
         ),
         flag(
             "--read-timeout",
