@@ -127,3 +127,38 @@ def test_a_signal_while_writing_leaves_only_complete_files(
     assert len(left) == 1 and left[0].startswith("metahub-short-") and (out / left[0]).stat().st_size > 0
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # main put back what it found
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_ctrl_c_while_the_command_line_loads_is_one_line_and_130() -> None:
+    """Ctrl-C in the half second the modules take to load (boto3, pydantic): Python raises
+    KeyboardInterrupt inside whichever import runs; here the import of boto3 raises it, as the
+    signal would, and the command line still ends with one line and 130, no traceback."""
+    import subprocess
+    import sys
+
+    interrupt_on_boto3 = (
+        "import sys\n"
+        "class Interrupt:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'boto3':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "import runpy\n"
+        "runpy.run_module('metahub', run_name='__main__')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", interrupt_on_boto3, "--help"], capture_output=True, text=True)
+    assert (done.returncode, done.stderr) == (130, "\nmetahub: interrupted\n")
+
+
+def test_importing_the_package_loads_nothing_heavy() -> None:
+    """``import metahub`` (and so ``import metahub.cli``'s first step) imports neither pandas nor
+    boto3; the public names load on first use and keep their types."""
+    import subprocess
+    import sys
+
+    probe = "import sys, metahub; print(sorted({'pandas', 'boto3'} & set(sys.modules))); print(metahub.load.__module__)"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split("\n")[:2] == ["[]", "metahub.run"]
+    import metahub
+
+    assert set(metahub.__all__) == {*metahub._HOMES, "__version__"}  # every public name has a home
