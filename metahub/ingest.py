@@ -681,25 +681,21 @@ def _json_lines(stream: BinaryIO, name: str, start: int) -> Iterator[tuple[str, 
         if line.lstrip().startswith((b"#", b"//")):
             yield Repair(name, f"line {number}", "a comment line, which JSON does not allow: skipped")
             continue
-        if _continues(line):  # a pretty-printed document after the lines (two exports appended)
-            document = _read_capped(stream, line)
-            if document is None:
-                yield _too_large(name)
-            else:
-                yield from _sequence(document.decode("utf-8", errors="replace"), name, first_line=number)
-            return
-        yield from _whole_document(line, name, f"line {number} ")
-
-
-def _continues(line: bytes) -> bool:
-    """A line that opens an array or object and ends before closing it: a document over lines."""
-    if line.lstrip()[:1] not in (b"[", b"{"):
-        return False
-    try:
-        _parse(line.removeprefix(b"\xef\xbb\xbf"))
-    except ValueError as exc:
-        return str(exc).startswith("EOF while parsing")
-    return False
+        try:  # parsed once here: the usual line costs one parse
+            value = _parse(line.removeprefix(b"\xef\xbb\xbf"))
+        except ValueError as exc:
+            if line.lstrip()[:1] in (b"[", b"{") and str(exc).startswith("EOF while parsing"):
+                # a line that opens a document and does not close it: a pretty-printed document
+                # after the lines (two exports appended)
+                document = _read_capped(stream, line)
+                if document is None:
+                    yield _too_large(name)
+                else:
+                    yield from _sequence(document.decode("utf-8", errors="replace"), name, first_line=number)
+                return
+            yield from _whole_document(line, name, f"line {number} ")  # its damage, named and mended
+            continue
+        yield from _expand(value, name, f"line {number} ")
 
 
 def _column_only(message: str) -> str:

@@ -402,9 +402,9 @@ class Run:
         report_title: str | None,
         report_customer: str | None,
     ) -> None:
-        views: dict[str, Callable[[], Any]] = {
-            "json-short": self.short,
-            "json-full": self.full,
+        views: dict[str, Callable[[], Any]] = {  # the resources' entries made while written
+            "json-short": lambda: json_outputs.Streamed(json_outputs.short_entries(self.by_impact())),
+            "json-full": lambda: json_outputs.Streamed(json_outputs.full_entries(self.by_impact())),
             "json-inventory": self.inventory,
             "json-statistics": self.statistics,
             "json-combinations": lambda: self.combinations,

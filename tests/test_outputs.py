@@ -232,3 +232,28 @@ def test_a_label_names_every_file_and_cannot_leave_the_folder(tmp_path: Path) ->
     assert path.name.startswith("metahub-short-acme-")
     empty = metahub_cli("--input-asff", str(source), "--output-label", "///", cwd=tmp_path)
     assert empty.returncode == 2 and "leaves nothing usable in a file name" in empty.stderr
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"arn:aws:s3:::a": {"findings": ["line\nbreak", "tab\there"], "Region": None, "n": [1, 2.5, {}]}, "b": {}},
+        {},
+        [],
+        [[1, [2, []]], {"k": "\u0000\u2028é"}],
+        "a scalar",
+        {"nested": {"deeper": {"deepest": [{"x": True}]}}},
+    ],
+)
+def test_json_outputs_are_written_entry_by_entry_as_the_whole_would_be(data: Any) -> None:
+    """json-short and json-full are written one resource at a time; the bytes are those of the
+    whole document encoded at once (two-space indent, UTF-8, strings escaped)."""
+    from pydantic_core import to_json
+
+    from metahub.json_outputs import Streamed, pretty_json
+
+    whole = to_json(data, indent=2) + b"\n"
+    assert b"".join(pretty_json(data)) == whole
+    if isinstance(data, dict):
+        assert b"".join(pretty_json(Streamed(iter(data.items())))) == whole
+    assert json.loads(whole) == data
