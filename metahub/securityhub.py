@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import json
+import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 from functools import cache
@@ -31,12 +32,19 @@ from botocore.model import ServiceModel
 from botocore.session import get_session
 from botocore.validate import validate_parameters
 
-from metahub.aws import Aws, describe_error
+from metahub.aws import Aws, RateLimiter, describe_error, paced_call
 from metahub.ingest import Problem
 from metahub.progress import Bar, bar
+from metahub.version import __version__
 
 DEFAULT_FILTERS = ("RecordState=ACTIVE", "WorkflowStatus=NEW")
 PAGE_SIZE = 100  # GetFindings' maximum
+READ_RATE = 3.0
+"""GetFindings per second: "GetFindings - RateLimit of 3 requests per second. BurstLimit of 6
+requests per second." (Security Hub API reference, throttling limits). Paging faster only earns
+throttling errors and their back-off."""
+CHECKPOINT_FORMAT = 1
+log = logging.getLogger("metahub.securityhub")
 _KINDS = {
     "StringFilterList": "string",
     "NumberFilterList": "number",
@@ -234,9 +242,14 @@ def clients(aws: Aws, account: str | None = None) -> Callable[[str], Any]:
 
 
 class SecurityHubSource:
-    """Findings from one Security Hub (account, region), read page by page as ingest asks.
+    """Findings from one Security Hub (account, region), read page by page as ingest asks, at
+    :data:`READ_RATE` pages a second.
 
     An AWS error ends the reading with a :class:`Problem`; the findings already read are kept.
+    With a ``checkpoint`` file, every page read is appended to it as it comes (JSON lines), so a
+    run that dies after 40 minutes of paging starts again where it was: the pages in the file are
+    read from it, and paging goes on from the last page's NextToken. The file is removed once the
+    last page is read.
     """
 
     def __init__(
@@ -247,34 +260,121 @@ class SecurityHubSource:
         *,
         account: str | None = None,
         progress: bool = True,
+        checkpoint: Path | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.aws, self.region, self.filters = aws, region, filters
         self.account = account
         self.progress = progress
+        self.checkpoint = checkpoint
+        self.limiter = limiter or RateLimiter(READ_RATE)
         self.name = f"securityhub:{account or 'caller'}:{region}"
         self.pages = 0
 
     def records(self) -> Iterator[tuple[str, Any] | Problem]:
         # GetFindings says how many findings match only by returning them all: a count, no total.
+        log.info(
+            "%s: GetFindings allows %g pages of %d findings a second: %s findings a minute at most",
+            self.name, READ_RATE, PAGE_SIZE, f"{READ_RATE * PAGE_SIZE * 60:,.0f}",
+        )  # fmt: skip
         with bar(f"reading {self.name}", "finding", quiet=not self.progress) as findings:
             yield from self._pages(findings)
 
+    def _header(self) -> dict[str, Any]:
+        return {
+            "metahub_checkpoint": CHECKPOINT_FORMAT,
+            "metahub": __version__,
+            "source": self.name,
+            "filters": self.filters,
+            "page_size": PAGE_SIZE,
+        }
+
+    def _resumed(self) -> tuple[list[dict[str, Any]], str | None] | Problem:
+        """The pages a checkpoint holds and the NextToken to go on from ([] and None: start)."""
+        assert self.checkpoint is not None
+        try:
+            lines = self.checkpoint.read_bytes().splitlines()
+        except FileNotFoundError:
+            return [], None
+        except OSError as exc:
+            return Problem(self.name, "", f"checkpoint {self.checkpoint}: {exc.strerror or exc}")
+        pages: list[dict[str, Any]] = []
+        for number, line in enumerate(lines, 1):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                if number == len(lines):  # the page being written when the run died: read again
+                    break
+                return Problem(self.name, "", f"checkpoint {self.checkpoint}: line {number} is not JSON")
+            if number == 1 and record != self._header():
+                return Problem(
+                    self.name, "",
+                    f"checkpoint {self.checkpoint} was made for another Security Hub, other filters or "
+                    "another metahub version: remove it to read from the first page",
+                )  # fmt: skip
+            if number > 1:
+                pages.append(record)
+        if not pages:
+            return [], None
+        return pages, pages[-1].get("NextToken")
+
     def _pages(self, progress: Bar) -> Iterator[tuple[str, Any] | Problem]:
+        params: dict[str, Any] = {"Filters": self.filters, "MaxResults": PAGE_SIZE}
+        saved: Any = None
+        read = 0
+        if self.checkpoint is not None:
+            resumed = self._resumed()
+            if isinstance(resumed, Problem):
+                yield resumed
+                return
+            pages, token = resumed
+            for page in pages:
+                yield from self._findings(page)
+                read += len(page.get("Findings", []))
+            progress.update(read)
+            if pages:
+                log.warning("%s: %d page(s) read from %s; paging goes on from there", self.name, len(pages), self.checkpoint)
+                if token is None:
+                    self.checkpoint.unlink()
+                    return
+                params["NextToken"] = token
+            saved = self.checkpoint.open("ab")
+            if not pages:
+                saved.write(json.dumps(self._header()).encode() + b"\n")
+        resumed_at = self.pages
         try:
             client = clients(self.aws, self.account)(self.region)
-            params: dict[str, Any] = {"Filters": self.filters, "MaxResults": PAGE_SIZE}
-            read = 0
             while True:
-                page = client.get_findings(**params)
-                self.pages += 1
-                for index, finding in enumerate(page.get("Findings", [])):
-                    yield f"page {self.pages}, finding {index + 1}", finding
-                    read += 1
+                page = paced_call(lambda: client.get_findings(**params), self.limiter)
+                if saved is not None:
+                    found = page.get("Findings", [])
+                    saved.write(json.dumps({"Findings": found, "NextToken": page.get("NextToken")}, default=str).encode() + b"\n")
+                    saved.flush()
+                yield from self._findings(page)
+                read += len(page.get("Findings", []))
                 progress.update(read)
                 token = page.get("NextToken")
                 if not token:
+                    if saved is not None:
+                        saved.close()
+                        saved = None
+                        assert self.checkpoint is not None
+                        self.checkpoint.unlink()
                     return
                 params["NextToken"] = token
         except Exception as exc:  # AWS trouble: report it, keep what was read
             where = f"page {self.pages + 1}" if self.pages else ""
-            yield Problem(self.name, where, describe_error(exc, "securityhub:GetFindings"))
+            reason = describe_error(exc, "securityhub:GetFindings")
+            if saved is not None and "NextToken" in params:
+                reason += f"; the pages read are in {self.checkpoint}: run again to go on from there"
+                if resumed_at == self.pages:  # the checkpoint's NextToken itself may be what failed
+                    reason += " (if it fails again, remove it to read from the first page)"
+            yield Problem(self.name, where, reason)
+        finally:
+            if saved is not None:
+                saved.close()
+
+    def _findings(self, page: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+        self.pages += 1
+        for index, finding in enumerate(page.get("Findings", [])):
+            yield f"page {self.pages}, finding {index + 1}", finding

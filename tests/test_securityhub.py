@@ -201,6 +201,110 @@ def test_an_error_mid_way_keeps_what_was_read_and_says_where(offline_aws: Aws) -
     )
 
 
+def _paging(
+    stub: Stubber, found: list[dict[str, Any]], filters: dict[str, Any], start: int = 0, stop: int | None = None
+) -> None:
+    """GetFindings answering ``found`` 100 at a time, pages ``start`` to ``stop`` (excluded)."""
+    pages = [found[i : i + 100] for i in range(0, len(found), 100)]
+    for number in range(start, len(pages) if stop is None else stop):
+        expected: dict[str, Any] = {"Filters": filters, "MaxResults": 100}
+        if number:
+            expected["NextToken"] = f"page-{number + 1}"
+        answer: dict[str, Any] = {"Findings": pages[number]}
+        if number + 1 < len(pages):
+            answer["NextToken"] = f"page-{number + 2}"
+        stub.add_response("get_findings", answer, expected)
+
+
+def test_pages_are_read_at_security_hubs_documented_rate(offline_aws: Aws) -> None:
+    """"GetFindings - RateLimit of 3 requests per second" (Security Hub API reference): the pages
+    are spaced a third of a second apart, not sent as fast as the answers come."""
+    from metahub.aws import RateLimiter
+
+    now = [0.0]
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(round(seconds, 3))
+        now[0] += seconds
+
+    limiter = RateLimiter(3.0, clock=lambda: now[0], sleep=sleep)
+    client = offline_aws.client("securityhub", ACCOUNT, "eu-west-1")
+    with Stubber(client) as stub:
+        _paging(stub, _asff(450), {})
+        run = metahub.load(SecurityHubSource(offline_aws, "eu-west-1", {}, limiter=limiter))
+        stub.assert_no_pending_responses()
+    assert len(run.findings) == 450
+    assert (limiter.acquired, waits) == (5, [0.333] * 4)
+
+
+def test_a_checkpoint_goes_on_where_a_failed_read_stopped(offline_aws: Aws, tmp_path: Path) -> None:
+    """Page 3 fails: pages 1-2 stay in the checkpoint. The next run reads them from the file and
+    asks Security Hub from page 3 on (its first request carries page 2's NextToken); once the last
+    page is read the file is removed."""
+    checkpoint = tmp_path / "pages.jsonl"
+    filters = parse_filters(["SeverityLabel=HIGH"])
+    found = _asff(450)
+    client = offline_aws.client("securityhub", ACCOUNT, "eu-west-1")
+    with Stubber(client) as stub:
+        _paging(stub, found, filters, stop=2)
+        stub.add_client_error("get_findings", "InternalServerException", "try later", 500)
+        first = metahub.load(SecurityHubSource(offline_aws, "eu-west-1", filters, checkpoint=checkpoint, limiter=_free()))
+    assert len(first.findings) == 200
+    [problem] = first.report.unreadable
+    assert f"the pages read are in {checkpoint}: run again to go on from there" in str(problem)
+    assert len(checkpoint.read_text().splitlines()) == 3  # the header and two pages
+    with Stubber(client) as stub:
+        _paging(stub, found, filters, start=2)
+        source = SecurityHubSource(offline_aws, "eu-west-1", filters, checkpoint=checkpoint, limiter=_free())
+        second = metahub.load(source)
+        stub.assert_no_pending_responses()
+    assert {f.Id for f in second.findings} == {f["Id"] for f in found} and not second.report.problems
+    assert source.pages == 5 and not checkpoint.exists()
+
+
+def test_a_checkpoint_cut_mid_page_reads_that_page_again(offline_aws: Aws, tmp_path: Path) -> None:
+    checkpoint = tmp_path / "pages.jsonl"
+    found = _asff(250)
+    client = offline_aws.client("securityhub", ACCOUNT, "eu-west-1")
+    with Stubber(client) as stub:
+        _paging(stub, found, {})
+        source = SecurityHubSource(offline_aws, "eu-west-1", {}, checkpoint=checkpoint, limiter=_free())
+        records = source.records()
+        for _ in range(201):  # two pages read, then the run dies in the third
+            next(records)
+        records.close()
+    lines = checkpoint.read_bytes().splitlines(keepends=True)
+    assert len(lines) == 4  # the third page was saved before its findings were handed on
+    checkpoint.write_bytes(b"".join(lines[:3]) + lines[3][: len(lines[3]) // 2])  # cut while written
+    with Stubber(client) as stub:
+        _paging(stub, found, {}, start=2)
+        run = metahub.load(SecurityHubSource(offline_aws, "eu-west-1", {}, checkpoint=checkpoint, limiter=_free()))
+        stub.assert_no_pending_responses()
+    assert len(run.findings) == 250 and not checkpoint.exists()
+
+
+def test_a_checkpoint_for_other_filters_is_not_used(offline_aws: Aws, tmp_path: Path) -> None:
+    checkpoint = tmp_path / "pages.jsonl"
+    client = offline_aws.client("securityhub", ACCOUNT, "eu-west-1")
+    with Stubber(client) as stub:
+        _paging(stub, _asff(150), {}, stop=1)
+        stub.add_client_error("get_findings", "AccessDeniedException", "no", 403)
+        metahub.load(SecurityHubSource(offline_aws, "eu-west-1", {}, checkpoint=checkpoint, limiter=_free()))
+    high = parse_filters(["SeverityLabel=HIGH"])
+    with Stubber(client) as stub:  # no call expected
+        run = metahub.load(SecurityHubSource(offline_aws, "eu-west-1", high, checkpoint=checkpoint, limiter=_free()))
+    [problem] = run.report.unreadable
+    assert "was made for another Security Hub, other filters or another metahub version" in str(problem)
+    assert not run.findings and checkpoint.exists()
+
+
+def _free() -> Any:
+    from metahub.aws import RateLimiter
+
+    return RateLimiter(1e9)
+
+
 def test_command_line_reads_security_hub_with_files(
     lab_endpoint: str, in_hub: list[dict[str, Any]], asff_findings: list[dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -276,10 +380,11 @@ def test_security_hub_filters_alone_read_from_security_hub(
         ["--input-asff", "x.json", "--sh-filters", "SeverityLabel=HIGH"],
         ["--inputs", "file-asff", "--input-asff", "x.json", "--sh-template", "t.yml"],
         ["--demo", "--sh-filters", "SeverityLabel=HIGH"],
+        ["--input-asff", "x.json", "--sh-checkpoint", "pages.jsonl"],
     ],
 )
 def test_security_hub_filters_next_to_files_only_are_refused(args: list[str], tmp_path: Path) -> None:
     result = metahub_cli(*args, cwd=tmp_path)
     assert result.returncode == 2
-    assert "select findings in Security Hub, but the input is files only" in result.stderr
+    assert "are for reading Security Hub, but the input is files only" in result.stderr
     assert "Traceback" not in result.stderr and not list(tmp_path.iterdir())  # refused before any work

@@ -153,18 +153,22 @@ def prepare(args: argparse.Namespace) -> Plan:
 
 def resolve_inputs(args: argparse.Namespace) -> None:
     """MetaHub's habit: without files, findings come from Security Hub (its default filters, or the
-    Security Hub filters given). Next to an input of files only, Security Hub filters would be
-    silently ignored, so they are refused instead."""
+    Security Hub filters given). Next to an input of files only, Security Hub's reading flags would
+    be silently ignored, so they are refused instead."""
     selecting = [
         name
-        for name, value in (("--sh-filters", args.sh_filters), ("--sh-template", args.sh_template))
+        for name, value in (
+            ("--sh-filters", args.sh_filters),
+            ("--sh-template", args.sh_template),
+            ("--sh-checkpoint", args.sh_checkpoint),
+        )
         if value
     ]
     if args.inputs is None:
         args.inputs = ["file-asff"] if args.input_asff or args.demo else ["securityhub"]
     if selecting and "securityhub" not in args.inputs:
         raise UsageError(
-            f"{' and '.join(selecting)} select findings in Security Hub, but the input is files only: "
+            f"{' and '.join(selecting)} are for reading Security Hub, but the input is files only: "
             "add --inputs file-asff securityhub to read both",
             show_usage=True,
         )

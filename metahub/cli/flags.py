@@ -64,6 +64,13 @@ SECURITY_HUB = Group(
         ),
         flag("--sh-region", metavar="REGION", help="Security Hub region (default: the profile's)"),
         flag("--sh-account", metavar="ACCOUNT", help="Security Hub account (default: the caller's)"),
+        flag(
+            "--sh-checkpoint",
+            type=Path,
+            metavar="FILE",
+            help="keep the pages read in FILE as they come, so that a run that stops goes on where it "
+            "was; removed once every page is read",
+        ),
         flag("--sh-assume-role", metavar="ROLE_NAME", help="role to assume in --sh-account"),
         flag(
             "--sh-external-id",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from metahub.actions import apply, parse_update, plan_actions
@@ -36,6 +37,7 @@ class Hub:
         self.aws = _clients(args)
         self.account = args.sh_account
         self.region = args.sh_region
+        self.checkpoint: Path | None = args.sh_checkpoint
         self.update = parse_update(args.update_findings) if args.update_findings else None
         self.enrich = bool(args.enrich_findings)
         self.filters: dict[str, list[dict[str, Any]]] = {}
@@ -55,7 +57,9 @@ class Hub:
 
     def source(self, progress: bool) -> SecurityHubSource:
         assert self.region is not None
-        return SecurityHubSource(self.aws, self.region, self.filters, account=self.account, progress=progress)
+        return SecurityHubSource(
+            self.aws, self.region, self.filters, account=self.account, progress=progress, checkpoint=self.checkpoint
+        )
 
 
 def _clients(args: argparse.Namespace) -> Aws:
