@@ -257,3 +257,20 @@ def test_json_outputs_are_written_entry_by_entry_as_the_whole_would_be(data: Any
     if isinstance(data, dict):
         assert b"".join(pretty_json(Streamed(iter(data.items())))) == whole
     assert json.loads(whole) == data
+
+
+def test_a_report_too_large_to_open_comfortably_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    """The report is still written (one file, as asked), and a warning gives its size and the ways
+    to a smaller one; a report of ordinary size says nothing."""
+    from metahub import html_report
+
+    run = metahub.Run.from_findings([make_finding()])
+    run.to_html(tmp_path / "small.html")
+    assert not [r for r in caplog.records if "the report is" in r.getMessage()]
+    monkeypatch.setattr(html_report, "COMFORTABLE_MB", 0.01)
+    path = run.to_html(tmp_path / "large.html")
+    [said] = [r.getMessage() for r in caplog.records if "the report is" in r.getMessage()]
+    assert said.startswith(f"{path}: the report is 0 MB (1 resource(s)); a browser opens more than 0.01 MB")
+    assert "--mh-filters-impact" in said and "sqlite" in said
