@@ -270,5 +270,5 @@ def _finding_record(arn: str, f: Finding) -> tuple[Any, ...]:
         f.Region,
         f.CreatedAt.isoformat() if f.CreatedAt else None,
         f.UpdatedAt.isoformat() if f.UpdatedAt else None,
-        _as_json(f.to_asff()),
+        f.to_asff_json(),
     )
