@@ -338,9 +338,13 @@ class SecurityHubSource:
                     self.checkpoint.unlink()
                     return
                 params["NextToken"] = token
-            saved = self.checkpoint.open("ab")
-            if not pages:
-                saved.write(json.dumps(self._header()).encode() + b"\n")
+            try:
+                saved = self.checkpoint.open("ab")
+                if not pages:
+                    saved.write(json.dumps(self._header()).encode() + b"\n")
+            except OSError as exc:  # before any call: a checkpoint that cannot be kept is not silently skipped
+                yield Problem(self.name, "", f"checkpoint {self.checkpoint}: {exc.strerror or exc}")
+                return
         resumed_at = self.pages
         try:
             client = clients(self.aws, self.account)(self.region)

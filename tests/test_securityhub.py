@@ -299,6 +299,15 @@ def test_a_checkpoint_for_other_filters_is_not_used(offline_aws: Aws, tmp_path: 
     assert not run.findings and checkpoint.exists()
 
 
+def test_a_checkpoint_that_cannot_be_written_stops_before_any_call(offline_aws: Aws, tmp_path: Path) -> None:
+    client = offline_aws.client("securityhub", ACCOUNT, "eu-west-1")
+    checkpoint = tmp_path / "missing" / "pages.jsonl"
+    with Stubber(client):  # no call expected
+        run = metahub.load(SecurityHubSource(offline_aws, "eu-west-1", {}, checkpoint=checkpoint, limiter=_free()))
+    [problem] = run.report.unreadable
+    assert str(problem) == f"securityhub:caller:eu-west-1: checkpoint {checkpoint}: No such file or directory"
+
+
 def _free() -> Any:
     from metahub.aws import RateLimiter
 
