@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from botocore.exceptions import ParamValidationError
 from botocore.model import ServiceModel
@@ -289,96 +289,103 @@ class SecurityHubSource:
             "page_size": PAGE_SIZE,
         }
 
-    def _resumed(self) -> tuple[list[dict[str, Any]], str | None] | Problem:
-        """The pages a checkpoint holds and the NextToken to go on from ([] and None: start)."""
-        assert self.checkpoint is not None
-        try:
-            lines = self.checkpoint.read_bytes().splitlines()
-        except FileNotFoundError:
-            return [], None
-        except OSError as exc:
-            return Problem(self.name, "", f"checkpoint {self.checkpoint}: {exc.strerror or exc}")
-        pages: list[dict[str, Any]] = []
-        for number, line in enumerate(lines, 1):
-            try:
-                record = json.loads(line)
-            except ValueError:
-                if number == len(lines):  # the page being written when the run died: read again
-                    break
-                return Problem(self.name, "", f"checkpoint {self.checkpoint}: line {number} is not JSON")
-            if number == 1 and record != self._header():
-                return Problem(
-                    self.name, "",
-                    f"checkpoint {self.checkpoint} was made for another Security Hub, other filters or "
-                    "another metahub version: remove it to read from the first page",
-                )  # fmt: skip
-            if number > 1:
-                pages.append(record)
-        if not pages:
-            return [], None
-        return pages, pages[-1].get("NextToken")
-
     def _pages(self, progress: Bar) -> Iterator[tuple[str, Any] | Problem]:
-        params: dict[str, Any] = {"Filters": self.filters, "MaxResults": PAGE_SIZE}
-        saved: Any = None
-        read = 0
+        """The checkpoint's pages first, if any, then Security Hub's from the next one on."""
+        keep, kept = None, []
         if self.checkpoint is not None:
-            resumed = self._resumed()
-            if isinstance(resumed, Problem):
-                yield resumed
-                return
-            pages, token = resumed
-            for page in pages:
-                yield from self._findings(page)
-                read += len(page.get("Findings", []))
-            progress.update(read)
-            if pages:
-                log.warning("%s: %d page(s) read from %s; paging goes on from there", self.name, len(pages), self.checkpoint)
-                if token is None:
-                    self.checkpoint.unlink()
-                    return
-                params["NextToken"] = token
+            keep = _Checkpoint(self.checkpoint, self._header())
             try:
-                saved = self.checkpoint.open("ab")
-                if not pages:
-                    saved.write(json.dumps(self._header()).encode() + b"\n")
-            except OSError as exc:  # before any call: a checkpoint that cannot be kept is not silently skipped
-                yield Problem(self.name, "", f"checkpoint {self.checkpoint}: {exc.strerror or exc}")
+                kept = keep.open()
+            except (OSError, ValueError) as exc:  # before any call: a checkpoint is never skipped silently
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                yield Problem(self.name, "", f"checkpoint {self.checkpoint}: {reason}")
                 return
-        resumed_at = self.pages
+            if kept:
+                log.warning("%s: %d page(s) read from %s; paging goes on from there", self.name, len(kept), self.checkpoint)
+        params: dict[str, Any] = {"Filters": self.filters, "MaxResults": PAGE_SIZE}
+        pages, read = iter(kept), 0
         try:
             client = clients(self.aws, self.account)(self.region)
             while True:
-                page = paced_call(lambda: client.get_findings(**params), self.limiter)
-                if saved is not None:
-                    found = page.get("Findings", [])
-                    saved.write(json.dumps({"Findings": found, "NextToken": page.get("NextToken")}, default=str).encode() + b"\n")
-                    saved.flush()
+                page = next(pages, None)
+                if page is None:
+                    page = paced_call(lambda: client.get_findings(**params), self.limiter)
+                    if keep is not None:
+                        keep.save({"Findings": page.get("Findings", []), "NextToken": page.get("NextToken")})
                 yield from self._findings(page)
                 read += len(page.get("Findings", []))
                 progress.update(read)
-                token = page.get("NextToken")
-                if not token:
-                    if saved is not None:
-                        saved.close()
-                        saved = None
-                        assert self.checkpoint is not None
-                        self.checkpoint.unlink()
+                if not (token := page.get("NextToken")):
+                    if keep is not None:
+                        keep.remove()
                     return
                 params["NextToken"] = token
         except Exception as exc:  # AWS trouble: report it, keep what was read
             where = f"page {self.pages + 1}" if self.pages else ""
             reason = describe_error(exc, "securityhub:GetFindings")
-            if saved is not None and "NextToken" in params:
+            if keep is not None and self.pages:
                 reason += f"; the pages read are in {self.checkpoint}: run again to go on from there"
-                if resumed_at == self.pages:  # the checkpoint's NextToken itself may be what failed
+                if self.pages == len(kept):  # the checkpoint's NextToken itself may be what failed
                     reason += " (if it fails again, remove it to read from the first page)"
             yield Problem(self.name, where, reason)
         finally:
-            if saved is not None:
-                saved.close()
+            if keep is not None:
+                keep.close()
 
     def _findings(self, page: dict[str, Any]) -> Iterator[tuple[str, Any]]:
         self.pages += 1
         for index, finding in enumerate(page.get("Findings", [])):
             yield f"page {self.pages}, finding {index + 1}", finding
+
+
+class _Checkpoint:
+    """The pages of one reading, kept in a file as they come: JSON lines, a header naming the hub,
+    the filters, the page size and metahub's version, then one line per page with its NextToken."""
+
+    def __init__(self, path: Path, header: dict[str, Any]) -> None:
+        self.path, self.header = path, header
+        self.file: BinaryIO | None = None
+
+    def open(self) -> list[dict[str, Any]]:
+        """The pages kept (none in a new file); the file is then open for the next ones. A line cut
+        while written (the run stopped there) is dropped: that page is asked for again. ValueError
+        says why the file cannot be used; OSError, that it cannot be read or written."""
+        try:
+            lines = self.path.read_bytes().splitlines(keepends=True)
+        except FileNotFoundError:
+            lines = []
+        if lines and not lines[-1].endswith(b"\n"):
+            lines.pop()
+        pages = []
+        for number, line in enumerate(lines, 1):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                raise ValueError(f"line {number} is not JSON") from None
+            if number == 1 and record != self.header:
+                raise ValueError(
+                    "it was made for another Security Hub, other filters or another metahub version: "
+                    "remove it to read from the first page"
+                )
+            if number > 1:
+                pages.append(record)
+        self.file = self.path.open("ab")
+        self.file.truncate(sum(map(len, lines)))
+        if not lines:
+            self.save(self.header)
+        return pages
+
+    def save(self, record: dict[str, Any]) -> None:
+        assert self.file is not None
+        self.file.write(json.dumps(record, default=str).encode() + b"\n")
+        self.file.flush()
+
+    def remove(self) -> None:
+        """Every page was read: the checkpoint has served."""
+        self.close()
+        self.path.unlink()
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None

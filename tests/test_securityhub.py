@@ -284,6 +284,20 @@ def test_a_checkpoint_cut_mid_page_reads_that_page_again(offline_aws: Aws, tmp_p
     assert len(run.findings) == 250 and not checkpoint.exists()
 
 
+def test_a_checkpoint_whose_header_was_cut_starts_again_whole(offline_aws: Aws, tmp_path: Path) -> None:
+    """The run stopped while writing the header: the file is started again, not appended to."""
+    checkpoint = tmp_path / "pages.jsonl"
+    checkpoint.write_bytes(b'{"metahub_checkpoint": 1, "meta')
+    client = offline_aws.client("securityhub", ACCOUNT, "eu-west-1")
+    with Stubber(client) as stub:
+        _paging(stub, _asff(150), {}, stop=1)
+        stub.add_client_error("get_findings", "AccessDeniedException", "no", 403)
+        run = metahub.load(SecurityHubSource(offline_aws, "eu-west-1", {}, checkpoint=checkpoint, limiter=_free()))
+    assert len(run.findings) == 100
+    header, page = (json.loads(line) for line in checkpoint.read_text().splitlines())
+    assert header["metahub_checkpoint"] == 1 and len(page["Findings"]) == 100 and page["NextToken"] == "page-2"
+
+
 def test_a_checkpoint_for_other_filters_is_not_used(offline_aws: Aws, tmp_path: Path) -> None:
     checkpoint = tmp_path / "pages.jsonl"
     client = offline_aws.client("securityhub", ACCOUNT, "eu-west-1")
