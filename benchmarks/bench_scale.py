@@ -4,13 +4,16 @@ beside ``json.loads`` of the same lines into a list, each in its own process, in
     python benchmarks/bench_scale.py                         # 100,000 and 300,000 findings
     python benchmarks/bench_scale.py --sizes 100000 300000 1000000
     python benchmarks/bench_scale.py --modes json-short json-full csv sqlite
+    python benchmarks/bench_scale.py --shards 4               # also: 4 shard runs in turn, then merge
 
 The findings are the lab scan's FAILED findings (the shared fixture when it is beside the
 repository, else the demo's bundled copy), each copy with its own ids and its own account among
 100. The command is ``metahub --input-asff FILE --output-modes MODE`` (no context: no AWS call).
 For each size it prints wall and peak RSS (``ru_maxrss`` of the child) of both, and the ratios.
 Targets (issue 24): wall <= 1.0x and peak RSS <= 1.5 GB at 1M; the outputs stream, each written in
-less than half the ingest time (a load-only child gives the ingest time).
+less than half the ingest time (a load-only child gives the ingest time). With ``--shards N``,
+the same input is also run as N shards one after another (``--shard K/N``, shard files only), then
+``metahub merge`` writes json-short: the largest shard's peak RSS is what one machine needs.
 """
 
 from __future__ import annotations
@@ -79,10 +82,29 @@ def measure(argv: list[str]) -> tuple[float, float, str]:
     return wall, usage.ru_maxrss / 1024, err
 
 
+def shards(metahub: list[str], lines: Path, tmp: Path, count: int, base_wall: float, base_rss: float) -> None:
+    """N shard runs in turn (shard files only), then the merge into json-short."""
+    folder, walls, peaks = tmp / "shards", [], []
+    for k in range(1, count + 1):
+        wall, rss, _ = measure(
+            [*metahub, "--input-asff", str(lines), "--shard", f"{k}/{count}", "--output-modes", "--output-dir", str(folder)]
+        )
+        walls.append(wall)
+        peaks.append(rss)
+    merged = tmp / "merged"
+    wall, rss, _ = measure([*metahub[:3], "merge", str(folder), "--output-modes", "json-short", "--output-dir", str(merged)])
+    print(
+        f"  {count} shards in turn {sum(walls):7.1f} s  peak RSS {max(peaks):7,.0f} MiB  "
+        f"({max(peaks) / base_rss:.2f}x RSS; each shard {min(walls):.1f}-{max(walls):.1f} s)"
+    )
+    print(f"  merge json-short    {wall:7.1f} s  peak RSS {rss:7,.0f} MiB  ({rss / base_rss:.2f}x RSS)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000])
     parser.add_argument("--modes", nargs="+", default=["json-short"])
+    parser.add_argument("--shards", type=int, default=0, help="also run the input as N shards, then merge")
     args = parser.parse_args()
     metahub = [sys.executable, "-m", "metahub", "--no-banners"]
     for size in args.sizes:
@@ -106,6 +128,8 @@ def main() -> int:
                     f"({wall / base_wall:.2f}x time, {rss / base_rss:.2f}x RSS; wrote {written:,.0f} MiB "
                     f"in about {max(0.0, wall - read_wall):.1f} s beyond the read)"
                 )
+            if args.shards:
+                shards(metahub, lines, Path(tmp), args.shards, base_wall, base_rss)
     return 0
 
 

@@ -18,7 +18,8 @@ from metahub.version import __version__
 if TYPE_CHECKING:
     from metahub.ingest import IngestReport, Problem
     from metahub.models import PALETTE, VERDICTS, AffectedResource, Finding, severity_style
-    from metahub.run import ContextUnreachable, ContextWarning, Run, load
+    from metahub.run import ContextUnreachable, ContextWarning, Run, load, merge
+    from metahub.shards import ShardError
 
 _HOMES = {
     "IngestReport": "metahub.ingest",
@@ -32,6 +33,8 @@ _HOMES = {
     "ContextWarning": "metahub.run",
     "Run": "metahub.run",
     "load": "metahub.run",
+    "merge": "metahub.run",
+    "ShardError": "metahub.shards",
 }
 
 __all__ = [
@@ -44,8 +47,10 @@ __all__ = [
     "IngestReport",
     "Problem",
     "Run",
+    "ShardError",
     "__version__",
     "load",
+    "merge",
     "severity_style",
 ]
 

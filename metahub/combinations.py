@@ -77,9 +77,19 @@ def _targets(value: Any) -> list[str]:
     return []
 
 
-def find(resources_: Mapping[str, AffectedResource], rules: Sequence[Rule]) -> list[dict[str, Any]]:
+def failed_ids(resource: AffectedResource) -> list[str]:
+    """The ids of a resource's failed findings, as a combination lists them."""
+    return [f.Id for f in resource.findings if f.outcome == "FAILED"]
+
+
+def find(
+    resources_: Mapping[str, AffectedResource],
+    rules: Sequence[Rule],
+    failed: Mapping[str, list[str]] | None = None,
+) -> list[dict[str, Any]]:
     """Every combination the rules find: one record each, its resources in path order with the
-    evidence at each hop, and the failed findings on any of them."""
+    evidence at each hop, and the failed findings on any of them (their ids: ``failed`` per ARN
+    when the resources carry no findings, as in a merge of shards)."""
     by_id = {arn.rsplit("/", 1)[-1]: arn for arn in resources_}
     found: list[dict[str, Any]] = []
     for rule in rules:
@@ -91,7 +101,7 @@ def find(resources_: Mapping[str, AffectedResource], rules: Sequence[Rule]) -> l
                 continue
             path = [{"arn": arn, "type": resource.type, "evidence": start}]
             if "via" not in rule:
-                found.append(_record(rule, path, resources_))
+                found.append(_record(rule, path, resources_, failed))
                 continue
             for target in _targets((resource.metachecks or {}).get(rule["via"])):
                 target_arn = target if target in resources_ else by_id.get(target, target)
@@ -107,21 +117,23 @@ def find(resources_: Mapping[str, AffectedResource], rules: Sequence[Rule]) -> l
                         hop["evidence"] = reached
                 elif rule.get("then"):
                     continue  # what must hold there cannot be read: no claim
-                found.append(_record(rule, [*path, hop], resources_))
+                found.append(_record(rule, [*path, hop], resources_, failed))
     order = {label: i for i, label in enumerate(SEVERITY_ORDER)}
     found.sort(key=lambda c: (order[c["severity"]], c["rule"], c["path"][0]["arn"]))
     return found
 
 
 def _record(
-    rule: Rule, path: list[dict[str, Any]], resources_: Mapping[str, AffectedResource]
+    rule: Rule,
+    path: list[dict[str, Any]],
+    resources_: Mapping[str, AffectedResource],
+    failed: Mapping[str, list[str]] | None,
 ) -> dict[str, Any]:
     findings = [
-        f.Id
+        finding
         for hop in path
         if (resource := resources_.get(hop["arn"])) is not None
-        for f in resource.findings
-        if f.outcome == "FAILED"
+        for finding in (failed_ids(resource) if failed is None else failed.get(hop["arn"], []))
     ]
     return {
         "rule": rule["id"],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,25 @@ def short_entry(resource: AffectedResource) -> dict[str, Any]:
         **_header(resource),
         **resource.context(),
     }
+
+
+def short_of(full: dict[str, Any]) -> dict[str, Any]:
+    """The ``json-short`` entry of a ``json-full`` one: the same as :func:`short_entry` of its resource."""
+    titles = (f.get("Title") or f.get("GeneratorId") or f["Id"] for f in full["findings"])
+    return {**full, "findings": list(dict.fromkeys(titles))}
+
+
+_AFTER_COMBINATIONS = ("unknown", "evidence")
+"""The context keys :meth:`AffectedResource.context` puts after ``combinations``, last."""
+
+
+def with_combinations(entry: dict[str, Any], combinations: list[dict[str, Any]]) -> dict[str, Any]:
+    """A resource's entry with ``combinations`` (those starting at it) in their place instead of
+    any it had, as :meth:`AffectedResource.context` places them."""
+    before = {k: v for k, v in entry.items() if k != "combinations" and k not in _AFTER_COMBINATIONS}
+    if combinations:
+        before["combinations"] = combinations
+    return before | {k: entry[k] for k in _AFTER_COMBINATIONS if k in entry}
 
 
 def short(resources: Mapping[str, AffectedResource]) -> dict[str, Any]:
@@ -94,28 +112,83 @@ def statistics(findings: Iterable[Finding], resources: Mapping[str, AffectedReso
     Scalar context values (a check that is True/False/None, a tag value) are counted too,
     as ``metachecks.is_public`` or ``metatags.Environment``.
     """
-    findings = list(findings)
-    finding_counts = {name: _count(get(f) for f in findings) for name, get in _FINDING_FIELDS.items()}
-    resource_counts = {
-        name: _count(get(r) for r in resources.values()) for name, get in _RESOURCE_FIELDS.items()
-    }
-    context: dict[str, Counter[str]] = {}
+    return statistics_of([tally(enumerate(findings), resources)])
+
+
+Tally = dict[str, Any]
+"""``{"totals": {"findings": n, "resources": n}, "findings" | "resources": {field: {value: [count,
+first]}}}``: counts with where each value was first seen (a finding's position in the run, a resource's grouping key).
+Tallies of disjoint parts of a run add up to the run's own (:func:`statistics_of`): what a merge of
+shards needs to give one process's statistics byte for byte."""
+
+
+def resource_position(resource: AffectedResource) -> list[str]:
+    """Where a resource stands in any run: the grouping order (:func:`metahub.grouping.group_by_resource`)."""
+    return [resource.account, resource.region or "", resource.type, resource.arn]
+
+
+def tally(findings: Iterable[tuple[int, Finding]], resources: Mapping[str, AffectedResource]) -> Tally:
+    """The counts of ``findings`` (each with its position in the run) and of ``resources``."""
+    counted: Tally = {"findings": {}, "resources": {}}
+    total = 0
+    for position, finding in findings:
+        total += 1
+        for name, get in _FINDING_FIELDS.items():
+            _add(counted["findings"].setdefault(name, {}), get(finding), position)
+    context: dict[str, dict[str, list[Any]]] = {}
     for resource in resources.values():
+        where = resource_position(resource)
+        for field, read in _RESOURCE_FIELDS.items():
+            _add(counted["resources"].setdefault(field, {}), read(resource), where)
         for section, values in resource.context().items():
             if not isinstance(values, dict) or section in ("unknown", "evidence"):
                 continue
             for key, value in values.items():
-                context.setdefault(f"{section}.{key}", Counter())[_statistic_value(value)] += 1
-    resource_counts.update({name: dict(counter.most_common()) for name, counter in sorted(context.items())})
+                _add(context.setdefault(f"{section}.{key}", {}), value, where)
+    counted["resources"].update(context)
+    counted["totals"] = {"findings": total, "resources": len(resources)}
+    return counted
+
+
+def _add(counts: dict[str, list[Any]], value: Any, position: Any) -> None:
+    key = _statistic_value(value)
+    entry = counts.get(key)
+    if entry is None:
+        counts[key] = [1, position]
+    else:
+        entry[0] += 1
+
+
+def statistics_of(tallies: Iterable[Tally]) -> dict[str, Any]:
+    """One statistics document from the tallies of disjoint parts: each field's values most common
+    first, ties in the order they were first seen (as ``Counter.most_common`` orders one run's)."""
+    totals = {"findings": 0, "resources": 0}
+    merged: dict[str, dict[str, dict[str, list[Any]]]] = {"findings": {}, "resources": {}}
+    for part in tallies:
+        for kind in totals:
+            totals[kind] += part["totals"][kind]
+            for name, counts in part[kind].items():
+                into = merged[kind].setdefault(name, {})
+                for value, (count, first) in counts.items():
+                    entry = into.get(value)
+                    if entry is None:
+                        into[value] = [count, first]
+                    else:
+                        entry[0] += count
+                        entry[1] = min(entry[1], first)
+
+    def ordered(counts: dict[str, list[Any]]) -> dict[str, int]:
+        return {value: c for value, (c, _) in sorted(counts.items(), key=lambda kv: (-kv[1][0], kv[1][1]))}
+
+    findings, resources = merged["findings"], merged["resources"]
     return {
-        "totals": {"findings": len(findings), "resources": len(resources)},
-        "findings": finding_counts,
-        "resources": resource_counts,
+        "totals": totals,
+        "findings": {name: ordered(findings.get(name, {})) for name in _FINDING_FIELDS},
+        "resources": {
+            **{name: ordered(resources.get(name, {})) for name in _RESOURCE_FIELDS},
+            **{name: ordered(resources[name]) for name in sorted(resources) if name not in _RESOURCE_FIELDS},
+        },
     }
-
-
-def _count(values: Iterable[Any]) -> dict[str, int]:
-    return dict(Counter(_statistic_value(v) for v in values).most_common())
 
 
 def _statistic_value(value: Any) -> str:
@@ -151,11 +224,11 @@ def pretty_json(data: Any) -> Iterator[bytes]:
     else:
         yield _encode(data) + b"\n"
         return
-    separator, before = b"\n  ", opener
+    separator, empty = b"\n  ", True
     for entry in entries:
-        yield before + separator + entry.replace(b"\n", separator)
-        before = b","
-    yield (opener if before is opener else b"\n") + closer + b"\n"
+        yield (opener if empty else b",") + separator + entry.replace(b"\n", separator)
+        empty = False
+    yield (opener + closer if empty else b"\n" + closer) + b"\n"
 
 
 def _encode(value: Any) -> bytes:

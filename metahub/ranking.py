@@ -17,6 +17,9 @@ Pure: it reads what enrichment and scoring left on the resource.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
 from metahub.models import SEVERITY_ORDER, AffectedResource
 
 _SEVERITY = {label: rank for rank, label in enumerate(SEVERITY_ORDER)}
@@ -27,13 +30,9 @@ def priority(resource: AffectedResource) -> tuple[object, ...]:
     """The sort key of the rule above: lower comes first."""
     counts = resource.failed_severity_counts
     failed = resource.outcome_counts["FAILED"]
-    combination = min(
-        (_SEVERITY.get(c.get("severity", ""), len(_SEVERITY)) for c in resource.combinations or ()),
-        default=len(_SEVERITY) + 1,
-    )
     return (
         0 if failed else 1,
-        combination,
+        _combination_rank(resource.combinations or ()),
         0 if exposed(resource) else 1,
         _SEVERITY.get(resource.worst_failed_severity or "", len(_SEVERITY)),
         1 if resource.context_seen is False else 0,
@@ -42,6 +41,16 @@ def priority(resource: AffectedResource) -> tuple[object, ...]:
         -((resource.impact or {}).get("score") or 0),
         resource.arn,
     )
+
+
+def with_combinations(key: Sequence[Any], combinations: Iterable[Mapping[str, Any]]) -> tuple[Any, ...]:
+    """A resource's key with ``combinations`` starting at it instead of those it was ranked with:
+    the combinations of a merge of shards reach across them (:mod:`metahub.shards`)."""
+    return (key[0], _combination_rank(combinations), *key[2:])
+
+
+def _combination_rank(combinations: Iterable[Mapping[str, Any]]) -> int:
+    return min((_SEVERITY.get(c.get("severity", ""), len(_SEVERITY)) for c in combinations), default=len(_SEVERITY) + 1)
 
 
 def exposed(resource: AffectedResource) -> list[str]:

@@ -19,10 +19,11 @@ from metahub.filters import FilterError, Filters
 from metahub.grouping import group_by_resource
 from metahub.html_report import write_html
 from metahub.impact import impact, load_config
-from metahub.ingest import IngestReport, Source, gc_paused, read_findings
+from metahub.ingest import IngestReport, Source, gc_paused, read_findings, read_part
 from metahub.models import SEVERITY_ORDER, VERDICTS, AffectedResource, Finding
 from metahub.ranking import priority
 from metahub.resources.spec import spec_for
+from metahub.shards import Merged, Shard, shard_files, write_shard
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,6 +40,10 @@ OUTPUT_MODES = (
     "sqlite",
     "html",
 )
+SHARD_MODE = "shard"
+"""The shard file of a run read with ``shard=`` (:mod:`metahub.shards`), written beside its outputs."""
+MERGED_MODES = ("json-short", "json-full", "json-inventory", "json-statistics", "json-combinations")
+"""What :func:`merge` writes from shard files, each byte for byte as one process would."""
 
 
 def _unclaim(path: Path) -> None:
@@ -52,6 +57,8 @@ def output_path(directory: Path, mode: str, stamp: str) -> Path:
     """``metahub-<view>-<stamp>.json`` for the JSON views, ``metahub-<stamp>.<ext>`` for the rest."""
     if mode.startswith("json-"):
         return directory / f"metahub-{mode.removeprefix('json-')}-{stamp}.json"
+    if mode == SHARD_MODE:
+        return directory / f"metahub-shard-{stamp}.jsonl"
     return directory / f"metahub-{stamp}.{mode}"
 
 
@@ -88,6 +95,12 @@ class Run:
         """Toxic combinations found after enrichment (:mod:`metahub.combinations`)."""
         self.filtered: int | None = None
         """Resources dropped by filters (None: no filter applied)."""
+        self.shard: Shard | None = None
+        """The part of the input this run keeps (:func:`load`'s ``shard``), None: all of it."""
+        self.positions: list[int] | None = None
+        """Of a shard: where each of ``findings`` was in the whole input (what a merge orders by)."""
+        self.combination_rules: list[combinations.Rule] | None = None
+        """The toxic-combination rules applied (None: :meth:`find_combinations` was not called)."""
 
     def enrich(
         self,
@@ -150,7 +163,8 @@ class Run:
         """What is dangerous together, with its path (built-in rules and ``rule_files``); each record
         is also on the resource its path starts at. Raises
         :class:`metahub.combinations.CombinationRulesError` for unreadable rules."""
-        self.combinations = combinations.find(self.resources, combinations.load_rules(rule_files))
+        self.combination_rules = combinations.load_rules(rule_files)
+        self.combinations = combinations.find(self.resources, self.combination_rules)
         for resource in self.resources.values():
             resource.combinations = None
         for record in self.combinations:
@@ -231,6 +245,10 @@ class Run:
         ids = {id(f) for resource in kept.values() for f in resource.findings}
         subset = Run.__new__(Run)
         subset.findings = [f for f in self.findings if id(f) in ids]
+        subset.shard, subset.combination_rules = self.shard, self.combination_rules
+        subset.positions = None if self.positions is None else [
+            position for f, position in zip(self.findings, self.positions, strict=True) if id(f) in ids
+        ]  # fmt: skip
         subset.report = self.report
         subset.resources = kept
         subset.seconds = self.seconds
@@ -352,45 +370,35 @@ class Run:
         report_customer: str | None = None,
         label: str | None = None,
     ) -> list[Path]:
-        """Write ``metahub-<view>-<stamp>.<ext>`` for each mode (:data:`OUTPUT_MODES`); returns the
-        paths. CSV and XLSX get a column per tag in ``tag_columns``, per account key in
-        ``account_columns`` and per check in ``check_columns`` (default: the four rollups, when enriched).
+        """Write ``metahub-<view>-<stamp>.<ext>`` for each mode (:data:`OUTPUT_MODES`, and ``"shard"``
+        for a run read with ``shard=``: ``metahub-shard-<stamp>.jsonl``); returns the paths. CSV and
+        XLSX get a column per tag in ``tag_columns``, per account key in ``account_columns`` and per
+        check in ``check_columns`` (default: the four rollups, when enriched).
 
         Each file appears whole or not at all (written aside, then renamed); one that cannot be
         written does not stop the others, and ``self.write_failures`` says which and why. Names are
         claimed first: a run in the same second gets ``<stamp>-2``, never another run's files."""
         modes = list(modes)
         for mode in modes:
-            if mode not in OUTPUT_MODES:
+            if mode not in OUTPUT_MODES and mode != SHARD_MODE:
                 raise ValueError(f"unknown output mode {mode!r}; expected one of {', '.join(OUTPUT_MODES)}")
-        directory = Path(output_dir)
-        self.write_failures = {}
-        stamp = stamp or datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-        if label is not None:  # a customer or account in every name: metahub-short-<label>-<stamp>.json
-            stamp = f"{files.label(label)}-{stamp}"
-        try:
-            stamp = files.claim(lambda s: [output_path(directory, m, s) for m in modes], stamp)
-        except OSError as exc:  # the directory itself cannot be written: every output fails, for that
-            self.write_failures = dict.fromkeys(modes, f"{type(exc).__name__}: {exc}")
-            return []
-        written: list[Path] = []
-        try:
-            for mode in modes:
-                path = output_path(directory, mode, stamp)
-                try:
-                    self._write_one(
-                        mode, path, tag_columns, check_columns, account_columns, report_title, report_customer
-                    )
-                    written.append(path)
-                except Exception as exc:  # one output's failure (disk full, a bug) must not cost the others
-                    self.write_failures[mode] = f"{type(exc).__name__}: {exc}"
-                    _unclaim(path)
-        except BaseException:  # interrupted (Ctrl-C, SIGTERM): only whole files stay behind
-            for mode in modes:
-                if (path := output_path(directory, mode, stamp)) not in written:
-                    _unclaim(path)
-            raise
+        if SHARD_MODE in modes:
+            self._check_shard()
+
+        def write_one(mode: str, path: Path) -> None:
+            self._write_one(mode, path, tag_columns, check_columns, account_columns, report_title, report_customer)
+
+        written, self.write_failures = write_all(modes, output_dir, stamp, label, write_one)
         return written
+
+    def _check_shard(self) -> None:
+        if self.shard is None or self.positions is None:
+            raise ValueError("a shard file is written by a run read with metahub.load(..., shard='K/N')")
+        if self.filtered is not None:
+            raise ValueError(
+                "a filtered run's shard would not merge into one process's output (toxic combinations "
+                "reach resources the filters dropped): shard unfiltered runs"
+            )
 
     def _write_one(
         self,
@@ -411,6 +419,10 @@ class Run:
         }
         if mode in views:
             json_outputs.write_json(path, views[mode]())
+        elif mode == SHARD_MODE:
+            assert self.shard is not None and self.positions is not None
+            findings = zip(self.positions, self.findings, strict=True)
+            write_shard(path, self.shard, self.resources, findings, self.combination_rules)
         elif mode == "html":
             self.to_html(path, tag_columns, check_columns, title=report_title, customer=report_customer)
         elif mode == "sqlite":
@@ -561,17 +573,105 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def load(
-    *sources: Source, only_failed: bool = False, only_active: bool = False, deadline: float | None = None
+    *sources: Source,
+    only_failed: bool = False,
+    only_active: bool = False,
+    deadline: float | None = None,
+    shard: Shard | str | None = None,
 ) -> Run:
     """Read findings from files (``.json``, ``.jsonl``, ``.gz``; ``"-"`` for stdin) or binary streams.
 
     Problems do not raise: they are in ``run.report.problems``, each naming its source and position.
     ``deadline`` (seconds) ends reading, a silent pipe included; what was read before it is kept.
+    ``shard="K/N"`` keeps the resources that are the K-th of N parts of the input (and the findings
+    on them): N runs over the same input, each written with the ``"shard"`` mode, merge (:func:`merge`)
+    into what one run writes.
     """
     started = time.perf_counter()
     report = IngestReport()
     until = None if deadline is None else time.monotonic() + deadline
-    findings = read_findings(sources, report, only_failed=only_failed, only_active=only_active, until=until)
-    run = Run(findings, report)
+    if shard is None:
+        run = Run(read_findings(sources, report, only_failed=only_failed, only_active=only_active, until=until), report)
+    else:
+        part = shard if isinstance(shard, Shard) else Shard.parse(shard)
+        kept = read_part(
+            sources,
+            report,
+            lambda f: any(part.owns(r.Id) for r in f.Resources),
+            only_failed=only_failed,
+            only_active=only_active,
+            until=until,
+        )
+        run = Run([f for _, f in kept], report)
+        run.resources = {arn: r for arn, r in run.resources.items() if part.owns(arn)}
+        run.shard, run.positions = part, [i for i, _ in kept]
     run.seconds = time.perf_counter() - started
     return run
+
+
+def write_all(
+    modes: Sequence[str],
+    output_dir: str | Path,
+    stamp: str | None,
+    label: str | None,
+    write_one: Callable[[str, Path], None],
+) -> tuple[list[Path], dict[str, str]]:
+    """Write each mode's file with ``write_one(mode, path)``: the paths written, and why the others
+    were not. Each file appears whole or not at all; names are claimed first, so that a run in the
+    same second gets ``<stamp>-2``, never another run's files; a failure does not stop the others."""
+    directory = Path(output_dir)
+    failures: dict[str, str] = {}
+    stamp = stamp or datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    if label is not None:  # a customer or account in every name: metahub-short-<label>-<stamp>.json
+        stamp = f"{files.label(label)}-{stamp}"
+    try:
+        stamp = files.claim(lambda s: [output_path(directory, m, s) for m in modes], stamp)
+    except OSError as exc:  # the directory itself cannot be written: every output fails, for that
+        return [], dict.fromkeys(modes, f"{type(exc).__name__}: {exc}")
+    written: list[Path] = []
+    try:
+        for mode in modes:
+            path = output_path(directory, mode, stamp)
+            try:
+                write_one(mode, path)
+                written.append(path)
+            except Exception as exc:  # one output's failure (disk full, a bug) must not cost the others
+                failures[mode] = f"{type(exc).__name__}: {exc}"
+                _unclaim(path)
+    except BaseException:  # interrupted (Ctrl-C, SIGTERM): only whole files stay behind
+        for mode in modes:
+            if (path := output_path(directory, mode, stamp)) not in written:
+                _unclaim(path)
+        raise
+    return written, failures
+
+
+def merge(
+    shards: Iterable[str | Path],
+    modes: Iterable[str] = json_outputs.JSON_MODES,
+    output_dir: str | Path = "outputs",
+    stamp: str | None = None,
+    *,
+    label: str | None = None,
+) -> tuple[list[Path], dict[str, str]]:
+    """Merge the shard files of N runs (files, or folders holding ``metahub-shard-*.jsonl``) into
+    the outputs one run over the same input writes, byte for byte (:data:`MERGED_MODES`); streamed,
+    one resource's entry at a time. Returns the paths written and why any other was not. Raises
+    :class:`metahub.shards.ShardError` for files that are not one whole split."""
+    modes = list(modes)
+    for mode in modes:
+        if mode not in MERGED_MODES:
+            raise ValueError(f"{mode} cannot be merged from shards; these can: {', '.join(MERGED_MODES)}")
+    merged = Merged(shard_files(shards))
+    views: dict[str, Callable[[], Any]] = {
+        "json-short": lambda: json_outputs.Streamed(merged.short_entries()),
+        "json-full": lambda: json_outputs.Streamed(merged.entries()),
+        "json-inventory": merged.inventory,
+        "json-statistics": merged.statistics,
+        "json-combinations": lambda: merged.combinations,
+    }
+
+    def write_one(mode: str, path: Path) -> None:
+        json_outputs.write_json(path, views[mode]())
+
+    return write_all(modes, output_dir, stamp, label, write_one)

@@ -116,8 +116,11 @@ def metahub_cli(
         with emulator_environment(endpoint):
             environ.update({k: v for k, v in os.environ.items() if k.startswith("AWS_")})
     environ.update(env or {})
+    from metahub.cli import COMMANDS
+
+    quiet = [] if args and args[0] in COMMANDS else ["--no-banners"]  # a command's name comes first
     return subprocess.run(
-        [sys.executable, "-m", "metahub", "--no-banners", *args],
+        [sys.executable, "-m", "metahub", *quiet, *args],
         capture_output=True,
         text=True,
         cwd=cwd,

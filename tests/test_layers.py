@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                   "metahub.traits", "metahub.impact", "metahub.combinations", "metahub.ranking",
                   "metahub.filters")),
     ("enrichment", ("metahub.enrich",)),
-    ("outputs", ("metahub.json_outputs", "metahub.tabular", "metahub.html_report", "metahub.actions")),
+    ("outputs", ("metahub.json_outputs", "metahub.tabular", "metahub.html_report", "metahub.actions", "metahub.shards")),
     ("orchestration", ("metahub.run", "metahub")),
     ("interfaces", ("metahub.cli", "metahub.aws_lambda", "metahub.demo", "metahub.__main__")),
 )  # fmt: skip

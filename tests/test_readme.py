@@ -161,18 +161,44 @@ def _argv(command: str, workdir: Path) -> tuple[list[str], Path | None]:
     return argv, stdin
 
 
-RUN = [(line, command) for line, command in commands() if command.startswith("metahub ")]
-RUN.append((0, custom_checks()[1]))
+def runs() -> list[tuple[int, list[str]]]:
+    """What each case runs: one command line; or, for a block with a ``metahub merge``, the whole
+    block in order (the merge reads what the lines before it wrote)."""
+    merging = [(line, line + text.count("\n")) for lang, text, line in BLOCKS if "metahub merge " in text]
+    cases: list[tuple[int, list[str]]] = []
+    together: dict[int, list[str]] = {}
+    for line, command in commands():
+        if not command.startswith("metahub "):
+            continue
+        block = next((start for start, end in merging if start <= line <= end), None)
+        if block is None:
+            cases.append((line, [command]))
+        elif block not in together:
+            together[block] = [command]
+            cases.append((line, together[block]))
+        else:
+            together[block].append(command)
+    return cases
 
 
-@pytest.mark.parametrize(("line", "command"), RUN, ids=[f"line-{line}" for line, _ in RUN])
+RUN = [*runs(), (0, [custom_checks()[1]])]
+
+
+@pytest.mark.parametrize(("line", "lines"), RUN, ids=[f"line-{line}" for line, _ in RUN])
 def test_a_readme_command_line(
     line: int,
-    command: str,
+    lines: list[str],
     workdir: Path,
     lab_endpoint: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: Any,
+) -> None:
+    for command in lines:
+        _run_as_written(line, command, workdir, lab_endpoint, monkeypatch, capsys)
+
+
+def _run_as_written(
+    line: int, command: str, workdir: Path, lab_endpoint: str, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
     argv, stdin = _argv(command, workdir)
     if stdin is not None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from metahub.cli import default, list_checks
+from metahub.cli import default, list_checks, merge
 from metahub.cli.exits import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
@@ -33,7 +33,10 @@ class Command:
     run: Callable[[argparse.Namespace], int]
 
 
-COMMANDS = {"list-checks": Command(list_checks.parser, list_checks.run)}
+COMMANDS = {
+    "list-checks": Command(list_checks.parser, list_checks.run),
+    "merge": Command(merge.parser, merge.run),
+}
 """The named commands; anything else is the default command's flags."""
 DEFAULT = Command(default.parser, default.run)
 

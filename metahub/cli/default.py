@@ -47,7 +47,7 @@ def parser() -> Parser:
         "metahub",
         "Group security findings (ASFF, Prowler OCSF) by the resource they affect, and report.",
         flags.RUN,
-        EPILOG + " Other commands: metahub list-checks (see metahub list-checks --help).",
+        EPILOG + " Other commands: metahub list-checks, metahub merge (see metahub COMMAND --help).",
     )
     built.add_argument("--version", action="version", version=f"metahub {__version__}")
     return built
@@ -81,7 +81,13 @@ def run(args: argparse.Namespace) -> int:
         list_checks.show(as_json=args.json)
         return EXIT_OK
     plan = prepare(args)
-    found = load(*plan.sources, only_failed=args.only_failed, only_active=args.only_active, deadline=args.deadline)
+    found = load(
+        *plan.sources,
+        only_failed=args.only_failed,
+        only_active=args.only_active,
+        deadline=args.deadline,
+        shard=args.shard,
+    )
     if plan.filters:
         found = found.apply(plan.filters, before_enrichment=True)
     reached = enrich_or_score(found, args, plan)
@@ -120,6 +126,14 @@ def settle(args: argparse.Namespace) -> None:
             "--mh-filters-tags-all changes how --mh-filters-tags match, and no --mh-filters-tags was given: "
             "without it every resource would pass",
             show_usage=True,
+        )
+    if args.shard and (
+        args.mh_filters_checks or args.mh_filters_tags or args.mh_filters_findings or args.query or args.mh_filters_impact
+    ):
+        raise UsageError(
+            "--shard with filters would not merge into one run's output (a toxic combination reaches "
+            "resources of other shards that the filters could drop): shard the whole input, then filter "
+            "the output of 'metahub merge' (e.g. with jq), or run unsharded"
         )
     if args.list_findings is not None and sys.stdout is None:
         raise UsageError("--list-findings prints on stdout, and stdout is closed")

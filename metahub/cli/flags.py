@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from metahub.cli.parsing import Group, OneWay, bounded, file_label, flag, sts_parameter
+from metahub.cli.parsing import Group, OneWay, bounded, file_label, flag, shard, sts_parameter
 from metahub.enrich import CONTEXTS
 from metahub.run import OUTPUT_MODES
 
@@ -39,6 +39,13 @@ INPUTS = Group(
         ),
         flag("--only-failed", action="store_true", help="keep only findings with Compliance.Status FAILED"),
         flag("--only-active", action="store_true", help="keep only findings with RecordState ACTIVE"),
+        flag(
+            "--shard",
+            type=shard,
+            metavar="K/N",
+            help="keep the K-th of N parts of the resources (a stable hash of the ARN) and write a shard "
+            "file beside the outputs: 'metahub merge' makes the N shard files into one run's JSON outputs",
+        ),
     ),
 )
 """Where findings come from."""

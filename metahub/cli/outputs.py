@@ -12,7 +12,7 @@ from pathlib import Path
 
 from metahub.json_outputs import JSON_MODES, write_json
 from metahub.models import SEVERITY_ORDER
-from metahub.run import Run
+from metahub.run import SHARD_MODE, Run
 
 DEMO_MODES = ("json-short", "json-statistics", "html")
 METAHUB_MODES = ("json-short", "json-full", "json-statistics", "json-inventory", "html", "csv", "xlsx")
@@ -48,7 +48,7 @@ def output_modes(args: argparse.Namespace) -> list[str]:
 
 def write(run: Run, args: argparse.Namespace, stamp: str) -> None:
     """The outputs, the --list-findings views on stdout, and what happened on stderr."""
-    modes = output_modes(args)
+    modes = output_modes(args) + ([SHARD_MODE] if run.shard else [])
     print_problems(run, args.output_dir if modes else None, stamp)
     print_views(run, args.list_findings)
     written = run.write(
@@ -66,6 +66,12 @@ def write(run: Run, args: argparse.Namespace, stamp: str) -> None:
             print(f"wrote {path}", file=sys.stderr)
         print(found_line(run), file=sys.stderr)
         print(summary_line(run), file=sys.stderr)
+        if run.shard:
+            print(
+                f"metahub: this run is shard {run.shard} of the input's resources; once all {run.shard.of} "
+                "are written, 'metahub merge FOLDER...' makes their shard files into one run's outputs",
+                file=sys.stderr,
+            )
         for path in written:
             if path.suffix == ".html":
                 print(

@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 from metahub.aws import assume_role_problem
 from metahub.cli.exits import EXIT_USAGE
 from metahub.files import label
+from metahub.shards import Shard
 
 
 @dataclass(frozen=True)
@@ -112,5 +113,13 @@ def file_label(text: str) -> str:
     """A label for file names (a customer or account name)."""
     try:
         return label(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def shard(text: str) -> Shard:
+    """``K/N``: the K-th of N parts of the input's resources."""
+    try:
+        return Shard.parse(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None

@@ -1,0 +1,53 @@
+"""``metahub merge SHARD...``: the shard files of N runs made with ``--shard K/N`` (each a file, or
+a folder holding them) into the JSON outputs one run over the same input writes, byte for byte."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from metahub.cli.exits import EXIT_OK, EXIT_OUTPUT, UsageError
+from metahub.cli.parsing import Group, Parser, build, file_label, flag
+from metahub.json_outputs import JSON_MODES
+from metahub.run import MERGED_MODES, merge
+from metahub.shards import ShardError, shard_files
+
+FLAGS = (
+    Group(
+        "Merge",
+        (
+            flag("shards", nargs="+", metavar="SHARD",
+                 help="shard files (metahub-shard-*.jsonl), or folders holding them: one of each K of the split"),
+            flag("--output-modes", nargs="+", choices=MERGED_MODES, default=list(JSON_MODES),
+                 help="files to write (default: json-short, json-full, json-inventory, json-statistics)"),
+            flag("--output-dir", default="outputs", type=Path, help="where files go (default: ./outputs)"),
+            flag("--output-label", type=file_label, metavar="LABEL",
+                 help="a customer or account name in every file name (metahub-short-LABEL-<time>.json)"),
+            flag("--quiet", action="store_true", help="print nothing on stderr but errors"),
+        ),
+    ),
+)  # fmt: skip
+
+
+def parser() -> Parser:
+    return build(
+        "metahub merge",
+        "Merge the shard files of runs made with --shard K/N into one run's JSON outputs.",
+        FLAGS,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        shards = shard_files(args.shards)
+        written, failures = merge(shards, args.output_modes, args.output_dir, label=args.output_label)
+    except ShardError as exc:
+        raise UsageError(str(exc)) from exc
+    if not args.quiet:
+        for path in written:
+            print(f"wrote {path}", file=sys.stderr)
+        print(f"metahub: merged {len(shards)} shard files into {len(written)} output(s)", file=sys.stderr)
+    for mode, reason in failures.items():
+        print(f"metahub: error: could not write {mode}: {reason}", file=sys.stderr)
+    return EXIT_OUTPUT if failures else EXIT_OK

@@ -1,0 +1,208 @@
+"""A run split by resource (``--shard K/N``) and merged (``metahub merge``) writes what one process
+writes, byte for byte: order, statistics' ties, and toxic combinations that cross shards."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import metahub
+from metahub.aws import Aws
+from metahub.json_outputs import statistics_of, tally
+from metahub.shards import Shard, ShardError
+
+from .conftest import make_finding, metahub_cli
+
+COMPARED = ["json-short", "json-full", "json-inventory", "json-statistics", "json-combinations"]
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Each output's bytes by view (``short``, ``full`` ...), the stamp left out of the name."""
+    return {path.name.split("-")[1]: path.read_bytes() for path in sorted(folder.glob("metahub-*.json"))}
+
+
+def test_every_arn_lands_in_exactly_one_shard_and_always_the_same() -> None:
+    arns = [f"arn:aws:s3:::bucket-{i}" for i in range(2000)] + ["arn:aws:iam::1:role/é\udcff"]
+    for of in (1, 2, 4, 7):
+        owners = [[k for k in range(1, of + 1) if Shard(k, of).owns(arn)] for arn in arns]
+        assert all(len(owner) == 1 for owner in owners)
+        sizes = [sum(owner == [k] for owner in owners) for k in range(1, of + 1)]
+        assert min(sizes) > len(arns) / of * 0.8  # spread, not one shard holding all
+    # The hash is BLAKE2b of the ARN, not Python's hash(): another process, machine or release
+    # (PYTHONHASHSEED) puts an ARN in the same shard; this value is the algorithm's, fixed.
+    assert [k for k in range(1, 5) if Shard(k, 4).owns("arn:aws:s3:::bucket-0")] == [4]
+
+
+@pytest.mark.parametrize("text", ["0/4", "5/4", "4", "a/b", "2/0", "-1/4", ""])
+def test_a_shard_is_k_of_n(text: str) -> None:
+    with pytest.raises(ValueError, match="K/N"):
+        Shard.parse(text)
+
+
+def test_tallies_of_parts_add_up_to_the_statistics_of_the_whole(asff_fixture: Path) -> None:
+    """Counter.most_common orders ties by first appearance: parts dealt at random keep that order."""
+    run = metahub.load(asff_fixture)
+    run.score_impact()
+    numbered = list(enumerate(run.findings))
+    resources = list(run.resources.items())
+    rng = random.Random(7)
+    parts: list[tuple[list[Any], dict[str, Any]]] = [([], {}) for _ in range(3)]
+    for item in numbered:
+        rng.choice(parts)[0].append(item)
+    for arn, resource in resources:
+        rng.choice(parts)[1][arn] = resource
+    whole = run.statistics()
+    merged = statistics_of(json.loads(json.dumps([tally(f, r) for f, r in parts])))
+    assert json.dumps(merged) == json.dumps(whole)
+
+
+def test_shards_of_the_enriched_lab_merge_into_one_process_byte_for_byte(
+    lab_endpoint: str, asff_fixture: Path, tmp_path: Path
+) -> None:
+    # The one process is enriched here, beside its shards, not taken from the session's fixture:
+    # a test before this one may have registered more checks (--checks-dir), and both must see them.
+    whole = metahub.load(asff_fixture)
+    whole.enrich(Aws(), progress=False)
+    one = tmp_path / "one"
+    whole.write(COMPARED, one, "t")
+    crossing = [c for c in whole.combinations if len({_owner(hop["arn"], 4) for hop in c["path"]}) > 1]
+    assert crossing, "the lab's toxic combinations should cross shards, or this test proves less"
+    shards = tmp_path / "shards"
+    counted = 0
+    for k in range(1, 5):
+        part = metahub.load(asff_fixture, shard=f"{k}/4")
+        part.enrich(Aws(), progress=False)
+        counted += len(part.resources)
+        part.write(["shard"], shards, f"s{k}")
+    assert counted == len(whole.resources)
+    written, failures = metahub.merge([shards], COMPARED, tmp_path / "merged", "t")
+    assert not failures and len(written) == len(COMPARED)
+    expected, got = _files(one), _files(tmp_path / "merged")
+    assert list(got) == list(expected)
+    for view in expected:
+        assert got[view] == expected[view], (view, _first_difference(expected[view], got[view]))
+
+
+def _first_difference(expected: bytes, got: bytes) -> str:
+    """Where two outputs part: the line numbers and the lines around it."""
+    a, b = expected.decode().splitlines(), got.decode().splitlines()
+    at = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    return f"line {at + 1}: expected {a[max(0, at - 3) : at + 2]}, got {b[max(0, at - 3) : at + 2]}"
+
+
+def test_the_command_line_shards_and_merges(asff_fixture: Path, tmp_path: Path) -> None:
+    modes = ["--output-modes", "json-short", "json-full", "json-statistics"]
+    one = metahub_cli("--input-asff", str(asff_fixture), *modes, "--output-dir", str(tmp_path / "one"))
+    assert one.returncode == 0, one.stderr
+    for k in (1, 2, 3):
+        part = metahub_cli(
+            "--input-asff", str(asff_fixture), "--shard", f"{k}/3", *modes, "--output-dir", str(tmp_path / f"s{k}")
+        )
+        assert part.returncode == 0, part.stderr
+        assert "shard" in part.stderr and f"{k}/3" in part.stderr
+    merged = metahub_cli(
+        "merge", *(str(tmp_path / f"s{k}") for k in (1, 2, 3)), *modes, "--output-dir", str(tmp_path / "merged")
+    )
+    assert merged.returncode == 0, merged.stderr
+    assert "merged 3 shard files" in merged.stderr
+    assert _files(tmp_path / "merged") == _files(tmp_path / "one")
+    # each shard's own outputs hold its part only
+    part_short = json.loads(next((tmp_path / "s1").glob("metahub-short-*.json")).read_text())
+    assert part_short and all(Shard(1, 3).owns(arn) for arn in part_short)
+
+
+def test_a_finding_on_resources_of_two_shards_is_counted_once(tmp_path: Path) -> None:
+    arns = [f"arn:aws:s3:::bucket-{i}" for i in range(8)]
+    both = make_finding("both", Resources=[{"Type": "AwsS3Bucket", "Id": arn} for arn in arns])
+    source = tmp_path / "in.json"
+    source.write_text(json.dumps([both, make_finding("one", arn=arns[0])]))
+    for k in (1, 2):
+        metahub.load(source, shard=f"{k}/2").write(["shard"], tmp_path / "shards", f"s{k}")
+    metahub.merge([tmp_path / "shards"], ["json-statistics", "json-full"], tmp_path / "m", "t")
+    whole = metahub.load(source)
+    whole.write(["json-statistics", "json-full"], tmp_path / "w", "t")
+    assert _files(tmp_path / "m") == _files(tmp_path / "w")
+    assert json.loads(_files(tmp_path / "m")["statistics"])["totals"] == {"findings": 2, "resources": 8}
+
+
+def _owner(arn: str, of: int) -> int:
+    return next(k for k in range(1, of + 1) if Shard(k, of).owns(arn))
+
+
+def _split(source: Path, folder: Path, of: int) -> None:
+    for k in range(1, of + 1):
+        metahub.load(source, shard=f"{k}/{of}").write(["shard"], folder, f"{k}-{of}")
+
+
+@pytest.mark.parametrize(
+    ("arrange", "reason"),
+    [
+        (lambda src, d: _split(src, d, 3) or next(d.glob("metahub-shard-2-*")).unlink(), "shard 2/3 missing"),
+        (lambda src, d: _split(src, d, 2) or _split(src, d, 3), "different splits"),
+        (lambda src, d: _split(src, d, 2) or metahub.load(src, shard="1/2").write(["shard"], d, "again"), "twice"),
+        (lambda src, d: d.mkdir() or (d / "metahub-shard-x.jsonl").write_text('{"Id": 1}\n'), "not a metahub shard"),
+        (lambda src, d: d.mkdir(), "no shard file"),
+    ],
+)
+def test_shards_that_are_not_one_split_are_refused(arrange: Any, reason: str, tmp_path: Path) -> None:
+    source = tmp_path / "in.json"
+    source.write_text(json.dumps([make_finding(f"f{i}", arn=f"arn:aws:s3:::b{i}") for i in range(6)]))
+    folder = tmp_path / "shards"
+    arrange(source, folder)
+    with pytest.raises(ShardError, match=reason):
+        metahub.merge([folder], ["json-short"], tmp_path / "m")
+    result = metahub_cli("merge", str(folder), "--output-dir", str(tmp_path / "m"))
+    assert result.returncode == 2 and reason in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_shard_of_another_version_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "in.json"
+    source.write_text(json.dumps([make_finding(f"f{i}", arn=f"arn:aws:s3:::b{i}") for i in range(6)]))
+    _split(source, tmp_path / "s", 2)
+    older = next((tmp_path / "s").glob("metahub-shard-2-*"))
+    lines = older.read_bytes().split(b"\n", 1)
+    header = json.loads(lines[0]) | {"version": "0.0.1"}
+    older.write_bytes(json.dumps(header).encode() + b"\n" + lines[1])
+    with pytest.raises(ShardError, match="different metahub versions"):
+        metahub.merge([tmp_path / "s"], ["json-short"], tmp_path / "m")
+
+
+def test_a_filtered_run_writes_no_shard_and_the_cli_refuses_filters_with_shard(
+    asff_fixture: Path, tmp_path: Path
+) -> None:
+    part = metahub.load(asff_fixture, shard="1/2").filter(findings=["severity=HIGH"])
+    with pytest.raises(ValueError, match="filtered"):
+        part.write(["shard"], tmp_path)
+    with pytest.raises(ValueError, match="shard="):
+        metahub.load(asff_fixture).write(["shard"], tmp_path)
+    result = metahub_cli("--input-asff", str(asff_fixture), "--shard", "1/2", "--mh-filters-findings", "severity=HIGH")
+    assert result.returncode == 2 and "--shard" in result.stderr and "metahub merge" in result.stderr
+
+
+def test_merge_writes_only_what_it_can_make_whole(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="cannot be merged"):
+        metahub.merge([tmp_path], ["html"], tmp_path / "m")
+    result = metahub_cli("merge", str(tmp_path), "--output-modes", "html")
+    assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+@pytest.mark.parametrize("newest_first", [False, True])
+def test_a_finding_updated_onto_a_resource_of_another_shard_is_kept_once(newest_first: bool, tmp_path: Path) -> None:
+    """The latest UpdatedAt wins (as one process reads): a shard that owns only the older version's
+    resource keeps nothing of it, whichever came first."""
+    first = "arn:aws:s3:::bucket-0"
+    other = next(f"arn:aws:s3:::bucket-{i}" for i in range(1, 50) if _owner(f"arn:aws:s3:::bucket-{i}", 2) != _owner(first, 2))
+    older = make_finding("moved", arn=first, UpdatedAt="2026-01-01T00:00:00Z")
+    newer = make_finding("moved", arn=other, UpdatedAt="2026-02-01T00:00:00Z")
+    source = tmp_path / "in.json"
+    source.write_text(json.dumps([newer, older] if newest_first else [older, newer]))
+    _split(source, tmp_path / "shards", 2)
+    metahub.merge([tmp_path / "shards"], COMPARED, tmp_path / "m", "t")
+    metahub.load(source).write(COMPARED, tmp_path / "w", "t")
+    assert _files(tmp_path / "m") == _files(tmp_path / "w")
+    assert json.loads(_files(tmp_path / "m")["inventory"]) == [other]
