@@ -10,7 +10,11 @@ sits in front of it, adds the latency and counts calls by service:action.
    by a per-resource baseline measured in the same run: one describe call per resource plus its
    detail calls, one after another (what a tool that asks AWS per finding does).
    Targets (issue 3): <= 150 calls and <= 5 s wall for metahub. Then MetaTags for the same
-   resources, with the findings' tags and with none (issue 4 target: <= 30 calls).
+   resources, with the findings' tags and with none (issue 4 target: <= 30 calls). Then the four
+   contexts of the command line's --context config tags account cloudtrail together: the calls in
+   sequence (the most calls of the run that ran one after another, none overlapping: the waits
+   that more workers cannot shorten, plus any that too few workers made; issue 24 target: <= 30)
+   and the wall time against that floor (calls in sequence x latency).
 2. Calls per operation for the account at --scale 2 (1x) and 8 (4x), with one finding per
    resource: batched calls stay flat; only per-item detail calls (APIs AWS cannot batch:
    bucket policies, queue attributes, key policies) grow with the resources.
@@ -127,6 +131,38 @@ def run_metahub(run: metahub.Run, endpoint: str) -> tuple[float, dict[str, Any]]
     started = time.perf_counter()
     run.enrich(Aws())
     return time.perf_counter() - started, proxy_stats(endpoint)
+
+
+class TimedAws(Aws):
+    """The client factory, noting when each call starts and ends (botocore's before-call and
+    after-call events, retries inside one call)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.spans: list[tuple[float, float]] = []
+
+    def _new_client(self, *args: Any, **kwargs: Any) -> Any:
+        client = super()._new_client(*args, **kwargs)
+
+        def before(context: dict[str, Any], **_: Any) -> None:
+            context["bench_started"] = time.perf_counter()
+
+        def after(context: dict[str, Any], **_: Any) -> None:
+            self.spans.append((context.get("bench_started", 0.0), time.perf_counter()))
+
+        client.meta.events.register("before-call", before)
+        client.meta.events.register("after-call", after)
+        client.meta.events.register("after-call-error", after)
+        return client
+
+
+def in_sequence(spans: list[tuple[float, float]]) -> int:
+    """The most calls that follow one another with no overlap (earliest end first, greedily)."""
+    count, free_at = 0, float("-inf")
+    for start, end in sorted(spans, key=lambda span: span[1]):
+        if start >= free_at:
+            count, free_at = count + 1, end
+    return count
 
 
 def run_baseline(run: metahub.Run, endpoint: str) -> tuple[float, dict[str, Any]]:
@@ -257,6 +293,15 @@ def main() -> None:
                 f"   MetaTags, {label}: {calls} calls, {time.perf_counter() - started:.2f} s for "
                 f"{len(tagged.resources):,} resources (target <= 30 calls; MetaHub: one per resource)"
             )
+        timed, every = TimedAws(), metahub.Run.from_findings(failed)
+        started = time.perf_counter()
+        every.enrich(timed, contexts=["config", "tags", "account", "cloudtrail"], progress=False)
+        wall, chain = time.perf_counter() - started, in_sequence(timed.spans)
+        floor = chain * args.latency_ms / 1000
+        print(
+            f"   config, tags, account, cloudtrail together: {len(timed.spans)} calls, {wall:.2f} s; "
+            f"{chain} calls in sequence (target <= 30), {wall / floor:.2f}x the floor of {floor:.2f} s"
+        )
         if not args.no_baseline:
             base_seconds, base = run_baseline(metahub.Run.from_findings(failed), endpoint)
             print(f"   baseline: {base['total']:5d} calls  {base_seconds:6.2f} s  (per resource, sequential)")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import math
 import os
 import re
 import threading
@@ -394,6 +395,10 @@ class Aws:
         if service == "s3control" and not host.endswith(".amazonaws.com"):
             client.meta.events.register("before-sign.s3-control", _drop_account_host_label)
         return client
+
+    def stop(self) -> None:
+        """No call from now on: each raises :class:`DeadlineReached` (the run is ending)."""
+        self._deadline = -math.inf
 
     def _before_send(self, event_name: str, **_: Any) -> None:
         if self._deadline is not None and time.monotonic() > self._deadline:

@@ -29,7 +29,7 @@ from metahub.resources.account import account_context
 from metahub.resources.cloudtrail import LOOKUP_RATE, lookup_events
 from metahub.resources.fetch import Demand, Fetcher, Inventory
 from metahub.resources.spec import GroupKey, Spec, group_key, spec_for, spec_for_type
-from metahub.resources.tagging import iam_tags, tags_by_api
+from metahub.resources.tagging import TAGGING_BATCH, iam_tags, tags_by_api
 
 log = logging.getLogger(__name__)
 
@@ -226,20 +226,32 @@ def enrich(
     aws = aws or Aws(max_workers=max_workers)
     calls_before, answered_before = Counter(aws.calls), Counter(aws.answered)
     report = EnrichReport(contexts=sorted(wanted_contexts))
-    if "config" in wanted_contexts:
-        located, inventory = _fetch(resources, aws, max_workers, progress)
-        _attach(resources, located, inventory, report)
-        if BILLED in wanted_contexts:
-            _attach_policy_checks(resources, located, inventory, aws, report, confirm_billed, max_workers)
-    if "access-analyzer" in wanted_contexts:
-        _attach_access_analyzer(resources, aws, report, max_workers)
-    if "tags" in wanted_contexts:
-        _attach_tags(resources, aws, report, max_workers)
-    if "account" in wanted_contexts:
-        _attach_accounts(resources, aws, report)
-    if "cloudtrail" in wanted_contexts:
-        events = trail_events if trail_events is not None else load_trail_events()
-        _attach_trails(resources, aws, report, events, lookback_days, max_workers)
+    # Contexts that need nothing of another read AWS at once, side by side with the MetaChecks'
+    # fetch; what they read is set on the resources afterwards, in this thread and in this order,
+    # so that a run's output does not depend on which answer came first.
+    readers: dict[str, Callable[[], Callable[[], None]]] = {
+        "access-analyzer": lambda: _access_analyzer(resources, aws, report, max_workers),
+        "tags": lambda: _tags(resources, aws, report, max_workers),
+        "account": lambda: _accounts(resources, aws, report, max_workers),
+        "cloudtrail": lambda: _trails(
+            resources, aws, report, trail_events if trail_events is not None else load_trail_events(),
+            lookback_days, max_workers,
+        ),
+    }  # fmt: skip
+    asked = [name for name in readers if name in wanted_contexts]
+    with ThreadPoolExecutor(max(1, len(asked)), thread_name_prefix="metahub-context") as contexts_pool:
+        reading = {name: contexts_pool.submit(readers[name]) for name in asked}
+        try:
+            if "config" in wanted_contexts:
+                located, inventory = _fetch(resources, aws, max_workers, progress)
+                _attach(resources, located, inventory, report)
+                if BILLED in wanted_contexts:
+                    _attach_policy_checks(resources, located, inventory, aws, report, confirm_billed, max_workers)
+            for name in asked:
+                reading[name].result()()
+        except BaseException:  # interrupted, or a bug: the other readers' calls end now, not later
+            aws.stop()
+            raise
     rules = detection_rules or load_rules()
     for resource in resources.values():
         resource.detected = detect(resource, rules)
@@ -250,33 +262,32 @@ def enrich(
     return report
 
 
-def _attach_tags(
+def _tags(
     resources: Mapping[str, AffectedResource], aws: Aws, report: EnrichReport, max_workers: int
-) -> None:
-    """MetaTags: the finding's tags when it has any; else one batched lookup per (account, region),
-    and IAM's listing per account."""
-    by_region: dict[tuple[str, str, str], list[AffectedResource]] = defaultdict(list)
+) -> Callable[[], None]:
+    """MetaTags: the finding's tags when it has any; else batched lookups per (account, region)
+    (the batches side by side), and IAM's listing per account. Returns what sets them."""
+    batches: dict[tuple[str, str, str, int], list[AffectedResource]] = defaultdict(list)
     by_iam_account: dict[tuple[str, str], list[AffectedResource]] = defaultdict(list)
+    counts: Counter[tuple[str, str, str]] = Counter()
     for resource in resources.values():
         arn = resource.parsed_arn
-        if not resource.concrete or arn is None:
+        if not resource.concrete or arn is None or resource.tags:
             continue
-        if resource.tags:
-            resource.metatags = dict(resource.tags)
-        elif arn.service == "iam":
+        if arn.service == "iam":
             by_iam_account[(resource.account, resource.partition)].append(resource)
         else:
-            region = resource.region or arn.region or "us-east-1"
-            by_region[(resource.account, region, resource.partition)].append(resource)
+            account, region = resource.account, resource.region or arn.region or "us-east-1"
+            where = (account, region, resource.partition)
+            batches[(account, region, resource.partition, counts[where] // TAGGING_BATCH)].append(resource)
+            counts[where] += 1
 
-    def regional(key: tuple[str, str, str]) -> tuple[list[AffectedResource], dict[str, dict[str, str]] | str]:
-        account, region, partition = key
+    def regional(key: tuple[str, str, str, int]) -> tuple[list[AffectedResource], dict[str, dict[str, str]] | str]:
+        account, region, partition, _ = key
         try:
-            return by_region[key], tags_by_api(
-                aws, account, region, partition, [r.arn for r in by_region[key]]
-            )
+            return batches[key], tags_by_api(aws, account, region, partition, [r.arn for r in batches[key]])
         except Exception as exc:
-            return by_region[key], describe_error(exc, "tagging:GetResources")
+            return batches[key], describe_error(exc, "tagging:GetResources")
 
     def iam(key: tuple[str, str]) -> tuple[list[AffectedResource], dict[str, dict[str, str]] | str]:
         try:
@@ -285,18 +296,25 @@ def _attach_tags(
             return by_iam_account[key], describe_error(exc, "iam:GetAccountAuthorizationDetails")
 
     with ThreadPoolExecutor(max_workers, thread_name_prefix="metahub-tags") as pool:
-        results = [*pool.map(regional, by_region), *pool.map(iam, by_iam_account)]
-    for group, found in results:
-        for resource in group:
-            if isinstance(found, str):
-                resource.unknown["metatags"] = found
-                report.unknown[found] += 1
-            elif resource.arn in found:
-                resource.metatags = found[resource.arn]
-            else:
-                reason = "IAM keeps tags of this kind apart (only those of roles and users are read)"
-                resource.unknown["metatags"] = reason
-                report.unknown[reason] += 1
+        results = [*pool.map(regional, batches), *pool.map(iam, by_iam_account)]
+
+    def apply() -> None:
+        for resource in resources.values():
+            if resource.concrete and resource.parsed_arn is not None and resource.tags:
+                resource.metatags = dict(resource.tags)
+        for group, found in results:
+            for resource in group:
+                if isinstance(found, str):
+                    resource.unknown["metatags"] = found
+                    report.unknown[found] += 1
+                elif resource.arn in found:
+                    resource.metatags = found[resource.arn]
+                else:
+                    reason = "IAM keeps tags of this kind apart (only those of roles and users are read)"
+                    resource.unknown["metatags"] = reason
+                    report.unknown[reason] += 1
+
+    return apply
 
 
 def load_trail_events(path: str | Path | None = None) -> dict[str, list[str]]:
@@ -321,15 +339,16 @@ def _trail_names(resource: AffectedResource) -> set[str]:
     return names
 
 
-def _attach_trails(
+def _trails(
     resources: Mapping[str, AffectedResource],
     aws: Aws,
     report: EnrichReport,
     events: Mapping[str, list[str]],
     lookback_days: int,
     max_workers: int,
-) -> None:
-    """MetaTrails: one LookupEvents pass per (account, region, event name), matched locally."""
+) -> Callable[[], None]:
+    """MetaTrails: one LookupEvents pass per (account, region, event name), matched locally.
+    Returns what sets them."""
     index, members, names_by_group = _trail_groups(resources, events)
     limiters = {group: RateLimiter(LOOKUP_RATE) for group in names_by_group}
     start = datetime.now(timezone.utc) - timedelta(days=lookback_days)
@@ -351,14 +370,21 @@ def _attach_trails(
         rest = [task for task in tasks if task not in answers and task[0] not in failed]
         answers.update(zip(rest, pool.map(run, rest), strict=True))
     results = [answers.get(task, failed.get(task[0], "")) for task in tasks]
-    for (group, name), found in zip(tasks, results, strict=True):
-        if isinstance(found, str):
-            for resource in members[group]:
-                if name in events[resource.type]:
-                    resource.unknown[f"metatrails.{name}"] = found
-                    report.unknown[found] += 1
-        else:
-            _record_trails(found, name, index[group], events)
+
+    def apply() -> None:
+        for kept in members.values():
+            for resource in kept:
+                resource.metatrails = {}
+        for (group, name), found in zip(tasks, results, strict=True):
+            if isinstance(found, str):
+                for resource in members[group]:
+                    if name in events[resource.type]:
+                        resource.unknown[f"metatrails.{name}"] = found
+                        report.unknown[found] += 1
+            else:
+                _record_trails(found, name, index[group], events)
+
+    return apply
 
 
 TrailGroup = tuple[str, str, str]
@@ -387,7 +413,6 @@ def _trail_groups(
         members[group].append(resource)
         for name in _trail_names(resource):
             index[group][name].append(resource)
-        resource.metatrails = {}
     return index, members, names_by_group
 
 
@@ -411,11 +436,12 @@ def _record_trails(
                     }
 
 
-def _attach_access_analyzer(
+def _access_analyzer(
     resources: Mapping[str, AffectedResource], aws: Aws, report: EnrichReport, max_workers: int
-) -> None:
-    """Access Analyzer's active external-access findings, one read per (account, region), set beside
-    each analysed resource's own ``is_public`` (:mod:`metahub.checks.access_analyzer`)."""
+) -> Callable[[], None]:
+    """Access Analyzer's active external-access findings, one read per (account, region); returns
+    what sets them beside each analysed resource's own ``is_public``
+    (:mod:`metahub.checks.access_analyzer`), to be called once the MetaChecks are set."""
     by_region: dict[tuple[str, str, str], list[AffectedResource]] = defaultdict(list)
     for resource in resources.values():
         spec = spec_for(resource.type, resource.parsed_arn)
@@ -425,13 +451,17 @@ def _attach_access_analyzer(
     keys = list(by_region)
     with ThreadPoolExecutor(max_workers, thread_name_prefix="metahub-analyzer") as pool:
         results = list(pool.map(lambda key: external_access(aws, *key), keys))
-    for key, analyzed in zip(keys, results, strict=True):
-        for resource in by_region[key]:
-            checks = resource.metachecks or {}
-            found, unknown, evidence = compare(
-                resource.arn, key[1], analyzed, checks.get("is_public"), resource.evidence.get("is_public")
-            )
-            _record(resource, found, unknown, evidence, report)
+
+    def apply() -> None:
+        for key, analyzed in zip(keys, results, strict=True):
+            for resource in by_region[key]:
+                checks = resource.metachecks or {}
+                found, unknown, evidence = compare(
+                    resource.arn, key[1], analyzed, checks.get("is_public"), resource.evidence.get("is_public")
+                )
+                _record(resource, found, unknown, evidence, report)
+
+    return apply
 
 
 PolicyCall = tuple[str, str, str, str, dict[str, Any]]
@@ -539,18 +569,25 @@ def _policy_call(document: PolicyDocument) -> tuple[str, dict[str, Any]] | None:
     return None
 
 
-def _attach_accounts(resources: Mapping[str, AffectedResource], aws: Aws, report: EnrichReport) -> None:
+def _accounts(
+    resources: Mapping[str, AffectedResource], aws: Aws, report: EnrichReport, max_workers: int
+) -> Callable[[], None]:
+    """Account context, the accounts side by side; returns what sets it."""
     partitions = {r.account: r.partition for r in resources.values()}
-    contexts = {
-        account: account_context(aws, account, partition) for account, partition in partitions.items()
-    }
-    for resource in resources.values():
-        context, unknown = contexts[resource.account]
-        resource.metaaccount = context
-        resource.unknown.update(unknown)
-    for _, unknown in contexts.values():
-        for reason in unknown.values():
-            report.unknown[reason] += 1
+    with ThreadPoolExecutor(max_workers, thread_name_prefix="metahub-accounts") as pool:
+        found = pool.map(lambda item: account_context(aws, *item), partitions.items())
+        contexts = dict(zip(partitions, found, strict=True))
+
+    def apply() -> None:
+        for resource in resources.values():
+            context, unknown = contexts[resource.account]
+            resource.metaaccount = context
+            resource.unknown.update(unknown)
+        for _, unknown in contexts.values():
+            for reason in unknown.values():
+                report.unknown[reason] += 1
+
+    return apply
 
 
 def _record(

@@ -102,7 +102,11 @@ class Fetcher:
         self._expanded: dict[GroupKey, set[str]] = {}
         """Ids whose details and relations are under way: each item is followed once."""
         self._memo_locks: dict[tuple[Any, ...], threading.Lock] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._groups: dict[GroupKey, Future[list[str]]] = {}
+        """Each group's latest fetch: a level waits only for those that lead on."""
+        self._details: list[Future[None]] = []
+        self._pools: tuple[ThreadPoolExecutor, ThreadPoolExecutor]
 
     def _memoised(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
         with self._lock:
@@ -126,15 +130,15 @@ class Fetcher:
             ThreadPoolExecutor(self.max_workers, thread_name_prefix="metahub-fetch") as pool,
             ThreadPoolExecutor(self.max_workers, thread_name_prefix="metahub-detail") as detail_pool,
         ):
-            details: list[Future[None]] = []
+            self._pools = pool, detail_pool
             for _ in range(MAX_LEVELS):
                 if not pending:
                     break
-                fetched = self._fetch_level(pool, pending)
-                details.extend(self._submit_details(detail_pool, fetched))
-                pending = self._next_level(fetched)
-            for future in details:
+                pending = self._next_level(self._fetch_level(pending))
+            for future in list(self._groups.values()):  # groups that lead nowhere were not waited for
                 future.result()
+            for detail in self._details:
+                detail.result()
         self._finished = set(self._planned)  # groups no item led to are done too
         self._report()
         return self.inventory
@@ -165,12 +169,15 @@ class Fetcher:
 
     # --- one level --------------------------------------------------------------------------
 
-    def _fetch_level(
-        self, pool: ThreadPoolExecutor, pending: Mapping[GroupKey, set[str] | None]
-    ) -> dict[GroupKey, list[str]]:
-        """Fetch the groups of this level; returns, per group, the ids new to the inventory that
-        were asked for (all new ones where the whole type was wanted). Listing a whole type to find
-        a few ids must not fetch details and relations of everything else in it."""
+    def _fetch_level(self, pending: Mapping[GroupKey, set[str] | None]) -> dict[GroupKey, list[str]]:
+        """Start the groups of this level and wait for those whose relations lead on: returns, per
+        such group, the ids new to the inventory that were asked for (all new ones where the whole
+        type was wanted). A group that leads nowhere (queues, topics, tables, keys)
+        finishes beside the next levels; each group's detail calls start as soon as it is listed.
+        Listing a whole type to find a few ids must not fetch details and relations of the rest."""
+        for key in pending:  # a group this level asks of again must be whole before it is read
+            if key in self._groups:
+                self._groups[key].result()
         tasks: list[tuple[GroupKey, list[str] | None]] = []
         for key, ids in pending.items():
             spec = spec_for_type(key[2])
@@ -188,24 +195,67 @@ class Fetcher:
         with self._lock:
             self._remaining.update(key for key, _ in tasks)
             self._planned.update(key for key, _ in tasks)
-        for (key, _), items in zip(tasks, pool.map(lambda t: self._fetch_group(*t), tasks), strict=True):
-            if items is None:
-                continue
+        by_group: dict[GroupKey, list[list[str] | None]] = {key: [] for key in pending}
+        for key, batch in tasks:
+            by_group[key].append(batch)
+        started = {key: self._start_group(key, batches, pending[key]) for key, batches in by_group.items()}
+        self._groups.update(started)
+        leading = [key for key in pending if next(self._relations(key), None) is not None]
+        return {key: started[key].result() for key in leading}
+
+    def _start_group(
+        self, key: GroupKey, batches: list[list[str] | None], wanted: set[str] | None
+    ) -> Future[list[str]]:
+        """Fetch one group's batches side by side; the last to finish stores them (:meth:`_store`)."""
+        done: Future[list[str]] = Future()
+        answers: list[list[dict[str, Any]] | None] = [None] * len(batches)
+        left = [len(batches)]
+
+        def run(index: int, batch: list[str] | None) -> None:
+            try:
+                answers[index] = self._fetch_group(key, batch)
+            finally:
+                with self._lock:
+                    left[0] -= 1
+                    last = left[0] == 0
+                if last:
+                    self._store(key, answers, wanted, done)
+
+        if not batches:
+            self._store(key, answers, wanted, done)
+        for index, batch in enumerate(batches):
+            self._pools[0].submit(run, index, batch)
+        return done
+
+    def _store(
+        self,
+        key: GroupKey,
+        answers: list[list[dict[str, Any]] | None],
+        wanted: set[str] | None,
+        done: Future[list[str]],
+    ) -> None:
+        """A group's answers into the inventory in the order they were asked (a run's inventory does
+        not depend on which answer came first), then its detail calls started. ``done`` gets the
+        ids new to the inventory that were wanted."""
+        try:
             spec = spec_for_type(key[2])
             assert spec is not None
-            group = self.inventory.items.setdefault(key, {})
-            for item in items:
-                item_id = jmespath.search(spec.id, item) if spec.id else None
-                if isinstance(item_id, str):
-                    group.setdefault(item_id, item)
-        fetched = {}
-        for key, wanted in pending.items():
-            present = set(self.inventory.group(key))
-            expanded = self._expanded.setdefault(key, set())
-            fresh = (present if wanted is None else present & wanted) - expanded
-            expanded.update(fresh)
-            fetched[key] = sorted(fresh)
-        return fetched
+            with self._lock:
+                if any(answer is not None for answer in answers):
+                    group = self.inventory.items.setdefault(key, {})
+                    for items in answers:
+                        for item in items or ():
+                            item_id = jmespath.search(spec.id, item) if spec.id else None
+                            if isinstance(item_id, str):
+                                group.setdefault(item_id, item)
+                present = set(self.inventory.group(key))
+                expanded = self._expanded.setdefault(key, set())
+                fresh = sorted((present if wanted is None else present & wanted) - expanded)
+                expanded.update(fresh)
+                self._details.extend(self._submit_details(self._pools[1], {key: fresh}))
+            done.set_result(fresh)
+        except BaseException as exc:  # whoever waits for the group sees it
+            done.set_exception(exc)
 
     def _fetch_group(self, key: GroupKey, ids: list[str] | None) -> list[dict[str, Any]] | None:
         account, region, type_ = key
