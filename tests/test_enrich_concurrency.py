@@ -49,34 +49,33 @@ def _meet(aws: Aws, waiting: tuple[str, str, str], arriving: tuple[str, str, str
     return seen
 
 
-def test_tags_are_read_while_the_metachecks_are_fetched(lab_endpoint: str) -> None:
-    """Tags need nothing of the MetaChecks: their calls overlap the fetch (before, they began after it)."""
+@pytest.mark.parametrize(
+    ("waiting", "arriving", "contexts"),
+    [
+        pytest.param(  # tags need nothing of the MetaChecks: they are read during the fetch, not after it
+            ("ec2", "us-east-1", "ec2.DescribeInstances"),
+            ("resourcegroupstaggingapi", "us-east-1", "resource-groups-tagging-api.GetResources"),
+            ["config", "tags"],
+            id="tags-beside-metachecks",
+        ),
+        pytest.param(  # queues lead to no other group: the next level (security groups) does not wait
+            ("sqs", "eu-west-1", "sqs.ListQueues"),
+            ("ec2", "us-east-1", "ec2.DescribeSecurityGroups"),
+            ["config"],
+            id="next-level-beside-queues",
+        ),
+    ],
+)
+def test_what_needs_nothing_of_another_overlaps_it(
+    waiting: tuple[str, str, str], arriving: tuple[str, str, str], contexts: list[str], lab_endpoint: str
+) -> None:
     aws = Aws()
-    seen = _meet(
-        aws,
-        ("ec2", "us-east-1", "ec2.DescribeInstances"),
-        ("resourcegroupstaggingapi", "us-east-1", "resource-groups-tagging-api.GetResources"),
-    )
+    seen = _meet(aws, waiting, arriving)
     run = _run()
-    run.enrich(aws, contexts=["config", "tags"], progress=False)
-    assert seen["met"], "the tag lookup did not start while the instances were being described"
-    assert run.resources[INSTANCE].metachecks["it_has_public_ip"]
-
-
-def test_a_group_that_leads_nowhere_does_not_hold_up_the_next_level(lab_endpoint: str) -> None:
-    """Queues lead to no other group: the instances' security groups (the next level) are
-    described while the queues are still being listed."""
-    aws = Aws()
-    seen = _meet(
-        aws,
-        ("sqs", "eu-west-1", "sqs.ListQueues"),
-        ("ec2", "us-east-1", "ec2.DescribeSecurityGroups"),
-    )
-    run = _run()
-    run.enrich(aws, contexts=["config"], progress=False)
-    assert seen["met"], "the next level waited for the queues"
-    assert run.resources[QUEUE].metachecks["is_public"] is not None
+    run.enrich(aws, contexts=contexts, progress=False)
+    assert seen["met"], f"{waiting[2]} gave up waiting for {arriving[2]}: one waited for the other"
     assert run.resources[INSTANCE].metachecks["is_public"] is not None
+    assert run.resources[QUEUE].metachecks["is_public"] is not None
 
 
 @pytest.mark.parametrize("slow", ["ec2.DescribeInstances", "resource-groups-tagging-api.GetResources"])
