@@ -24,8 +24,13 @@ def group_by_resource(findings: Iterable[Finding]) -> dict[str, AffectedResource
         for resource in finding.Resources:
             members.setdefault(resource.Id, []).append((finding, resource))
     grouped = [_resource(arn, pairs) for arn, pairs in members.items()]
-    grouped.sort(key=lambda r: (r.account, r.region or "", r.type, r.arn))
+    grouped.sort(key=position)
     return {resource.arn: resource for resource in grouped}
+
+
+def position(resource: AffectedResource) -> tuple[str, str, str, str]:
+    """Where a resource stands in any run's grouping: (account, region, type, ARN)."""
+    return (resource.account, resource.region or "", resource.type, resource.arn)
 
 
 def _finding_order(finding: Finding) -> tuple[int, str, str]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic_core import to_json
 
+from metahub.grouping import position
 from metahub.models import AffectedResource, Finding
 
 JSON_MODES = ("json-short", "json-full", "json-inventory", "json-statistics")
@@ -117,27 +118,23 @@ def statistics(findings: Iterable[Finding], resources: Mapping[str, AffectedReso
 
 Tally = dict[str, Any]
 """``{"totals": {"findings": n, "resources": n}, "findings" | "resources": {field: {value: [count,
-first]}}}``: counts with where each value was first seen (a finding's position in the run, a resource's grouping key).
-Tallies of disjoint parts of a run add up to the run's own (:func:`statistics_of`): what a merge of
-shards needs to give one process's statistics byte for byte."""
-
-
-def resource_position(resource: AffectedResource) -> list[str]:
-    """Where a resource stands in any run: the grouping order (:func:`metahub.grouping.group_by_resource`)."""
-    return [resource.account, resource.region or "", resource.type, resource.arn]
+first]}}}``: counts with where each value was first seen (a finding's position in the run, a
+resource's :func:`metahub.grouping.position`). Tallies of disjoint parts of a run add up to the
+run's own (:func:`statistics_of`): what a merge of shards needs to give one process's statistics
+byte for byte."""
 
 
 def tally(findings: Iterable[tuple[int, Finding]], resources: Mapping[str, AffectedResource]) -> Tally:
     """The counts of ``findings`` (each with its position in the run) and of ``resources``."""
     counted: Tally = {"findings": {}, "resources": {}}
     total = 0
-    for position, finding in findings:
+    for index, finding in findings:
         total += 1
         for name, get in _FINDING_FIELDS.items():
-            _add(counted["findings"].setdefault(name, {}), get(finding), position)
+            _add(counted["findings"].setdefault(name, {}), get(finding), index)
     context: dict[str, dict[str, list[Any]]] = {}
     for resource in resources.values():
-        where = resource_position(resource)
+        where = list(position(resource))  # a list, as a shard file gives it back
         for field, read in _RESOURCE_FIELDS.items():
             _add(counted["resources"].setdefault(field, {}), read(resource), where)
         for section, values in resource.context().items():
@@ -150,11 +147,11 @@ def tally(findings: Iterable[tuple[int, Finding]], resources: Mapping[str, Affec
     return counted
 
 
-def _add(counts: dict[str, list[Any]], value: Any, position: Any) -> None:
+def _add(counts: dict[str, list[Any]], value: Any, seen_at: Any) -> None:
     key = _statistic_value(value)
     entry = counts.get(key)
     if entry is None:
-        counts[key] = [1, position]
+        counts[key] = [1, seen_at]
     else:
         entry[0] += 1
 

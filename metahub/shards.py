@@ -30,7 +30,8 @@ from pydantic_core import to_json
 
 from metahub.combinations import Rule, failed_ids, find
 from metahub.files import atomic
-from metahub.json_outputs import full_entries, resource_position, short_of, statistics_of, tally
+from metahub.grouping import position
+from metahub.json_outputs import full_entries, short_of, statistics_of, tally
 from metahub.json_outputs import with_combinations as entry_with
 from metahub.models import AffectedResource, Finding
 from metahub.ranking import priority
@@ -214,7 +215,7 @@ class Merged:
         a stand-in per resource holding only what the rules read, in grouping order."""
         needed = _checks_read(self.rules or [])
         places: list[_Place] = []
-        stand_ins: list[tuple[list[str], AffectedResource]] = []
+        stand_ins: list[tuple[tuple[str, ...], AffectedResource]] = []
         failed: dict[str, list[str]] = {}
         for index, path in enumerate(self.paths):
             with path.open("rb") as fh:
@@ -225,13 +226,13 @@ class Merged:
                     offset = fh.tell() - len(line)
                     try:
                         record = json.loads(line)
-                        arn, entry = record["arn"], record["entry"]
+                        arn, entry, key, ids = record["arn"], record["entry"], record["key"], record["failed"]
                     except (ValueError, KeyError, TypeError) as exc:
-                        raise ShardError(f"{path}: line {number} is no resource line ({exc})") from None
-                    places.append(_Place(tuple(record["key"]), arn, index, offset))
+                        raise ShardError(f"{path}: line {number} is no resource line ({exc!r})") from None
+                    places.append(_Place(tuple(key), arn, index, offset))
                     if self.rules is not None:
                         stand_ins.append(_stand_in(arn, entry, needed))
-                        failed[arn] = record["failed"]
+                        failed[arn] = ids
         stand_ins.sort(key=lambda pair: pair[0])
         return places, {resource.arn: resource for _, resource in stand_ins}, failed
 
@@ -245,7 +246,7 @@ def _checks_read(rules: Iterable[Rule]) -> set[str]:
     return {name for name in names if not name.startswith("trait:")}
 
 
-def _stand_in(arn: str, entry: dict[str, Any], needed: set[str]) -> tuple[list[str], AffectedResource]:
+def _stand_in(arn: str, entry: dict[str, Any], needed: set[str]) -> tuple[tuple[str, ...], AffectedResource]:
     """What the toxic-combination rules read of a resource (type, the checks they name with their
     evidence, traits), and its grouping position."""
     checks, evidence = entry.get("metachecks"), entry.get("evidence") or {}
@@ -259,4 +260,4 @@ def _stand_in(arn: str, entry: dict[str, Any], needed: set[str]) -> tuple[list[s
         evidence={k: v for k, v in evidence.items() if k in needed},
         traits=entry.get("traits"),
     )
-    return resource_position(resource), resource
+    return position(resource), resource
