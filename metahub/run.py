@@ -23,7 +23,7 @@ from metahub.ingest import IngestReport, Source, gc_paused, read_findings, read_
 from metahub.models import SEVERITY_ORDER, VERDICTS, AffectedResource, Finding
 from metahub.ranking import priority
 from metahub.resources.spec import spec_for
-from metahub.shards import Merged, Shard, shard_files, write_shard
+from metahub.shards import Merged, Part, Shard, shard_files, write_shard
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -95,8 +95,8 @@ class Run:
         """Toxic combinations found after enrichment (:mod:`metahub.combinations`)."""
         self.filtered: int | None = None
         """Resources dropped by filters (None: no filter applied)."""
-        self.shard: Shard | None = None
-        """The part of the input this run keeps (:func:`load`'s ``shard``), None: all of it."""
+        self.shard: Shard | Part | None = None
+        """The part of a larger run this run is (:func:`load`'s ``shard`` or ``part``), None: a whole run."""
         self.positions: list[int] | None = None
         """Of a shard: where each of ``findings`` was in the whole input (what a merge orders by)."""
         self.combination_rules: list[combinations.Rule] | None = None
@@ -393,7 +393,7 @@ class Run:
 
     def _check_shard(self) -> None:
         if self.shard is None or self.positions is None:
-            raise ValueError("a shard file is written by a run read with metahub.load(..., shard='K/N')")
+            raise ValueError("a shard file is written by a run read with metahub.load(..., shard='K/N' or part=NAME)")
         if self.filtered is not None:
             raise ValueError(
                 "a filtered run's shard would not merge into one process's output (toxic combinations "
@@ -578,6 +578,7 @@ def load(
     only_active: bool = False,
     deadline: float | None = None,
     shard: Shard | str | None = None,
+    part: str | None = None,
 ) -> Run:
     """Read findings from files (``.json``, ``.jsonl``, ``.gz``; ``"-"`` for stdin) or binary streams.
 
@@ -585,26 +586,33 @@ def load(
     ``deadline`` (seconds) ends reading, a silent pipe included; what was read before it is kept.
     ``shard="K/N"`` keeps the resources that are the K-th of N parts of the input (and the findings
     on them): N runs over the same input, each written with the ``"shard"`` mode, merge (:func:`merge`)
-    into what one run writes.
+    into what one run writes. ``part=NAME`` says that these sources are one named part of a larger
+    run (one account's findings): parts merge into what one run over their sources, in the order of
+    their names, writes.
     """
+    if shard is not None and part is not None:
+        raise ValueError("a run is a shard of its input (shard='K/N') or a named part (part=NAME), not both")
+    named = None if part is None else Part(part)
     started = time.perf_counter()
     report = IngestReport()
     until = None if deadline is None else time.monotonic() + deadline
     if shard is None:
         run = Run(read_findings(sources, report, only_failed=only_failed, only_active=only_active, until=until), report)
+        if named is not None:
+            run.shard, run.positions = named, list(range(len(run.findings)))
     else:
-        part = shard if isinstance(shard, Shard) else Shard.parse(shard)
+        split = shard if isinstance(shard, Shard) else Shard.parse(shard)
         kept = read_part(
             sources,
             report,
-            lambda f: any(part.owns(r.Id) for r in f.Resources),
+            lambda f: any(split.owns(r.Id) for r in f.Resources),
             only_failed=only_failed,
             only_active=only_active,
             until=until,
         )
         run = Run([f for _, f in kept], report)
-        run.resources = {arn: r for arn, r in run.resources.items() if part.owns(arn)}
-        run.shard, run.positions = part, [i for i, _ in kept]
+        run.resources = {arn: r for arn, r in run.resources.items() if split.owns(arn)}
+        run.shard, run.positions = split, [i for i, _ in kept]
     run.seconds = time.perf_counter() - started
     return run
 

@@ -6,6 +6,12 @@ outputs: JSON lines, a header (format, metahub version, K/N, the toxic-combinati
 shard's statistics tally), then one line per resource: its ARN, its rank key (:mod:`metahub.ranking`),
 the ids of its failed findings and its ``json-full`` entry.
 
+A run can also be one *named part* of a larger one (``--part NAME``, ``load(..., part=NAME)``): one
+account of an organisation, read from that account's findings alone (the organisation-wide run of
+``deploy/metahub-org.yaml``). Named parts merge into what one process writes over their inputs one
+after another in the order of their names; an ARN in two parts is refused (the parts were not
+disjoint, and one process would have joined its findings).
+
 ``metahub merge`` reads N shard files in two passes and writes the same json-short, json-full,
 json-inventory, json-statistics and json-combinations as one process over the same input, byte
 for byte. The first pass keeps, per resource, its rank key, where its line is, and only what
@@ -38,8 +44,8 @@ from metahub.ranking import priority
 from metahub.ranking import with_combinations as key_with
 from metahub.version import __version__
 
-FORMAT = 1
-"""The shard file's format: a merge reads only its own."""
+FORMAT = 2
+"""The shard file's format: a merge reads only its own (2: named parts)."""
 PATTERN = "metahub-shard-*.jsonl"
 
 
@@ -73,9 +79,27 @@ class Shard:
         return f"{self.number}/{self.of}"
 
 
+@dataclass(frozen=True)
+class Part:
+    """A named part of a larger run (an account of an organisation): it owns all it reads, and
+    another part must hold none of its resources."""
+
+    name: str
+
+    def __post_init__(self) -> None:
+        if not self.name.strip() or self.name != self.name.strip() or "\n" in self.name:
+            raise ValueError(f"{self.name!r} is no part name (a non-empty word, e.g. an account id)")
+
+    def owns(self, arn: str) -> bool:
+        return True
+
+    def __str__(self) -> str:
+        return self.name
+
+
 def write_shard(
     path: Path,
-    shard: Shard,
+    shard: Shard | Part,
     resources: Mapping[str, AffectedResource],
     findings: Iterable[tuple[int, Finding]],
     rules: Sequence[Rule] | None,
@@ -88,7 +112,7 @@ def write_shard(
         "metahub": "shard",
         "format": FORMAT,
         "version": __version__,
-        "shard": [shard.number, shard.of],
+        **({"part": shard.name} if isinstance(shard, Part) else {"shard": [shard.number, shard.of]}),
         "rules": rules,
         "tally": tally(owned, resources),
     }
@@ -132,11 +156,17 @@ class Merged:
     """Shard files read as one run: :meth:`entries` streams the json-full entries in rank order."""
 
     def __init__(self, paths: Sequence[Path]) -> None:
-        self.paths = list(paths)
-        headers = [self._header(path) for path in self.paths]
+        pairs = [(self._header(path), path) for path in paths]
+        self.named = any("part" in header for header, _ in pairs)
+        if self.named:  # one process would read the parts' inputs in the order of their names
+            pairs.sort(key=lambda pair: str(pair[0].get("part")))
+        headers = [header for header, _ in pairs]
+        self.paths = [path for _, path in pairs]
         self._check(headers)
         self.rules: list[Rule] | None = headers[0]["rules"]
         self.tallies = [header["tally"] for header in headers]
+        if self.named:
+            self.tallies = [_placed(tally, index) for index, tally in enumerate(self.tallies)]
         places, stand_ins, failed = self._first_pass()
         self.combinations = find(stand_ins, self.rules, failed) if self.rules is not None else []
         starting: dict[str, list[dict[str, Any]]] = {}
@@ -196,6 +226,9 @@ class Merged:
             ):
                 if header[field] != first[field]:
                     raise ShardError(f"{path} and {other} were made with different {why}")
+        if self.named:
+            self._check_names(headers)
+            return
         counts = {header["shard"][1] for header in headers}
         if len(counts) > 1:
             raise ShardError(f"shards of different splits: {', '.join(f'N={n}' for n in sorted(counts))}")
@@ -210,6 +243,18 @@ class Merged:
         if missing:
             raise ShardError(f"shard {', '.join(missing)} missing: a merge needs every shard of the split")
 
+    def _check_names(self, headers: list[dict[str, Any]]) -> None:
+        """Named parts only, each name once."""
+        seen: dict[str, Path] = {}
+        for header, path in zip(headers, self.paths, strict=True):
+            name = header.get("part")
+            if not isinstance(name, str):
+                raise ShardError(f"{path} is shard {header['shard'][0]}/{header['shard'][1]} of a split, and "
+                                 "other files are named parts: merge one split or one set of parts")  # fmt: skip
+            if name in seen:
+                raise ShardError(f"part {name} twice: {seen[name]} and {path}")
+            seen[name] = path
+
     def _first_pass(self) -> tuple[list[_Place], dict[str, AffectedResource], dict[str, list[str]]]:
         """Where each resource's line is, with its key; and, when combinations are to be found,
         a stand-in per resource holding only what the rules read, in grouping order."""
@@ -217,6 +262,7 @@ class Merged:
         places: list[_Place] = []
         stand_ins: list[tuple[tuple[str, ...], AffectedResource]] = []
         failed: dict[str, list[str]] = {}
+        owner: dict[str, int] = {}
         for index, path in enumerate(self.paths):
             with path.open("rb") as fh:
                 fh.readline()
@@ -229,12 +275,27 @@ class Merged:
                         arn, entry, key, ids = record["arn"], record["entry"], record["key"], record["failed"]
                     except (ValueError, KeyError, TypeError) as exc:
                         raise ShardError(f"{path}: line {number} is no resource line ({exc!r})") from None
+                    if self.named and owner.setdefault(arn, index) != index:
+                        raise ShardError(
+                            f"{path}: line {number}: {arn} is also in {self.paths[owner[arn]]}; parts must hold "
+                            "different resources (one account's findings each)"
+                        )
                     places.append(_Place(tuple(key), arn, index, offset))
                     if self.rules is not None:
                         stand_ins.append(_stand_in(arn, entry, needed))
                         failed[arn] = ids
         stand_ins.sort(key=lambda pair: pair[0])
         return places, {resource.arn: resource for _, resource in stand_ins}, failed
+
+
+def _placed(counted: dict[str, Any], index: int) -> dict[str, Any]:
+    """A named part's tally with each finding's position made ``[part, position]``: the positions
+    one process gives the parts' inputs read one after another."""
+    findings = {
+        name: {value: [count, [index, first]] for value, (count, first) in values.items()}
+        for name, values in counted["findings"].items()
+    }
+    return {**counted, "findings": findings}
 
 
 def _checks_read(rules: Iterable[Rule]) -> set[str]:

@@ -15,7 +15,7 @@ from metahub.aws import Aws
 from metahub.json_outputs import statistics_of, tally
 from metahub.shards import Shard, ShardError
 
-from .conftest import make_finding, metahub_cli
+from .conftest import make_finding, metahub_cli, write
 
 COMPARED = ["json-short", "json-full", "json-inventory", "json-statistics", "json-combinations"]
 
@@ -206,3 +206,92 @@ def test_a_finding_updated_onto_a_resource_of_another_shard_is_kept_once(newest_
     metahub.load(source).write(COMPARED, tmp_path / "w", "t")
     assert _files(tmp_path / "m") == _files(tmp_path / "w")
     assert json.loads(_files(tmp_path / "m")["inventory"]) == [other]
+
+
+# --- named parts (one account's findings each: the organisation-wide run) ---------------------
+
+
+def _parts_by_service(findings: list[dict[str, Any]], folder: Path) -> list[Path]:
+    """The findings dealt into one file per service of their resource's ARN, named by service;
+    returned in the order of the names (the order in which a merge reads named parts)."""
+    parts: dict[str, list[dict[str, Any]]] = {}
+    for finding in findings:
+        parts.setdefault(finding["Resources"][0]["Id"].split(":")[2], []).append(finding)
+    folder.mkdir()
+    return [write(folder / f"{name}.json", parts[name]) for name in sorted(parts)]
+
+
+def test_named_parts_of_the_enriched_lab_merge_into_one_process_over_their_inputs(
+    lab_endpoint: str, asff_findings: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """One process over the parts' inputs one after another (in the order of the parts' names)
+    writes what the merge of the parts writes, byte for byte; here the parts are the lab's services
+    (toxic combinations join an instance to its role), shuffled so that the parts' order is the merge's doing."""
+    shuffled = list(asff_findings)
+    random.Random(3).shuffle(shuffled)
+    inputs = _parts_by_service(shuffled, tmp_path / "in")
+    assert len(inputs) >= 3
+    whole = metahub.load(*inputs)
+    whole.enrich(Aws(), progress=False)
+    whole.write(COMPARED, tmp_path / "one", "t")
+    crossing = [c for c in whole.combinations if len({hop["arn"].split(":")[2] for hop in c["path"]}) > 1]
+    assert crossing, "the lab's toxic combinations should cross parts, or this test proves less"
+    for source in reversed(inputs):  # written in another order than their names'
+        part = metahub.load(source, part=source.stem)
+        part.enrich(Aws(), progress=False)
+        part.write(["shard"], tmp_path / "parts", source.stem)
+    written, failures = metahub.merge([tmp_path / "parts"], COMPARED, tmp_path / "merged", "t")
+    assert not failures and len(written) == len(COMPARED)
+    expected, got = _files(tmp_path / "one"), _files(tmp_path / "merged")
+    for view in expected:
+        assert got[view] == expected[view], (view, _first_difference(expected[view], got[view]))
+
+
+def test_the_command_line_writes_and_merges_named_parts(tmp_path: Path) -> None:
+    findings = [make_finding(f"f{i}", arn=f"arn:aws:s3:::b{i}", AwsAccountId=f"11111111111{i % 3}") for i in range(9)]
+    modes = ["--output-modes", "json-full", "json-statistics"]
+    inputs = []
+    for account in sorted({f["AwsAccountId"] for f in findings}):
+        source = write(tmp_path / f"{account}.json", [f for f in findings if f["AwsAccountId"] == account])
+        inputs.append(str(source))
+        result = metahub_cli("--input-asff", str(source), "--part", account, *modes, "--output-dir", str(tmp_path / "p"))
+        assert result.returncode == 0, result.stderr
+        assert f"part {account} of a larger run" in result.stderr
+    merged = metahub_cli("merge", str(tmp_path / "p"), *modes, "--output-dir", str(tmp_path / "m"))
+    assert merged.returncode == 0, merged.stderr
+    one = metahub_cli("--input-asff", *inputs, *modes, "--output-dir", str(tmp_path / "one"))
+    assert one.returncode == 0, one.stderr
+    assert _files(tmp_path / "m") == _files(tmp_path / "one")
+    both = metahub_cli("--input-asff", inputs[0], "--part", "a", "--shard", "1/2")
+    assert both.returncode == 2 and "one of them" in both.stderr
+
+
+def _named(folder: Path, name: str, *arns: str) -> None:
+    source = write(folder.parent / f"{name}-{len(arns)}.json", [make_finding(f"{name}{a}", arn=a) for a in arns])
+    metahub.load(source, part=name).write(["shard"], folder, f"{name}-{len(arns)}")
+
+
+@pytest.mark.parametrize(
+    ("arrange", "reason"),
+    [
+        (lambda d: _named(d, "a", "arn:aws:s3:::x", "arn:aws:s3:::y") or _named(d, "b", "arn:aws:s3:::y"),
+         "arn:aws:s3:::y is also in"),
+        (lambda d: _named(d, "a", "arn:aws:s3:::x") or _named(d, "a", "arn:aws:s3:::y", "arn:aws:s3:::z"),
+         "part a twice"),
+        (lambda d: _named(d, "a", "arn:aws:s3:::x") or metahub.load(
+            write(d.parent / "s.json", [make_finding("s", arn="arn:aws:s3:::s")]), shard="1/1"
+        ).write(["shard"], d, "split"), "merge one split or one set of parts"),
+    ],
+)  # fmt: skip
+def test_named_parts_that_are_not_disjoint_are_refused(arrange: Any, reason: str, tmp_path: Path) -> None:
+    folder = tmp_path / "parts"
+    arrange(folder)
+    with pytest.raises(ShardError, match=reason):
+        metahub.merge([folder], ["json-short"], tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("name", ["", " a", "a\nb"])
+def test_a_part_has_a_name(name: str) -> None:
+    with pytest.raises(ValueError, match="no part name"):
+        metahub.load(part=name)

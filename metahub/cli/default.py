@@ -80,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
     if args.list_meta_checks:
         list_checks.show(as_json=args.json)
         return EXIT_OK
+    if args.shard and args.part:
+        raise UsageError("--shard K/N splits this input by resource and --part NAME says it is one part of a "
+                         "larger run: give one of them")  # fmt: skip
     plan = prepare(args)
     found = load(
         *plan.sources,
@@ -87,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         only_active=args.only_active,
         deadline=args.deadline,
         shard=args.shard,
+        part=args.part,
     )
     if plan.filters:
         found = found.apply(plan.filters, before_enrichment=True)
@@ -127,13 +131,14 @@ def settle(args: argparse.Namespace) -> None:
             "without it every resource would pass",
             show_usage=True,
         )
-    if args.shard and (
+    if (args.shard or args.part) and (
         args.mh_filters_checks or args.mh_filters_tags or args.mh_filters_findings or args.query or args.mh_filters_impact
     ):
+        which = "--shard" if args.shard else "--part"
         raise UsageError(
-            "--shard with filters would not merge into one run's output (a toxic combination reaches "
-            "resources of other shards that the filters could drop): shard the whole input, then filter "
-            "the output of 'metahub merge' (e.g. with jq), or run unsharded"
+            f"{which} with filters would not merge into one run's output (a toxic combination reaches "
+            "resources of other parts that the filters could drop): split the whole input, then filter "
+            "the output of 'metahub merge' (e.g. with jq), or run whole"
         )
     if args.list_findings is not None and sys.stdout is None:
         raise UsageError("--list-findings prints on stdout, and stdout is closed")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from metahub.cli.parsing import Group, OneWay, bounded, file_label, flag, shard, sts_parameter
+from metahub.cli.parsing import Group, OneWay, bounded, file_label, flag, part_name, shard, sts_parameter
 from metahub.enrich import CONTEXTS
 from metahub.run import OUTPUT_MODES
 
@@ -45,6 +45,13 @@ INPUTS = Group(
             metavar="K/N",
             help="keep the K-th of N parts of the resources (a stable hash of the ARN) and write a shard "
             "file beside the outputs: 'metahub merge' makes the N shard files into one run's JSON outputs",
+        ),
+        flag(
+            "--part",
+            type=part_name,
+            metavar="NAME",
+            help="these inputs are one named part of a larger run (e.g. one account's findings): write a "
+            "shard file beside the outputs; 'metahub merge' makes the parts into one run's JSON outputs",
         ),
     ),
 )

@@ -1,5 +1,6 @@
 """``metahub merge SHARD...``: the shard files of N runs made with ``--shard K/N`` (each a file, or
-a folder holding them) into the JSON outputs one run over the same input writes, byte for byte."""
+a folder holding them) into the JSON outputs one run over the same input writes, byte for byte; or
+those of runs made with ``--part NAME``, into what one run over their inputs writes."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ FLAGS = (
         "Merge",
         (
             flag("shards", nargs="+", metavar="SHARD",
-                 help="shard files (metahub-shard-*.jsonl), or folders holding them: one of each K of the split"),
+                 help="shard files (metahub-shard-*.jsonl), or folders holding them: one of each K of the "
+                 "split, or the named parts"),
             flag("--output-modes", nargs="+", choices=MERGED_MODES, default=list(JSON_MODES),
                  help="files to write (default: json-short, json-full, json-inventory, json-statistics)"),
             flag("--output-dir", default="outputs", type=Path, help="where files go (default: ./outputs)"),
@@ -33,7 +35,7 @@ FLAGS = (
 def parser() -> Parser:
     return build(
         "metahub merge",
-        "Merge the shard files of runs made with --shard K/N into one run's JSON outputs.",
+        "Merge the shard files of runs made with --shard K/N (or --part NAME) into one run's JSON outputs.",
         FLAGS,
     )
 

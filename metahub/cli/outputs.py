@@ -13,6 +13,7 @@ from pathlib import Path
 from metahub.json_outputs import JSON_MODES, write_json
 from metahub.models import SEVERITY_ORDER
 from metahub.run import SHARD_MODE, Run
+from metahub.shards import Shard
 
 DEMO_MODES = ("json-short", "json-statistics", "html")
 METAHUB_MODES = ("json-short", "json-full", "json-statistics", "json-inventory", "html", "csv", "xlsx")
@@ -66,10 +67,16 @@ def write(run: Run, args: argparse.Namespace, stamp: str) -> None:
             print(f"wrote {path}", file=sys.stderr)
         print(found_line(run), file=sys.stderr)
         print(summary_line(run), file=sys.stderr)
-        if run.shard:
+        if isinstance(run.shard, Shard):
             print(
                 f"metahub: this run is shard {run.shard} of the input's resources; once all {run.shard.of} "
                 "are written, 'metahub merge FOLDER...' makes their shard files into one run's outputs",
+                file=sys.stderr,
+            )
+        elif run.shard is not None:
+            print(
+                f"metahub: this run is part {run.shard} of a larger run; 'metahub merge FOLDER...' makes "
+                "the parts' shard files into one run's outputs",
                 file=sys.stderr,
             )
         for path in written:

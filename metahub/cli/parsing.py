@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 from metahub.aws import assume_role_problem
 from metahub.cli.exits import EXIT_USAGE
 from metahub.files import label
-from metahub.shards import Shard
+from metahub.shards import Part, Shard
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,14 @@ def file_label(text: str) -> str:
     """A label for file names (a customer or account name)."""
     try:
         return label(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def part_name(text: str) -> str:
+    """A named part's name (an account id, a business unit)."""
+    try:
+        return Part(text).name
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
