@@ -67,8 +67,8 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read the configuration; a bad value raises ``ValueError`` naming the variable."""
         env = os.environ if env is None else env
-        contexts = _list(env.get("METAHUB_CONTEXT", "config,tags"))
-        actions = _list(env.get("METAHUB_ACTIONS", "enrich-findings"))
+        contexts = comma_list(env.get("METAHUB_CONTEXT", "config,tags"))
+        actions = comma_list(env.get("METAHUB_ACTIONS", "enrich-findings"))
         for name, values, allowed in (
             ("METAHUB_CONTEXT", contexts, CONTEXTS),
             ("METAHUB_ACTIONS", actions, ACTIONS),
@@ -83,8 +83,8 @@ class Settings:
         return cls(
             contexts=contexts,
             actions=actions,
-            update=parse_update(_words(env, "METAHUB_UPDATE_FINDINGS")) if update_text else None,
-            filters=Filters.parse(_words(env, "METAHUB_FILTERS_CHECKS"), _words(env, "METAHUB_FILTERS_TAGS")),
+            update=parse_update(shell_words(env, "METAHUB_UPDATE_FINDINGS")) if update_text else None,
+            filters=Filters.parse(shell_words(env, "METAHUB_FILTERS_CHECKS"), shell_words(env, "METAHUB_FILTERS_TAGS")),
             role=RoleSettings(role_name, env.get("METAHUB_EXTERNAL_ID") or None) if role_name else None,
             dry_run=boolean_env(env, "METAHUB_DRY_RUN"),
         )
@@ -104,7 +104,7 @@ def boolean_env(env: Mapping[str, str], name: str) -> bool:
     return value in _TRUE
 
 
-def _words(env: Mapping[str, str], name: str) -> list[str]:
+def shell_words(env: Mapping[str, str], name: str) -> list[str]:
     """A variable's value split as a shell would (``Note="two words"``)."""
     try:
         return shlex.split(env.get(name, ""))
@@ -112,7 +112,7 @@ def _words(env: Mapping[str, str], name: str) -> list[str]:
         raise ValueError(f"{name}: {exc}") from None
 
 
-def _list(text: str) -> list[str]:
+def comma_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 

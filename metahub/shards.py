@@ -163,7 +163,7 @@ class Merged:
         headers = [header for header, _ in pairs]
         self.paths = [path for _, path in pairs]
         self._check(headers)
-        self.rules: list[Rule] | None = headers[0]["rules"]
+        self.rules: list[Rule] | None = _holding(headers)[0]["rules"]
         self.tallies = [header["tally"] for header in headers]
         if self.named:
             self.tallies = [_placed(tally, index) for index, tally in enumerate(self.tallies)]
@@ -217,15 +217,18 @@ class Merged:
         return header
 
     def _check(self, headers: list[dict[str, Any]]) -> None:
-        """One set: one metahub version, one N, every K once, the same rules."""
+        """One set: one metahub version, one N, every K once, the same rules (where a part holds
+        resources for them to act on: an account without findings was not enriched)."""
         first, path = headers[0], self.paths[0]
         for header, other in zip(headers[1:], self.paths[1:], strict=True):
-            for field, why in (
-                ("version", "metahub versions (their checks may differ); make every shard with one"),
-                ("rules", "toxic-combination rules"),
-            ):
-                if header[field] != first[field]:
-                    raise ShardError(f"{path} and {other} were made with different {why}")
+            if header["version"] != first["version"]:
+                raise ShardError(f"{path} and {other} were made with different metahub versions (their checks "
+                                 "may differ); make every shard with one")  # fmt: skip
+        holding = _holding(headers)
+        for header in holding[1:]:
+            if header["rules"] != holding[0]["rules"]:
+                one, other = (self.paths[headers.index(h)] for h in (holding[0], header))
+                raise ShardError(f"{one} and {other} were made with different toxic-combination rules")
         if self.named:
             self._check_names(headers)
             return
@@ -286,6 +289,11 @@ class Merged:
                         failed[arn] = ids
         stand_ins.sort(key=lambda pair: pair[0])
         return places, {resource.arn: resource for _, resource in stand_ins}, failed
+
+
+def _holding(headers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The headers of the shards that hold resources (all of them when none does)."""
+    return [h for h in headers if h["tally"]["totals"]["resources"]] or headers
 
 
 def _placed(counted: dict[str, Any], index: int) -> dict[str, Any]:

@@ -29,7 +29,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("enrichment", ("metahub.enrich",)),
     ("outputs", ("metahub.json_outputs", "metahub.tabular", "metahub.html_report", "metahub.actions", "metahub.shards")),
     ("orchestration", ("metahub.run", "metahub")),
-    ("interfaces", ("metahub.cli", "metahub.aws_lambda", "metahub.demo", "metahub.__main__")),
+    ("interfaces", ("metahub.cli", "metahub.aws_lambda", "metahub.org_lambda", "metahub.demo",
+                    "metahub.__main__")),
 )  # fmt: skip
 """Bottom first. A name covers the module and, for a package, everything in it (``metahub``
 itself is only the package's ``__init__``)."""
