@@ -28,6 +28,9 @@ Configuration, from environment variables (the template sets them):
 ``METAHUB_HUB_REGION``          the Security Hub (aggregation) region (default: the function's)
 ``METAHUB_SH_FILTERS``          Security Hub filters as ``--sh-filters`` (default: RecordState=ACTIVE
                                 WorkflowStatus=NEW); the account's filter is added
+``METAHUB_SH_RATE``             GetFindings pages a second for this function (default: 3, Security
+                                Hub's rate for one account and region, which every function
+                                running at once shares: the template sets 3 / concurrency)
 ``METAHUB_CONTEXT``             comma list of config, tags, account, cloudtrail (default: config,tags)
 ``METAHUB_ASSUME_ROLE``         role name to assume in each member account for the context
 ``METAHUB_EXTERNAL_ID``         external ID for that role
@@ -55,11 +58,11 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.config import Config
 
-from metahub.aws import Aws, RoleSettings
+from metahub.aws import Aws, RateLimiter, RoleSettings
 from metahub.aws_lambda import comma_list, shell_words
 from metahub.enrich import CONTEXTS
 from metahub.run import MERGED_MODES, ContextUnreachable, load, merge
-from metahub.securityhub import DEFAULT_FILTERS, SecurityHubSource, parse_filters
+from metahub.securityhub import DEFAULT_FILTERS, READ_RATE, SecurityHubSource, parse_filters
 
 log = logging.getLogger("metahub.org")
 
@@ -68,6 +71,7 @@ VARIABLES = (
     "METAHUB_FINDINGS",
     "METAHUB_HUB_REGION",
     "METAHUB_SH_FILTERS",
+    "METAHUB_SH_RATE",
     "METAHUB_CONTEXT",
     "METAHUB_ASSUME_ROLE",
     "METAHUB_EXTERNAL_ID",
@@ -77,6 +81,8 @@ VARIABLES = (
 ACCOUNT = re.compile(r"^\d{12}$")
 RUN = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
 """A run's name is its execution's: Step Functions allows these characters, and they are safe in a key."""
+SHOWN = 100
+"""Skipped accounts named in the accounts step's output (all of them are in its log)."""
 LINK_SECONDS = 3600
 """A presigned link made with temporary credentials (a Lambda's) stops working when they expire,
 "even if the URL was created with a later expiration time" (Amazon S3 User Guide, presigned URLs):
@@ -91,6 +97,7 @@ class OrgSettings:
     findings: str = "securityhub"
     hub_region: str | None = None
     filters: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    hub_rate: float = READ_RATE
     contexts: list[str] = field(default_factory=lambda: ["config", "tags"])
     role: RoleSettings | None = None
     modes: list[str] = field(default_factory=lambda: list(MERGED_MODES))
@@ -121,6 +128,13 @@ class OrgSettings:
             raise ValueError(f"METAHUB_SH_FILTERS: {exc}") from None
         if "AwsAccountId" in filters:
             raise ValueError("METAHUB_SH_FILTERS: AwsAccountId is set per account by the run")
+        rate = env.get("METAHUB_SH_RATE", "").strip() or str(READ_RATE)
+        try:
+            hub_rate = float(rate)
+        except ValueError:
+            hub_rate = 0.0
+        if not 0 < hub_rate <= READ_RATE * 2:
+            raise ValueError(f"METAHUB_SH_RATE: {rate!r} is not a rate above 0 and at most {READ_RATE * 2:g} (the burst)")
         seconds = env.get("METAHUB_LINK_SECONDS", "").strip() or str(LINK_SECONDS)
         if not seconds.isdigit() or not 1 <= int(seconds) <= 7 * 24 * 3600:
             raise ValueError(f"METAHUB_LINK_SECONDS: {seconds!r} is not 1 to 604800 seconds (SigV4's limit)")
@@ -130,6 +144,7 @@ class OrgSettings:
             findings=findings,
             hub_region=env.get("METAHUB_HUB_REGION", "").strip() or None,
             filters=filters,
+            hub_rate=hub_rate,
             contexts=contexts,
             role=RoleSettings(role_name, env.get("METAHUB_EXTERNAL_ID") or None) if role_name else None,
             modes=modes,
@@ -186,9 +201,10 @@ def accounts_handler(event: dict[str, Any], context: Any = None) -> dict[str, An
     key = _prefix(run) + "accounts.json"
     body = json.dumps([{"account": account} for account in accounts]).encode()
     _s3().put_object(Bucket=settings.bucket, Key=key, Body=body, ContentType="application/json")
-    log.info("metahub org run %s: %d accounts from %s, %d skipped", run, len(accounts), source, len(skipped))
+    log.info("metahub org run %s: %d accounts from %s, skipped: %s", run, len(accounts), source, json.dumps(skipped))
+    shown = dict(list(skipped.items())[:SHOWN])  # a state's output is at most 256 KiB
     return {"run": run, "bucket": settings.bucket, "key": key, "accounts": len(accounts), "source": source,
-            "skipped": skipped}  # fmt: skip
+            "skipped": shown, "skipped_count": len(skipped)}  # fmt: skip
 
 
 def _organization(skipped: dict[str, str]) -> list[str]:
@@ -245,7 +261,8 @@ def process_account(event: dict[str, Any], settings: OrgSettings, *, aws: Aws | 
     region = settings.hub_region or own.region or "us-east-1"
     if settings.findings == "securityhub":
         filters = {**settings.filters, "AwsAccountId": [{"Value": account, "Comparison": "EQUALS"}]}
-        sources: list[Any] = [SecurityHubSource(own, region, filters, progress=False)]
+        limiter = RateLimiter(settings.hub_rate)
+        sources: list[Any] = [SecurityHubSource(own, region, filters, progress=False, limiter=limiter)]
     else:
         sources = list(_objects(settings.findings, account))
     run = load(*sources, part=account)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ from metahub.org_lambda import (
 )
 
 from .conftest import make_finding, own_moto_server
+from .least_privilege import not_allowed, shipped_policy
 
 MEMBERS = 21
 ROLE = "metahub-read"
@@ -255,3 +257,202 @@ def test_bad_configuration_is_named(env: dict[str, str], message: str) -> None:
 def test_bad_items_are_named(event: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         process_account(event, OrgSettings(bucket="b"))
+
+
+# --- the deployment: templates, least privilege, and the state machine's data flow --------------
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "deploy" / "metahub-org.yaml"
+MEMBER_ROLE = ROOT / "deploy" / "metahub-org-member-role.yaml"
+
+
+def test_the_templates_pass_cfn_lint_which_checks_the_state_machine_against_the_states_language() -> None:
+    from cfnlint.api import lint, lint_file
+
+    for template in (TEMPLATE, MEMBER_ROLE):
+        assert [str(m) for m in lint_file(template)] == [], template.name
+    broken = TEMPLATE.read_text().replace("MaxConcurrencyPath: $.concurrency", "MaxConcurrencyPath: $.concurrency\n            Concurrency: 1")
+    assert any("E3601" in str(m) for m in lint(broken))  # the definition is validated, not only the resources
+
+
+def _template() -> dict[str, Any]:
+    import yaml
+
+    return yaml.safe_load(TEMPLATE.read_text())
+
+
+def _policies(role: dict[str, Any]) -> dict[str, Any]:
+    found = {}
+    for policy in role["Properties"]["Policies"]:
+        policy = policy["Fn::If"][1] if "Fn::If" in policy else policy
+        found[policy["PolicyName"]] = policy["PolicyDocument"]
+    return found
+
+
+def test_the_roles_carry_the_shipped_policies_and_the_calls_made_need_no_more(
+    organization: dict[str, Any], settings: OrgSettings
+) -> None:
+    import yaml
+
+    member = yaml.safe_load(MEMBER_ROLE.read_text())["Resources"]["ReadRole"]
+    assert _policies(member)["metahub-context-read-only"] == shipped_policy("context-read-only"), (
+        "the member role's copy of metahub/config/policy-context-read-only.json is out of date"
+    )
+    account_role = _template()["Resources"]["AccountFunctionRole"]
+    assert _policies(account_role)["metahub-securityhub-read"] == shipped_policy("securityhub-read")
+    aws = Aws(role=RoleSettings(ROLE))
+    process_account({"run": "org-5", "account": organization["accounts"][0]}, settings, aws=aws)
+    assert aws.calls and not_allowed(set(aws.calls) - {"sts:AssumeRole"}) == set()  # what the member role allows
+
+
+def test_each_function_runs_a_handler_that_reads_only_variables_it_declares() -> None:
+    import importlib
+
+    resources = _template()["Resources"]
+    functions = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::Function"]
+    assert len(functions) == 3
+    set_somewhere: set[str] = set()
+    for function in functions:
+        module, _, name = function["Handler"].rpartition(".")
+        assert callable(getattr(importlib.import_module(module), name)), function["Handler"]
+        variables = set(function["Environment"]["Variables"])
+        assert variables <= set(VARIABLES), variables - set(VARIABLES)
+        set_somewhere |= variables
+    assert set_somewhere == set(VARIABLES)  # every setting can be given through the template
+    source = (ROOT / "metahub" / "org_lambda.py").read_text()
+    assert set(re.findall(r'"(METAHUB_[A-Z_]+)"', source)) == set(VARIABLES)
+
+
+class _Execution:
+    """The state machine's data flow as Step Functions runs it: Pass and Task states with
+    Parameters, ResultSelector, ResultPath and OutputPath; the Distributed Map with its ItemReader
+    (a JSON array in S3), ItemSelector, MaxConcurrencyPath and ResultWriter; the intrinsic functions
+    the definition uses. Lambda tasks call the handler the template names, with the environment the
+    template gives that function (parameters at their defaults unless given). Retries are AWS's."""
+
+    def __init__(self, template: dict[str, Any], parameters: dict[str, str], name: str) -> None:
+        self.template, self.name = template, name
+        self.parameters = {k: str(p.get("Default", "")) for k, p in template["Parameters"].items()} | parameters
+        properties = template["Resources"]["StateMachine"]["Properties"]
+        substitutions = {k: self._value(v) for k, v in properties["DefinitionSubstitutions"].items()}
+        text = json.dumps(properties["Definition"])
+        for key, value in substitutions.items():
+            text = text.replace("${" + key + "}", value)
+        assert "${" not in text, "a placeholder without a substitution"
+        self.definition = json.loads(text)
+        self.concurrency: list[int] = []
+
+    def _value(self, value: Any) -> str:
+        if "Ref" in value:
+            return BUCKET if value["Ref"] == "RunBucket" else self.parameters[value["Ref"]]
+        logical, attribute = value["Fn::GetAtt"]
+        assert attribute == "Arn"
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{logical}"
+
+    def run(self, given: Any) -> Any:
+        return self._states(self.definition, given, {"Execution": {"Name": self.name}})
+
+    def _states(self, machine: dict[str, Any], data: Any, context: dict[str, Any]) -> Any:
+        name = machine["StartAt"]
+        while True:
+            state = machine["States"][name]
+            data = self._state(state, data, context)
+            if state.get("End"):
+                return data
+            name = state["Next"]
+
+    def _state(self, state: dict[str, Any], data: Any, context: dict[str, Any]) -> Any:
+        effective = _resolve(state["Parameters"], data, context) if "Parameters" in state else data
+        if state["Type"] == "Pass":
+            result = effective
+        elif state["Type"] == "Task":
+            assert state["Resource"] == "arn:aws:states:::lambda:invoke"
+            result = {"Payload": self._invoke(effective["FunctionName"], effective["Payload"])}
+        else:
+            result = self._map(state, data, context)
+        if "ResultSelector" in state:
+            result = _resolve(state["ResultSelector"], result, context)
+        path = state.get("ResultPath", "$")
+        data = result if path == "$" else {**data, path.removeprefix("$."): result}
+        return _path(state.get("OutputPath", "$"), data, context)
+
+    def _map(self, state: dict[str, Any], data: Any, context: dict[str, Any]) -> Any:
+        assert state["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+        reader = state["ItemReader"]
+        assert reader["Resource"] == "arn:aws:states:::s3:getObject" and reader["ReaderConfig"]["InputType"] == "JSON"
+        where = _resolve(reader["Parameters"], data, context)
+        items = json.loads(boto3.client("s3").get_object(Bucket=where["Bucket"], Key=where["Key"])["Body"].read())
+        concurrency = _path(state["MaxConcurrencyPath"], data, context)
+        assert isinstance(concurrency, int) and isinstance(_path(state["ToleratedFailurePercentagePath"], data, context), int)
+        self.concurrency.append(concurrency)
+        results = []
+        for index, item in enumerate(items):
+            child = {**context, "Map": {"Item": {"Index": index, "Value": item}}}
+            results.append(self._states(state["ItemProcessor"], _resolve(state["ItemSelector"], data, child), child))
+        writer = state["ResultWriter"]
+        assert writer["Resource"] == "arn:aws:states:::s3:putObject"
+        target = _resolve(writer["Parameters"], data, context)
+        key = f"{target['Prefix']}/run-1/SUCCEEDED_0.json"
+        boto3.client("s3").put_object(Bucket=target["Bucket"], Key=key, Body=json.dumps(results).encode())
+        return {"MapRunArn": "arn:aws:states:::mapRun/run-1", "ResultWriterDetails": {"Bucket": target["Bucket"], "Key": key}}
+
+    def _invoke(self, arn: str, payload: Any) -> Any:
+        import importlib
+
+        function = self.template["Resources"][arn.rsplit(":", 1)[1]]["Properties"]
+        module, _, name = function["Handler"].rpartition(".")
+        handler = getattr(importlib.import_module(module), name)
+        env = {k: self._value(v) for k, v in function["Environment"]["Variables"].items()}
+        with pytest.MonkeyPatch.context() as patch:
+            for variable in VARIABLES:
+                patch.delenv(variable, raising=False)
+            for variable, value in env.items():
+                patch.setenv(variable, value)
+            return json.loads(json.dumps(handler(json.loads(json.dumps(payload)), None)))  # JSON both ways
+
+
+def _path(path: str, data: Any, context: dict[str, Any]) -> Any:
+    value, parts = (context, path[3:]) if path.startswith("$$.") else (data, path[2:])
+    for part in filter(None, parts.split(".")):
+        value = value[part]
+    return value
+
+
+def _resolve(template: Any, data: Any, context: dict[str, Any]) -> Any:
+    if isinstance(template, dict):
+        resolved = {}
+        for key, value in template.items():
+            if key.endswith(".$"):
+                resolved[key[:-2]] = _intrinsic(value, data, context)
+            else:
+                resolved[key] = _resolve(value, data, context)
+        return resolved
+    return template
+
+
+def _intrinsic(expression: str, data: Any, context: dict[str, Any]) -> Any:
+    if match := re.fullmatch(r"States\.StringToJson\('(.*)'\)", expression):
+        return json.loads(match.group(1))
+    if match := re.fullmatch(r"States\.Format\('(.*)', (\$[\w.$]*)\)", expression):
+        return match.group(1).replace("{}", str(_path(match.group(2), data, context)), 1)
+    assert expression.startswith("$"), expression
+    return _path(expression, data, context)
+
+
+def test_the_state_machine_runs_the_organization_through_the_three_functions(
+    organization: dict[str, Any], settings: OrgSettings
+) -> None:
+    """The definition's paths, the handlers' keys and the template's environment fit together:
+    an execution over the organization ends with the merge's summary and a working link."""
+    execution = _Execution(_template(), {
+        "Findings": f"s3://{FINDINGS}/prowler", "FindingsBucket": FINDINGS, "OutputModes": ",".join(MODES),
+        "MemberRoleName": ROLE,
+    }, "org-sfn")  # fmt: skip
+    output = execution.run({})
+    assert execution.concurrency == [int(_template()["Parameters"]["MaxConcurrency"]["Default"])]
+    assert output["run"] == "org-sfn" and output["parts"] == MEMBERS + 1 and output["missing"] == []
+    assert set(output["outputs"]) == {f"metahub-{m.split('-')[1]}-org-sfn.json" for m in MODES}
+    with urllib.request.urlopen(output["link"]) as answer:
+        assert len(json.loads(answer.read())) == 3 * MEMBERS
+    written = _s3_json("runs/org-sfn/map/run-1/SUCCEEDED_0.json")
+    assert sorted(r["account"] for r in written) == sorted(organization["accounts"] + ["123456789012"])
