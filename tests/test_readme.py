@@ -133,12 +133,16 @@ def test_json_examples_are_the_demos(enriched_lab: metahub.Run) -> None:
 @pytest.fixture()
 def workdir(tmp_path: Path, in_hub: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> Path:
     """The files the README's commands name, made from the lab scan: the findings that are also in
-    the emulated Security Hub (failed, on buckets and instances), a gzip'd extra, the OCSF twin."""
+    the emulated Security Hub (failed, on buckets and instances), a gzip'd extra, the OCSF twin,
+    and those findings as two accounts' files (buckets, instances)."""
     for name in ("prowler.asff.json", "findings.json", "prowler.json", "scan.json"):
         (tmp_path / name).write_text(json.dumps(in_hub))
     (tmp_path / "output").mkdir()
     (tmp_path / "output" / "prowler-output-123456789012.asff.json").write_text(json.dumps(in_hub))
     (tmp_path / "more.json.gz").write_bytes(gzip.compress(json.dumps(in_hub[:5]).encode()))
+    for account, kind in (("111111111111", "AwsS3Bucket"), ("222222222222", "AwsEc2Instance")):  # named parts
+        part = [f for f in in_hub if f["Resources"][0]["Type"] == kind]
+        (tmp_path / f"{account}.json").write_text(json.dumps(part))
     (tmp_path / "prowler.ocsf.json").write_bytes(gzip.decompress(OCSF_FIXTURE.read_bytes()))
     (tmp_path / "critical-prod.yml").write_text(TEMPLATE)
     path, _, code = custom_checks()
