@@ -41,11 +41,11 @@ lambda-package: $(STAMP)
 	rm -rf $(LAMBDA_BUILD) && mkdir -p $(LAMBDA_BUILD) dist
 	$(BIN)/pip install --quiet --disable-pip-version-check --target $(LAMBDA_BUILD) \
 		--platform manylinux2014_x86_64 --implementation cp --python-version 3.12 --only-binary=:all: \
-		'pydantic>=2.6,<3' 'jmespath>=1.0' 'PyYAML>=6.0' 'tqdm>=4.66'
+		'pydantic>=2.6,<3' 'jmespath>=1.0' 'PyYAML>=6.0' 'tqdm>=4.66' 'jinja2>=3.1'
 	$(BIN)/pip install --quiet --disable-pip-version-check --target $(LAMBDA_BUILD) --no-deps .
 	rm -rf $(LAMBDA_BUILD)/bin
 	$(BIN)/python -c "import shutil; shutil.make_archive('dist/metahub-lambda', 'zip', '$(LAMBDA_BUILD)')"
-	@echo "dist/metahub-lambda.zip: upload it to S3 and deploy deploy/metahub-custom-action.yaml"
+	@echo "dist/metahub-lambda.zip: upload it to S3 and deploy deploy/metahub-custom-action.yaml or deploy/metahub-org.yaml"
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

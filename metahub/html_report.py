@@ -208,7 +208,7 @@ def _check_entry(generator: str, finding: Finding, index: int) -> dict[str, Any]
 
 
 def render(data: dict[str, Any]) -> str:
-    import jinja2  # here, not at the top: the Lambda package renders no report and ships no jinja2
+    import jinja2  # here, not at the top: only the organisation run's merge renders a report in a Lambda
 
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("metahub", "templates"), autoescape=True, keep_trailing_newline=True
@@ -239,7 +239,8 @@ def provenance(
     else:
         context = f"{', '.join(enrichment.contexts)} from the accounts ({enrichment.total_calls:,} AWS calls)"
     return {
-        "scanners": [[name, n] for name, n in scanners.most_common()],
+        # most findings first, then by name: the same whatever order the findings came in (a merge)
+        "scanners": [[name, n] for name, n in sorted(scanners.items(), key=lambda item: (-item[1], item[0]))],
         "accounts": [[account, e["alias"], e["resources"]] for account, e in sorted(accounts.items())],
         "regions": sorted({r.region for r in resources if r.region}),
         "span": [min(times).strftime("%Y-%m-%d"), max(times).strftime("%Y-%m-%d")] if times else None,

@@ -34,7 +34,8 @@ Configuration, from environment variables (the template sets them):
 ``METAHUB_CONTEXT``             comma list of config, tags, account, cloudtrail (default: config,tags)
 ``METAHUB_ASSUME_ROLE``         role name to assume in each member account for the context
 ``METAHUB_EXTERNAL_ID``         external ID for that role
-``METAHUB_OUTPUT_MODES``        comma list of the merge's outputs (default: html, json-short, ...)
+``METAHUB_OUTPUT_MODES``        comma list of the merge's outputs (default: html, sqlite, json-short,
+                                json-full, json-statistics, json-combinations)
 ``METAHUB_LINK_SECONDS``        how long the report's presigned link works (default: 3600)
 ==============================  =====================================================================
 """
@@ -81,6 +82,7 @@ VARIABLES = (
 ACCOUNT = re.compile(r"^\d{12}$")
 RUN = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
 """A run's name is its execution's: Step Functions allows these characters, and they are safe in a key."""
+DEFAULT_MODES = ("html", "sqlite", "json-short", "json-full", "json-statistics", "json-combinations")
 SHOWN = 100
 """Skipped accounts named in the accounts step's output (all of them are in its log)."""
 LINK_SECONDS = 3600
@@ -100,7 +102,7 @@ class OrgSettings:
     hub_rate: float = READ_RATE
     contexts: list[str] = field(default_factory=lambda: ["config", "tags"])
     role: RoleSettings | None = None
-    modes: list[str] = field(default_factory=lambda: list(MERGED_MODES))
+    modes: list[str] = field(default_factory=lambda: list(DEFAULT_MODES))
     link_seconds: int = LINK_SECONDS
 
     @classmethod
@@ -114,7 +116,7 @@ class OrgSettings:
         if findings != "securityhub" and not (findings.startswith("s3://") and urlsplit(findings).netloc):
             raise ValueError(f"METAHUB_FINDINGS: {findings!r} is neither securityhub nor s3://bucket/prefix")
         contexts = comma_list(env.get("METAHUB_CONTEXT", "config,tags"))
-        modes = comma_list(env.get("METAHUB_OUTPUT_MODES", ",".join(MERGED_MODES)))
+        modes = comma_list(env.get("METAHUB_OUTPUT_MODES", ",".join(DEFAULT_MODES)))
         for name, values, allowed in (
             ("METAHUB_CONTEXT", contexts, CONTEXTS),
             ("METAHUB_OUTPUT_MODES", modes, MERGED_MODES),
@@ -359,7 +361,7 @@ def process_merge(event: dict[str, Any], settings: OrgSettings) -> dict[str, Any
         shutil.rmtree(work, ignore_errors=True)  # a warm Lambda keeps /tmp: leave nothing for the next run
     report = next((k for k in outputs.values() if k.endswith(".html")), None) or next(
         (k for k in outputs.values() if "-short-" in k), None
-    )
+    )  # the HTML report, or json-short when the report was not asked for
     link = None
     if report is not None:
         link = client.generate_presigned_url(

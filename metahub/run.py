@@ -42,8 +42,10 @@ OUTPUT_MODES = (
 )
 SHARD_MODE = "shard"
 """The shard file of a run read with ``shard=`` (:mod:`metahub.shards`), written beside its outputs."""
-MERGED_MODES = ("json-short", "json-full", "json-inventory", "json-statistics", "json-combinations")
-"""What :func:`merge` writes from shard files, each byte for byte as one process would."""
+MERGED_MODES = OUTPUT_MODES
+"""What :func:`merge` writes from shard files, each as one process would: the JSON outputs streamed,
+byte for byte; the tables and the report from the run rebuilt in memory (:func:`rebuilt`)."""
+_STREAMED = ("json-short", "json-full", "json-inventory", "json-statistics", "json-combinations")
 
 
 def _unclaim(path: Path) -> None:
@@ -422,7 +424,7 @@ class Run:
         elif mode == SHARD_MODE:
             assert self.shard is not None and self.positions is not None
             findings = zip(self.positions, self.findings, strict=True)
-            write_shard(path, self.shard, self.resources, findings, self.combination_rules)
+            write_shard(path, self.shard, self.resources, findings, self.combination_rules, self.enrichment)
         elif mode == "html":
             self.to_html(path, tag_columns, check_columns, title=report_title, customer=report_customer)
         elif mode == "sqlite":
@@ -661,10 +663,14 @@ def merge(
     stamp: str | None = None,
     *,
     label: str | None = None,
+    report_title: str | None = None,
+    report_customer: str | None = None,
 ) -> tuple[list[Path], dict[str, str]]:
     """Merge the shard files of N runs (files, or folders holding ``metahub-shard-*.jsonl``) into
-    the outputs one run over the same input writes, byte for byte (:data:`MERGED_MODES`); streamed,
-    one resource's entry at a time. Returns the paths written and why any other was not. Raises
+    the outputs one run over the same input writes (:data:`MERGED_MODES`): the JSON ones byte for
+    byte and streamed, one resource's entry at a time; CSV, XLSX, SQLite and the HTML report
+    (``report_title``, ``report_customer``) from the run rebuilt in memory, as one process holds it.
+    Returns the paths written and why any other was not. Raises
     :class:`metahub.shards.ShardError` for files that are not one whole split."""
     modes = list(modes)
     for mode in modes:
@@ -678,8 +684,37 @@ def merge(
         "json-statistics": merged.statistics,
         "json-combinations": lambda: merged.combinations,
     }
+    whole: list[Run] = []
 
     def write_one(mode: str, path: Path) -> None:
-        json_outputs.write_json(path, views[mode]())
+        if mode in _STREAMED:
+            json_outputs.write_json(path, views[mode]())
+            return
+        if not whole:
+            whole.append(rebuilt(merged))
+        whole[0]._write_one(mode, path, (), None, (), report_title, report_customer)
 
     return write_all(modes, output_dir, stamp, label, write_one)
+
+
+def rebuilt(merged: Merged) -> Run:
+    """The run the shards are parts of, in memory: its findings (each once) grouped again, each
+    resource's context and impact as its shard scored them, the combinations found across shards.
+    What the tables and the report are written from."""
+    findings: dict[tuple[str, str], Finding] = {}
+    for _, entry, _ in merged.lines():  # a finding on resources of several shards is in each
+        for raw in entry["findings"]:
+            key = (raw["ProductArn"], raw["Id"])  # as reading keeps one finding
+            if key not in findings:
+                findings[key] = Finding.model_validate(raw)
+    run = Run(list(findings.values()))
+    del findings
+    for arn, entry, scored in merged.lines():
+        resource = run.resources[arn]
+        for name in ("metachecks", "metatags", "metatrails", "metaaccount", "detected", "traits", "combinations"):
+            setattr(resource, name, entry.get(name))
+        resource.unknown, resource.evidence = entry.get("unknown", {}), entry.get("evidence", {})
+        resource.impact = scored
+    run.combinations, run.combination_rules = list(merged.combinations), merged.rules
+    run.enrichment = merged.enrichment
+    return run

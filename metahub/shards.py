@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from typing import Any
 from pydantic_core import to_json
 
 from metahub.combinations import Rule, failed_ids, find
+from metahub.enrich import EnrichReport
 from metahub.files import atomic
 from metahub.grouping import position
 from metahub.json_outputs import full_entries, short_of, statistics_of, tally
@@ -44,8 +46,9 @@ from metahub.ranking import priority
 from metahub.ranking import with_combinations as key_with
 from metahub.version import __version__
 
-FORMAT = 2
-"""The shard file's format: a merge reads only its own (2: named parts)."""
+FORMAT = 3
+"""The shard file's format: a merge reads only its own (2: named parts; 3: what enrichment read,
+and each resource's impact as scored, for the tables and the report)."""
 PATTERN = "metahub-shard-*.jsonl"
 
 
@@ -103,10 +106,12 @@ def write_shard(
     resources: Mapping[str, AffectedResource],
     findings: Iterable[tuple[int, Finding]],
     rules: Sequence[Rule] | None,
+    enrichment: EnrichReport | None = None,
 ) -> Path:
     """The shard file of ``resources`` (those the shard owns); ``findings`` are those it counts in
     statistics, each with its position in the whole input; ``rules`` are the toxic-combination
-    rules the run was enriched with (None: it was not, and a merge finds none)."""
+    rules the run was enriched with (None: it was not, and a merge finds none); ``enrichment``
+    what was read for it (the contexts and the calls, which a merged report states)."""
     owned = [(position, f) for position, f in findings if shard.owns(f.Resources[0].Id)]
     header = {
         "metahub": "shard",
@@ -115,13 +120,16 @@ def write_shard(
         **({"part": shard.name} if isinstance(shard, Part) else {"shard": [shard.number, shard.of]}),
         "rules": rules,
         "tally": tally(owned, resources),
+        "enrichment": None if enrichment is None else {"contexts": enrichment.contexts, "calls": enrichment.calls},
     }
     with atomic(path) as part, open(part, "wb") as fh:
         fh.write(to_json(header, fallback=str) + b"\n")
         for arn, entry in full_entries(resources):
             resource = resources[arn]
             entry.pop("combinations", None)  # found again across every shard when merged
-            line = {"arn": arn, "key": priority(resource), "failed": failed_ids(resource), "entry": entry}
+            # json-full shapes the impact as MetaHub did; the tables and the report read it whole
+            line = {"arn": arn, "key": priority(resource), "failed": failed_ids(resource), "entry": entry,
+                    "impact": resource.impact}  # fmt: skip
             fh.write(to_json(line, fallback=str) + b"\n")
     return path
 
@@ -164,6 +172,7 @@ class Merged:
         self.paths = [path for _, path in pairs]
         self._check(headers)
         self.rules: list[Rule] | None = _holding(headers)[0]["rules"]
+        self.enrichment = _enrichment(headers)
         self.tallies = [header["tally"] for header in headers]
         if self.named:
             self.tallies = [_placed(tally, index) for index, tally in enumerate(self.tallies)]
@@ -180,13 +189,17 @@ class Merged:
 
     def entries(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Each resource's json-full entry, what to fix first first."""
+        return ((arn, entry) for arn, entry, _ in self.lines())
+
+    def lines(self) -> Iterator[tuple[str, dict[str, Any], dict[str, Any] | None]]:
+        """Each resource's json-full entry and its impact as scored, what to fix first first."""
         with ExitStack() as stack:
             files = [stack.enter_context(path.open("rb")) for path in self.paths]
             for place in self.places:
                 fh = files[place.file]
                 fh.seek(place.offset)
-                entry = json.loads(fh.readline())["entry"]
-                yield place.arn, entry_with(entry, self.starting.get(place.arn, []))
+                line = json.loads(fh.readline())
+                yield place.arn, entry_with(line["entry"], self.starting.get(place.arn, [])), line["impact"]
 
     def short_entries(self) -> Iterator[tuple[str, dict[str, Any]]]:
         return ((arn, short_of(entry)) for arn, entry in self.entries())
@@ -289,6 +302,18 @@ class Merged:
                         failed[arn] = ids
         stand_ins.sort(key=lambda pair: pair[0])
         return places, {resource.arn: resource for _, resource in stand_ins}, failed
+
+
+def _enrichment(headers: list[dict[str, Any]]) -> EnrichReport | None:
+    """What every shard read, as one report: the contexts asked for, the calls made (summed)."""
+    read = [header["enrichment"] for header in headers if header["enrichment"] is not None]
+    if not read:
+        return None
+    calls: Counter[str] = Counter()
+    for part in read:
+        calls.update(part["calls"])
+    contexts = list(dict.fromkeys(context for part in read for context in part["contexts"]))
+    return EnrichReport(calls=calls, contexts=contexts)
 
 
 def _holding(headers: list[dict[str, Any]]) -> list[dict[str, Any]]:

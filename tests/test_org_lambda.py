@@ -34,6 +34,7 @@ ROLE = "metahub-read"
 BUCKET = "metahub-org-runs"
 FINDINGS = "org-findings"
 MODES = ["json-short", "json-full", "json-inventory", "json-statistics", "json-combinations"]
+"""Compared byte for byte with one process's; the merge also writes the report and SQLite."""
 OPEN = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
                                                  "Resource": "arn:aws:s3:::{bucket}/*"}]}  # fmt: skip
 
@@ -106,7 +107,7 @@ def settings(organization: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> O
     monkeypatch.setenv("METAHUB_BUCKET", BUCKET)
     monkeypatch.setenv("METAHUB_FINDINGS", f"s3://{FINDINGS}/prowler")
     monkeypatch.setenv("METAHUB_ASSUME_ROLE", ROLE)
-    monkeypatch.setenv("METAHUB_OUTPUT_MODES", ",".join(MODES))
+    monkeypatch.setenv("METAHUB_OUTPUT_MODES", ",".join([*MODES, "html", "sqlite"]))
     monkeypatch.setenv("METAHUB_LINK_SECONDS", "600")
     return OrgSettings.from_env()
 
@@ -159,9 +160,12 @@ def test_the_organization_run_merges_into_one_process_over_every_account(
     assert sum(bool(e["metachecks"]["is_unrestricted"]) for e in groups.values()) == (MEMBERS + 1) // 2
 
     # The report's link works for whoever holds it, and only for the time configured.
+    assert merged["report"] == "runs/org-1/outputs/metahub-org-1.html"
     assert merged["link_seconds"] == 600 and "X-Amz-Expires=600" in merged["link"]
     with urllib.request.urlopen(merged["link"]) as answer:
-        assert json.loads(answer.read()) == short
+        page = answer.read().decode()
+    assert page.startswith("<!DOCTYPE html>") and f"Security findings: {MEMBERS} accounts" in page
+    assert "metahub-org-1.sqlite" in merged["outputs"]
     link = s3.get_object(Bucket=BUCKET, Key="runs/org-1/report-link.txt")["Body"].read().decode().strip()
     assert link == merged["link"]
 
@@ -445,14 +449,15 @@ def test_the_state_machine_runs_the_organization_through_the_three_functions(
     """The definition's paths, the handlers' keys and the template's environment fit together:
     an execution over the organization ends with the merge's summary and a working link."""
     execution = _Execution(_template(), {
-        "Findings": f"s3://{FINDINGS}/prowler", "FindingsBucket": FINDINGS, "OutputModes": ",".join(MODES),
-        "MemberRoleName": ROLE,
+        "Findings": f"s3://{FINDINGS}/prowler", "FindingsBucket": FINDINGS, "MemberRoleName": ROLE,
     }, "org-sfn")  # fmt: skip
     output = execution.run({})
     assert execution.concurrency == [int(_template()["Parameters"]["MaxConcurrency"]["Default"])]
     assert output["run"] == "org-sfn" and output["parts"] == MEMBERS + 1 and output["missing"] == []
-    assert set(output["outputs"]) == {f"metahub-{m.split('-')[1]}-org-sfn.json" for m in MODES}
+    assert set(output["outputs"]) == {"metahub-org-sfn.html", "metahub-org-sfn.sqlite"} | {
+        f"metahub-{m.split('-')[1]}-org-sfn.json" for m in ("json-short", "json-full", "json-statistics", "json-combinations")
+    }  # the template's default outputs
     with urllib.request.urlopen(output["link"]) as answer:
-        assert len(json.loads(answer.read())) == 3 * MEMBERS
+        assert answer.read().startswith(b"<!DOCTYPE html>")
     written = _s3_json("runs/org-sfn/map/run-1/SUCCEEDED_0.json")
     assert sorted(r["account"] for r in written) == sorted(organization["accounts"] + ["123456789012"])

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import random
+import re
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ from metahub.shards import Shard, ShardError
 from .conftest import make_finding, metahub_cli, write
 
 COMPARED = ["json-short", "json-full", "json-inventory", "json-statistics", "json-combinations"]
+REBUILT = ["csv", "sqlite", "html"]
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -67,15 +71,17 @@ def test_shards_of_the_enriched_lab_merge_into_one_process_byte_for_byte(
     # a test before this one may have registered more checks (--checks-dir), and both must see them.
     whole = metahub.load(asff_fixture)
     whole.enrich(Aws(), progress=False)
+    assert whole.enrichment is not None
     one = tmp_path / "one"
     whole.write(COMPARED, one, "t")
     crossing = [c for c in whole.combinations if len({_owner(hop["arn"], 4) for hop in c["path"]}) > 1]
     assert crossing, "the lab's toxic combinations should cross shards, or this test proves less"
     shards = tmp_path / "shards"
     counted = 0
+    calls = 0
     for k in range(1, 5):
         part = metahub.load(asff_fixture, shard=f"{k}/4")
-        part.enrich(Aws(), progress=False)
+        calls += part.enrich(Aws(), progress=False).total_calls
         counted += len(part.resources)
         part.write(["shard"], shards, f"s{k}")
     assert counted == len(whole.resources)
@@ -85,6 +91,22 @@ def test_shards_of_the_enriched_lab_merge_into_one_process_byte_for_byte(
     assert list(got) == list(expected)
     for view in expected:
         assert got[view] == expected[view], (view, _first_difference(expected[view], got[view]))
+    # The tables and the report, from the run the merge rebuilds, are one process's too.
+    whole.write(REBUILT, one, "t", report_title="Lab", report_customer="Example")
+    written, failures = metahub.merge([shards], REBUILT, tmp_path / "merged", "t", report_title="Lab",
+                                      report_customer="Example")  # fmt: skip
+    assert not failures and len(written) == len(REBUILT)
+    for name in ("metahub-t.csv", "metahub-t.html"):
+        a, b = ((folder / name).read_text() for folder in (one, tmp_path / "merged"))
+        a, b = (re.sub(r'"generated": ?"[^"]*"', "", text) for text in (a, b))  # the minute it was written
+        # and what was read: four shards list each type four times, and the report says so
+        b = b.replace(f"({calls:,} AWS calls)", f"({whole.enrichment.total_calls:,} AWS calls)")
+        assert a == b, (name, _first_difference(a.encode(), b.encode()))
+    dumps = []
+    for folder in (one, tmp_path / "merged"):
+        with closing(sqlite3.connect(folder / "metahub-t.sqlite")) as db:
+            dumps.append(list(db.iterdump()))
+    assert dumps[0] == dumps[1] and len(dumps[0]) > 1000
 
 
 def _first_difference(expected: bytes, got: bytes) -> str:
@@ -186,8 +208,8 @@ def test_a_filtered_run_writes_no_shard_and_the_cli_refuses_filters_with_shard(
 
 def test_merge_writes_only_what_it_can_make_whole(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="cannot be merged"):
-        metahub.merge([tmp_path], ["html"], tmp_path / "m")
-    result = metahub_cli("merge", str(tmp_path), "--output-modes", "html")
+        metahub.merge([tmp_path], ["pdf"], tmp_path / "m")
+    result = metahub_cli("merge", str(tmp_path), "--output-modes", "pdf")
     assert result.returncode == 2 and "invalid choice" in result.stderr
 
 

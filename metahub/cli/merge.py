@@ -1,6 +1,6 @@
 """``metahub merge SHARD...``: the shard files of N runs made with ``--shard K/N`` (each a file, or
-a folder holding them) into the JSON outputs one run over the same input writes, byte for byte; or
-those of runs made with ``--part NAME``, into what one run over their inputs writes."""
+a folder holding them) into the outputs one run over the same input writes (the JSON ones byte for
+byte); or those of runs made with ``--part NAME``, into what one run over their inputs writes."""
 
 from __future__ import annotations
 
@@ -22,10 +22,13 @@ FLAGS = (
                  help="shard files (metahub-shard-*.jsonl), or folders holding them: one of each K of the "
                  "split, or the named parts"),
             flag("--output-modes", nargs="+", choices=MERGED_MODES, default=list(JSON_MODES),
-                 help="files to write (default: json-short, json-full, json-inventory, json-statistics)"),
+                 help="files to write (default: json-short, json-full, json-inventory, json-statistics); "
+                 "the JSON ones stream, the tables and the html report hold the merged run in memory"),
             flag("--output-dir", default="outputs", type=Path, help="where files go (default: ./outputs)"),
             flag("--output-label", type=file_label, metavar="LABEL",
                  help="a customer or account name in every file name (metahub-short-LABEL-<time>.json)"),
+            flag("--report-title", metavar="TEXT", help="the HTML report's title (default: named after the accounts)"),
+            flag("--report-customer", metavar="TEXT", help="who the HTML report is for, on its summary page"),
             flag("--quiet", action="store_true", help="print nothing on stderr but errors"),
         ),
     ),
@@ -35,7 +38,7 @@ FLAGS = (
 def parser() -> Parser:
     return build(
         "metahub merge",
-        "Merge the shard files of runs made with --shard K/N (or --part NAME) into one run's JSON outputs.",
+        "Merge the shard files of runs made with --shard K/N (or --part NAME) into one run's outputs.",
         FLAGS,
     )
 
@@ -43,7 +46,10 @@ def parser() -> Parser:
 def run(args: argparse.Namespace) -> int:
     try:
         shards = shard_files(args.shards)
-        written, failures = merge(shards, args.output_modes, args.output_dir, label=args.output_label)
+        written, failures = merge(
+            shards, args.output_modes, args.output_dir, label=args.output_label,
+            report_title=args.report_title, report_customer=args.report_customer,
+        )  # fmt: skip
     except ShardError as exc:
         raise UsageError(str(exc)) from exc
     if not args.quiet:
