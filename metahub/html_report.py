@@ -13,7 +13,9 @@ import logging
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,10 +26,23 @@ from metahub.version import __version__
 
 log = logging.getLogger("metahub.html_report")
 
-COMFORTABLE_MB = 100
-"""Above this size a report is written, and said to be too large to open comfortably: a browser
-parses all of the embedded data before the first table shows (48 MB, 50,000 findings: 1.1 s in
-headless Chromium for the parse alone), and tabs crash on the largest."""
+LARGEST_MB = 200
+"""A report larger than this holds the resources ranked first that fit, and says so on its first
+screen: the page parses every resource's row before the first table shows (46 MB, 50,000 findings
+on 45,638 resources: 0.7 s in headless Chromium; details and findings wait until opened), and
+browsers give up on a file of a gigabyte."""
+
+
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """What heads the report (default title: named after the accounts) and how large it may grow."""
+
+    title: str | None = None
+    customer: str | None = None
+    max_mb: float = LARGEST_MB
+
 
 if TYPE_CHECKING:
     from metahub.enrich import EnrichReport
@@ -80,15 +95,23 @@ def report_data(
     check_columns: Sequence[str] = (),
     title: str = "metahub report",
 ) -> dict[str, Any]:
-    """What the report's page renders, as compact rows (the template names the columns)."""
+    """What the report's page renders, as compact rows (the template names the columns).
+
+    ``details`` holds, per resource, what only its detail and the Findings view read (its context
+    and its findings' rows); ``render`` writes them apart so that the page parses them on first use.
+    ``summary`` holds the counts the first screen draws from the findings."""
     enriched = any(r.metachecks for r in resources.values())
     rollups = list(ROLLUPS) if enriched else []
     checks = [c for c in check_columns if c not in rollups]
-    rows, findings = [], []
+    rows: list[list[Any]] = []
+    details: list[list[Any]] = []
     by_check: dict[str, dict[str, Any]] = {}
     compliance: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    outcomes: Counter[str] = Counter()
+    failed: dict[str, Counter[str]] = defaultdict(Counter)  # by severity, type, account, region
     for index, (arn, resource) in enumerate(resources.items()):
         rows.append(_resource_row(arn, resource, rollups, tag_columns, checks))
+        mine = []
         for finding in resource.findings:
             generator = finding.GeneratorId or finding.Title or "(no check id)"
             entry = by_check.get(generator)
@@ -96,7 +119,14 @@ def report_data(
                 entry = by_check[generator] = _check_entry(generator, finding, len(by_check))
             entry["resources"][finding.outcome].add(index)
             _count_requirements(finding, compliance)
-            findings.append(_finding_row(index, finding, entry["index"]))
+            mine.append(_finding_row(index, finding, entry["index"]))
+            outcomes[finding.outcome] += 1
+            if finding.outcome == "FAILED":
+                failed["severity"][finding.severity_label or "(none)"] += 1
+                failed["type"][resource.type or "(none)"] += 1
+                failed["account"][resource.account or "(none)"] += 1
+                failed["region"][resource.region or "(none)"] += 1
+        details.append([{"tags": resource.effective_tags, **resource.context()}, mine])
     return {
         "title": title,
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -108,7 +138,13 @@ def report_data(
         "tagColumns": [f"Tag:{t}" for t in tag_columns],
         "checkColumns": checks,
         "resources": rows,
-        "findings": findings,
+        "details": details,
+        # counted in the findings' order, so that equal counts keep the order the page had
+        "summary": {
+            "findings": sum(outcomes.values()),
+            "outcomes": list(outcomes.items()),
+            "failed": {key: list(failed[key].items()) for key in ("severity", "type", "account", "region")},
+        },
         "checks": [_check_row(entry) for entry in by_check.values()],
         "compliance": [
             [framework, requirement, *(counts[outcome] for outcome in OUTCOMES)]
@@ -138,7 +174,6 @@ def _resource_row(
         *(resource.verdict(name) for name in rollups),
         *("" if tags.get(t) is None else str(tags[t]) for t in tag_columns),
         *(json.dumps(metachecks.get(c), default=str) if c in metachecks else "" for c in checks),
-        {"tags": tags, **resource.context()},
         label(resource),
         (resource.impact or {}).get("score"),
         why(resource),  # the ranking rule's reasons: what to fix first, and why
@@ -207,14 +242,36 @@ def _check_entry(generator: str, finding: Finding, index: int) -> dict[str, Any]
     }
 
 
+BLOCK_CHARS = 4_000_000
+"""The resources' details are JSON lines in blocks of about this many characters: the page reads
+a block's text only when one of its resources is opened, and no block nears a browser's longest
+string (V8: 2**29 characters)."""
+
+
 def render(data: dict[str, Any]) -> str:
+    """The page: ``data`` but its ``details`` in one JSON block parsed at load, the details in
+    blocks of JSON lines (one per resource) that the page parses a resource at a time, when asked."""
     import jinja2  # here, not at the top: only the organisation run's merge renders a report in a Lambda
 
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("metahub", "templates"), autoescape=True, keep_trailing_newline=True
     )
+    blocks: list[list[str]] = []
+    starts: list[int] = []
+    size = BLOCK_CHARS
+    for index, detail in enumerate(data.get("details", [])):
+        line = script_json(detail)  # compact JSON holds no line break: one line per resource
+        if size + len(line) > BLOCK_CHARS:
+            blocks.append([])
+            starts.append(index)
+            size = 0
+        blocks[-1].append(line)
+        size += len(line) + 1
+    eager = {key: value for key, value in data.items() if key != "details"} | {"blocks": starts}
     template = environment.get_template("report.html.j2")
-    return template.render(title=data["title"], data_json=script_json(data))
+    return template.render(
+        title=data["title"], data_json=script_json(eager), blocks=["\n".join(block) for block in blocks]
+    )
 
 
 def provenance(
@@ -264,23 +321,30 @@ def write_html(
     combinations: Sequence[Mapping[str, Any]] = (),
     tag_columns: Sequence[str] = (),
     check_columns: Sequence[str] = (),
-    *,
-    title: str | None = None,
-    customer: str | None = None,
+    options: ReportOptions = ReportOptions(),
 ) -> Path:
     """The report of ``ranked`` resources (most impact first), from ``findings``, with what
-    enrichment read and the toxic combinations found."""
+    enrichment read and the toxic combinations found: all of them, or those ranked first that fit in
+    ``options.max_mb`` (the report then says how many it shows of how many)."""
     origin = provenance(findings, list(ranked.values()), enrichment)
-    data = report_data(ranked, tag_columns, check_columns, title or default_title(origin["accounts"]))
-    data.update(customer=customer or "", provenance=origin, combinations=list(combinations))
-    text = render(data)
+    title, max_mb = options.title or default_title(origin["accounts"]), options.max_mb
+    extra = {"customer": options.customer or "", "provenance": origin, "combinations": list(combinations)}
+    data = report_data(ranked, tag_columns, check_columns, title) | extra
+    text, limit = render(data), max_mb * 1e6  # characters for bytes: the JSON is nearly all ASCII
+    shown, total = len(ranked), data["summary"]["findings"]
+    while len(text) > limit and shown > 1:
+        shown = max(1, int(shown * limit / len(text) * 0.95))  # the first resources hold the most findings
+        kept = dict(islice(ranked.items(), shown))
+        data = report_data(kept, tag_columns, check_columns, title) | extra
+        data["cut"] = {"resources": len(ranked), "findings": total, "shown": shown, "max_mb": max_mb}
+        text = render(data)
     with atomic(path) as part:
         part.write_text(text, encoding="utf-8")
-    if (size := path.stat().st_size / 1e6) > COMFORTABLE_MB:
+    if shown < len(ranked):
         log.warning(
-            "%s: the report is %.0f MB (%s resource(s)); a browser opens more than %g MB slowly or not at "
-            "all: narrow the run (--mh-filters-impact, --mh-filters-checks, --sh-filters ...) or read "
-            "it whole from the sqlite output",
-            path, size, f"{len(ranked):,}", COMFORTABLE_MB,
+            "%s: the report holds the %s resource(s) ranked first of %s (%s findings), %g MB at most: a "
+            "browser opens a larger file slowly or not at all; the sqlite and csv outputs hold the whole "
+            "run, or narrow it (--mh-filters-impact, --mh-filters-checks, --sh-filters ...)",
+            path, f"{shown:,}", f"{len(ranked):,}", f"{total:,}", max_mb,
         )  # fmt: skip
     return path

@@ -17,7 +17,7 @@ from metahub.checks.base import checks_for
 from metahub.enrich import EnrichReport, enrich
 from metahub.filters import FilterError, Filters
 from metahub.grouping import group_by_resource
-from metahub.html_report import write_html
+from metahub.html_report import LARGEST_MB, ReportOptions, write_html
 from metahub.impact import impact, load_config
 from metahub.ingest import IngestReport, Source, gc_paused, read_findings, read_part
 from metahub.models import SEVERITY_ORDER, VERDICTS, AffectedResource, Finding
@@ -370,12 +370,15 @@ class Run:
         account_columns: Sequence[str] = (),
         report_title: str | None = None,
         report_customer: str | None = None,
+        report_max_mb: float = LARGEST_MB,
         label: str | None = None,
     ) -> list[Path]:
         """Write ``metahub-<view>-<stamp>.<ext>`` for each mode (:data:`OUTPUT_MODES`, and ``"shard"``
         for a run read with ``shard=``: ``metahub-shard-<stamp>.jsonl``); returns the paths. CSV and
         XLSX get a column per tag in ``tag_columns``, per account key in ``account_columns`` and per
-        check in ``check_columns`` (default: the four rollups, when enriched).
+        check in ``check_columns`` (default: the four rollups, when enriched). The HTML report is
+        headed by ``report_title`` and ``report_customer`` and holds the resources ranked first that
+        fit in ``report_max_mb``.
 
         Each file appears whole or not at all (written aside, then renamed); one that cannot be
         written does not stop the others, and ``self.write_failures`` says which and why. Names are
@@ -388,7 +391,8 @@ class Run:
             self._check_shard()
 
         def write_one(mode: str, path: Path) -> None:
-            self._write_one(mode, path, tag_columns, check_columns, account_columns, report_title, report_customer)
+            report = ReportOptions(report_title, report_customer, report_max_mb)
+            self._write_one(mode, path, tag_columns, check_columns, account_columns, report)
 
         written, self.write_failures = write_all(modes, output_dir, stamp, label, write_one)
         return written
@@ -409,8 +413,7 @@ class Run:
         tag_columns: Sequence[str],
         check_columns: Sequence[str] | None,
         account_columns: Sequence[str],
-        report_title: str | None,
-        report_customer: str | None,
+        report: ReportOptions,
     ) -> None:
         views: dict[str, Callable[[], Any]] = {  # the resources' entries made while written
             "json-short": lambda: json_outputs.Streamed(json_outputs.short_entries(self.by_impact())),
@@ -426,7 +429,8 @@ class Run:
             findings = zip(self.positions, self.findings, strict=True)
             write_shard(path, self.shard, self.resources, findings, self.combination_rules, self.enrichment)
         elif mode == "html":
-            self.to_html(path, tag_columns, check_columns, title=report_title, customer=report_customer)
+            title, customer, max_mb = report.title, report.customer, report.max_mb
+            self.to_html(path, tag_columns, check_columns, title=title, customer=customer, max_mb=max_mb)
         elif mode == "sqlite":
             tabular.write_sqlite(path, self.resources)
         else:
@@ -441,12 +445,14 @@ class Run:
         *,
         title: str | None = None,
         customer: str | None = None,
+        max_mb: float = LARGEST_MB,
     ) -> Path:
         """One self-contained HTML report (nothing fetched when opened); returns its path. ``title``
-        (default: named after the account scanned) and ``customer`` head its summary page."""
+        (default: named after the account scanned) and ``customer`` head its summary page; a run that
+        would make a file over ``max_mb`` gets the resources ranked first that fit, and says so."""
         return write_html(
             Path(path), self.by_impact(), self.findings, self.enrichment, self.combinations,
-            tag_columns, check_columns or (), title=title, customer=customer,
+            tag_columns, check_columns or (), ReportOptions(title, customer, max_mb),
         )  # fmt: skip
 
     # --- summaries ---------------------------------------------------------------------------
@@ -665,11 +671,13 @@ def merge(
     label: str | None = None,
     report_title: str | None = None,
     report_customer: str | None = None,
+    report_max_mb: float = LARGEST_MB,
 ) -> tuple[list[Path], dict[str, str]]:
     """Merge the shard files of N runs (files, or folders holding ``metahub-shard-*.jsonl``) into
     the outputs one run over the same input writes (:data:`MERGED_MODES`): the JSON ones byte for
     byte and streamed, one resource's entry at a time; CSV, XLSX, SQLite and the HTML report
-    (``report_title``, ``report_customer``) from the run rebuilt in memory, as one process holds it.
+    (``report_title``, ``report_customer``, ``report_max_mb``) from the run rebuilt in memory, as one
+    process holds it.
     Returns the paths written and why any other was not. Raises
     :class:`metahub.shards.ShardError` for files that are not one whole split."""
     modes = list(modes)
@@ -692,7 +700,8 @@ def merge(
             return
         if not whole:
             whole.append(rebuilt(merged))
-        whole[0]._write_one(mode, path, (), None, (), report_title, report_customer)
+        report = ReportOptions(report_title, report_customer, report_max_mb)
+        whole[0]._write_one(mode, path, (), None, (), report)
 
     return write_all(modes, output_dir, stamp, label, write_one)
 

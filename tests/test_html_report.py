@@ -435,3 +435,62 @@ def test_the_title_shows_once_on_a_phone(browser: Any, lab_report: Path) -> None
     phone = Page(browser, lab_report, viewport={"width": 390, "height": 844})
     assert phone.page.locator("#title").is_visible() and phone.page.locator("#report-title").is_hidden()
     phone.check_clean()
+
+
+def test_details_wait_in_blocks_until_opened(
+    browser: Any, enriched_lab: metahub.Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page is ready once the resources are parsed: a resource's context and findings wait, as
+    one JSON line in blocks of a few MB, until its detail or the Findings view asks for them; the
+    summary's counts come ready-made. Blocks are made small here so that the lab needs many."""
+    from metahub import html_report
+
+    monkeypatch.setattr(html_report, "BLOCK_CHARS", 100_000)
+    path = enriched_lab.to_html(tmp_path / "blocks.html")
+    assert len(re.findall(r'<script type="application/json" class="metahub-details">', path.read_text())) > 10
+    page = Page(browser, path)
+    ranked = enriched_lab.by_impact()
+    failed = sum(f.outcome == "FAILED" for r in ranked.values() for f in r.findings)
+    assert page.page.text_content(".kpi[data-outcome=FAILED] .n") == f"{failed:,}"
+    page.show("resources")
+    assert page.page.evaluate("window.metahub.detailsRead()") == 0
+
+    last = list(ranked)[-1]  # the last block's last line
+    page.page.fill("#search", last)
+    page.page.locator(".row.data").first.click()
+    detail = page.page.locator("#detail")
+    titles = detail.locator(".finding > div > b").all_text_contents()
+    assert sorted(titles) == sorted(f.Title for f in ranked[last].findings)
+    assert page.page.evaluate("window.metahub.detailsRead()") == 1
+
+    page.show("findings")
+    assert page.shown() == [f.Id for r in ranked.values() for f in r.findings]
+    assert page.page.evaluate("window.metahub.detailsRead()") == len(ranked)
+    page.check_clean()
+
+
+def test_a_run_too_large_for_one_file_keeps_the_resources_ranked_first(
+    browser: Any, enriched_lab: metahub.Run, tmp_path: Path, caplog: Any
+) -> None:
+    """Above ``max_mb`` the report holds the resources metahub ranks first that fit, says so on its
+    first screen and in a warning naming the outputs that hold the whole run; a report that fits
+    says nothing."""
+    whole = enriched_lab.to_html(tmp_path / "whole.html")
+    assert not [r for r in caplog.records if "ranked first" in r.getMessage()]
+    max_mb = whole.stat().st_size / 1e6 / 3
+    path = enriched_lab.to_html(tmp_path / "cut.html", max_mb=max_mb)
+    assert path.stat().st_size <= max_mb * 1e6
+    page = Page(browser, path)
+    assert page.page.locator("#cut").is_visible()
+    note = page.page.text_content("#cut")
+    page.show("resources")
+    shown = page.page.evaluate("window.metahub.show('resources'), window.metahub.shownKeys()")
+    ranked = list(enriched_lab.by_impact())
+    assert 0 < len(shown) < len(ranked) and shown == ranked[: len(shown)]
+    total = sum(len(r.findings) for r in enriched_lab.resources.values())
+    assert note.startswith(f"This report shows the {len(shown):,} resources ranked first of 2,704 ({total:,} findings)")
+    [said] = [r.getMessage() for r in caplog.records if "ranked first" in r.getMessage()]
+    assert said.startswith(f"{path}: the report holds the {len(shown):,} resource(s) ranked first of 2,704")
+    assert "sqlite" in said and "--mh-filters-impact" in said
+    page.check_clean()
+    assert not Page(browser, whole).page.locator("#cut").is_visible()

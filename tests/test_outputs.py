@@ -166,6 +166,24 @@ def test_report_title_and_customer_from_the_command_line(tmp_path: Path) -> None
     assert '"customer":"ACME \\u0026 Co"' in text
 
 
+def test_report_max_mb_from_the_command_line(tmp_path: Path) -> None:
+    """2,000 resources with long descriptions make a report over 1 MB: --report-max-mb 1 keeps the
+    resources ranked first that fit, and says so; a size below 1 MB is refused."""
+    findings = [
+        make_finding(f"f-{n}", arn=f"arn:aws:s3:::bucket-{n:04d}", Description="x" * 1000) for n in range(2000)
+    ]
+    source = write(tmp_path / "in.json", findings)
+    out = tmp_path / "out"
+    result = metahub_cli("--input-asff", str(source), "--output-modes", "html", "--output-dir", str(out),
+                         "--report-max-mb", "1")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (report,) = out.glob("*.html")
+    assert report.stat().st_size <= 1e6
+    assert "resource(s) ranked first of 2,000 (2,000 findings), 1 MB at most" in result.stderr
+    refused = metahub_cli("--input-asff", str(source), "--report-max-mb", "0.5")
+    assert refused.returncode == 2 and "0.5 is not between 1 and 100000" in refused.stderr
+
+
 def test_two_runs_in_the_same_second_keep_their_own_files(tmp_path: Path) -> None:
     run = metahub.Run.from_findings([make_finding()])
     first = run.write(["json-short", "csv"], tmp_path, "20261124-000000")
@@ -257,20 +275,3 @@ def test_json_outputs_are_written_entry_by_entry_as_the_whole_would_be(data: Any
     if isinstance(data, dict):
         assert b"".join(pretty_json(Streamed(iter(data.items())))) == whole
     assert json.loads(whole) == data
-
-
-def test_a_report_too_large_to_open_comfortably_says_so(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any
-) -> None:
-    """The report is still written (one file, as asked), and a warning gives its size and the ways
-    to a smaller one; a report of ordinary size says nothing."""
-    from metahub import html_report
-
-    run = metahub.Run.from_findings([make_finding()])
-    run.to_html(tmp_path / "small.html")
-    assert not [r for r in caplog.records if "the report is" in r.getMessage()]
-    monkeypatch.setattr(html_report, "COMFORTABLE_MB", 0.01)
-    path = run.to_html(tmp_path / "large.html")
-    [said] = [r.getMessage() for r in caplog.records if "the report is" in r.getMessage()]
-    assert said.startswith(f"{path}: the report is 0 MB (1 resource(s)); a browser opens more than 0.01 MB")
-    assert "--mh-filters-impact" in said and "sqlite" in said

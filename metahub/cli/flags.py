@@ -8,6 +8,7 @@ from pathlib import Path
 
 from metahub.cli.parsing import Group, OneWay, bounded, file_label, flag, part_name, shard, sts_parameter
 from metahub.enrich import CONTEXTS
+from metahub.html_report import LARGEST_MB
 from metahub.run import OUTPUT_MODES
 
 LIST_VIEWS = ("short", "full", "inventory", "statistics")
@@ -327,6 +328,14 @@ OUTPUTS = Group(
             help="HTML: the report's title (default: named after the account)",
         ),
         flag("--report-customer", metavar="TEXT", help="HTML: who the report is for"),
+        flag(
+            "--report-max-mb",
+            type=bounded(float, 1, 100_000),
+            default=LARGEST_MB,
+            metavar="MB",
+            help=f"HTML: the largest report; a larger run's report holds the resources ranked first that fit "
+            f"and says so (default {LARGEST_MB:g})",
+        ),
     ),
 )
 """What is written, and where."""

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from metahub.cli.exits import EXIT_OK, EXIT_OUTPUT, UsageError
-from metahub.cli.parsing import Group, Parser, build, file_label, flag
+from metahub.cli.parsing import Group, Parser, bounded, build, file_label, flag
+from metahub.html_report import LARGEST_MB
 from metahub.json_outputs import JSON_MODES
 from metahub.run import MERGED_MODES, merge
 from metahub.shards import ShardError, shard_files
@@ -29,6 +30,9 @@ FLAGS = (
                  help="a customer or account name in every file name (metahub-short-LABEL-<time>.json)"),
             flag("--report-title", metavar="TEXT", help="the HTML report's title (default: named after the accounts)"),
             flag("--report-customer", metavar="TEXT", help="who the HTML report is for, on its summary page"),
+            flag("--report-max-mb", type=bounded(float, 1, 100_000), default=LARGEST_MB, metavar="MB",
+                 help="the HTML report's largest size: above, the resources ranked first that fit "
+                 f"(default {LARGEST_MB:g})"),
             flag("--quiet", action="store_true", help="print nothing on stderr but errors"),
         ),
     ),
@@ -49,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
         written, failures = merge(
             shards, args.output_modes, args.output_dir, label=args.output_label,
             report_title=args.report_title, report_customer=args.report_customer,
+            report_max_mb=args.report_max_mb,
         )  # fmt: skip
     except ShardError as exc:
         raise UsageError(str(exc)) from exc

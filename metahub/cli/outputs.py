@@ -61,6 +61,7 @@ def write(run: Run, args: argparse.Namespace, stamp: str) -> None:
         check_columns=args.output_config_columns,
         report_title=args.report_title,
         report_customer=args.report_customer,
+        report_max_mb=args.report_max_mb,
     )
     if not args.quiet:
         for path in written:
