@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -203,12 +204,17 @@ def _finding_row(index: int, finding: Finding, check_index: int) -> list[Any]:
 
 def _count_requirements(finding: Finding, compliance: dict[tuple[str, str], Counter[str]]) -> None:
     """Outcomes per (framework, requirement) the finding's compliance names."""
-    related = (finding.Compliance.RelatedRequirements if finding.Compliance else None) or []
-    standards = finding.Compliance.standards if finding.Compliance else []
-    for text in related:
-        framework, ids = requirements(text, standards)
-        for requirement in ids:
-            compliance[(framework, requirement)][finding.outcome] += 1
+    if finding.Compliance and finding.Compliance.RelatedRequirements:
+        pairs = _requirement_pairs(tuple(finding.Compliance.RelatedRequirements), tuple(finding.Compliance.standards))
+        for pair in pairs:
+            compliance[pair][finding.outcome] += 1
+
+
+@lru_cache(maxsize=4096)
+def _requirement_pairs(related: tuple[str, ...], standards: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(framework, requirement) of each entry: a check's findings name the same ones (at 100,000
+    findings, splitting them for each finding took half of the report's time)."""
+    return [(framework, requirement) for text in related for framework, ids in [requirements(text, standards)] for requirement in ids]
 
 
 def _check_row(entry: dict[str, Any]) -> list[Any]:
