@@ -204,9 +204,9 @@ def _finding_row(index: int, finding: Finding, check_index: int) -> list[Any]:
 
 def _count_requirements(finding: Finding, compliance: dict[tuple[str, str], Counter[str]]) -> None:
     """Outcomes per (framework, requirement) the finding's compliance names."""
-    if finding.Compliance and finding.Compliance.RelatedRequirements:
-        pairs = _requirement_pairs(tuple(finding.Compliance.RelatedRequirements), tuple(finding.Compliance.standards))
-        for pair in pairs:
+    named = finding.Compliance
+    if named and named.RelatedRequirements:
+        for pair in _requirement_pairs(tuple(named.RelatedRequirements), tuple(named.standards)):
             compliance[pair][finding.outcome] += 1
 
 
@@ -214,7 +214,11 @@ def _count_requirements(finding: Finding, compliance: dict[tuple[str, str], Coun
 def _requirement_pairs(related: tuple[str, ...], standards: tuple[str, ...]) -> list[tuple[str, str]]:
     """(framework, requirement) of each entry: a check's findings name the same ones (at 100,000
     findings, splitting them for each finding took half of the report's time)."""
-    return [(framework, requirement) for text in related for framework, ids in [requirements(text, standards)] for requirement in ids]
+    pairs = []
+    for text in related:
+        framework, ids = requirements(text, standards)
+        pairs += [(framework, requirement) for requirement in ids]
+    return pairs
 
 
 def _check_row(entry: dict[str, Any]) -> list[Any]:
