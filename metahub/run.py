@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from html import escape
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -284,41 +285,22 @@ class Run:
 
     def to_dataframe(self) -> pd.DataFrame:
         """One row per (finding, affected resource), with the resource's columns beside the finding's."""
-        import pandas as pd
+        return _finding_frame(list(self._finding_rows()))
 
-        rows = []
+    def dataframes(self, rows: int = 100_000) -> Iterator[pd.DataFrame]:
+        """:meth:`to_dataframe` in frames of at most ``rows`` rows, made one at a time: a large run's
+        rows never sit in memory all at once (a million rows take gigabytes as Python objects)."""
+        if rows < 1:
+            raise ValueError(f"rows must be at least 1, not {rows}")
+        # every frame has the whole run's columns, in to_dataframe()'s order (first seen first)
+        columns = list(dict.fromkeys(key for r in self.resources.values() for row in _rows(r)[:1] for key in row))
+        made = self._finding_rows()
+        while chunk := list(islice(made, rows)):
+            yield _finding_frame(chunk, columns)
+
+    def _finding_rows(self) -> Iterator[dict[str, Any]]:
         for resource in self.resources.values():
-            for finding in resource.findings:
-                rows.append(
-                    {
-                        "ResourceArn": resource.arn,
-                        "ResourceType": resource.type,
-                        "ResourceAccount": resource.account,
-                        "ResourceRegion": resource.region,
-                        "ResourceConcrete": resource.concrete,
-                        "Id": finding.Id,
-                        "Title": finding.Title,
-                        "GeneratorId": finding.GeneratorId,
-                        "Severity": finding.severity_label,
-                        "Outcome": finding.outcome,
-                        "ResourceWorstFailedSeverity": resource.worst_failed_severity,
-                        "ResourceImpactScore": (resource.impact or {}).get("score"),
-                        "ComplianceStatus": finding.compliance_status,
-                        "WorkflowStatus": finding.workflow_status,
-                        "RecordState": finding.RecordState,
-                        "ProductName": finding.product_name,
-                        "AwsAccountId": finding.AwsAccountId,
-                        "Region": finding.Region,
-                        "CreatedAt": finding.CreatedAt,
-                        "UpdatedAt": finding.UpdatedAt,
-                        "Tags": resource.tags,
-                        **_flat(resource),
-                    }
-                )
-        frame = pd.DataFrame(rows)
-        if frame.empty:
-            frame = pd.DataFrame(columns=_FINDING_COLUMNS)
-        return _verdict_dtype(_typed(frame))
+            yield from _rows(resource)
 
     def resources_dataframe(self) -> pd.DataFrame:
         """One row per resource: counts of findings by severity, and its context when enriched."""
@@ -520,6 +502,39 @@ _FINDING_COLUMNS = [
 ]
 
 
+def _rows(resource: AffectedResource) -> list[dict[str, Any]]:
+    """A resource's rows of :meth:`Run.to_dataframe`, one per finding; what is the resource's is
+    computed once (the worst failed severity reads every finding)."""
+    worst, score, flat = resource.worst_failed_severity, (resource.impact or {}).get("score"), _flat(resource)
+    return [
+        {
+            "ResourceArn": resource.arn,
+            "ResourceType": resource.type,
+            "ResourceAccount": resource.account,
+            "ResourceRegion": resource.region,
+            "ResourceConcrete": resource.concrete,
+            "Id": finding.Id,
+            "Title": finding.Title,
+            "GeneratorId": finding.GeneratorId,
+            "Severity": finding.severity_label,
+            "Outcome": finding.outcome,
+            "ResourceWorstFailedSeverity": worst,
+            "ResourceImpactScore": score,
+            "ComplianceStatus": finding.compliance_status,
+            "WorkflowStatus": finding.workflow_status,
+            "RecordState": finding.RecordState,
+            "ProductName": finding.product_name,
+            "AwsAccountId": finding.AwsAccountId,
+            "Region": finding.Region,
+            "CreatedAt": finding.CreatedAt,
+            "UpdatedAt": finding.UpdatedAt,
+            "Tags": resource.tags,
+            **flat,
+        }
+        for finding in resource.findings
+    ]
+
+
 def _flat(resource: AffectedResource) -> dict[str, Any]:
     """``tags.<key>`` and ``<section>.<name>`` columns (``metachecks.is_public``) of one resource."""
     tags = resource.effective_tags
@@ -538,7 +553,7 @@ def _verdict_dtype(frame: pd.DataFrame) -> pd.DataFrame:
 
     dtype = pd.CategoricalDtype(categories=list(VERDICTS))
     for column in [c for c in frame.columns if str(c).startswith("verdict.")]:
-        frame[column] = frame[column].fillna("n/a").astype(dtype)
+        frame[column] = frame[column].astype(object).fillna("n/a").astype(dtype)  # a column of NaN alone is float
     return frame
 
 
@@ -555,6 +570,13 @@ def _worst_dtype(series: pd.Series) -> pd.Series:
 
     ordered = ["PASSED", "UNRATED", *reversed(SEVERITY_ORDER)]
     return series.astype(pd.CategoricalDtype(categories=ordered, ordered=True))
+
+
+def _finding_frame(rows: list[dict[str, Any]], columns: list[str] | None = None) -> pd.DataFrame:
+    import pandas as pd
+
+    frame = pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=_FINDING_COLUMNS)
+    return _verdict_dtype(_typed(frame))
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+import pytest
+
 import metahub
 from metahub.models import PALETTE, VERDICTS
 
@@ -71,3 +73,21 @@ def test_one_palette_for_report_sheet_and_notebook() -> None:
     assert metahub.severity_style("PASSED").startswith(f"background-color: {PALETTE['PASSED']}")
     assert all(re.fullmatch(r"#[0-9A-F]{6}", colour) for colour in PALETTE.values())  # CSS, as matplotlib wants
     assert metahub.severity_style(None) == metahub.severity_style("nonsense") == ""
+
+
+def test_dataframes_in_chunks_hold_the_whole_frame(enriched_lab: metahub.Run) -> None:
+    """A large run's rows come a frame at a time; together they are ``to_dataframe()``'s rows, each
+    frame typed as it is (Severity an ordered categorical)."""
+    import pandas as pd
+
+    whole = enriched_lab.to_dataframe()
+    frames = list(enriched_lab.dataframes(rows=1000))
+    assert [len(f) for f in frames[:-1]] == [1000] * (len(frames) - 1) and 0 < len(frames[-1]) <= 1000
+    assert all(f["Severity"].cat.ordered for f in frames)
+    joined = pd.concat(frames, ignore_index=True)
+    columns = list(whole.columns)
+    assert sorted(joined.columns) == sorted(columns)
+    assert joined[columns].astype(str).equals(whole.astype(str))
+    assert list(metahub.Run.from_findings([]).dataframes()) == []
+    with pytest.raises(ValueError, match="at least 1"):
+        next(enriched_lab.dataframes(rows=0))
