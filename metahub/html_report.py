@@ -12,7 +12,7 @@ import json
 import logging
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -101,9 +101,7 @@ def report_data(
     ``details`` holds, per resource, what only its detail and the Findings view read (its context
     and its findings' rows); ``render`` writes them apart so that the page parses them on first use.
     ``summary`` holds the counts the first screen draws from the findings."""
-    enriched = any(r.metachecks for r in resources.values())
-    rollups = list(ROLLUPS) if enriched else []
-    checks = [c for c in check_columns if c not in rollups]
+    rollups, checks = _columns(resources, check_columns)
     rows: list[list[Any]] = []
     details: list[list[Any]] = []
     by_check: dict[str, dict[str, Any]] = {}
@@ -112,22 +110,20 @@ def report_data(
     failed: dict[str, Counter[str]] = defaultdict(Counter)  # by severity, type, account, region
     for index, (arn, resource) in enumerate(resources.items()):
         rows.append(_resource_row(arn, resource, rollups, tag_columns, checks))
-        mine = []
         for finding in resource.findings:
-            generator = finding.GeneratorId or finding.Title or "(no check id)"
+            generator = _generator(finding)
             entry = by_check.get(generator)
             if entry is None:
                 entry = by_check[generator] = _check_entry(generator, finding, len(by_check))
             entry["resources"][finding.outcome].add(index)
             _count_requirements(finding, compliance)
-            mine.append(_finding_row(index, finding, entry["index"]))
             outcomes[finding.outcome] += 1
             if finding.outcome == "FAILED":
                 failed["severity"][finding.severity_label or "(none)"] += 1
                 failed["type"][resource.type or "(none)"] += 1
                 failed["account"][resource.account or "(none)"] += 1
                 failed["region"][resource.region or "(none)"] += 1
-        details.append([{"tags": resource.effective_tags, **resource.context()}, mine])
+        details.append(_details(index, resource, lambda f: int(by_check[_generator(f)]["index"])))
     return {
         "title": title,
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -152,6 +148,64 @@ def report_data(
             for (framework, requirement), counts in sorted(compliance.items())
         ],
     }
+
+
+def _columns(
+    resources: Mapping[str, AffectedResource], check_columns: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """The rollups (when anything was enriched) and the other checks a column each."""
+    rollups = list(ROLLUPS) if any(r.metachecks for r in resources.values()) else []
+    return rollups, [c for c in check_columns if c not in rollups]
+
+
+def _generator(finding: Finding) -> str:
+    """The check a finding is of, as the Checks view lists it."""
+    return finding.GeneratorId or finding.Title or "(no check id)"
+
+
+def _details(index: int, resource: AffectedResource, check_of: Callable[[Finding], int]) -> list[Any]:
+    """What the page reads of a resource only when asked: its context and its findings' rows."""
+    context = {"tags": resource.effective_tags, **resource.context()}
+    return [context, [_finding_row(index, finding, check_of(finding)) for finding in resource.findings]]
+
+
+def fitting(
+    ranked: Mapping[str, AffectedResource],
+    tag_columns: Sequence[str],
+    check_columns: Sequence[str],
+    budget: float,
+) -> int:
+    """How many of the resources ranked first fit in ``budget`` characters, their rows and details
+    as the page holds them; at least one. Stops reading at the budget: a million findings are not
+    serialised to learn that a fifth of them fit."""
+    used = 0
+    for index, size in enumerate(_sizes(ranked, ranked.items(), tag_columns, check_columns)):
+        used += size
+        if used > budget:
+            return max(index, 1)
+    return len(ranked)
+
+
+def _estimated_chars(
+    ranked: Mapping[str, AffectedResource], tag_columns: Sequence[str], check_columns: Sequence[str]
+) -> float:
+    """The characters of the resources' rows and details, from a thousand of them evenly spread."""
+    sample = list(islice(ranked.items(), 0, None, max(1, len(ranked) // 1000)))
+    sizes = list(_sizes(ranked, sample, tag_columns, check_columns))
+    return sum(sizes) / len(sizes) * len(ranked) if sizes else 0
+
+
+def _sizes(
+    ranked: Mapping[str, AffectedResource],
+    items: Iterable[tuple[str, AffectedResource]],
+    tag_columns: Sequence[str],
+    check_columns: Sequence[str],
+) -> Iterator[int]:
+    """The characters each resource's row and details take in the page."""
+    rollups, checks = _columns(ranked, check_columns)
+    for arn, resource in items:
+        row = _resource_row(arn, resource, rollups, tag_columns, checks)
+        yield len(script_json(row)) + len(script_json(_details(0, resource, lambda _: 0))) + 2
 
 
 def _resource_row(
@@ -323,6 +377,14 @@ def default_title(accounts: Sequence[Sequence[Any]]) -> str:
     return f"Security findings: {len(accounts)} accounts" if accounts else "Security findings"
 
 
+_PAGE_CHARS = 100_000
+"""The page around the data (styles, script, the summary's lists), kept out of a budget."""
+
+
+def _count(ranked: Mapping[str, AffectedResource]) -> int:
+    return sum(len(r.findings) for r in ranked.values())
+
+
 def write_html(
     path: Path,
     ranked: Mapping[str, AffectedResource],
@@ -337,17 +399,26 @@ def write_html(
     enrichment read and the toxic combinations found: all of them, or those ranked first that fit in
     ``options.max_mb`` (the report then says how many it shows of how many)."""
     origin = provenance(findings, list(ranked.values()), enrichment)
-    title, max_mb = options.title or default_title(origin["accounts"]), options.max_mb
+    title, limit = options.title or default_title(origin["accounts"]), options.max_mb * 1e6
     extra = {"customer": options.customer or "", "provenance": origin, "combinations": list(combinations)}
-    data = report_data(ranked, tag_columns, check_columns, title) | extra
-    text, limit = render(data), max_mb * 1e6  # characters for bytes: the JSON is nearly all ASCII
-    shown, total = len(ranked), data["summary"]["findings"]
-    while len(text) > limit and shown > 1:
-        shown = max(1, int(shown * limit / len(text) * 0.95))  # the first resources hold the most findings
-        kept = dict(islice(ranked.items(), shown))
+    budget = limit * 0.95 - _PAGE_CHARS
+    # A run that may not fit is measured before anything is made: making a gigabyte of report to
+    # keep a fifth of it took minutes and gigabytes.
+    shown = len(ranked)
+    if _estimated_chars(ranked, tag_columns, check_columns) > budget * 0.8:
+        shown = fitting(ranked, tag_columns, check_columns, budget)
+    while True:
+        kept = ranked if shown == len(ranked) else dict(islice(ranked.items(), shown))
         data = report_data(kept, tag_columns, check_columns, title) | extra
-        data["cut"] = {"resources": len(ranked), "findings": total, "shown": shown, "max_mb": max_mb}
-        text = render(data)
+        if shown < len(ranked):
+            data["cut"] = {"resources": len(ranked), "findings": _count(ranked), "shown": shown}
+            data["cut"]["max_mb"] = options.max_mb
+        text = render(data)  # characters for bytes below: the JSON is nearly all ASCII
+        if len(text) <= limit or shown == 1:
+            break
+        exact = fitting(ranked, tag_columns, check_columns, budget) if shown == len(ranked) else shown
+        # else the checks' and requirements' lists outgrew the margin: fewer, in proportion
+        shown = exact if exact < shown else max(1, int(shown * limit / len(text) * 0.95))
     with atomic(path) as part:
         part.write_text(text, encoding="utf-8")
     if shown < len(ranked):
@@ -355,6 +426,6 @@ def write_html(
             "%s: the report holds the %s resource(s) ranked first of %s (%s findings), %g MB at most: a "
             "browser opens a larger file slowly or not at all; the sqlite and csv outputs hold the whole "
             "run, or narrow it (--mh-filters-impact, --mh-filters-checks, --sh-filters ...)",
-            path, f"{shown:,}", f"{len(ranked):,}", f"{total:,}", max_mb,
+            path, f"{shown:,}", f"{len(ranked):,}", f"{_count(ranked):,}", options.max_mb,
         )  # fmt: skip
     return path

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -182,6 +183,26 @@ def test_report_max_mb_from_the_command_line(tmp_path: Path) -> None:
     assert "resource(s) ranked first of 2,000 (2,000 findings), 1 MB at most" in result.stderr
     refused = metahub_cli("--input-asff", str(source), "--report-max-mb", "0.5")
     assert refused.returncode == 2 and "0.5 is not between 1 and 100000" in refused.stderr
+
+
+def test_a_report_larger_than_its_estimate_is_cut_once_made(tmp_path: Path) -> None:
+    """The size is estimated from a thousand resources evenly spread: here every other one (those
+    the estimate skips) carries 5 KB of tags, so the report is found too large only once made, and is
+    made again with the resources ranked first that fit."""
+    tags = {f"key-{n}": "v" * 90 for n in range(50)}
+
+    def finding(n: int) -> dict[str, Any]:
+        arn = f"arn:aws:s3:::bucket-{n:04d}"
+        resource = {"Type": "AwsS3Bucket", "Id": arn, "Region": "eu-west-1", "Tags": tags if n % 2 else {}}
+        return make_finding(f"f-{n}", arn=arn, Resources=[resource])
+
+    run = metahub.Run.from_findings([finding(n) for n in range(2000)])
+    path = run.to_html(tmp_path / "cut.html", max_mb=3)
+    text = path.read_text()
+    assert len(text.encode()) <= 3e6
+    cut = json.loads(re.search(r'id="metahub-data">(.*?)</script>', text).group(1))["cut"]
+    assert 0 < cut["shown"] < 2000 and cut["resources"] == cut["findings"] == 2000
+    assert run.to_html(tmp_path / "whole.html", max_mb=10).stat().st_size > 3e6  # it did not fit
 
 
 def test_two_runs_in_the_same_second_keep_their_own_files(tmp_path: Path) -> None:
