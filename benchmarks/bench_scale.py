@@ -13,7 +13,8 @@ For each size it prints wall and peak RSS (``ru_maxrss`` of the child) of both, 
 Targets (issue 24): wall <= 1.0x and peak RSS <= 1.5 GB at 1M; the outputs stream, each written in
 less than half the ingest time (a load-only child gives the ingest time). With ``--shards N``,
 the same input is also run as N shards one after another (``--shard K/N``, shard files only), then
-``metahub merge`` writes json-short: the largest shard's peak RSS is what one machine needs.
+``metahub merge`` writes the same modes: the largest shard's peak RSS is what one machine needs
+(the merge streams every output but XLSX and the HTML report).
 """
 
 from __future__ import annotations
@@ -82,8 +83,10 @@ def measure(argv: list[str]) -> tuple[float, float, str]:
     return wall, usage.ru_maxrss / 1024, err
 
 
-def shards(metahub: list[str], lines: Path, tmp: Path, count: int, base_wall: float, base_rss: float) -> None:
-    """N shard runs in turn (shard files only), then the merge into json-short."""
+def shards(
+    metahub: list[str], lines: Path, tmp: Path, count: int, modes: list[str], base_wall: float, base_rss: float
+) -> None:
+    """N shard runs in turn (shard files only), then the merge into ``modes``."""
     folder, walls, peaks = tmp / "shards", [], []
     for k in range(1, count + 1):
         wall, rss, _ = measure(
@@ -92,12 +95,12 @@ def shards(metahub: list[str], lines: Path, tmp: Path, count: int, base_wall: fl
         walls.append(wall)
         peaks.append(rss)
     merged = tmp / "merged"
-    wall, rss, _ = measure([*metahub[:3], "merge", str(folder), "--output-modes", "json-short", "--output-dir", str(merged)])
+    wall, rss, _ = measure([*metahub[:3], "merge", str(folder), "--output-modes", *modes, "--output-dir", str(merged)])
     print(
         f"  {count} shards in turn {sum(walls):7.1f} s  peak RSS {max(peaks):7,.0f} MiB  "
         f"({max(peaks) / base_rss:.2f}x RSS; each shard {min(walls):.1f}-{max(walls):.1f} s)"
     )
-    print(f"  merge json-short    {wall:7.1f} s  peak RSS {rss:7,.0f} MiB  ({rss / base_rss:.2f}x RSS)")
+    print(f"  merge {' '.join(modes)}  {wall:7.1f} s  peak RSS {rss:7,.0f} MiB  ({rss / base_rss:.2f}x RSS)")
 
 
 def main() -> int:
@@ -129,7 +132,7 @@ def main() -> int:
                     f"in about {max(0.0, wall - read_wall):.1f} s beyond the read)"
                 )
             if args.shards:
-                shards(metahub, lines, Path(tmp), args.shards, base_wall, base_rss)
+                shards(metahub, lines, Path(tmp), args.shards, args.modes, base_wall, base_rss)
     return 0
 
 

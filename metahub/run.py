@@ -21,7 +21,7 @@ from metahub.grouping import group_by_resource
 from metahub.html_report import LARGEST_MB, ReportOptions, write_html
 from metahub.impact import impact, load_config
 from metahub.ingest import IngestReport, Source, gc_paused, read_findings, read_part
-from metahub.models import SEVERITY_ORDER, VERDICTS, AffectedResource, Finding
+from metahub.models import ROLLUPS, SEVERITY_ORDER, VERDICTS, AffectedResource, Finding
 from metahub.ranking import priority
 from metahub.resources.spec import spec_for
 from metahub.shards import Merged, Part, Shard, shard_files, write_shard
@@ -45,7 +45,8 @@ SHARD_MODE = "shard"
 """The shard file of a run read with ``shard=`` (:mod:`metahub.shards`), written beside its outputs."""
 MERGED_MODES = OUTPUT_MODES
 """What :func:`merge` writes from shard files, each as one process would: the JSON outputs streamed,
-byte for byte; the tables and the report from the run rebuilt in memory (:func:`rebuilt`)."""
+byte for byte; CSV and SQLite streamed from resources grouped again one at a time (:func:`restored`);
+XLSX and the report from the run rebuilt in memory (:func:`rebuilt`)."""
 _STREAMED = ("json-short", "json-full", "json-inventory", "json-statistics", "json-combinations")
 
 
@@ -414,7 +415,7 @@ class Run:
             title, customer, max_mb = report.title, report.customer, report.max_mb
             self.to_html(path, tag_columns, check_columns, title=title, customer=customer, max_mb=max_mb)
         elif mode == "sqlite":
-            tabular.write_sqlite(path, self.resources)
+            tabular.write_sqlite(path, self.by_impact().items())  # the order a merge streams them in
         else:
             header, body = tabular.rows(self.by_impact(), tag_columns, check_columns, account_columns)
             (tabular.write_csv if mode == "csv" else tabular.write_xlsx)(path, header, body)
@@ -697,9 +698,9 @@ def merge(
 ) -> tuple[list[Path], dict[str, str]]:
     """Merge the shard files of N runs (files, or folders holding ``metahub-shard-*.jsonl``) into
     the outputs one run over the same input writes (:data:`MERGED_MODES`): the JSON ones byte for
-    byte and streamed, one resource's entry at a time; CSV, XLSX, SQLite and the HTML report
-    (``report_title``, ``report_customer``, ``report_max_mb``) from the run rebuilt in memory, as one
-    process holds it.
+    byte and streamed, one resource's entry at a time; CSV and SQLite streamed too, a resource
+    grouped again at a time; XLSX and the HTML report (``report_title``, ``report_customer``,
+    ``report_max_mb``) from the run rebuilt in memory, as one process holds it.
     Returns the paths written and why any other was not. Raises
     :class:`metahub.shards.ShardError` for files that are not one whole split."""
     modes = list(modes)
@@ -720,7 +721,14 @@ def merge(
         if mode in _STREAMED:
             json_outputs.write_json(path, views[mode]())
             return
-        if not whole:
+        if mode == "sqlite":
+            tabular.write_sqlite(path, restored(merged))
+            return
+        if mode == "csv":
+            checks = list(ROLLUPS) if merged.enriched else []
+            tabular.write_csv(path, *tabular.streamed_rows(restored(merged), checks, merged.scored))
+            return
+        if not whole:  # XLSX and the report hold the whole run anyway
             whole.append(rebuilt(merged))
         report = ReportOptions(report_title, report_customer, report_max_mb)
         whole[0]._write_one(mode, path, (), None, (), report)
@@ -731,7 +739,7 @@ def merge(
 def rebuilt(merged: Merged) -> Run:
     """The run the shards are parts of, in memory: its findings (each once) grouped again, each
     resource's context and impact as its shard scored them, the combinations found across shards.
-    What the tables and the report are written from."""
+    What the workbook and the report are written from."""
     findings: dict[tuple[str, str], Finding] = {}
     for _, entry, _ in merged.lines():  # a finding on resources of several shards is in each
         for raw in entry["findings"]:
@@ -741,11 +749,27 @@ def rebuilt(merged: Merged) -> Run:
     run = Run(list(findings.values()))
     del findings
     for arn, entry, scored in merged.lines():
-        resource = run.resources[arn]
-        for name in ("metachecks", "metatags", "metatrails", "metaaccount", "detected", "traits", "combinations"):
-            setattr(resource, name, entry.get(name))
-        resource.unknown, resource.evidence = entry.get("unknown", {}), entry.get("evidence", {})
-        resource.impact = scored
+        _restore(run.resources[arn], entry, scored)
     run.combinations, run.combination_rules = list(merged.combinations), merged.rules
     run.enrichment = merged.enrichment
     return run
+
+
+def restored(merged: Merged) -> Iterator[tuple[str, AffectedResource]]:
+    """The merged run's resources one at a time, what to fix first first, each grouped again from
+    its own findings with its context and impact as its shard scored them: what the CSV and SQLite
+    outputs are written from, without the whole run in memory."""
+    for arn, entry, scored in merged.lines():
+        resource = group_by_resource(Finding.model_validate(raw) for raw in entry["findings"])[arn]
+        yield arn, _restore(resource, entry, scored)
+
+
+def _restore(
+    resource: AffectedResource, entry: dict[str, Any], scored: dict[str, Any] | None
+) -> AffectedResource:
+    """A resource grouped again from a shard line, given the context and impact the line holds."""
+    for name in ("metachecks", "metatags", "metatrails", "metaaccount", "detected", "traits", "combinations"):
+        setattr(resource, name, entry.get(name))
+    resource.unknown, resource.evidence = entry.get("unknown", {}), entry.get("evidence", {})
+    resource.impact = scored
+    return resource

@@ -176,6 +176,7 @@ class Merged:
         self.tallies = [header["tally"] for header in headers]
         if self.named:
             self.tallies = [_placed(tally, index) for index, tally in enumerate(self.tallies)]
+        self.enriched = self.scored = False  # any resource with checks, with an impact: the tables' columns
         places, stand_ins, failed = self._first_pass()
         self.combinations = find(stand_ins, self.rules, failed) if self.rules is not None else []
         starting: dict[str, list[dict[str, Any]]] = {}
@@ -297,6 +298,8 @@ class Merged:
                             "different resources (one account's findings each)"
                         )
                     places.append(_Place(tuple(key), arn, index, offset))
+                    self.enriched = self.enriched or bool(entry.get("metachecks"))
+                    self.scored = self.scored or bool(record.get("impact"))
                     if self.rules is not None:
                         stand_ins.append(_stand_in(arn, entry, needed))
                         failed[arn] = ids

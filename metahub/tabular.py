@@ -13,6 +13,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +86,20 @@ def rows(
     """Header and rows, one per (finding, resource), cells ready for a sheet; the rows are made
     while they are read."""
     checks = default_check_columns(resources.values()) if check_columns is None else list(check_columns)
-    impact = (
-        [f"Impact:{name}" for name in IMPACT_PROPERTIES] if any(r.impact for r in resources.values()) else []
-    )
+    scored = any(r.impact for r in resources.values())
+    return streamed_rows(resources.items(), checks, scored, tag_columns, account_columns)
+
+
+def streamed_rows(
+    resources: Iterable[tuple[str, AffectedResource]],
+    checks: Sequence[str],
+    scored: bool,
+    tag_columns: Sequence[str] = (),
+    account_columns: Sequence[str] = (),
+) -> tuple[list[str], Iterator[list[Any]]]:
+    """:func:`rows` of resources that come one at a time (a merge of shards), their check columns
+    and whether they were scored (an impact column each) known beforehand."""
+    impact = [f"Impact:{name}" for name in IMPACT_PROPERTIES] if scored else []
     header = [
         *FINDING_COLUMNS,
         *impact,
@@ -99,13 +111,13 @@ def rows(
 
 
 def _body(
-    resources: Mapping[str, AffectedResource],
+    resources: Iterable[tuple[str, AffectedResource]],
     impact: Sequence[str],
     tag_columns: Sequence[str],
     account_columns: Sequence[str],
     checks: Sequence[str],
 ) -> Iterator[list[Any]]:
-    for arn, resource in resources.items():
+    for arn, resource in resources:
         tags = resource.effective_tags
         context = resource.metachecks or {}
         properties = (resource.impact or {}).get("properties", {})
@@ -189,9 +201,10 @@ def write_xlsx(path: Path, header: list[str], rows: Iterable[list[Any]]) -> Path
     return path
 
 
-def write_sqlite(path: Path, resources: Mapping[str, AffectedResource]) -> Path:
-    """``resources``, ``findings`` and ``accounts`` tables; context columns hold JSON text, which
-    SQLite's and DuckDB's JSON functions read (``json_extract(metachecks, '$.is_public')``)."""
+def write_sqlite(path: Path, resources: Iterable[tuple[str, AffectedResource]]) -> Path:
+    """``resources``, ``findings`` and ``accounts`` tables from (ARN, resource) pairs, read once
+    and one at a time; context columns hold JSON text, which SQLite's and DuckDB's JSON functions
+    read (``json_extract(metachecks, '$.is_public')``)."""
     with atomic(path) as part:
         _fill_sqlite(part, resources)
     return path
@@ -221,7 +234,7 @@ def _as_json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, default=str, ensure_ascii=False)
 
 
-def _fill_sqlite(path: Path, resources: Mapping[str, AffectedResource]) -> None:
+def _fill_sqlite(path: Path, resources: Iterable[tuple[str, AffectedResource]]) -> None:
     with closing(sqlite3.connect(path)) as db, db:  # commit, then close
         # The file is written aside and renamed when whole (files.atomic): a crash leaves no file
         # to recover, so neither a journal nor waiting for the disk buys anything.
@@ -229,21 +242,23 @@ def _fill_sqlite(path: Path, resources: Mapping[str, AffectedResource]) -> None:
         db.execute("PRAGMA synchronous = OFF")
         db.execute("PRAGMA page_size = 65536")
         db.executescript(_SQLITE_SCHEMA)
-        db.executemany(
-            f"INSERT INTO resources VALUES ({','.join('?' * 22)})",
-            (_resource_record(arn, r) for arn, r in resources.items()),
-        )
-        db.executemany(
-            f"INSERT INTO findings VALUES ({','.join('?' * 17)})",
-            (_finding_record(arn, f) for arn, r in resources.items() for f in r.findings),
-        )
-        db.executescript(_SQLITE_INDEXES)
         accounts: dict[str, list[Any]] = {}
-        for r in resources.values():
-            account = accounts.setdefault(r.account, [0, 0, r.metaaccount])
-            account[0] += 1
-            account[1] += len(r.findings)
-            account[2] = account[2] or r.metaaccount
+        pairs = iter(resources)
+        while batch := list(islice(pairs, 1000)):  # a thousand resources at a time, their findings beside
+            db.executemany(
+                f"INSERT INTO resources VALUES ({','.join('?' * 22)})",
+                (_resource_record(arn, r) for arn, r in batch),
+            )
+            db.executemany(
+                f"INSERT INTO findings VALUES ({','.join('?' * 17)})",
+                (_finding_record(arn, f) for arn, r in batch for f in r.findings),
+            )
+            for _, r in batch:
+                account = accounts.setdefault(r.account, [0, 0, r.metaaccount])
+                account[0] += 1
+                account[1] += len(r.findings)
+                account[2] = account[2] or r.metaaccount
+        db.executescript(_SQLITE_INDEXES)
         db.executemany(
             "INSERT INTO accounts VALUES (?,?,?,?)",
             [(a, n, f, _as_json(meta)) for a, (n, f, meta) in sorted(accounts.items())],

@@ -24,7 +24,7 @@ FLAGS = (
                  "split, or the named parts"),
             flag("--output-modes", nargs="+", choices=MERGED_MODES, default=list(JSON_MODES),
                  help="files to write (default: json-short, json-full, json-inventory, json-statistics); "
-                 "the JSON ones stream, the tables and the html report hold the merged run in memory"),
+                 "the JSON ones, CSV and SQLite stream; XLSX and the html report hold the merged run in memory"),
             flag("--output-dir", default="outputs", type=Path, help="where files go (default: ./outputs)"),
             flag("--output-label", type=file_label, metavar="LABEL",
                  help="a customer or account name in every file name (metahub-short-LABEL-<time>.json)"),
