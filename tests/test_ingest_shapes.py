@@ -214,3 +214,22 @@ def test_cli_prints_one_warning_per_kind(tmp_path: Path) -> None:
     warnings = [line for line in result.stderr.splitlines() if "warning:" in line]
     assert len(warnings) == 2
     assert any("3 finding(s) with a lowercase" in line and ".findings[0]" in line for line in warnings)
+
+
+def test_equal_parts_are_held_once_and_written_back_as_given(tmp_path: Path) -> None:
+    """A check's findings share their compliance, remediation, severity and types in memory; each
+    is still written back as it came, an explicit null included."""
+    remediation = {"Recommendation": {"Text": "Block public access", "Url": "https://docs.aws.amazon.com/"}}
+    given = [
+        make_finding(f"f-{n}", arn=f"arn:aws:s3:::b-{n}", Compliance={"Status": "FAILED"}, Remediation=remediation)
+        for n in range(3)
+    ]
+    given.append(make_finding("f-null", arn="arn:aws:s3:::b-3", Compliance={"Status": "FAILED",
+                                                                             "RelatedRequirements": None}))  # fmt: skip
+    run = metahub.load(write(tmp_path / "in.json", given))
+    found = {f.Id: f for f in run.findings}
+    assert found["f-0"].Compliance is found["f-1"].Compliance is found["f-2"].Compliance
+    assert found["f-0"].Remediation is found["f-2"].Remediation
+    assert found["f-null"].Compliance is not found["f-0"].Compliance
+    for finding in given:
+        assert found[finding["Id"]].to_asff() == finding
