@@ -34,8 +34,6 @@ on 45,638 resources: 0.7 s in headless Chromium; details and findings wait until
 browsers give up on a file of a gigabyte."""
 
 
-
-
 @dataclass(frozen=True)
 class ReportOptions:
     """What heads the report (default title: named after the accounts) and how large it may grow."""

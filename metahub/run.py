@@ -21,7 +21,7 @@ from metahub.grouping import group_by_resource
 from metahub.html_report import LARGEST_MB, ReportOptions, write_html
 from metahub.impact import impact, load_config
 from metahub.ingest import IngestReport, Source, gc_paused, read_findings, read_part
-from metahub.models import ROLLUPS, SEVERITY_ORDER, VERDICTS, AffectedResource, Finding
+from metahub.models import SEVERITY_ORDER, VERDICTS, AffectedResource, Finding
 from metahub.ranking import priority
 from metahub.resources.spec import spec_for
 from metahub.shards import Merged, Part, Shard, shard_files, write_shard
@@ -294,7 +294,7 @@ class Run:
         if rows < 1:
             raise ValueError(f"rows must be at least 1, not {rows}")
         # every frame has the whole run's columns, in to_dataframe()'s order (first seen first)
-        columns = list(dict.fromkeys(key for r in self.resources.values() for row in _rows(r)[:1] for key in row))
+        columns = list(dict.fromkeys(key for r in self.resources.values() for key in next(_rows(r), {})))
         made = self._finding_rows()
         while chunk := list(islice(made, rows)):
             yield _finding_frame(chunk, columns)
@@ -503,11 +503,11 @@ _FINDING_COLUMNS = [
 ]
 
 
-def _rows(resource: AffectedResource) -> list[dict[str, Any]]:
+def _rows(resource: AffectedResource) -> Iterator[dict[str, Any]]:
     """A resource's rows of :meth:`Run.to_dataframe`, one per finding; what is the resource's is
     computed once (the worst failed severity reads every finding)."""
     worst, score, flat = resource.worst_failed_severity, (resource.impact or {}).get("score"), _flat(resource)
-    return [
+    return (
         {
             "ResourceArn": resource.arn,
             "ResourceType": resource.type,
@@ -533,7 +533,7 @@ def _rows(resource: AffectedResource) -> list[dict[str, Any]]:
             **flat,
         }
         for finding in resource.findings
-    ]
+    )
 
 
 def _flat(resource: AffectedResource) -> dict[str, Any]:
@@ -725,7 +725,7 @@ def merge(
             tabular.write_sqlite(path, restored(merged))
             return
         if mode == "csv":
-            checks = list(ROLLUPS) if merged.enriched else []
+            checks = tabular.rollup_columns(merged.enriched)
             tabular.write_csv(path, *tabular.streamed_rows(restored(merged), checks, merged.scored))
             return
         if not whole:  # XLSX and the report hold the whole run anyway

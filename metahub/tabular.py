@@ -74,7 +74,12 @@ def cell(value: Any) -> Any:
 
 def default_check_columns(resources: Iterable[AffectedResource]) -> list[str]:
     """The rollups, when anything was enriched."""
-    return list(ROLLUPS) if any(r.metachecks for r in resources) else []
+    return rollup_columns(any(r.metachecks for r in resources))
+
+
+def rollup_columns(enriched: bool) -> list[str]:
+    """The check columns of a table whose resources were (or were not) enriched."""
+    return list(ROLLUPS) if enriched else []
 
 
 def rows(
