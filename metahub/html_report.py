@@ -402,21 +402,22 @@ def write_html(
     budget = limit * 0.95 - _PAGE_CHARS
     # A run that may not fit is measured before anything is made: making a gigabyte of report to
     # keep a fifth of it took minutes and gigabytes.
-    shown = len(ranked)
+    shown, total = len(ranked), _count(ranked)
     if _estimated_chars(ranked, tag_columns, check_columns) > budget * 0.8:
         shown = fitting(ranked, tag_columns, check_columns, budget)
     while True:
         kept = ranked if shown == len(ranked) else dict(islice(ranked.items(), shown))
         data = report_data(kept, tag_columns, check_columns, title) | extra
         if shown < len(ranked):
-            data["cut"] = {"resources": len(ranked), "findings": _count(ranked), "shown": shown}
-            data["cut"]["max_mb"] = options.max_mb
-        text = render(data)  # characters for bytes below: the JSON is nearly all ASCII
+            cut = {"resources": len(ranked), "findings": total, "shown": shown, "max_mb": options.max_mb}
+            data["cut"] = cut
+        text = render(data)  # characters for bytes: the JSON is nearly all ASCII
         if len(text) <= limit or shown == 1:
             break
-        exact = fitting(ranked, tag_columns, check_columns, budget) if shown == len(ranked) else shown
-        # else the checks' and requirements' lists outgrew the margin: fewer, in proportion
-        shown = exact if exact < shown else max(1, int(shown * limit / len(text) * 0.95))
+        # The estimate missed (count what fits), or the checks' lists outgrew the margin (fewer,
+        # in proportion).
+        fitted = fitting(ranked, tag_columns, check_columns, budget)
+        shown = fitted if fitted < shown else max(1, int(shown * limit / len(text) * 0.95))
     with atomic(path) as part:
         part.write_text(text, encoding="utf-8")
     if shown < len(ranked):
@@ -424,6 +425,6 @@ def write_html(
             "%s: the report holds the %s resource(s) ranked first of %s (%s findings), %g MB at most: a "
             "browser opens a larger file slowly or not at all; the sqlite and csv outputs hold the whole "
             "run, or narrow it (--mh-filters-impact, --mh-filters-checks, --sh-filters ...)",
-            path, f"{shown:,}", f"{len(ranked):,}", f"{_count(ranked):,}", options.max_mb,
+            path, f"{shown:,}", f"{len(ranked):,}", f"{total:,}", options.max_mb,
         )  # fmt: skip
     return path
