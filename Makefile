@@ -31,7 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_html.py
 	$(BIN)/python benchmarks/bench_policy.py
 	$(BIN)/python benchmarks/bench_outputs.py
-	$(BIN)/python benchmarks/bench_scale.py --sizes 100000 --modes json-short json-full csv sqlite --shards 4
+	$(BIN)/python benchmarks/bench_scale.py --sizes 100000 --modes json-short json-full csv sqlite --shards 4 --split 4
 
 # The Security Hub custom action's code (deploy/metahub-custom-action.yaml): metahub with pydantic,
 # jmespath, PyYAML (the impact weights: every enriched run scores impact) and tqdm (the progress

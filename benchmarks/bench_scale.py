@@ -5,6 +5,7 @@ beside ``json.loads`` of the same lines into a list, each in its own process, in
     python benchmarks/bench_scale.py --sizes 100000 300000 1000000
     python benchmarks/bench_scale.py --modes json-short json-full csv sqlite
     python benchmarks/bench_scale.py --shards 4               # also: 4 shard runs in turn, then merge
+    python benchmarks/bench_scale.py --sizes 1000000 --split 8  # also: one process, --split 8
 
 The findings are the lab scan's FAILED findings (the shared fixture when it is beside the
 repository, else the demo's bundled copy), each copy with its own ids and its own account among
@@ -14,7 +15,8 @@ Targets (issue 24): wall <= 1.0x and peak RSS <= 1.5 GB at 1M; the outputs strea
 less than half the ingest time (a load-only child gives the ingest time). With ``--shards N``,
 the same input is also run as N shards one after another (``--shard K/N``, shard files only), then
 ``metahub merge`` writes the same modes: the largest shard's peak RSS is what one machine needs
-(the merge streams every output but XLSX and the HTML report).
+(the merge streams every output but XLSX and the HTML report). With ``--split N``, one process
+does the same after reading the input once (``metahub --split N``): its peak RSS is the target's.
 """
 
 from __future__ import annotations
@@ -108,6 +110,8 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 300_000])
     parser.add_argument("--modes", nargs="+", default=["json-short"])
     parser.add_argument("--shards", type=int, default=0, help="also run the input as N shards, then merge")
+    parser.add_argument("--split", type=int, nargs="*", default=[], metavar="N",
+                        help="also run the command line with --split N (the modes together, one process)")
     args = parser.parse_args()
     metahub = [sys.executable, "-m", "metahub", "--no-banners"]
     for size in args.sizes:
@@ -133,6 +137,16 @@ def main() -> int:
                 )
             if args.shards:
                 shards(metahub, lines, Path(tmp), args.shards, args.modes, base_wall, base_rss)
+            for count in args.split:
+                out = Path(tmp) / f"split-{count}"
+                wall, rss, _ = measure(
+                    [*metahub, "--input-asff", str(lines), "--split", str(count), "--output-modes", *args.modes,
+                     "--output-dir", str(out)]
+                )  # fmt: skip
+                print(
+                    f"  --split {count:<3} {' '.join(args.modes)}  {wall:7.1f} s  peak RSS {rss:7,.0f} MiB  "
+                    f"({wall / base_wall:.2f}x time, {rss / base_rss:.2f}x RSS; one process, one read)"
+                )
     return 0
 
 

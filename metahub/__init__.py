@@ -18,7 +18,7 @@ from metahub.version import __version__
 if TYPE_CHECKING:
     from metahub.ingest import IngestReport, Problem
     from metahub.models import PALETTE, VERDICTS, AffectedResource, Finding, severity_style
-    from metahub.run import ContextUnreachable, ContextWarning, Run, load, merge
+    from metahub.run import ContextUnreachable, ContextWarning, Run, load, load_split, merge
     from metahub.shards import ShardError
 
 _HOMES = {
@@ -33,6 +33,7 @@ _HOMES = {
     "ContextWarning": "metahub.run",
     "Run": "metahub.run",
     "load": "metahub.run",
+    "load_split": "metahub.run",
     "merge": "metahub.run",
     "ShardError": "metahub.shards",
 }
@@ -50,6 +51,7 @@ __all__ = [
     "ShardError",
     "__version__",
     "load",
+    "load_split",
     "merge",
     "severity_style",
 ]

@@ -54,6 +54,17 @@ class EnrichReport:
     def total_calls(self) -> int:
         return sum(self.calls.values())
 
+    def add(self, other: EnrichReport) -> EnrichReport:
+        """What two runs read, as one report (the parts of a split run, each enriched in turn)."""
+        for mine, theirs in ((self.calls, other.calls), (self.skipped, other.skipped),
+                             (self.unknown, other.unknown), (self.answered, other.answered)):  # fmt: skip
+            mine.update(theirs)
+        self.seconds += other.seconds
+        self.enriched += other.enriched
+        self.contexts = list(dict.fromkeys([*self.contexts, *other.contexts]))
+        self.unreachable.update(other.unreachable)
+        return self
+
     @property
     def reached_nothing(self) -> bool:
         """AWS was needed and answered nothing but who the caller is: every call failed, or none

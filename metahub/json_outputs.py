@@ -15,7 +15,8 @@ from metahub.models import AffectedResource, Finding
 JSON_MODES = ("json-short", "json-full", "json-inventory", "json-statistics")
 
 
-def _header(resource: AffectedResource) -> dict[str, Any]:
+def header_of(resource: AffectedResource) -> dict[str, Any]:
+    """Where a resource is, as every JSON output opens its entry."""
     return {
         "AwsAccountId": resource.account,
         "Region": resource.region,
@@ -27,16 +28,15 @@ def _header(resource: AffectedResource) -> dict[str, Any]:
 def short_entry(resource: AffectedResource) -> dict[str, Any]:
     """One resource as ``json-short`` shows it: finding titles, where it lives, its context."""
     return {
-        "findings": list(dict.fromkeys(f.Title or f.GeneratorId or f.Id for f in resource.findings)),
-        **_header(resource),
+        "findings": titles(resource),
+        **header_of(resource),
         **resource.context(),
     }
 
 
-def short_of(full: dict[str, Any]) -> dict[str, Any]:
-    """The ``json-short`` entry of a ``json-full`` one: the same as :func:`short_entry` of its resource."""
-    titles = (f.get("Title") or f.get("GeneratorId") or f["Id"] for f in full["findings"])
-    return {**full, "findings": list(dict.fromkeys(titles))}
+def titles(resource: AffectedResource) -> list[str]:
+    """What json-short lists of a resource's findings: each title once (else generator, else id)."""
+    return list(dict.fromkeys(f.Title or f.GeneratorId or f.Id for f in resource.findings))
 
 
 _AFTER_COMBINATIONS = ("unknown", "evidence")
@@ -68,7 +68,7 @@ def full(resources: Mapping[str, AffectedResource]) -> dict[str, Any]:
 
 def full_entries(resources: Mapping[str, AffectedResource]) -> Iterator[tuple[str, dict[str, Any]]]:
     for arn, resource in resources.items():
-        yield arn, {"findings": [f.to_asff() for f in resource.findings], **_header(resource), **resource.context()}
+        yield arn, {"findings": [f.to_asff() for f in resource.findings], **header_of(resource), **resource.context()}
 
 
 class Streamed:
@@ -127,33 +127,39 @@ byte for byte."""
 def tally(findings: Iterable[tuple[int, Finding]], resources: Mapping[str, AffectedResource]) -> Tally:
     """The counts of ``findings`` (each with its position in the run) and of ``resources``."""
     counted: Tally = {"findings": {}, "resources": {}}
-    total = 0
-    for index, finding in findings:
-        total += 1
-        for name, get in _FINDING_FIELDS.items():
-            _add(counted["findings"].setdefault(name, {}), get(finding), index)
-    context: dict[str, dict[str, list[Any]]] = {}
-    for resource in resources.values():
-        where = list(position(resource))  # a list, as a shard file gives it back
-        for field, read in _RESOURCE_FIELDS.items():
-            _add(counted["resources"].setdefault(field, {}), read(resource), where)
+    numbered = list(findings)
+    places = [index for index, _ in numbered]
+    held = [finding for _, finding in numbered]
+    for name, get in _FINDING_FIELDS.items() if held else ():
+        _count(counted["findings"].setdefault(name, {}), map(get, held), places)
+    wheres = [list(position(resource)) for resource in resources.values()]  # lists, as a shard file gives
+    for field, read in _RESOURCE_FIELDS.items() if wheres else ():
+        _count(counted["resources"].setdefault(field, {}), map(read, resources.values()), wheres)
+    seen: dict[str, tuple[list[Any], list[Any]]] = {}  # per context value: the values and where
+    for resource, where in zip(resources.values(), wheres, strict=True):
         for section, values in resource.context().items():
             if not isinstance(values, dict) or section in ("unknown", "evidence"):
                 continue
             for key, value in values.items():
-                _add(context.setdefault(f"{section}.{key}", {}), value, where)
-    counted["resources"].update(context)
-    counted["totals"] = {"findings": total, "resources": len(resources)}
+                found, at = seen.setdefault(f"{section}.{key}", ([], []))
+                found.append(value)
+                at.append(where)
+    for name, (found, at) in seen.items():
+        _count(counted["resources"].setdefault(name, {}), found, at)
+    counted["totals"] = {"findings": len(held), "resources": len(resources)}
     return counted
 
 
-def _add(counts: dict[str, list[Any]], value: Any, seen_at: Any) -> None:
-    key = _statistic_value(value)
-    entry = counts.get(key)
-    if entry is None:
-        counts[key] = [1, seen_at]
-    else:
-        entry[0] += 1
+def _count(counts: dict[str, list[Any]], values: Iterable[Any], places: Iterable[Any]) -> None:
+    """Count each value (as :func:`_statistic_value` keys it) with the place it was first seen."""
+    get = counts.get
+    for value, seen_at in zip(values, places, strict=True):
+        key = value if value.__class__ is str else _statistic_value(value)
+        entry = get(key)
+        if entry is None:
+            counts[key] = [1, seen_at]
+        else:
+            entry[0] += 1
 
 
 def statistics_of(tallies: Iterable[Tally]) -> dict[str, Any]:
@@ -190,8 +196,16 @@ def statistics_of(tallies: Iterable[Tally]) -> dict[str, Any]:
 
 def _statistic_value(value: Any) -> str:
     """A count key: scalars as JSON text, and data that makes a check true as ``True``."""
-    if value is None or isinstance(value, (bool, str, int, float)):
-        return value if isinstance(value, str) else json.dumps(value)
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(int(value))  # as JSON writes it (an int subclass too)
+    if isinstance(value, float):
+        return json.dumps(value)
     return "true" if value else "false"
 
 

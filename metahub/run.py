@@ -24,7 +24,7 @@ from metahub.ingest import IngestReport, Source, gc_paused, read_findings, read_
 from metahub.models import SEVERITY_ORDER, VERDICTS, AffectedResource, Finding
 from metahub.ranking import priority
 from metahub.resources.spec import spec_for
-from metahub.shards import Merged, Part, Shard, shard_files, write_shard
+from metahub.shards import Merged, Part, Shard, shard_files, spill, spilled, write_shard
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -641,11 +641,48 @@ def load(
             only_active=only_active,
             until=until,
         )
-        run = Run([f for _, f in kept], report)
-        run.resources = {arn: r for arn, r in run.resources.items() if split.owns(arn)}
-        run.shard, run.positions = split, [i for i, _ in kept]
+        run = _shard_run(kept, split, report)
     run.seconds = time.perf_counter() - started
     return run
+
+
+def _shard_run(kept: list[tuple[int, Finding]], split: Shard, report: IngestReport) -> Run:
+    """The run of one shard: the findings on its resources (each with its position in the whole
+    input), grouped, and the resources it owns."""
+    run = Run([f for _, f in kept], report)
+    run.resources = {arn: r for arn, r in run.resources.items() if split.owns(arn)}
+    run.shard, run.positions = split, [i for i, _ in kept]
+    return run
+
+
+def load_split(
+    *sources: Source,
+    parts: int,
+    directory: str | Path,
+    only_failed: bool = False,
+    only_active: bool = False,
+    deadline: float | None = None,
+) -> Iterator[Run]:
+    """The input read once, then worked through as ``parts`` shards one after another: each run is
+    the shard ``load(..., shard="K/N")`` gives, from a part file spilled into ``directory`` (about
+    the input's size on disk), so that memory holds one part's findings at a time. Write each
+    run's ``"shard"`` mode and let it go before the next (``del run`` at the end of the loop's body:
+    the loop's name holds a run while the next is read); :func:`merge` makes their shard files
+    into what one run writes. Every run shares the whole input's ingest report; the first run's
+    ``seconds`` count the reading of the whole input too, so that the runs' seconds add up."""
+    if parts < 1:
+        raise ValueError(f"parts={parts}: a run is split into one part or more")
+    started = time.perf_counter()
+    report = IngestReport()
+    until = None if deadline is None else time.monotonic() + deadline
+    paths = spill(sources, report, parts, Path(directory), only_failed=only_failed, only_active=only_active, until=until)
+    for number, path in enumerate(paths, 1):
+        run = _shard_run(spilled(path), Shard(number, parts), report)
+        path.unlink()
+        run.seconds = time.perf_counter() - started
+        yield run
+        del run  # before the next part is read
+        started = time.perf_counter()
 
 
 def write_all(
@@ -708,6 +745,15 @@ def merge(
         if mode not in MERGED_MODES:
             raise ValueError(f"{mode} cannot be merged from shards; these can: {', '.join(MERGED_MODES)}")
     merged = Merged(shard_files(shards))
+    report = ReportOptions(report_title, report_customer, report_max_mb)
+    return write_merged(merged, modes, output_dir, stamp, label, report)
+
+
+def write_merged(
+    merged: Merged, modes: Sequence[str], output_dir: str | Path, stamp: str | None, label: str | None,
+    report: ReportOptions,
+) -> tuple[list[Path], dict[str, str]]:
+    """:func:`merge`'s writing, of shard files already read (:class:`metahub.shards.Merged`)."""
     views: dict[str, Callable[[], Any]] = {
         "json-short": lambda: json_outputs.Streamed(merged.short_entries()),
         "json-full": lambda: json_outputs.Streamed(merged.entries()),
@@ -730,7 +776,6 @@ def merge(
             return
         if not whole:  # XLSX and the report hold the whole run anyway
             whole.append(rebuilt(merged))
-        report = ReportOptions(report_title, report_customer, report_max_mb)
         whole[0]._write_one(mode, path, (), None, (), report)
 
     return write_all(modes, output_dir, stamp, label, write_one)

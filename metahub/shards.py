@@ -3,8 +3,13 @@
 ``metahub --shard K/N`` keeps the resources whose ARN hashes to K of N (BLAKE2b of the ARN: every
 machine, Python and run puts an ARN in the same shard) and writes a *shard file* beside its
 outputs: JSON lines, a header (format, metahub version, K/N, the toxic-combination rules, the
-shard's statistics tally), then one line per resource: its ARN, its rank key (:mod:`metahub.ranking`),
-the ids of its failed findings and its ``json-full`` entry.
+shard's statistics tally), then one line per resource in four JSON texts joined by tabs (JSON
+writes none of its own): what the merge's first pass reads (its ARN, its rank key from
+:mod:`metahub.ranking`, the ids of its failed findings, what the combination rules read), its
+context and impact, its finding titles (json-short), its findings (json-full).
+
+``metahub --split N`` is the same in one process: :func:`spill` reads the input once into a part
+file per shard, and each shard's run is read from its part file (:func:`spilled`) in turn.
 
 A run can also be one *named part* of a larger one (``--part NAME``, ``load(..., part=NAME)``): one
 account of an organisation, read from that account's findings alone (the organisation-wide run of
@@ -39,21 +44,29 @@ from metahub.combinations import Rule, failed_ids, find
 from metahub.enrich import EnrichReport
 from metahub.files import atomic
 from metahub.grouping import position
-from metahub.json_outputs import full_entries, short_of, statistics_of, tally
+from metahub.ingest import IngestReport, Shared, Source, gc_paused, read_into
+from metahub.json_outputs import header_of, statistics_of, tally, titles
 from metahub.json_outputs import with_combinations as entry_with
 from metahub.models import AffectedResource, Finding
 from metahub.ranking import priority
 from metahub.ranking import with_combinations as key_with
 from metahub.version import __version__
 
-FORMAT = 3
+FORMAT = 4
 """The shard file's format: a merge reads only its own (2: named parts; 3: what enrichment read,
-and each resource's impact as scored, for the tables and the report)."""
+and each resource's impact as scored, for the tables and the report; 4: a resource's line in four
+parts, so that a merge reads only what each output needs)."""
 PATTERN = "metahub-shard-*.jsonl"
 
 
 class ShardError(ValueError):
     """Shard files that cannot be merged, and why (naming the file, and the line where it matters)."""
+
+
+def shard_of(arn: str, of: int) -> int:
+    """The shard (1 to ``of``) that owns a resource: BLAKE2b of its ARN, the same everywhere."""
+    digest = hashlib.blake2b(arn.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % of + 1
 
 
 @dataclass(frozen=True)
@@ -75,8 +88,7 @@ class Shard:
         return shard
 
     def owns(self, arn: str) -> bool:
-        digest = hashlib.blake2b(arn.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-        return int.from_bytes(digest, "big") % self.of + 1 == self.number
+        return shard_of(arn, self.of) == self.number
 
     def __str__(self) -> str:
         return f"{self.number}/{self.of}"
@@ -98,6 +110,56 @@ class Part:
 
     def __str__(self) -> str:
         return self.name
+
+
+def spill(
+    sources: Iterable[Source],
+    report: IngestReport,
+    of: int,
+    directory: Path,
+    *,
+    only_failed: bool = False,
+    only_active: bool = False,
+    until: float | None = None,
+) -> list[Path]:
+    """Read the input once into ``of`` part files in ``directory``, one per shard: each finding goes,
+    with its position in the whole input, to every shard that owns one of its resources (as
+    ``--shard K/N`` keeps it). :func:`spilled` reads a part back as that shard's run reads it."""
+    paths = [directory / f"part-{number}-of-{of}.jsonl" for number in range(1, of + 1)]
+    with ExitStack() as stack:
+        files = [stack.enter_context(path.open("wb")) for path in paths]
+        serialise = Finding.__pydantic_serializer__.to_json
+        handed = 0  # positions come new in order; a smaller one is a newer duplicate's
+
+        def sink(position: int, finding: Finding) -> None:
+            nonlocal handed
+            if position < handed:  # the older one may be on another shard's resources: forgotten everywhere
+                for fh in files:
+                    fh.write(b"%d\n" % position)
+            handed = max(handed, position + 1)
+            line = b"%d " % position + serialise(finding, exclude_unset=True) + b"\n"
+            for index in {shard_of(resource.Id, of) - 1 for resource in finding.Resources}:
+                files[index].write(line)
+
+        read_into(sources, report, sink, only_failed=only_failed, only_active=only_active, until=until)
+    return paths
+
+
+def spilled(path: Path) -> list[tuple[int, Finding]]:
+    """A part file's findings with their positions, in input order; of a position handed over twice
+    (a newer duplicate), the last, or none when the last is on other shards' resources only."""
+    found: dict[int, Finding] = {}
+    shared = Shared()
+    with gc_paused(), path.open("rb") as fh:
+        for line in fh:
+            position, _, text = line.partition(b" ")
+            if not text:  # forgotten: a newer duplicate follows, if it is on this shard's resources
+                found.pop(int(position), None)
+                continue
+            finding = Finding.model_validate_json(text)
+            shared.share(finding)
+            found[int(position)] = finding
+    return sorted(found.items(), key=lambda pair: pair[0])
 
 
 def write_shard(
@@ -122,15 +184,24 @@ def write_shard(
         "tally": tally(owned, resources),
         "enrichment": None if enrichment is None else {"contexts": enrichment.contexts, "calls": enrichment.calls},
     }
+    needed = None if rules is None else _checks_read(rules)
+    serialise = Finding.__pydantic_serializer__.to_json
     with atomic(path) as part, open(part, "wb") as fh:
         fh.write(to_json(header, fallback=str) + b"\n")
-        for arn, entry in full_entries(resources):
-            resource = resources[arn]
-            entry.pop("combinations", None)  # found again across every shard when merged
+        for arn, resource in resources.items():
+            rest = {**header_of(resource), **resource.context()}
+            rest.pop("combinations", None)  # found again across every shard when merged
+            head = {"arn": arn, "key": priority(resource), "failed": failed_ids(resource),
+                    "enriched": bool(rest.get("metachecks")), "scored": bool(resource.impact),
+                    "reads": None if needed is None else _read_by_rules(rest, needed)}  # fmt: skip
             # json-full shapes the impact as MetaHub did; the tables and the report read it whole
-            line = {"arn": arn, "key": priority(resource), "failed": failed_ids(resource), "entry": entry,
-                    "impact": resource.impact}  # fmt: skip
-            fh.write(to_json(line, fallback=str) + b"\n")
+            segments = (
+                to_json(head, fallback=str),
+                to_json({"entry": rest, "impact": resource.impact}, fallback=str),
+                to_json(titles(resource)),
+                b"[" + b",".join(serialise(f, exclude_unset=True) for f in resource.findings) + b"]",
+            )
+            fh.write(b"\t".join(segments) + b"\n")
     return path
 
 
@@ -194,22 +265,35 @@ class Merged:
 
     def lines(self) -> Iterator[tuple[str, dict[str, Any], dict[str, Any] | None]]:
         """Each resource's json-full entry and its impact as scored, what to fix first first."""
+        for place, (_, rest, _, findings) in self._segments():
+            scored = json.loads(rest)
+            entry = {"findings": json.loads(findings), **scored["entry"]}
+            yield place.arn, entry_with(entry, self.starting.get(place.arn, [])), scored["impact"]
+
+    def short_entries(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Each resource's json-short entry (finding titles), what to fix first first."""
+        for place, (_, rest, titled, _) in self._segments():
+            entry = {"findings": json.loads(titled), **json.loads(rest)["entry"]}
+            yield place.arn, entry_with(entry, self.starting.get(place.arn, []))
+
+    def _segments(self) -> Iterator[tuple[_Place, list[bytes]]]:
+        """Each resource's line in rank order, in its four parts (see :func:`write_shard`), unread."""
         with ExitStack() as stack:
             files = [stack.enter_context(path.open("rb")) for path in self.paths]
             for place in self.places:
                 fh = files[place.file]
                 fh.seek(place.offset)
-                line = json.loads(fh.readline())
-                yield place.arn, entry_with(line["entry"], self.starting.get(place.arn, [])), line["impact"]
-
-    def short_entries(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        return ((arn, short_of(entry)) for arn, entry in self.entries())
+                yield place, fh.readline().split(b"\t", 3)
 
     def inventory(self) -> list[str]:
         return [place.arn for place in self.places]
 
     def statistics(self) -> dict[str, Any]:
         return statistics_of(self.tallies)
+
+    def totals(self) -> dict[str, int]:
+        """How many findings and resources the shards hold, each counted once."""
+        return {kind: sum(tally["totals"][kind] for tally in self.tallies) for kind in ("findings", "resources")}
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -275,7 +359,6 @@ class Merged:
     def _first_pass(self) -> tuple[list[_Place], dict[str, AffectedResource], dict[str, list[str]]]:
         """Where each resource's line is, with its key; and, when combinations are to be found,
         a stand-in per resource holding only what the rules read, in grouping order."""
-        needed = _checks_read(self.rules or [])
         places: list[_Place] = []
         stand_ins: list[tuple[tuple[str, ...], AffectedResource]] = []
         failed: dict[str, list[str]] = {}
@@ -288,8 +371,8 @@ class Merged:
                     number += 1
                     offset = fh.tell() - len(line)
                     try:
-                        record = json.loads(line)
-                        arn, entry, key, ids = record["arn"], record["entry"], record["key"], record["failed"]
+                        record = json.loads(line[: line.index(b"\t")])
+                        arn, key, ids = record["arn"], record["key"], record["failed"]
                     except (ValueError, KeyError, TypeError) as exc:
                         raise ShardError(f"{path}: line {number} is no resource line ({exc!r})") from None
                     if self.named and owner.setdefault(arn, index) != index:
@@ -298,10 +381,10 @@ class Merged:
                             "different resources (one account's findings each)"
                         )
                     places.append(_Place(tuple(key), arn, index, offset))
-                    self.enriched = self.enriched or bool(entry.get("metachecks"))
-                    self.scored = self.scored or bool(record.get("impact"))
+                    self.enriched = self.enriched or record["enriched"]
+                    self.scored = self.scored or record["scored"]
                     if self.rules is not None:
-                        stand_ins.append(_stand_in(arn, entry, needed))
+                        stand_ins.append(_stand_in(arn, record["reads"]))
                         failed[arn] = ids
         stand_ins.sort(key=lambda pair: pair[0])
         return places, {resource.arn: resource for _, resource in stand_ins}, failed
@@ -343,18 +426,31 @@ def _checks_read(rules: Iterable[Rule]) -> set[str]:
     return {name for name in names if not name.startswith("trait:")}
 
 
-def _stand_in(arn: str, entry: dict[str, Any], needed: set[str]) -> tuple[tuple[str, ...], AffectedResource]:
-    """What the toxic-combination rules read of a resource (type, the checks they name with their
-    evidence, traits), and its grouping position."""
+def _read_by_rules(entry: dict[str, Any], needed: set[str]) -> dict[str, Any]:
+    """What the toxic-combination rules read of a resource's entry: where it is, the checks they
+    name with their evidence, its traits."""
     checks, evidence = entry.get("metachecks"), entry.get("evidence") or {}
+    return {
+        "ResourceType": entry["ResourceType"],
+        "AwsAccountId": entry["AwsAccountId"],
+        "Region": entry["Region"],
+        "metachecks": None if checks is None else {k: v for k, v in checks.items() if k in needed},
+        "evidence": {k: v for k, v in evidence.items() if k in needed},
+        "traits": entry.get("traits"),
+    }
+
+
+def _stand_in(arn: str, read: dict[str, Any]) -> tuple[tuple[str, ...], AffectedResource]:
+    """A resource holding only what the toxic-combination rules read (:func:`_read_by_rules`), and
+    its grouping position."""
     resource = AffectedResource.model_construct(
         arn=arn,
-        type=entry["ResourceType"],
-        account=entry["AwsAccountId"],
-        region=entry["Region"],
+        type=read["ResourceType"],
+        account=read["AwsAccountId"],
+        region=read["Region"],
         findings=[],
-        metachecks=None if checks is None else {k: v for k, v in checks.items() if k in needed},
-        evidence={k: v for k, v in evidence.items() if k in needed},
-        traits=entry.get("traits"),
+        metachecks=read["metachecks"],
+        evidence=read["evidence"],
+        traits=read["traits"],
     )
     return position(resource), resource

@@ -25,6 +25,7 @@ from metahub.org_lambda import (
     merge_handler,
     process_account,
 )
+from metahub.shards import Merged
 
 from .conftest import make_finding, own_moto_server
 from .least_privilege import not_allowed, shipped_policy
@@ -187,7 +188,7 @@ def test_an_account_list_from_s3_and_a_missing_part(organization: dict[str, Any]
 
 
 def test_an_account_whose_role_cannot_be_assumed_still_has_its_part(
-    organization: dict[str, Any], settings: OrgSettings
+    organization: dict[str, Any], settings: OrgSettings, tmp_path: Path
 ) -> None:
     """moto lets any role be assumed: a client that refuses AssumeRole stands for a member account
     without the role. The findings are kept, the context is unknown with the reason."""
@@ -202,8 +203,9 @@ def test_an_account_whose_role_cannot_be_assumed_still_has_its_part(
     aws._base.events.register("before-call.sts.AssumeRole", refuse)
     summary = process_account({"run": "org-3", "account": account}, settings, aws=aws)
     assert summary["findings"] == 3 and "access denied" in summary["unreachable"][account]
-    part = boto3.client("s3").get_object(Bucket=BUCKET, Key=summary["part"])["Body"].read().decode().splitlines()
-    entries = [json.loads(line)["entry"] for line in part[1:]]
+    part = tmp_path / "metahub-shard-part.jsonl"
+    part.write_bytes(boto3.client("s3").get_object(Bucket=BUCKET, Key=summary["part"])["Body"].read())
+    entries = [entry for _, entry in Merged([part]).entries()]
     assert len(entries) == 3 and all("access denied" in str(e["unknown"]) for e in entries)
 
 

@@ -7,6 +7,7 @@ import json
 import random
 import re
 import sqlite3
+from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -64,8 +65,19 @@ def test_tallies_of_parts_add_up_to_the_statistics_of_the_whole(asff_fixture: Pa
     assert json.dumps(merged) == json.dumps(whole)
 
 
+def _shards(source: Path, of: int, work: Path) -> Iterator[metahub.Run]:
+    """The N shard runs of ``source``, each read on its own (``--shard K/N``)."""
+    return (metahub.load(source, shard=f"{k}/{of}") for k in range(1, of + 1))
+
+
+def _split(source: Path, of: int, work: Path) -> Iterator[metahub.Run]:
+    """The N shard runs of ``source`` from one reading, one after another (``--split N``)."""
+    return metahub.load_split(source, parts=of, directory=work)
+
+
+@pytest.mark.parametrize("made", [_shards, _split])
 def test_shards_of_the_enriched_lab_merge_into_one_process_byte_for_byte(
-    lab_endpoint: str, asff_fixture: Path, tmp_path: Path
+    made: Any, lab_endpoint: str, asff_fixture: Path, tmp_path: Path
 ) -> None:
     # The one process is enriched here, beside its shards, not taken from the session's fixture:
     # a test before this one may have registered more checks (--checks-dir), and both must see them.
@@ -79,11 +91,13 @@ def test_shards_of_the_enriched_lab_merge_into_one_process_byte_for_byte(
     shards = tmp_path / "shards"
     counted = 0
     calls = 0
-    for k in range(1, 5):
-        part = metahub.load(asff_fixture, shard=f"{k}/4")
+    (tmp_path / "work").mkdir()
+    for k, part in enumerate(made(asff_fixture, 4, tmp_path / "work"), 1):
+        assert part.shard == Shard(k, 4)
         calls += part.enrich(Aws(), progress=False).total_calls
         counted += len(part.resources)
         part.write(["shard"], shards, f"s{k}")
+    assert not list((tmp_path / "work").iterdir()), "each part file is removed once read"
     assert counted == len(whole.resources)
     written, failures = metahub.merge([shards], COMPARED, tmp_path / "merged", "t")
     assert not failures and len(written) == len(COMPARED)
@@ -137,6 +151,56 @@ def test_the_command_line_shards_and_merges(asff_fixture: Path, tmp_path: Path) 
     assert part_short and all(Shard(1, 3).owns(arn) for arn in part_short)
 
 
+def test_the_command_line_splits_a_run_in_one_process(asff_fixture: Path, tmp_path: Path) -> None:
+    """``--split N``: read once, N shards in turn, merged: one run's files, the CSV and SQLite too,
+    and the closing lines of one run; nothing of the work left beside the outputs."""
+    modes = ["--output-modes", "json-short", "json-full", "json-statistics", "json-inventory", "csv", "sqlite"]
+    one = metahub_cli("--input-asff", str(asff_fixture), *modes, "--output-dir", str(tmp_path / "one"))
+    split = metahub_cli("--input-asff", str(asff_fixture), "--split", "3", *modes, "--output-dir", str(tmp_path / "s"))
+    assert one.returncode == split.returncode == 0, split.stderr
+    assert _files(tmp_path / "s") == _files(tmp_path / "one")
+    tables = {folder: [p.read_bytes() for p in sorted((tmp_path / folder).glob("metahub-*.csv"))] for folder in ("one", "s")}
+    assert tables["s"] == tables["one"] and tables["one"]
+    assert sorted(p.name.split("-")[0] for p in (tmp_path / "s").iterdir()) == ["metahub"] * 6
+    assert [f"shard {k}/3:" in split.stderr for k in (1, 2, 3)] == [True] * 3
+    found = [line for line in one.stderr.splitlines() if line.startswith("metahub: found")]
+    assert found and found[0] in split.stderr
+    summary = next(line for line in one.stderr.splitlines() if "findings read" in line)
+    assert summary.rsplit(",", 1)[0] in split.stderr  # all but the seconds
+
+
+@pytest.mark.parametrize(
+    ("flags", "refused"),
+    [
+        (["--shard", "1/2"], "give one of them"),
+        (["--mh-filters-findings", "severity=HIGH"], "--split with filters"),
+        (["--list-findings"], "--list-findings need the whole run"),
+        (["--output-tag-columns", "Owner"], "--output-tag-columns need the whole run"),
+        (["--split", "0"], "not between 1 and"),
+    ],
+)
+def test_the_command_line_refuses_what_a_split_run_cannot_do(
+    flags: list[str], refused: str, asff_fixture: Path, tmp_path: Path
+) -> None:
+    result = metahub_cli("--input-asff", str(asff_fixture), "--split", "2", *flags, "--output-dir", str(tmp_path))
+    assert result.returncode == 2 and refused in result.stderr and "Traceback" not in result.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_split_of_a_damaged_input_reports_each_problem_where_it_is(tmp_path: Path) -> None:
+    """Positions and reasons are the input's, not the part files': the problems of one run."""
+    good = [make_finding(f"f{i}", arn=f"arn:aws:s3:::b{i}") for i in range(8)]
+    source = tmp_path / "in.jsonl"
+    lines = [json.dumps(f) for f in good[:3]] + ["{not json", json.dumps({"Id": "x"})] + [json.dumps(f) for f in good[3:]]
+    source.write_text("\n".join(lines) + "\n")
+    one = metahub_cli("--input-asff", str(source), "--output-dir", str(tmp_path / "one"))
+    split = metahub_cli("--input-asff", str(source), "--split", "4", "--output-dir", str(tmp_path / "s"))
+    assert one.returncode == split.returncode != 0
+    problems = [line for line in one.stderr.splitlines() if "in.jsonl" in line]
+    assert len(problems) >= 2 and all(line in split.stderr.splitlines() for line in problems)
+    assert _files(tmp_path / "s") == _files(tmp_path / "one")
+
+
 def test_a_finding_on_resources_of_two_shards_is_counted_once(tmp_path: Path) -> None:
     arns = [f"arn:aws:s3:::bucket-{i}" for i in range(8)]
     both = make_finding("both", Resources=[{"Type": "AwsS3Bucket", "Id": arn} for arn in arns])
@@ -155,17 +219,17 @@ def _owner(arn: str, of: int) -> int:
     return next(k for k in range(1, of + 1) if Shard(k, of).owns(arn))
 
 
-def _split(source: Path, folder: Path, of: int) -> None:
-    for k in range(1, of + 1):
-        metahub.load(source, shard=f"{k}/{of}").write(["shard"], folder, f"{k}-{of}")
+def _write_shards(source: Path, folder: Path, of: int, made: Any = _shards) -> None:
+    for k, part in enumerate(made(source, of, folder), 1):
+        part.write(["shard"], folder, f"{k}-{of}")
 
 
 @pytest.mark.parametrize(
     ("arrange", "reason"),
     [
-        (lambda src, d: _split(src, d, 3) or next(d.glob("metahub-shard-2-*")).unlink(), "shard 2/3 missing"),
-        (lambda src, d: _split(src, d, 2) or _split(src, d, 3), "different splits"),
-        (lambda src, d: _split(src, d, 2) or metahub.load(src, shard="1/2").write(["shard"], d, "again"), "twice"),
+        (lambda src, d: _write_shards(src, d, 3) or next(d.glob("metahub-shard-2-*")).unlink(), "shard 2/3 missing"),
+        (lambda src, d: _write_shards(src, d, 2) or _write_shards(src, d, 3), "different splits"),
+        (lambda src, d: _write_shards(src, d, 2) or metahub.load(src, shard="1/2").write(["shard"], d, "again"), "twice"),
         (lambda src, d: d.mkdir() or (d / "metahub-shard-x.jsonl").write_text('{"Id": 1}\n'), "not a metahub shard"),
         (lambda src, d: d.mkdir(), "no shard file"),
     ],
@@ -185,7 +249,7 @@ def test_shards_that_are_not_one_split_are_refused(arrange: Any, reason: str, tm
 def test_a_shard_of_another_version_is_refused(tmp_path: Path) -> None:
     source = tmp_path / "in.json"
     source.write_text(json.dumps([make_finding(f"f{i}", arn=f"arn:aws:s3:::b{i}") for i in range(6)]))
-    _split(source, tmp_path / "s", 2)
+    _write_shards(source, tmp_path / "s", 2)
     older = next((tmp_path / "s").glob("metahub-shard-2-*"))
     lines = older.read_bytes().split(b"\n", 1)
     header = json.loads(lines[0]) | {"version": "0.0.1"}
@@ -213,17 +277,21 @@ def test_merge_writes_only_what_it_can_make_whole(tmp_path: Path) -> None:
     assert result.returncode == 2 and "invalid choice" in result.stderr
 
 
+@pytest.mark.parametrize("made", [_shards, _split])
 @pytest.mark.parametrize("newest_first", [False, True])
-def test_a_finding_updated_onto_a_resource_of_another_shard_is_kept_once(newest_first: bool, tmp_path: Path) -> None:
+def test_a_finding_updated_onto_a_resource_of_another_shard_is_kept_once(
+    newest_first: bool, made: Any, tmp_path: Path
+) -> None:
     """The latest UpdatedAt wins (as one process reads): a shard that owns only the older version's
-    resource keeps nothing of it, whichever came first."""
+    resource keeps nothing of it, whichever came first (a split's part file forgets the older)."""
     first = "arn:aws:s3:::bucket-0"
     other = next(f"arn:aws:s3:::bucket-{i}" for i in range(1, 50) if _owner(f"arn:aws:s3:::bucket-{i}", 2) != _owner(first, 2))
     older = make_finding("moved", arn=first, UpdatedAt="2026-01-01T00:00:00Z")
     newer = make_finding("moved", arn=other, UpdatedAt="2026-02-01T00:00:00Z")
     source = tmp_path / "in.json"
     source.write_text(json.dumps([newer, older] if newest_first else [older, newer]))
-    _split(source, tmp_path / "shards", 2)
+    (tmp_path / "shards").mkdir()
+    _write_shards(source, tmp_path / "shards", 2, made)
     metahub.merge([tmp_path / "shards"], COMPARED, tmp_path / "m", "t")
     metahub.load(source).write(COMPARED, tmp_path / "w", "t")
     assert _files(tmp_path / "m") == _files(tmp_path / "w")

@@ -7,9 +7,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError
@@ -31,13 +33,15 @@ from metahub.cli.parsing import Parser, build
 from metahub.combinations import load_rules as load_combination_rules
 from metahub.demo import demo_findings, emulated_account
 from metahub.detection import load_rules
-from metahub.enrich import load_trail_events
+from metahub.enrich import EnrichReport, load_trail_events
 from metahub.filters import FilterError, Filters
+from metahub.html_report import ReportOptions
 from metahub.impact import load_config as load_impact_config
-from metahub.ingest import Source
+from metahub.ingest import IngestReport, Source
 from metahub.logs import configure as configure_logging
-from metahub.run import Run, load
+from metahub.run import SHARD_MODE, Run, load, load_split, write_merged
 from metahub.securityhub import SecurityHubError
+from metahub.shards import Merged, shard_files
 from metahub.traits import load_rules as load_trait_rules
 from metahub.version import __version__
 
@@ -80,10 +84,13 @@ def run(args: argparse.Namespace) -> int:
     if args.list_meta_checks:
         list_checks.show(as_json=args.json)
         return EXIT_OK
-    if args.shard and args.part:
-        raise UsageError("--shard K/N splits this input by resource and --part NAME says it is one part of a "
-                         "larger run: give one of them")  # fmt: skip
+    given = [name for name, value in (("--shard", args.shard), ("--part", args.part), ("--split", args.split)) if value]
+    if len(given) > 1:
+        raise UsageError(f"{' and '.join(given)}: --shard K/N is one shard of this input, --part NAME one part of "
+                         "a larger run, --split N all of it in N shards: give one of them")  # fmt: skip
     plan = prepare(args)
+    if args.split:
+        return run_split(args, plan)
     found = load(
         *plan.sources,
         only_failed=args.only_failed,
@@ -98,15 +105,58 @@ def run(args: argparse.Namespace) -> int:
     kept = keep(found, args, plan.filters)
     if kept is None:
         return EXIT_USAGE
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    if args.output_label:  # every file of the run: metahub-short-acme-<time>.json, the problems, the actions
-        stamp = f"{args.output_label}-{stamp}"
+    stamp = run_stamp(args)  # every file of the run: the outputs, the problems, the actions
     outputs.write(kept, args, stamp)
     if plan.hub is not None and plan.hub.actions:
         status = act(kept, plan.hub, args, stamp)
         if status != EXIT_OK:
             return status
-    return status_of(kept, reached)
+    return status_of(kept.report, reached, kept.write_failures)
+
+
+def run_split(args: argparse.Namespace, plan: Plan) -> int:
+    """``--split N``: the input read once into N part files; each shard enriched (or scored) and its
+    shard file written in turn, one shard in memory at a time; then the shard files merged into the
+    outputs, as one process writes them."""
+    modes, stamp = outputs.output_modes(args), run_stamp(args)
+    try:
+        args.output_dir.mkdir(parents=True, exist_ok=True)
+        work = tempfile.TemporaryDirectory(dir=args.output_dir, prefix=".metahub-split-")
+    except OSError as exc:
+        raise UsageError(f"--output-dir {args.output_dir}: {exc.strerror or exc} (--split works there)") from exc
+    found, enrichment, reached, seconds = outputs.Found(), None, False, 0.0
+    with work as folder:
+        shards = Path(folder) / "shards"
+        parts = load_split(*plan.sources, parts=args.split, directory=folder, only_failed=args.only_failed,
+                           only_active=args.only_active, deadline=args.deadline)  # fmt: skip
+        for part in parts:
+            if not args.quiet:
+                print(f"metahub: shard {part.shard}: {len(part.resources):,} resources", file=sys.stderr)
+            reached = enrich_or_score(part, args, plan) or reached
+            part.write([SHARD_MODE], shards, str(part.shard).replace("/", "-of-"))
+            if part.write_failures:
+                print(f"metahub: error: could not write shard {part.shard}: {part.write_failures[SHARD_MODE]}",
+                      file=sys.stderr)  # fmt: skip
+                return EXIT_OUTPUT
+            found.add(part)
+            seconds += part.seconds
+            if part.enrichment is not None:
+                enrichment = (enrichment or EnrichReport()).add(part.enrichment)
+            report, summary = part.report, part.summary()
+            del part  # before the next shard is read
+        merged = Merged(shard_files([shards]))
+        outputs.print_problems(report, args.output_dir if modes else None, stamp)
+        options = ReportOptions(args.report_title, args.report_customer, args.report_max_mb)
+        written, failures = write_merged(merged, modes, args.output_dir, stamp, None, options)
+    summary = {**summary, **merged.totals(), "seconds": seconds}
+    outputs.tell(written, failures, found.line(merged.combinations), outputs.summary_line(summary, enrichment), args)
+    return status_of(report, reached, failures)
+
+
+def run_stamp(args: argparse.Namespace) -> str:
+    """The time in every file name of a run, after ``--output-label`` (metahub-short-acme-<time>.json)."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"{args.output_label}-{stamp}" if args.output_label else stamp
 
 
 # The Lambda's variables the CLI does not read, and the flags that say the same on the command line.
@@ -131,15 +181,25 @@ def settle(args: argparse.Namespace) -> None:
             "without it every resource would pass",
             show_usage=True,
         )
-    if (args.shard or args.part) and (
+    if (args.shard or args.part or args.split) and (
         args.mh_filters_checks or args.mh_filters_tags or args.mh_filters_findings or args.query or args.mh_filters_impact
     ):
-        which = "--shard" if args.shard else "--part"
+        which = "--shard" if args.shard else "--part" if args.part else "--split"
         raise UsageError(
             f"{which} with filters would not merge into one run's output (a toxic combination reaches "
             "resources of other parts that the filters could drop): split the whole input, then filter "
             "the output of 'metahub merge' (e.g. with jq), or run whole"
         )
+    if args.split:
+        whole = [name for name, value in (
+            ("--list-findings", args.list_findings is not None), ("--update-findings", args.update_findings),
+            ("--enrich-findings", args.enrich_findings), ("--output-tag-columns", args.output_tag_columns),
+            ("--output-account-columns", args.output_account_columns),
+            ("--output-config-columns", args.output_config_columns),
+        ) if value]  # fmt: skip
+        if whole:
+            raise UsageError(f"{', '.join(whole)} need the whole run in memory, and --split holds one shard of it "
+                             "at a time: run whole, or read the split run's outputs")  # fmt: skip
     if args.list_findings is not None and sys.stdout is None:
         raise UsageError("--list-findings prints on stdout, and stdout is closed")
     ignored = [name for name in VARIABLES if name in LAMBDA_ONLY and os.environ.get(name, "").strip()]
@@ -277,12 +337,12 @@ def keep(found: Run, args: argparse.Namespace, filters: Filters) -> Run | None:
     return kept
 
 
-def status_of(done: Run, reached: bool) -> int:
+def status_of(report: IngestReport, reached: bool, write_failures: dict[str, str]) -> int:
     """The exit status of a run whose outputs are written (the README's table)."""
-    if done.report.unreadable:
+    if report.unreadable:
         return EXIT_USAGE
     if not reached:
         return EXIT_NO_CONTEXT
-    if done.write_failures:
+    if write_failures:
         return EXIT_OUTPUT
-    return EXIT_REJECTED if done.report.rejected or done.report.repaired else EXIT_OK
+    return EXIT_REJECTED if report.rejected or report.repaired else EXIT_OK

@@ -48,6 +48,14 @@ INPUTS = Group(
             "file beside the outputs: 'metahub merge' makes the N shard files into one run's JSON outputs",
         ),
         flag(
+            "--split",
+            type=bounded(int, 1, 10_000),
+            metavar="N",
+            help="read the input once and work through it as N shards one after another in this process, "
+            "then merge them into the outputs: memory holds one shard (about 150,000 findings a shard keep "
+            "a process under 1 GB); the disk, a copy of the findings beside the outputs while it runs",
+        ),
+        flag(
             "--part",
             type=part_name,
             metavar="NAME",

@@ -8,8 +8,12 @@ import json
 import os
 import sys
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from metahub.enrich import EnrichReport
+from metahub.ingest import IngestReport
 from metahub.json_outputs import JSON_MODES, write_json
 from metahub.models import SEVERITY_ORDER
 from metahub.run import SHARD_MODE, Run
@@ -50,7 +54,7 @@ def output_modes(args: argparse.Namespace) -> list[str]:
 def write(run: Run, args: argparse.Namespace, stamp: str) -> None:
     """The outputs, the --list-findings views on stdout, and what happened on stderr."""
     modes = output_modes(args) + ([SHARD_MODE] if run.shard else [])
-    print_problems(run, args.output_dir if modes else None, stamp)
+    print_problems(run.report, args.output_dir if modes else None, stamp)
     print_views(run, args.list_findings)
     written = run.write(
         modes,
@@ -63,30 +67,37 @@ def write(run: Run, args: argparse.Namespace, stamp: str) -> None:
         report_customer=args.report_customer,
         report_max_mb=args.report_max_mb,
     )
+    note = None
+    if isinstance(run.shard, Shard):
+        note = (f"metahub: this run is shard {run.shard} of the input's resources; once all {run.shard.of} "
+                "are written, 'metahub merge FOLDER...' makes their shard files into one run's outputs")  # fmt: skip
+    elif run.shard is not None:
+        note = (f"metahub: this run is part {run.shard} of a larger run; 'metahub merge FOLDER...' makes "
+                "the parts' shard files into one run's outputs")  # fmt: skip
+    found, summary = Found().add(run).line(run.combinations), summary_line(run.summary(), run.enrichment)
+    tell(written, run.write_failures, found, summary, args, note)
+
+
+def tell(
+    written: list[Path], failures: dict[str, str], found: str, summary: str, args: argparse.Namespace,
+    note: str | None = None,
+) -> None:
+    """On stderr: the files written, what was found, the summary, where to open the report; and
+    each output that could not be written."""
     if not args.quiet:
         for path in written:
             print(f"wrote {path}", file=sys.stderr)
-        print(found_line(run), file=sys.stderr)
-        print(summary_line(run), file=sys.stderr)
-        if isinstance(run.shard, Shard):
-            print(
-                f"metahub: this run is shard {run.shard} of the input's resources; once all {run.shard.of} "
-                "are written, 'metahub merge FOLDER...' makes their shard files into one run's outputs",
-                file=sys.stderr,
-            )
-        elif run.shard is not None:
-            print(
-                f"metahub: this run is part {run.shard} of a larger run; 'metahub merge FOLDER...' makes "
-                "the parts' shard files into one run's outputs",
-                file=sys.stderr,
-            )
+        print(found, file=sys.stderr)
+        print(summary, file=sys.stderr)
+        if note:
+            print(note, file=sys.stderr)
         for path in written:
             if path.suffix == ".html":
                 print(
                     f"metahub: open the report in any browser (one file, works offline): {path.resolve().as_uri()}",
                     file=sys.stderr,
                 )
-    for mode, reason in run.write_failures.items():
+    for mode, reason in failures.items():
         print(f"metahub: error: could not write {mode}: {reason}", file=sys.stderr)
 
 
@@ -101,44 +112,60 @@ def print_views(run: Run, views: list[str] | None) -> None:
         stdout_gone()
 
 
-def found_line(run: Run) -> str:
-    """What was found, first: failed findings by severity, and the worrying rollups."""
-    failed = Counter(
-        f.severity_label or "UNRATED"
-        for r in run.resources.values()
-        for f in r.findings
-        if f.outcome == "FAILED"
-    )
-    order = [*SEVERITY_ORDER, "UNRATED"]
-    by_severity = ", ".join(f"{failed[label]:,} {label.lower()}" for label in order if failed[label])
-    failing = sum(1 for r in run.resources.values() if any(f.outcome == "FAILED" for f in r.findings))
-    line = f"metahub: found {sum(failed.values()):,} failed findings ({by_severity or 'none'}) on {failing:,} resources"
-    if run.enrichment is not None:
-        resources = run.resources.values()
-        if not any(r.context_seen for r in resources):  # never "0 public" for resources nobody saw
+@dataclass
+class Found:
+    """What the closing line counts: failed findings by severity and the worrying rollups, over a
+    run, or added up over the parts of a split one (each resource is in one part)."""
+
+    failed: Counter[str] = field(default_factory=Counter)
+    failing: int = 0
+    enriched: bool = False
+    seen: bool = False
+    verdicts: dict[str, Counter[str]] = field(default_factory=lambda: {name: Counter() for name in FOUND})
+
+    def add(self, run: Run) -> Found:
+        for resource in run.resources.values():
+            labels = [f.severity_label or "UNRATED" for f in resource.findings if f.outcome == "FAILED"]
+            self.failed.update(labels)
+            self.failing += bool(labels)
+        if run.enrichment is not None:
+            self.enriched = True
+            self.seen = self.seen or any(r.context_seen for r in run.resources.values())
+            for name, counts in self.verdicts.items():
+                counts.update(r.verdict(name) for r in run.resources.values())
+        return self
+
+    def line(self, combinations: list[dict[str, Any]]) -> str:
+        """What was found, first."""
+        order = [*SEVERITY_ORDER, "UNRATED"]
+        by_severity = ", ".join(f"{self.failed[label]:,} {label.lower()}" for label in order if self.failed[label])
+        line = (
+            f"metahub: found {sum(self.failed.values()):,} failed findings ({by_severity or 'none'}) "
+            f"on {self.failing:,} resources"
+        )
+        if self.enriched and not self.seen:  # never "0 public" for resources nobody saw
             line += "; no resource's context was seen: public, encrypted, unrestricted are unknown"
-        else:
-            verdicts = {name: Counter(r.verdict(name) for r in resources) for name in FOUND}
+        elif self.enriched:
             line += "; " + ", ".join(
-                f"{verdicts[name][worst]:,} {word}"
-                + (f" ({verdicts[name]['unknown']:,} unknown)" if verdicts[name]["unknown"] else "")
+                f"{self.verdicts[name][worst]:,} {word}"
+                + (f" ({self.verdicts[name]['unknown']:,} unknown)" if self.verdicts[name]["unknown"] else "")
                 for name, (worst, word) in FOUND.items()
             )
-    if run.combinations:
-        critical = sum(1 for c in run.combinations if c["severity"] == "CRITICAL")
-        line += f"; {len(run.combinations)} toxic combination(s), {critical} critical"
-    return line
+        if combinations:
+            critical = sum(1 for c in combinations if c["severity"] == "CRITICAL")
+            line += f"; {len(combinations)} toxic combination(s), {critical} critical"
+        return line
 
 
-def print_problems(run: Run, output_dir: Path | None, stamp: str) -> None:
+def print_problems(report: IngestReport, output_dir: Path | None, stamp: str) -> None:
     """What ingestion warned of and rejected: the first ones here, all of them in a file."""
-    for kind, seen in run.report.deviations.items():
+    for kind, seen in report.deviations.items():
         first = seen.first
         print(
             f"metahub: warning: {seen.count} finding(s) with {kind} (first: {first.source}: {first.where})",
             file=sys.stderr,
         )
-    problems = run.report.problems
+    problems = report.problems
     for problem in problems[:PROBLEMS_SHOWN]:
         print(f"metahub: {problem}", file=sys.stderr)
     if len(problems) > PROBLEMS_SHOWN:
@@ -153,19 +180,18 @@ def print_problems(run: Run, output_dir: Path | None, stamp: str) -> None:
         print(f"metahub: ... and {rest} more problem(s){where}", file=sys.stderr)
 
 
-def summary_line(run: Run) -> str:
-    s = run.summary()
+def summary_line(s: dict[str, Any], enrichment: EnrichReport | None) -> str:
+    """What was read and done: ``s`` is :meth:`metahub.Run.summary` (or a split run's, added up)."""
     line = (
         f"metahub: {s['sources']} source(s), {s['findings_read']} findings read, {s['rejected']} rejected, "
         f"{s['duplicates']} duplicate(s), {s['filtered_out']} filtered out, {s['findings']} findings on "
         f"{s['resources']} resources, {s['seconds']:.2f} s"
     )
-    if run.filtered is not None:
-        line += f"; filters dropped {run.filtered} resource(s)"
-    if run.enrichment is not None:
-        report = run.enrichment
+    if "resources_filtered_out" in s:
+        line += f"; filters dropped {s['resources_filtered_out']} resource(s)"
+    if enrichment is not None:
         line += (
-            f"; enriched {report.enriched} resources, AWS calls: {report.total_calls}, "
-            f"{sum(report.unknown.values())} checks unknown, {report.seconds:.2f} s"
+            f"; enriched {enrichment.enriched} resources, AWS calls: {enrichment.total_calls}, "
+            f"{sum(enrichment.unknown.values())} checks unknown, {enrichment.seconds:.2f} s"
         )
     return line
