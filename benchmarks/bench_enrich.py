@@ -14,7 +14,9 @@ sits in front of it, adds the latency and counts calls by service:action.
    contexts of the command line's --context config tags account cloudtrail together: the calls in
    sequence (the most calls of the run that ran one after another, none overlapping: the waits
    that more workers cannot shorten, plus any that too few workers made; issue 24 target: <= 30)
-   and the wall time against that floor (calls in sequence x latency).
+   and the wall time against that floor (calls in sequence x latency); their context snapshot
+   (--save-context): its size, and the time to replay it with no call against the live run; and
+   a run with --context-cache, then the same run again (calls and wall).
 2. Calls per operation for the account at --scale 2 (1x) and 8 (4x), with one finding per
    resource: batched calls stay flat; only per-item detail calls (APIs AWS cannot batch:
    bucket policies, queue attributes, key policies) grow with the resources.
@@ -28,6 +30,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections import Counter
@@ -138,7 +141,7 @@ class TimedAws(Aws):
     after-call events, retries inside one call)."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(record=True)
         self.spans: list[tuple[float, float]] = []
 
     def _new_client(self, *args: Any, **kwargs: Any) -> Any:
@@ -302,6 +305,29 @@ def main() -> None:
             f"   config, tags, account, cloudtrail together: {len(timed.spans)} calls, {wall:.2f} s; "
             f"{chain} calls in sequence (target <= 30), {wall / floor:.2f}x the floor of {floor:.2f} s"
         )
+        with tempfile.TemporaryDirectory() as tmp:
+            snapshot = timed.recorded().save(Path(tmp) / "context.jsonl.gz")
+            again = metahub.Run.from_findings(failed)
+            started = time.perf_counter()
+            again.enrich(contexts=["config", "tags", "account", "cloudtrail"], progress=False, replay=snapshot)
+            replay = time.perf_counter() - started
+            print(
+                f"   their snapshot (--save-context): {len(timed.recorded()):,} answers, "
+                f"{snapshot.stat().st_size / 1024:,.0f} KiB; replayed with no call in {replay:.2f} s, "
+                f"{replay / wall:.2f}x the live run (issue 25 target: <= 0.10x)"
+            )
+            cached = []
+            for _ in range(2):  # --context-cache: the first run fills it, the second reuses it
+                proxy_stats(endpoint, reset=True)
+                started = time.perf_counter()
+                metahub.Run.from_findings(failed).enrich(
+                    contexts=["config", "tags", "account", "cloudtrail"], progress=False, context_cache=Path(tmp) / "cache"
+                )
+                cached.append((proxy_stats(endpoint)["total"], time.perf_counter() - started))
+            print(
+                f"   --context-cache: first run {cached[0][0]} calls {cached[0][1]:.2f} s, second run "
+                f"{cached[1][0]} calls {cached[1][1]:.2f} s ({cached[1][1] / cached[0][1]:.2f}x)"
+            )
         if not args.no_baseline:
             base_seconds, base = run_baseline(metahub.Run.from_findings(failed), endpoint)
             print(f"   baseline: {base['total']:5d} calls  {base_seconds:6.2f} s  (per resource, sequential)")

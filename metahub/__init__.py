@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from metahub.models import PALETTE, VERDICTS, AffectedResource, Finding, severity_style
     from metahub.run import ContextUnreachable, ContextWarning, Run, load, load_split, merge
     from metahub.shards import ShardError
+    from metahub.snapshot import Snapshot, SnapshotError
 
 _HOMES = {
     "IngestReport": "metahub.ingest",
@@ -36,6 +37,8 @@ _HOMES = {
     "load_split": "metahub.run",
     "merge": "metahub.run",
     "ShardError": "metahub.shards",
+    "Snapshot": "metahub.snapshot",
+    "SnapshotError": "metahub.snapshot",
 }
 
 __all__ = [
@@ -49,6 +52,8 @@ __all__ = [
     "Problem",
     "Run",
     "ShardError",
+    "Snapshot",
+    "SnapshotError",
     "__version__",
     "load",
     "load_split",

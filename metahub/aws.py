@@ -10,7 +10,8 @@ the AWS CLI it wins over ``AWS_DEFAULT_REGION`` and the profile.
 Clients are memoised per (account, region, service) and are thread-safe; sessions are not,
 so they are made under a lock. Every HTTP request is counted per ``service:Operation``. A
 failure to enter an account is remembered for the run, and an optional deadline makes every
-call not yet started fail at once, so a hanging endpoint costs bounded time.
+call not yet started fail at once, so a hanging endpoint costs bounded time. Every answer can be
+recorded into a context snapshot, or taken from one instead of AWS (:mod:`metahub.snapshot`).
 """
 
 from __future__ import annotations
@@ -31,12 +32,14 @@ from urllib.parse import urlsplit
 import boto3
 import botocore
 import botocore.session
+from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 from botocore.credentials import CredentialProvider, RefreshableCredentials
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, ProfileNotFound
 from botocore.loaders import create_loader
 from botocore.model import ServiceModel
 
+from metahub.snapshot import ContextCache, NotInSnapshot, Snapshot, params_key
 from metahub.version import __version__
 
 _ACCESS_DENIED = {
@@ -68,6 +71,12 @@ without the API): one retry is left for a passing error."""
 
 class AccountUnavailable(Exception):
     """No credentials for an account: context for its resources stays unknown."""
+
+
+class ReplaySendsNothing(BotoCoreError):  # type: ignore[misc]
+    """A replayed run was about to send a request: it never does."""
+
+    fmt = "a run replayed from a context snapshot sends no request ({operation})"
 
 
 class DeadlineReached(BotoCoreError):  # type: ignore[misc]
@@ -153,6 +162,10 @@ def describe_error(exc: BaseException, operation: str = "") -> str:
         return f"{where}{code}"
     if isinstance(exc, EndpointConnectionError):
         return f"{where}endpoint unreachable"
+    if isinstance(exc, NotInSnapshot):  # names the call itself
+        return str(exc)
+    if isinstance(exc, ReplaySendsNothing):
+        return f"{where}{exc}"
     if isinstance(exc, BotoCoreError):
         name = type(exc).__name__
         if "Timeout" in name:
@@ -191,12 +204,23 @@ class Aws:
         max_attempts: int | None = None,
         read_timeout: float = 30,
         deadline: float | None = None,
+        record: bool = False,
+        replay: Snapshot | None = None,
+        cache: ContextCache | None = None,
     ) -> None:
         """``max_attempts`` overrides whatever botocore would resolve; ``deadline`` is seconds from
-        now after which no call is sent (a call under way ends within ``read_timeout``)."""
+        now after which no call is sent (a call under way ends within ``read_timeout``). With
+        ``record``, every answer is kept for :meth:`recorded`; with ``replay``, every answer comes
+        from that snapshot and no request is sent (no profile or credentials are read); with
+        ``cache``, a fresh answer kept there by an earlier run is used instead of asking again."""
         self.role = role
         self.profile = profile
-        self._core = botocore.session.Session(profile=profile)
+        self.replay = replay
+        self.cache = None if replay is not None else cache
+        self._recording = None if replay is not None or not record else Snapshot()
+        self._core = botocore.session.Session(profile=None if replay else profile)
+        if replay is not None:  # clients need credentials to be made; nothing is signed
+            self._core.set_credentials("replay", "replay")
         try:
             self._base = boto3.session.Session(
                 botocore_session=self._core, region_name=os.environ.get("AWS_REGION") or None
@@ -290,6 +314,10 @@ class Aws:
         """The starting credentials' account: one GetCallerIdentity for the run, however many
         threads ask at once, and a failure is remembered rather than retried by each of them."""
         with self._account_lock(""):
+            if self._caller is None and self.replay is not None:
+                self._caller = self.replay.caller or AccountUnavailable(
+                    f"the snapshot {self.replay.source} does not say whose credentials collected it"
+                )
             if self._caller is None:
                 sts = self._new_client(self._base, "sts", self._base.region_name or "us-east-1")
                 try:
@@ -319,6 +347,7 @@ class Aws:
                         retries.pop("max_attempts", None)
                         config = self._config.merge(Config(retries=retries))
                     client = self._clients[key] = self._new_client(session, service, region, config)
+                    self._keep_answers(client, account, region)
         return client
 
     def _session(self, account: str, partition: str) -> boto3.session.Session:
@@ -335,7 +364,13 @@ class Aws:
         if session is not None:
             return session
         try:
-            if self.role is None:
+            if self.replay is not None:  # entered as the recorded run entered it, or not
+                if account not in self.replay.accounts:
+                    raise AccountUnavailable(f"account {account} is not in the snapshot {self.replay.source}")
+                if (reason := self.replay.accounts[account]) is not None:
+                    raise AccountUnavailable(reason)
+                session = self._base
+            elif self.role is None:
                 caller = self.caller_account()
                 if caller != account:
                     raise AccountUnavailable(
@@ -396,14 +431,89 @@ class Aws:
             client.meta.events.register("before-sign.s3-control", _drop_account_host_label)
         return client
 
+    # --- snapshots ---------------------------------------------------------------------------
+
+    def _keep_answers(self, client: Any, account: str, region: str) -> None:
+        """Key each call of an account's client, then replay its answer, or take it from the cache, or
+        record the answer AWS gives."""
+        if self._recording is None and self.replay is None and self.cache is None:
+            return
+
+        def key(event_name: str, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+            context[_SNAPSHOT_KEY] = (account, region, _operation(event_name), params_key(params))
+
+        client.meta.events.register("before-parameter-build", key)
+        if self.replay is not None:
+            client.meta.events.register_first("before-call", self._replayed)
+        else:
+            if self.cache is not None:
+                client.meta.events.register_first("before-call", self._cached)
+            # as the protocol parsed it, before botocore's own handlers (IAM's policy documents
+            # decoded): a replay's answer goes through them as a live one does. botocore calls the
+            # handlers of a more specific event first, so this one names the service's operations.
+            service = client.meta.service_model.service_id.hyphenize()
+            client.meta.events.register_first(f"after-call.{service}.*", self._record)
+
+    def _replayed(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, Any]:
+        assert self.replay is not None
+        status, parsed = self.replay.answer(context[_SNAPSHOT_KEY], model.output_shape)
+        return AWSResponse(None, status, {}, None), parsed
+
+    def _cached(self, model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, Any] | None:
+        assert self.cache is not None
+        found = self.cache.find(context[_SNAPSHOT_KEY], model.output_shape)
+        if found is None or not _reusable(*found):
+            return None  # asked of AWS
+        context[_FROM_CACHE] = True
+        return AWSResponse(None, found[0], {}, None), found[1]
+
+    def _record(self, http_response: Any, parsed: Any, context: dict[str, Any], **_: Any) -> None:
+        if http_response is None or _SNAPSHOT_KEY not in context:
+            return
+        key, status = context[_SNAPSHOT_KEY], http_response.status_code
+        if self._recording is not None:
+            self._recording.record(key, status, parsed)
+        if self.cache is not None and not context.get(_FROM_CACHE) and _reusable(status, parsed):
+            self.cache.record(key, status, parsed)
+
+    @property
+    def recording(self) -> bool:
+        return self._recording is not None
+
+    def recorded(self) -> Snapshot:
+        """What this run's clients were answered (``record=True``), with the accounts entered and
+        those that could not be, each with the reason."""
+        if self._recording is None:
+            raise ValueError("this Aws was not made with record=True")
+        snapshot = self._recording
+        snapshot.accounts = {**{account: None for account in self._sessions}, **self._unavailable}
+        snapshot.caller = self._caller if isinstance(self._caller, str) else None
+        return snapshot
+
     def stop(self) -> None:
         """No call from now on: each raises :class:`DeadlineReached` (the run is ending)."""
         self._deadline = -math.inf
 
     def _before_send(self, event_name: str, **_: Any) -> None:
+        if self.replay is not None:
+            raise ReplaySendsNothing(operation=_operation(event_name))
         if self._deadline is not None and time.monotonic() > self._deadline:
             raise DeadlineReached()
         self._count(event_name)
+
+
+_SNAPSHOT_KEY = "metahub.snapshot"
+"""Where a call's snapshot key waits in botocore's request context, from its parameters to its answer."""
+_FROM_CACHE = "metahub.cached"
+
+
+def _reusable(status: int, parsed: Any) -> bool:
+    """An answer another run may reuse: not a refusal the operator may fix, a throttle, or a
+    server's failure (each asked again); an item that does not exist is an answer."""
+    if status < 300:
+        return True
+    code = (parsed.get("Error") or {}).get("Code", "")
+    return status < 500 and code not in _ACCESS_DENIED and code not in THROTTLED
 
 
 def _operation(event_name: str) -> str:

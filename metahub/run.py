@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -25,10 +26,12 @@ from metahub.models import SEVERITY_ORDER, VERDICTS, AffectedResource, Finding
 from metahub.ranking import priority
 from metahub.resources.spec import spec_for
 from metahub.shards import Merged, Part, Shard, shard_files, spill, spilled, write_shard
+from metahub.snapshot import ContextCache, Snapshot
 
 if TYPE_CHECKING:
     import pandas as pd
 
+log = logging.getLogger(__name__)
 
 OUTPUT_MODES = (
     "json-short",
@@ -120,6 +123,10 @@ class Run:
         combination_rules: Sequence[str | Path] = (),
         trait_rules: Sequence[str | Path] = (),
         confirm_billed: Callable[[int], bool] | None = None,
+        replay: Snapshot | str | Path | None = None,
+        save_context: str | Path | None = None,
+        context_cache: str | Path | None = None,
+        cache_ttl: float = 3600,
     ) -> EnrichReport:
         """Add context from the accounts the resources live in: ``contexts`` among ``config``
         (MetaChecks), ``tags`` (MetaTags), ``account`` and ``cloudtrail`` (MetaTrails, events of
@@ -136,7 +143,22 @@ class Run:
         When AWS answered no call at all (no credentials, a wrong endpoint, every call refused),
         :class:`ContextUnreachable` is raised after the run is scored, so that
         such a run never reads like a clean one; ``self.enrichment`` and the resources keep the reasons.
+
+        ``save_context`` writes every answer AWS gave to a snapshot file (``aws`` made with
+        ``record=True``, or none); ``replay`` (a snapshot or its file) answers instead of AWS: no
+        call is made, and what the snapshot does not hold is unknown, saying so. ``context_cache``
+        (a folder) keeps the answers for later runs, which reuse those younger than ``cache_ttl``
+        seconds instead of asking again (or ``Aws(cache=ContextCache(...))``).
         """
+        if aws is not None and (replay is not None or context_cache is not None):
+            raise ValueError("replay and context_cache make their own Aws: give them to Aws(replay=..., cache=...)")
+        if replay is not None:
+            aws = Aws(replay=replay if isinstance(replay, Snapshot) else Snapshot.load(replay), max_workers=max_workers)
+        elif aws is None and (save_context is not None or context_cache is not None):
+            cache = None if context_cache is None else ContextCache(context_cache, cache_ttl)
+            aws = Aws(record=save_context is not None, cache=cache, max_workers=max_workers)
+        if save_context is not None and (aws is None or not aws.recording):
+            raise ValueError("save_context needs the answers recorded: Aws(record=True, ...), and no replay")
         self.enrichment = enrich(
             self.resources,
             aws,
@@ -148,6 +170,16 @@ class Run:
             progress=progress,
             confirm_billed=confirm_billed,
         )
+        if aws is not None and aws.cache is not None:
+            try:
+                aws.cache.save()
+            except OSError as exc:  # a cache: the run stands, the next one asks AWS again
+                log.warning("context cache %s not written: %s", aws.cache.directory, exc.strerror or exc)
+        if save_context is not None:
+            assert aws is not None  # checked above
+            snapshot = aws.recorded()
+            snapshot.contexts = sorted(contexts)
+            snapshot.save(save_context)
         self.score_impact(impact_config, trait_rules)
         self.find_combinations(combination_rules)
         report = self.enrichment

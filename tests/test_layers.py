@@ -20,7 +20,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("metahub.version", "metahub.arn", "metahub.files", "metahub.logs", "metahub.progress",
                     "metahub.ocsf")),
     ("models", ("metahub.models",)),
-    ("aws", ("metahub.aws",)),
+    ("aws", ("metahub.aws", "metahub.snapshot")),
     ("resources", ("metahub.resources",)),
     ("checks", ("metahub.checks",)),
     ("analysis", ("metahub.ingest", "metahub.securityhub", "metahub.grouping", "metahub.detection",

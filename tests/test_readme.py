@@ -166,9 +166,10 @@ def _argv(command: str, workdir: Path) -> tuple[list[str], Path | None]:
 
 
 def runs() -> list[tuple[int, list[str]]]:
-    """What each case runs: one command line; or, for a block with a ``metahub merge``, the whole
-    block in order (the merge reads what the lines before it wrote)."""
-    merging = [(line, line + text.count("\n")) for lang, text, line in BLOCKS if "metahub merge " in text]
+    """What each case runs: one command line; or, for a block with a ``metahub merge`` or a
+    ``--replay-context``, the whole block in order (they read what the lines before them wrote)."""
+    merging = [(line, line + text.count("\n")) for lang, text, line in BLOCKS
+               if "metahub merge " in text or "--replay-context" in text]  # fmt: skip
     cases: list[tuple[int, list[str]]] = []
     together: dict[int, list[str]] = {}
     for line, command in commands():

@@ -385,3 +385,19 @@ def test_named_parts_that_are_not_disjoint_are_refused(arrange: Any, reason: str
 def test_a_part_has_a_name(name: str) -> None:
     with pytest.raises(ValueError, match="no part name"):
         metahub.load(part=name)
+
+
+def test_a_split_run_enriched_lists_each_type_once_and_writes_one_runs_files(
+    lab_endpoint: str, asff_fixture: Path, tmp_path: Path
+) -> None:
+    """Each shard is enriched in turn; what the first listed, the others reuse (a whole type in an
+    account and region), so the calls stay near one process's, and the files are one process's."""
+    modes = ["--context", "config", "--output-modes", "json-full"]
+    one = metahub_cli("--input-asff", str(asff_fixture), *modes, "--output-dir", str(tmp_path / "one"),
+                      endpoint=lab_endpoint)  # fmt: skip
+    split = metahub_cli("--input-asff", str(asff_fixture), "--split", "3", *modes, "--output-dir", str(tmp_path / "s"),
+                        endpoint=lab_endpoint)  # fmt: skip
+    assert one.returncode == split.returncode, split.stderr
+    assert _files(tmp_path / "s") == _files(tmp_path / "one")
+    calls = [int(re.search(r"AWS calls: (\d+)", run.stderr)[1]) for run in (one, split)]  # type: ignore[index]
+    assert calls[1] <= calls[0] * 1.5, calls

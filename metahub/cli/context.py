@@ -18,13 +18,29 @@ from metahub.filters import Filters
 from metahub.models import AffectedResource, unknown_kind
 from metahub.resources.spec import spec_for
 from metahub.run import ContextUnreachable, ContextWarning, Run
+from metahub.snapshot import ContextCache, Snapshot, SnapshotError
 
 KINDS_SHOWN = 8
 
 
-def contexts(args: argparse.Namespace, filters: Filters) -> set[str]:
-    """The contexts to fetch: those asked for, plus those the filters and the flags imply."""
-    wanted = set(args.context)
+def replayed(args: argparse.Namespace) -> Snapshot | None:
+    """The snapshot ``--replay-context`` names, read before any finding."""
+    if args.replay_context is None:
+        return None
+    if args.save_context is not None or args.context_cache is not None:
+        which = "--save-context" if args.save_context is not None else "--context-cache"
+        raise UsageError(f"{which} keeps what AWS answers, and --replay-context asks AWS nothing: "
+                         "give one of them")  # fmt: skip
+    try:
+        return Snapshot.load(args.replay_context)
+    except SnapshotError as exc:
+        raise UsageError(f"--replay-context {exc}") from exc
+
+
+def contexts(args: argparse.Namespace, filters: Filters, snapshot: Snapshot | None = None) -> set[str]:
+    """The contexts to fetch: those asked for (or those of the replayed snapshot), plus those the
+    filters and the flags imply."""
+    wanted = set(args.context) or set(snapshot.contexts if snapshot else ())
     wants_config = args.meta_checks or filters.needs_context or (args.demo and not wanted)
     wanted |= {"config"} if wants_config or (args.enrich_findings and not wanted) else set()
     wanted |= {"tags"} if args.meta_tags else set()
@@ -33,9 +49,13 @@ def contexts(args: argparse.Namespace, filters: Filters) -> set[str]:
     return wanted
 
 
-def context_aws(args: argparse.Namespace) -> Aws:
+def context_aws(args: argparse.Namespace, snapshot: Snapshot | None = None) -> Aws:
     """The clients for context, made before anything is read so that a missing profile, missing
-    credentials or a demo without its emulator stop the run at once; --deadline counts from here."""
+    credentials or a demo without its emulator stop the run at once; --deadline counts from here.
+    A replay's clients answer from the snapshot and need nothing of the machine."""
+    if snapshot is not None:
+        return Aws(replay=snapshot, max_workers=args.max_workers)
+    cache = None if args.context_cache is None else ContextCache(args.context_cache, args.cache_ttl or 3600)
     if args.demo and (problem := missing_dependency()):
         raise UsageError(problem)
     role = None
@@ -48,6 +68,8 @@ def context_aws(args: argparse.Namespace) -> Aws:
             max_workers=args.max_workers,
             read_timeout=args.read_timeout,
             deadline=args.deadline,
+            record=args.save_context is not None,
+            cache=cache,
         )
         if not args.demo:  # the demo's credentials and region are the emulator's, set when it starts
             aws.check_region()
@@ -94,6 +116,26 @@ def enrich(
             print(f"metahub: warning: account {account} not seen: {reason}", file=sys.stderr)
         print_unknowns(run.resources.values())
     return True
+
+
+def save_snapshot(args: argparse.Namespace, aws: Aws | None, wanted: Iterable[str]) -> dict[str, str]:
+    """``--save-context``: what AWS answered, written once the enrichment is done; the failure to
+    write it, by name, as the outputs' are."""
+    if args.save_context is None or aws is None:
+        return {}
+    snapshot = aws.recorded()
+    snapshot.contexts = sorted(wanted)
+    try:
+        path = snapshot.save(args.save_context)
+    except OSError as exc:
+        reason = f"{args.save_context}: {exc.strerror or exc}"
+        print(f"metahub: error: could not write --save-context: {reason}", file=sys.stderr)
+        return {"--save-context": reason}
+    if not args.quiet:
+        entered = sum(reason is None for reason in snapshot.accounts.values())
+        print(f"wrote {path} (context snapshot: {len(snapshot):,} answers from {entered} account(s))",
+              file=sys.stderr)  # fmt: skip
+    return {}
 
 
 def print_unknowns(resources: Iterable[AffectedResource]) -> None:

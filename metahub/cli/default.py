@@ -5,6 +5,7 @@ the outputs and act on Security Hub. Each step is a call of the library (``metah
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
@@ -42,6 +43,7 @@ from metahub.logs import configure as configure_logging
 from metahub.run import SHARD_MODE, Run, load, load_split, write_merged
 from metahub.securityhub import SecurityHubError
 from metahub.shards import Merged, shard_files
+from metahub.snapshot import ContextCache
 from metahub.traits import load_rules as load_trait_rules
 from metahub.version import __version__
 
@@ -102,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     if plan.filters:
         found = found.apply(plan.filters, before_enrichment=True)
     reached = enrich_or_score(found, args, plan)
+    unsaved = context.save_snapshot(args, plan.aws, plan.contexts)
     kept = keep(found, args, plan.filters)
     if kept is None:
         return EXIT_USAGE
@@ -111,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         status = act(kept, plan.hub, args, stamp)
         if status != EXIT_OK:
             return status
-    return status_of(kept.report, reached, kept.write_failures)
+    return status_of(kept.report, reached, {**kept.write_failures, **unsaved})
 
 
 def run_split(args: argparse.Namespace, plan: Plan) -> int:
@@ -127,6 +130,10 @@ def run_split(args: argparse.Namespace, plan: Plan) -> int:
     found, enrichment, reached, seconds = outputs.Found(), None, False, 0.0
     with work as folder:
         shards = Path(folder) / "shards"
+        if plan.aws is not None and plan.aws.replay is None and plan.aws.cache is None:
+            # what one shard listed, the next ones reuse: a type is listed once per account and
+            # region, as in one process (answers to their own ids are still their own)
+            plan.aws.cache = ContextCache(Path(folder) / "context", math.inf)
         parts = load_split(*plan.sources, parts=args.split, directory=folder, only_failed=args.only_failed,
                            only_active=args.only_active, deadline=args.deadline)  # fmt: skip
         for part in parts:
@@ -144,13 +151,14 @@ def run_split(args: argparse.Namespace, plan: Plan) -> int:
                 enrichment = (enrichment or EnrichReport()).add(part.enrichment)
             report, summary = part.report, part.summary()
             del part  # before the next shard is read
+        unsaved = context.save_snapshot(args, plan.aws, plan.contexts)
         merged = Merged(shard_files([shards]))
         outputs.print_problems(report, args.output_dir if modes else None, stamp)
         options = ReportOptions(args.report_title, args.report_customer, args.report_max_mb)
         written, failures = write_merged(merged, modes, args.output_dir, stamp, None, options)
     summary = {**summary, **merged.totals(), "seconds": seconds}
     outputs.tell(written, failures, found.line(merged.combinations), outputs.summary_line(summary, enrichment), args)
-    return status_of(report, reached, failures)
+    return status_of(report, reached, {**failures, **unsaved})
 
 
 def run_stamp(args: argparse.Namespace) -> str:
@@ -224,8 +232,14 @@ def prepare(args: argparse.Namespace) -> Plan:
         raise UsageError(str(exc)) from exc
     sources = input_sources(args, hub)
     filters = parse_filters(args)
-    wanted = context.contexts(args, filters)
-    aws = context.context_aws(args) if wanted else None
+    snapshot = context.replayed(args)
+    wanted = context.contexts(args, filters, snapshot)
+    for name, given in (("--save-context", args.save_context), ("--context-cache", args.context_cache)):
+        if given is not None and not wanted:
+            raise UsageError(f"{name} keeps the answers of enrichment: give --context (e.g. config)")
+    if args.cache_ttl is not None and args.context_cache is None:
+        raise UsageError("--cache-ttl says how long --context-cache answers are reused: give --context-cache DIR")
+    aws = context.context_aws(args, snapshot) if wanted else None
     rules, trail_events = load_config_files(args)
     return Plan(hub, sources, filters, wanted, aws, rules, trail_events)
 
@@ -314,7 +328,7 @@ def enrich_or_score(found: Run, args: argparse.Namespace, plan: Plan) -> bool:
         found.score_impact(args.impact_config, args.trait_rules)  # from the findings alone
         return True
     with ExitStack() as stack:
-        if args.demo:
+        if args.demo and args.replay_context is None:
             if not args.quiet:
                 print("metahub: starting the emulated demo account ...", file=sys.stderr)
             stack.enter_context(emulated_account(progress=not args.quiet))

@@ -6,7 +6,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from metahub.cli.parsing import Group, OneWay, bounded, file_label, flag, part_name, shard, sts_parameter
+from metahub.cli.parsing import (
+    Group,
+    OneWay,
+    bounded,
+    duration,
+    file_label,
+    flag,
+    part_name,
+    shard,
+    sts_parameter,
+)
 from metahub.enrich import CONTEXTS
 from metahub.html_report import LARGEST_MB
 from metahub.run import OUTPUT_MODES
@@ -145,6 +155,33 @@ CONTEXT = Group(
         flag("--meta-tags", action="store_true", help="same as --context tags (MetaHub v1 flag)"),
         flag("--meta-account", action="store_true", help="same as --context account (MetaHub v1 flag)"),
         flag("--meta-trails", action="store_true", help="same as --context cloudtrail (MetaHub v1 flag)"),
+        flag(
+            "--save-context",
+            type=Path,
+            metavar="FILE",
+            help="also write every answer AWS gave the enrichment to FILE (gzip'd JSON lines, secrets "
+            "left out): --replay-context evaluates it again later, offline",
+        ),
+        flag(
+            "--replay-context",
+            type=Path,
+            metavar="FILE",
+            help="enrich from a snapshot written by --save-context instead of AWS: no AWS call, no "
+            "credentials; what it does not hold is unknown (default contexts: the snapshot's)",
+        ),
+        flag(
+            "--context-cache",
+            type=Path,
+            metavar="DIR",
+            help="keep what AWS answers in DIR (a snapshot file per account and region) and reuse "
+            "what is younger than --cache-ttl instead of asking again",
+        ),
+        flag(
+            "--cache-ttl",
+            type=duration,
+            metavar="DURATION",
+            help="how long --context-cache answers are reused: 90s, 30m, 1h, 7d (default: 1h)",
+        ),
         flag(
             "--trail-events",
             type=Path,

@@ -97,6 +97,21 @@ def bounded(kind: type[int] | type[float], low: float, high: float) -> Callable[
     return parse
 
 
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration(text: str) -> float:
+    """Seconds from ``90s``, ``30m``, ``1h``, ``7d`` or a number of seconds; at most 90 days."""
+    number, unit = (text[:-1], text[-1]) if text[-1:] in UNITS else (text, "s")
+    try:
+        seconds = float(number) * UNITS[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 90s, 30m, 1h, 7d)") from None
+    if not 0 < seconds <= 90 * 86400:
+        raise argparse.ArgumentTypeError(f"{text} is not between 1s and 90d")
+    return seconds
+
+
 def sts_parameter(member: str) -> Callable[[str], str]:
     """A value AssumeRole takes as ``member``, so that ``--mh-external-id X`` is refused before
     the run, not once per account after reading."""
