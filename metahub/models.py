@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from functools import cached_property
 from typing import Annotated, Any
@@ -369,12 +370,7 @@ class AffectedResource(BaseModel):
 
     def verdict(self, name: str) -> str:
         """A check of this resource in one of :data:`VERDICTS`."""
-        checks = self.metachecks or {}
-        if name not in checks or self.evidence.get(name, "").startswith("does not apply"):
-            return "n/a"
-        if checks[name] is None:
-            return "unknown"
-        return "true" if checks[name] else "false"
+        return verdict_of(self.metachecks, self.evidence, name)
 
     def __repr__(self) -> str:
         return (
@@ -423,6 +419,17 @@ class AffectedResource(BaseModel):
         if self.evidence:
             context["evidence"] = dict(self.evidence)
         return context
+
+
+def verdict_of(metachecks: Mapping[str, Any] | None, evidence: Mapping[str, str], name: str) -> str:
+    """A check in one of :data:`VERDICTS`, from a resource's checks and evidence (as a run holds
+    them, or as json-full wrote them)."""
+    checks = metachecks or {}
+    if name not in checks or evidence.get(name, "").startswith("does not apply"):
+        return "n/a"
+    if checks[name] is None:
+        return "unknown"
+    return "true" if checks[name] else "false"
 
 
 def metahub_shape(result: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from metahub import combinations, files, json_outputs, tabular, traits
 from metahub.aws import Aws
 from metahub.checks.base import checks_for
+from metahub.diff import diff, read_full
 from metahub.enrich import EnrichReport, enrich
 from metahub.filters import FilterError, Filters
 from metahub.grouping import group_by_resource
@@ -312,6 +313,13 @@ class Run:
 
     def inventory(self) -> list[str]:
         return json_outputs.inventory(self.by_impact())
+
+    def diff(self, earlier: Run | str | Path) -> dict[str, Any]:
+        """What changed since ``earlier`` (a run, or the json-full output of one): a summary of
+        counts, and per changed resource its new and fixed findings, the rollups that changed with
+        both sides' evidence, and its impact (:mod:`metahub.diff`)."""
+        old = earlier.full() if isinstance(earlier, Run) else read_full(earlier)
+        return diff(old, self.full())
 
     def statistics(self) -> dict[str, Any]:
         return json_outputs.statistics(self.findings, self.resources)

@@ -166,10 +166,11 @@ def _argv(command: str, workdir: Path) -> tuple[list[str], Path | None]:
 
 
 def runs() -> list[tuple[int, list[str]]]:
-    """What each case runs: one command line; or, for a block with a ``metahub merge`` or a
-    ``--replay-context``, the whole block in order (they read what the lines before them wrote)."""
+    """What each case runs: one command line; or, for a block with a ``metahub merge``, a ``metahub
+    diff`` or a ``--replay-context``, the whole block in order (they read what the lines before
+    them wrote)."""
     merging = [(line, line + text.count("\n")) for lang, text, line in BLOCKS
-               if "metahub merge " in text or "--replay-context" in text]  # fmt: skip
+               if any(word in text for word in ("metahub merge ", "metahub diff ", "--replay-context"))]  # fmt: skip
     cases: list[tuple[int, list[str]]] = []
     together: dict[int, list[str]] = {}
     for line, command in commands():

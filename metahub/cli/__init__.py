@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from metahub.cli import default, list_checks, merge
+from metahub.cli import default, diff, list_checks, merge
 from metahub.cli.exits import (
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
@@ -36,6 +36,7 @@ class Command:
 COMMANDS = {
     "list-checks": Command(list_checks.parser, list_checks.run),
     "merge": Command(merge.parser, merge.run),
+    "diff": Command(diff.parser, diff.run),
 }
 """The named commands; anything else is the default command's flags."""
 DEFAULT = Command(default.parser, default.run)

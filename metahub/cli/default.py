@@ -11,7 +11,6 @@ import sys
 import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     kept = keep(found, args, plan.filters)
     if kept is None:
         return EXIT_USAGE
-    stamp = run_stamp(args)  # every file of the run: the outputs, the problems, the actions
+    stamp = outputs.run_stamp(args)  # every file of the run: the outputs, the problems, the actions
     outputs.write(kept, args, stamp)
     if plan.hub is not None and plan.hub.actions:
         status = act(kept, plan.hub, args, stamp)
@@ -121,7 +120,7 @@ def run_split(args: argparse.Namespace, plan: Plan) -> int:
     """``--split N``: the input read once into N part files; each shard enriched (or scored) and its
     shard file written in turn, one shard in memory at a time; then the shard files merged into the
     outputs, as one process writes them."""
-    modes, stamp = outputs.output_modes(args), run_stamp(args)
+    modes, stamp = outputs.output_modes(args), outputs.run_stamp(args)
     try:
         args.output_dir.mkdir(parents=True, exist_ok=True)
         work = tempfile.TemporaryDirectory(dir=args.output_dir, prefix=".metahub-split-")
@@ -159,12 +158,6 @@ def run_split(args: argparse.Namespace, plan: Plan) -> int:
     summary = {**summary, **merged.totals(), "seconds": seconds}
     outputs.tell(written, failures, found.line(merged.combinations), outputs.summary_line(summary, enrichment), args)
     return status_of(report, reached, {**failures, **unsaved})
-
-
-def run_stamp(args: argparse.Namespace) -> str:
-    """The time in every file name of a run, after ``--output-label`` (metahub-short-acme-<time>.json)."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return f"{args.output_label}-{stamp}" if args.output_label else stamp
 
 
 # The Lambda's variables the CLI does not read, and the flags that say the same on the command line.

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from metahub.cli.exits import EXIT_OK, EXIT_OUTPUT, UsageError
-from metahub.cli.parsing import Group, Parser, bounded, build, file_label, flag
+from metahub.cli.parsing import Group, Parser, bounded, build, flag, output_dir, output_label
 from metahub.html_report import LARGEST_MB
 from metahub.json_outputs import JSON_MODES
 from metahub.run import MERGED_MODES, merge
@@ -25,9 +24,8 @@ FLAGS = (
             flag("--output-modes", nargs="+", choices=MERGED_MODES, default=list(JSON_MODES),
                  help="files to write (default: json-short, json-full, json-inventory, json-statistics); "
                  "the JSON ones, CSV and SQLite stream; XLSX and the html report hold the merged run in memory"),
-            flag("--output-dir", default="outputs", type=Path, help="where files go (default: ./outputs)"),
-            flag("--output-label", type=file_label, metavar="LABEL",
-                 help="a customer or account name in every file name (metahub-short-LABEL-<time>.json)"),
+            output_dir(),
+            output_label("metahub-short-LABEL-<time>.json"),
             flag("--report-title", metavar="TEXT", help="the HTML report's title (default: named after the accounts)"),
             flag("--report-customer", metavar="TEXT", help="who the HTML report is for, on its summary page"),
             flag("--report-max-mb", type=bounded(float, 1, 100_000), default=LARGEST_MB, metavar="MB",

@@ -9,6 +9,7 @@ import os
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,12 @@ def write(run: Run, args: argparse.Namespace, stamp: str) -> None:
                 "the parts' shard files into one run's outputs")  # fmt: skip
     found, summary = Found().add(run).line(run.combinations), summary_line(run.summary(), run.enrichment)
     tell(written, run.write_failures, found, summary, args, note)
+
+
+def run_stamp(args: argparse.Namespace) -> str:
+    """The time in every file name of a run, after ``--output-label`` (metahub-short-acme-<time>.json)."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"{args.output_label}-{stamp}" if args.output_label else stamp
 
 
 def tell(

@@ -8,6 +8,7 @@ import difflib
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NoReturn
 
 from metahub.aws import assume_role_problem
@@ -26,6 +27,16 @@ class Flag:
 
 def flag(*names: str, **options: Any) -> Flag:
     return Flag(names, options)
+
+
+def output_dir() -> Flag:
+    return flag("--output-dir", default="outputs", type=Path, help="where files go (default: ./outputs)")
+
+
+def output_label(example: str) -> Flag:
+    """``--output-label``, whose help shows ``example`` (a file name with LABEL in it)."""
+    return flag("--output-label", type=file_label, metavar="LABEL",
+                help=f"a customer or account name in every file name ({example})")  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,241 @@
+"""What changed between two runs: ``metahub diff OLD NEW`` and :meth:`metahub.Run.diff`.
+
+Both sides are json-full outputs (a run gives its own, :meth:`metahub.Run.full`), so that last
+week's file and today's run compare alike. Per resource ARN:
+
+- a resource in NEW only *appeared*, in OLD only *disappeared* (deleted, or out of the scan: which
+  one, neither file says, so its findings are not called fixed);
+- its failing findings are *new*, *fixed* (gone, or no longer failing) or *still failing*. A finding
+  is matched by (ProductArn, Id); scanners that issue new ids for the same check are matched by
+  their generator (the check) on that resource;
+- each rollup whose verdict changed, with what decided it on both sides (the value, the evidence
+  for a no, the reason for unknown). Reaching ``is_public`` or ``is_unrestricted`` true, or
+  ``is_encrypted`` false, is a *regression*; leaving it, an *improvement*;
+- the impact score, when it moved.
+
+Failing is :attr:`metahub.models.Finding.outcome` ``FAILED``, as everywhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from metahub.files import atomic
+from metahub.models import ROLLUPS, Finding, verdict_of
+from metahub.tabular import cell, write_csv
+
+Entry = Mapping[str, Any]
+"""One resource of a json-full output: its findings, where it is, its context."""
+
+BAD = {"is_public": "true", "is_unrestricted": "true", "is_encrypted": "false"}
+"""The verdict of each rollup a team must hear of when a resource reaches it (``is_attached`` says
+whether a resource is in use: a change either way is reported, neither is a regression)."""
+
+DIFF_MODES = ("json", "csv")
+CSV_HEADER = ["resource", "type", "account", "region", "change", "subject", "old", "new", "detail"]
+
+
+class DiffError(ValueError):
+    """A file that is not a json-full output: names the file and what is wrong."""
+
+
+def read_full(path: str | Path) -> dict[str, dict[str, Any]]:
+    """A json-full output, checked for its shape: ARN -> entry with its findings."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except OSError as exc:
+        raise DiffError(f"{path}: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise DiffError(f"{path}: line {exc.lineno} column {exc.colno}: not JSON ({exc.msg})") from None
+    except UnicodeDecodeError as exc:
+        raise DiffError(f"{path}: byte {exc.start}: not UTF-8 text") from None
+    if not isinstance(data, dict):
+        raise DiffError(f"{path}: not a json-full output (an object of resources by ARN; this is a {type(data).__name__})")
+    for arn, entry in data.items():
+        findings = entry.get("findings") if isinstance(entry, dict) else None
+        if not isinstance(findings, list) or not all(isinstance(f, dict) for f in findings):
+            raise DiffError(f"{path}: resource {arn!r}: no list of findings: not a json-full output "
+                            "(json-short lists titles only; compare two json-full files)")  # fmt: skip
+    return data
+
+
+def diff(old: Mapping[str, Entry], new: Mapping[str, Entry], names: tuple[str, str] = ("old", "new")) -> dict[str, Any]:
+    """The changes from ``old`` to ``new``: a summary of counts, and each changed resource (NEW's
+    order, which is what to fix first first; then those that disappeared). A finding that is not
+    ASFF raises :class:`DiffError` naming its side (``names``), resource and position."""
+    summary: Counter[str] = Counter()
+    resources: dict[str, dict[str, Any]] = {}
+    for arn in [*new, *(arn for arn in old if arn not in new)]:
+        try:
+            change = _resource(old.get(arn), new.get(arn))
+        except _NotAsff as exc:
+            side = names[0] if exc.entry is old.get(arn) else names[1]
+            raise DiffError(f"{side}: resource {arn!r}: finding {exc.index + 1}: not ASFF ({exc.reason})") from None
+        findings, rollups = change["findings"], change["rollups"].values()
+        summary.update({
+            change["status"]: 1,
+            "findings_new": len(findings["new"]),
+            "findings_fixed": len(findings["fixed"]),
+            "findings_still_failing": findings["still_failing"],
+            "regressions": sum(r["regression"] for r in rollups),
+            "improvements": sum(r["improvement"] for r in rollups),
+        })  # fmt: skip
+        if change["status"] != "unchanged":
+            resources[arn] = change
+    counts = ("appeared", "disappeared", "changed", "unchanged", "findings_new", "findings_fixed",
+              "findings_still_failing", "regressions", "improvements")  # fmt: skip
+    return {"summary": {name: summary[name] for name in counts}, "resources": resources}
+
+
+def _resource(old: Entry | None, new: Entry | None) -> dict[str, Any]:
+    where = new if new is not None else old
+    assert where is not None
+    before, after = _failing(old), _failing(new)
+    fixed, added = _unmatched(before, after)
+    rollups = _rollups(old, new) if old is not None and new is not None else {}
+    impact = None
+    if old is not None and new is not None and old.get("impact_score") != new.get("impact_score"):
+        impact = {"old": old.get("impact_score"), "new": new.get("impact_score")}
+    status = "appeared" if old is None else "disappeared" if new is None else "changed"
+    if status == "changed" and not (fixed or added or rollups or impact):
+        status = "unchanged"
+    return {
+        "status": status,
+        "type": where.get("ResourceType"),
+        "account": where.get("AwsAccountId"),
+        "region": where.get("Region"),
+        "findings": {
+            "new": [_shown(f) for f in added],
+            "fixed": [_shown(f) for f in fixed] if new is not None else [],
+            "still_failing": len(after) - len(added),
+        },
+        "rollups": rollups,
+        "impact": impact,
+        **({"failing_before": len(before)} if new is None else {}),
+    }
+
+
+Key = tuple[str | None, str]
+
+
+class _NotAsff(Exception):
+    def __init__(self, entry: Entry, index: int, reason: str) -> None:
+        self.entry, self.index, self.reason = entry, index, reason
+
+
+def _failing(entry: Entry | None) -> dict[Key, Finding]:
+    """The entry's failing findings by (ProductArn, Id)."""
+    found: dict[Key, Finding] = {}
+    for index, raw in enumerate(entry["findings"] if entry is not None else ()):
+        try:
+            finding = Finding.model_validate(raw)
+        except ValidationError as exc:
+            assert entry is not None
+            first = exc.errors()[0]
+            raise _NotAsff(entry, index, f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        if finding.outcome == "FAILED":
+            found[(finding.ProductArn, finding.Id)] = finding
+    return found
+
+
+def _unmatched(before: Mapping[Key, Finding], after: Mapping[Key, Finding]) -> tuple[list[Finding], list[Finding]]:
+    """(fixed, new): the failing findings of each side that the other lacks, by id; then, of those,
+    one gone and one come from the same check are one finding whose id was issued again."""
+    gone = [f for key, f in before.items() if key not in after]
+    came = [f for key, f in after.items() if key not in before]
+    reissued: dict[tuple[str | None, str], list[Finding]] = {}
+    for finding in gone:
+        if (check := _check(finding)) is not None:
+            reissued.setdefault(check, []).append(finding)
+    paired: set[int] = set()
+    added = []
+    for finding in came:
+        same = reissued.get(_check(finding) or ("", ""))
+        if same:
+            paired.add(id(same.pop(0)))
+        else:
+            added.append(finding)
+    return [f for f in gone if id(f) not in paired], added
+
+
+def _check(finding: Finding) -> tuple[str | None, str] | None:
+    """What made a finding, whatever its id: the product and its generator (the check id)."""
+    generator = finding.GeneratorId or finding.Title
+    return None if not generator else (finding.product_name, generator)
+
+
+def _shown(finding: Finding) -> dict[str, Any]:
+    return {"id": finding.Id, "title": finding.Title, "severity": finding.severity_label,
+            "generator": finding.GeneratorId}  # fmt: skip
+
+
+def _rollups(old: Entry, new: Entry) -> dict[str, dict[str, Any]]:
+    changed = {}
+    for name in ROLLUPS:
+        before, after = _verdict(old, name), _verdict(new, name)
+        if before == after:
+            continue
+        bad = BAD.get(name)
+        changed[name] = {
+            "old": before, "new": after, "old_why": _why(old, name, before), "new_why": _why(new, name, after),
+            "regression": after == bad, "improvement": before == bad,
+        }  # fmt: skip
+    return changed
+
+
+def _verdict(entry: Entry, name: str) -> str:
+    return verdict_of(entry.get("metachecks"), entry.get("evidence") or {}, name)
+
+
+def _why(entry: Entry, name: str, verdict: str) -> Any:
+    """What decided a verdict: the value that makes it true, the evidence of a no, why unknown."""
+    if verdict == "true":
+        return (entry.get("metachecks") or {}).get(name)
+    if verdict == "unknown":
+        return (entry.get("unknown") or {}).get(name)
+    return (entry.get("evidence") or {}).get(name)
+
+
+def csv_rows(changes: Mapping[str, Any]) -> Iterator[list[Any]]:
+    """One row per change, CSV_HEADER's columns; every text cell safe from spreadsheet formulas."""
+    for arn, change in changes["resources"].items():
+        place = [arn, change["type"], change["account"], change["region"]]
+        rows: list[tuple[str, Any, Any, Any, Any]] = []
+        if change["status"] in ("appeared", "disappeared"):
+            rows.append((change["status"], "resource", None, None, None))
+        rows += [("new finding", f["title"], None, f["severity"], f["id"]) for f in change["findings"]["new"]]
+        rows += [("fixed finding", f["title"], f["severity"], None, f["id"]) for f in change["findings"]["fixed"]]
+        for name, rollup in change["rollups"].items():
+            kind = "regression" if rollup["regression"] else "improvement" if rollup["improvement"] else "rollup"
+            rows.append((kind, name, rollup["old"], rollup["new"], _text(rollup["new_why"])))
+        if change["impact"] is not None:
+            rows.append(("impact", "impact_score", change["impact"]["old"], change["impact"]["new"], None))
+        for row in rows:
+            yield [cell(value) for value in (*place, *row)]
+
+
+def _text(value: Any) -> Any:
+    return value if value is None or isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def write(changes: Mapping[str, Any], modes: Iterable[str], folder: Path, stamp: str) -> list[Path]:
+    """The diff as ``metahub-diff-<stamp>.json`` and/or ``.csv`` in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for mode in modes:
+        path = folder / f"metahub-diff-{stamp}.{mode}"
+        if mode == "json":
+            with atomic(path) as part, part.open("w", encoding="utf-8") as fh:
+                json.dump(changes, fh, indent=2, ensure_ascii=False, default=str)
+                fh.write("\n")
+        else:
+            write_csv(path, CSV_HEADER, csv_rows(changes))
+        written.append(path)
+    return written
