@@ -203,6 +203,52 @@ def _why(entry: Entry, name: str, verdict: str) -> Any:
     return (entry.get("evidence") or {}).get(name)
 
 
+HIGHLIGHTS = 500
+"""At most this many changed resources ride in a report (the JSON output holds them all)."""
+
+
+def highlights(changes: Mapping[str, Any], baseline: str) -> dict[str, Any]:
+    """What a report opens on when made with a baseline: the counts, and the changed resources in
+    the order a reader must see them (regressions, new failing findings, resources that appeared,
+    improvements, fixes, resources that disappeared), each with one line of what changed."""
+    items = []
+    for arn, change in changes["resources"].items():
+        said = _said(change)
+        rank, (kind, what) = next((rank, line) for rank, line in enumerate(said) if line[1])
+        items.append((rank, {"arn": arn, "type": change["type"], "kind": kind, "what": what}))
+    items.sort(key=lambda item: item[0])  # stable: NEW's order (what to fix first) within a kind
+    return {"baseline": baseline, "summary": dict(changes["summary"]),
+            "resources": [item for _, item in items[:HIGHLIGHTS]], "more": max(0, len(items) - HIGHLIGHTS)}  # fmt: skip
+
+
+def _said(change: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Each kind of change of one resource with its line (empty where it has none), the kind a
+    reader must see first first; the last always says something."""
+    findings, rollups, status = change["findings"], change["rollups"], change["status"]
+
+    def moved(which: str) -> str:
+        return "; ".join(f"{name}: {r['old']} -> {r['new']}" for name, r in rollups.items()
+                         if (r["regression"], r["improvement"]) == (which == "worse", which == "better"))  # fmt: skip
+
+    return [
+        ("regression", moved("worse")),
+        ("new findings", _titles(findings["new"]) if status != "appeared" else ""),
+        ("appeared", f"{len(findings['new'])} failing finding(s)" if status == "appeared" else ""),
+        ("improvement", moved("better")),
+        ("fixed", _titles(findings["fixed"])),
+        ("disappeared", f"{change.get('failing_before', 0)} failing finding(s) before" if status == "disappeared" else ""),
+        ("changed", moved("other") or (f"impact {change['impact']['old']} -> {change['impact']['new']}"
+                                       if change["impact"] else "changed")),
+    ]  # fmt: skip
+
+
+def _titles(findings: list[dict[str, Any]]) -> str:
+    if not findings:
+        return ""
+    shown = "; ".join(str(f["title"] or f["id"]) for f in findings[:3])
+    return f"{len(findings)}: {shown}" + (" ..." if len(findings) > 3 else "")
+
+
 def csv_rows(changes: Mapping[str, Any]) -> Iterator[list[Any]]:
     """One row per change, CSV_HEADER's columns; every text cell safe from spreadsheet formulas."""
     for arn, change in changes["resources"].items():

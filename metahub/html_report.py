@@ -41,6 +41,8 @@ class ReportOptions:
     title: str | None = None
     customer: str | None = None
     max_mb: float = LARGEST_MB
+    changes: Mapping[str, Any] | None = None
+    """What changed since a baseline run (:func:`metahub.diff.highlights`): the summary opens on it."""
 
 
 if TYPE_CHECKING:
@@ -398,7 +400,8 @@ def write_html(
     ``options.max_mb`` (the report then says how many it shows of how many)."""
     origin = provenance(findings, list(ranked.values()), enrichment)
     title, limit = options.title or default_title(origin["accounts"]), options.max_mb * 1e6
-    extra = {"customer": options.customer or "", "provenance": origin, "combinations": list(combinations)}
+    extra = {"customer": options.customer or "", "provenance": origin, "combinations": list(combinations),
+             "changes": options.changes}  # fmt: skip
     budget = limit * 0.95 - _PAGE_CHARS
     # A run that may not fit is measured before anything is made: making a gigabyte of report to
     # keep a fifth of it took minutes and gigabytes.

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from metahub import combinations, files, json_outputs, tabular, traits
 from metahub.aws import Aws
 from metahub.checks.base import checks_for
-from metahub.diff import diff, read_full
+from metahub.diff import diff, highlights, read_full
 from metahub.enrich import EnrichReport, enrich
 from metahub.filters import FilterError, Filters
 from metahub.grouping import group_by_resource
@@ -314,11 +314,15 @@ class Run:
     def inventory(self) -> list[str]:
         return json_outputs.inventory(self.by_impact())
 
-    def diff(self, earlier: Run | str | Path) -> dict[str, Any]:
-        """What changed since ``earlier`` (a run, or the json-full output of one): a summary of
-        counts, and per changed resource its new and fixed findings, the rollups that changed with
-        both sides' evidence, and its impact (:mod:`metahub.diff`)."""
-        old = earlier.full() if isinstance(earlier, Run) else read_full(earlier)
+    def diff(self, earlier: Run | str | Path | Mapping[str, Any]) -> dict[str, Any]:
+        """What changed since ``earlier`` (a run, the json-full output of one, or that output read):
+        a summary of counts, and per changed resource its new and fixed findings, the rollups that
+        changed with both sides' evidence, and its impact (:mod:`metahub.diff`)."""
+        old: Mapping[str, Any]
+        if isinstance(earlier, Run):
+            old = earlier.full()
+        else:
+            old = earlier if isinstance(earlier, Mapping) else read_full(earlier)
         return diff(old, self.full())
 
     def statistics(self) -> dict[str, Any]:
@@ -395,13 +399,15 @@ class Run:
         report_customer: str | None = None,
         report_max_mb: float = LARGEST_MB,
         label: str | None = None,
+        baseline: Run | str | Path | Mapping[str, Any] | None = None,
     ) -> list[Path]:
         """Write ``metahub-<view>-<stamp>.<ext>`` for each mode (:data:`OUTPUT_MODES`, and ``"shard"``
         for a run read with ``shard=``: ``metahub-shard-<stamp>.jsonl``); returns the paths. CSV and
         XLSX get a column per tag in ``tag_columns``, per account key in ``account_columns`` and per
         check in ``check_columns`` (default: the four rollups, when enriched). The HTML report is
         headed by ``report_title`` and ``report_customer`` and holds the resources ranked first that
-        fit in ``report_max_mb``.
+        fit in ``report_max_mb``; with a ``baseline`` (an earlier run or its json-full output) it
+        opens on what changed since.
 
         Each file appears whole or not at all (written aside, then renamed); one that cannot be
         written does not stop the others, and ``self.write_failures`` says which and why. Names are
@@ -413,8 +419,10 @@ class Run:
         if SHARD_MODE in modes:
             self._check_shard()
 
+        changes = None if baseline is None or "html" not in modes else self._highlights(baseline)
+
         def write_one(mode: str, path: Path) -> None:
-            report = ReportOptions(report_title, report_customer, report_max_mb)
+            report = ReportOptions(report_title, report_customer, report_max_mb, changes)
             self._write_one(mode, path, tag_columns, check_columns, account_columns, report)
 
         written, self.write_failures = write_all(modes, output_dir, stamp, label, write_one)
@@ -452,8 +460,8 @@ class Run:
             findings = zip(self.positions, self.findings, strict=True)
             write_shard(path, self.shard, self.resources, findings, self.combination_rules, self.enrichment)
         elif mode == "html":
-            title, customer, max_mb = report.title, report.customer, report.max_mb
-            self.to_html(path, tag_columns, check_columns, title=title, customer=customer, max_mb=max_mb)
+            write_html(path, self.by_impact(), self.findings, self.enrichment, self.combinations,
+                       tag_columns, check_columns or (), report)  # fmt: skip
         elif mode == "sqlite":
             tabular.write_sqlite(path, self.by_impact().items())  # the order a merge streams them in
         else:
@@ -469,14 +477,21 @@ class Run:
         title: str | None = None,
         customer: str | None = None,
         max_mb: float = LARGEST_MB,
+        baseline: Run | str | Path | Mapping[str, Any] | None = None,
     ) -> Path:
         """One self-contained HTML report (nothing fetched when opened); returns its path. ``title``
         (default: named after the account scanned) and ``customer`` head its summary page; a run that
-        would make a file over ``max_mb`` gets the resources ranked first that fit, and says so."""
+        would make a file over ``max_mb`` gets the resources ranked first that fit, and says so.
+        With a ``baseline`` (an earlier run or its json-full output), it opens on what changed since."""
+        changes = None if baseline is None else self._highlights(baseline)
         return write_html(
             Path(path), self.by_impact(), self.findings, self.enrichment, self.combinations,
-            tag_columns, check_columns or (), ReportOptions(title, customer, max_mb),
+            tag_columns, check_columns or (), ReportOptions(title, customer, max_mb, changes),
         )  # fmt: skip
+
+    def _highlights(self, baseline: Run | str | Path | Mapping[str, Any]) -> dict[str, Any]:
+        name = "an earlier run" if isinstance(baseline, (Run, Mapping)) else Path(baseline).name
+        return highlights(self.diff(baseline), name)
 
     # --- summaries ---------------------------------------------------------------------------
 

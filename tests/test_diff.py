@@ -138,3 +138,22 @@ def test_what_is_not_a_json_full_output_is_refused_naming_it(content: str, said:
     done = metahub_cli("diff", str(path), str(good), "--output-modes")
     assert done.returncode == 2 and str(path) in done.stderr, done.stderr
     assert said in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_the_command_lines_report_opens_on_what_changed_since_its_baseline(
+    two_runs: tuple[metahub.Run, metahub.Run, dict[str, str]], tmp_path: Path
+) -> None:
+    first, _, _ = two_runs
+    old = _full(first, tmp_path / "old")
+    findings = write(tmp_path / "f.json", [make_finding("new-1", arn="arn:aws:s3:::elsewhere")])
+    done = metahub_cli("--input-asff", str(findings), "--baseline", str(old), "--output-modes", "html",
+                       "--output-dir", str(tmp_path / "r"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (report,) = (tmp_path / "r").glob("*.html")
+    data = report.read_text()
+    assert "What changed" in data and f'"baseline":"{old.name}"' in data.replace(": ", ":")
+    refused = metahub_cli("--input-asff", str(findings), "--baseline", str(old), "--output-modes", "json-short")
+    assert refused.returncode == 2 and "add html to --output-modes" in refused.stderr
+    short = write(tmp_path / "short.json", {"arn:aws:s3:::b": {"findings": ["a title"]}})
+    refused = metahub_cli("--input-asff", str(findings), "--baseline", str(short), "--output-modes", "html")
+    assert refused.returncode == 2 and f"--baseline {short}" in refused.stderr and "json-short" in refused.stderr

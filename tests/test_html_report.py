@@ -494,3 +494,31 @@ def test_a_run_too_large_for_one_file_keeps_the_resources_ranked_first(
     assert "sqlite" in said and "--mh-filters-impact" in said
     page.check_clean()
     assert not Page(browser, whole).page.locator("#cut").is_visible()
+
+
+def test_a_report_with_a_baseline_opens_on_what_changed(browser: Any, tmp_path: Path) -> None:
+    """Regressions first, then new findings, then what got better; a line opens its resource; a
+    resource only the baseline has is listed but opens nothing; hostile titles stay text."""
+    a, b, c = "arn:aws:s3:::alpha", "arn:aws:s3:::beta", "arn:aws:s3:::gamma"
+    old = metahub.Run.from_findings([make_finding("a-1", arn=a), make_finding("b-1", arn=b, GeneratorId="g-b")])
+    new = metahub.Run.from_findings([
+        make_finding("a-1", arn=a), make_finding("c-1", arn=c, Title=XSS_TITLE, GeneratorId="g-c")])  # fmt: skip
+    for run, public in ((old, False), (new, {"policy": ["Principal * may s3:GetObject"]})):
+        run.resources[a].metachecks = {"is_public": public}
+        run.resources[a].evidence = {} if public else {"is_public": "no statement lets an outsider in"}
+    path = new.to_html(tmp_path / "changes.html", baseline=old)
+    page = Page(browser, path)
+    assert page.page.text_content("#changes-title") == "What changed since an earlier run"
+    tiles = {t.get_attribute("data-change"): t.text_content() for t in page.page.locator("#changes .kpi").all()}
+    assert tiles["regressions"].startswith("1") and tiles["appeared"].startswith("1")
+    assert tiles["disappeared"].startswith("1") and tiles["findings_fixed"].startswith("0")
+    lines = page.page.locator("#changes .fix")
+    assert [lines.nth(k).locator(".change").text_content() for k in range(3)] == ["regression", "appeared", "disappeared"]
+    assert "is_public: false -> true" in lines.nth(0).text_content()
+    assert page.page.locator("#changes img").count() == 0
+    lines.nth(0).click()
+    page.page.wait_for_selector("#detail:not(.hidden)")
+    assert a in page.page.text_content("#detail")
+    page.check_clean()
+    plain = metahub.Run.from_findings([make_finding()]).to_html(tmp_path / "plain.html")
+    assert Page(browser, plain).page.locator("#changes").is_hidden()  # no baseline, no card

@@ -33,6 +33,7 @@ from metahub.cli.parsing import Parser, build
 from metahub.combinations import load_rules as load_combination_rules
 from metahub.demo import demo_findings, emulated_account
 from metahub.detection import load_rules
+from metahub.diff import DiffError, read_full
 from metahub.enrich import EnrichReport, load_trail_events
 from metahub.filters import FilterError, Filters
 from metahub.html_report import ReportOptions
@@ -69,6 +70,9 @@ class Plan:
     aws: Aws | None
     rules: dict[str, Any] | None
     trail_events: dict[str, list[str]] | None
+    baseline: Path | None = None
+    """``--baseline``: a json-full output, checked before anything else (read again when the report
+    is written, which names it)."""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -108,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     if kept is None:
         return EXIT_USAGE
     stamp = outputs.run_stamp(args)  # every file of the run: the outputs, the problems, the actions
-    outputs.write(kept, args, stamp)
+    outputs.write(kept, args, stamp, plan.baseline)
     if plan.hub is not None and plan.hub.actions:
         status = act(kept, plan.hub, args, stamp)
         if status != EXIT_OK:
@@ -195,7 +199,7 @@ def settle(args: argparse.Namespace) -> None:
         whole = [name for name, value in (
             ("--list-findings", args.list_findings is not None), ("--update-findings", args.update_findings),
             ("--enrich-findings", args.enrich_findings), ("--output-tag-columns", args.output_tag_columns),
-            ("--output-account-columns", args.output_account_columns),
+            ("--output-account-columns", args.output_account_columns), ("--baseline", args.baseline),
             ("--output-config-columns", args.output_config_columns),
         ) if value]  # fmt: skip
         if whole:
@@ -234,7 +238,15 @@ def prepare(args: argparse.Namespace) -> Plan:
         raise UsageError("--cache-ttl says how long --context-cache answers are reused: give --context-cache DIR")
     aws = context.context_aws(args, snapshot) if wanted else None
     rules, trail_events = load_config_files(args)
-    return Plan(hub, sources, filters, wanted, aws, rules, trail_events)
+    if args.baseline is not None and "html" not in outputs.output_modes(args):
+        raise UsageError("--baseline is what the HTML report compares with: add html to --output-modes "
+                         "(or compare two json-full outputs with 'metahub diff')")  # fmt: skip
+    try:
+        if args.baseline is not None:
+            read_full(args.baseline)
+    except DiffError as exc:
+        raise UsageError(f"--baseline {exc}") from exc
+    return Plan(hub, sources, filters, wanted, aws, rules, trail_events, args.baseline)
 
 
 def resolve_inputs(args: argparse.Namespace) -> None:

@@ -377,6 +377,13 @@ OUTPUTS = Group(
             help=f"HTML: the largest report; a larger run's report holds the resources ranked first that fit "
             f"and says so (default {LARGEST_MB:g})",
         ),
+        flag(
+            "--baseline",
+            type=Path,
+            metavar="FILE",
+            help="HTML: an earlier run's json-full output; the report opens on what changed since "
+            "(regressions, new and fixed findings; 'metahub diff' for every change)",
+        ),
     ),
 )
 """What is written, and where."""

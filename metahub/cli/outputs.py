@@ -52,8 +52,9 @@ def output_modes(args: argparse.Namespace) -> list[str]:
     )
 
 
-def write(run: Run, args: argparse.Namespace, stamp: str) -> None:
-    """The outputs, the --list-findings views on stdout, and what happened on stderr."""
+def write(run: Run, args: argparse.Namespace, stamp: str, baseline: Path | None = None) -> None:
+    """The outputs, the --list-findings views on stdout, and what happened on stderr; the report
+    opens on what changed since ``baseline`` (an earlier run's json-full output) when given."""
     modes = output_modes(args) + ([SHARD_MODE] if run.shard else [])
     print_problems(run.report, args.output_dir if modes else None, stamp)
     print_views(run, args.list_findings)
@@ -67,6 +68,7 @@ def write(run: Run, args: argparse.Namespace, stamp: str) -> None:
         report_title=args.report_title,
         report_customer=args.report_customer,
         report_max_mb=args.report_max_mb,
+        baseline=baseline,
     )
     note = None
     if isinstance(run.shard, Shard):
