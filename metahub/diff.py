@@ -22,13 +22,16 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from metahub.files import atomic
 from metahub.models import ROLLUPS, Finding, verdict_of
 from metahub.tabular import cell, write_csv
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Entry = Mapping[str, Any]
 """One resource of a json-full output: its findings, where it is, its context."""
@@ -66,7 +69,17 @@ def read_full(path: str | Path) -> dict[str, dict[str, Any]]:
     return data
 
 
-def diff(old: Mapping[str, Entry], new: Mapping[str, Entry], names: tuple[str, str] = ("old", "new")) -> dict[str, Any]:
+class Changes(dict[str, Any]):
+    """What :func:`diff` finds (``{"summary": ..., "resources": ...}``), and :meth:`frame`."""
+
+    def frame(self) -> pd.DataFrame:
+        """A row per change, the CSV output's columns (values as they are, not made formula-safe)."""
+        import pandas as pd
+
+        return pd.DataFrame(list(rows(self)), columns=CSV_HEADER)
+
+
+def diff(old: Mapping[str, Entry], new: Mapping[str, Entry], names: tuple[str, str] = ("old", "new")) -> Changes:
     """The changes from ``old`` to ``new``: a summary of counts, and each changed resource (NEW's
     order, which is what to fix first first; then those that disappeared). A finding that is not
     ASFF raises :class:`DiffError` naming its side (``names``), resource and position."""
@@ -91,7 +104,7 @@ def diff(old: Mapping[str, Entry], new: Mapping[str, Entry], names: tuple[str, s
             resources[arn] = change
     counts = ("appeared", "disappeared", "changed", "unchanged", "findings_new", "findings_fixed",
               "findings_still_failing", "regressions", "improvements")  # fmt: skip
-    return {"summary": {name: summary[name] for name in counts}, "resources": resources}
+    return Changes(summary={name: summary[name] for name in counts}, resources=resources)
 
 
 def _resource(old: Entry | None, new: Entry | None) -> dict[str, Any]:
@@ -250,21 +263,26 @@ def _titles(findings: list[dict[str, Any]]) -> str:
 
 
 def csv_rows(changes: Mapping[str, Any]) -> Iterator[list[Any]]:
-    """One row per change, CSV_HEADER's columns; every text cell safe from spreadsheet formulas."""
+    """:func:`rows`, every text cell safe from spreadsheet formulas."""
+    return ([cell(value) for value in row] for row in rows(changes))
+
+
+def rows(changes: Mapping[str, Any]) -> Iterator[list[Any]]:
+    """One row per change, CSV_HEADER's columns, as they are."""
     for arn, change in changes["resources"].items():
         place = [arn, change["type"], change["account"], change["region"]]
-        rows: list[tuple[str, Any, Any, Any, Any]] = []
+        said: list[tuple[str, Any, Any, Any, Any]] = []
         if change["status"] in ("appeared", "disappeared"):
-            rows.append((change["status"], "resource", None, None, None))
-        rows += [("new finding", f["title"], None, f["severity"], f["id"]) for f in change["findings"]["new"]]
-        rows += [("fixed finding", f["title"], f["severity"], None, f["id"]) for f in change["findings"]["fixed"]]
+            said.append((change["status"], "resource", None, None, None))
+        said += [("new finding", f["title"], None, f["severity"], f["id"]) for f in change["findings"]["new"]]
+        said += [("fixed finding", f["title"], f["severity"], None, f["id"]) for f in change["findings"]["fixed"]]
         for name, rollup in change["rollups"].items():
             kind = "regression" if rollup["regression"] else "improvement" if rollup["improvement"] else "rollup"
-            rows.append((kind, name, rollup["old"], rollup["new"], _text(rollup["new_why"])))
+            said.append((kind, name, rollup["old"], rollup["new"], _text(rollup["new_why"])))
         if change["impact"] is not None:
-            rows.append(("impact", "impact_score", change["impact"]["old"], change["impact"]["new"], None))
-        for row in rows:
-            yield [cell(value) for value in (*place, *row)]
+            said.append(("impact", "impact_score", change["impact"]["old"], change["impact"]["new"], None))
+        for row in said:
+            yield [*place, *row]
 
 
 def _text(value: Any) -> Any:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from metahub import combinations, files, json_outputs, tabular, traits
 from metahub.aws import Aws
 from metahub.checks.base import checks_for
-from metahub.diff import diff, highlights, read_full
+from metahub.diff import Changes, diff, highlights, read_full
 from metahub.enrich import EnrichReport, enrich
 from metahub.filters import FilterError, Filters
 from metahub.grouping import group_by_resource
@@ -314,10 +314,11 @@ class Run:
     def inventory(self) -> list[str]:
         return json_outputs.inventory(self.by_impact())
 
-    def diff(self, earlier: Run | str | Path | Mapping[str, Any]) -> dict[str, Any]:
+    def diff(self, earlier: Run | str | Path | Mapping[str, Any]) -> Changes:
         """What changed since ``earlier`` (a run, the json-full output of one, or that output read):
         a summary of counts, and per changed resource its new and fixed findings, the rollups that
-        changed with both sides' evidence, and its impact (:mod:`metahub.diff`)."""
+        changed with both sides' evidence, and its impact (:mod:`metahub.diff`); ``.frame()`` gives
+        a row per change as a DataFrame."""
         old: Mapping[str, Any]
         if isinstance(earlier, Run):
             old = earlier.full()

@@ -100,6 +100,10 @@ def test_each_kind_of_change_is_found(two_runs: tuple[metahub.Run, metahub.Run, 
     fresh = resources[arns["fresh"]]
     assert fresh["status"] == "appeared" and len(fresh["findings"]["new"]) == 1
     assert summary["regressions"] == sum(r["regression"] for c in resources.values() for r in c["rollups"].values())
+    frame = changes.frame()  # the CSV's rows as they are: a title is data here, not a formula
+    assert list(frame.columns)[:5] == ["resource", "type", "account", "region", "change"]
+    assert frame.loc[frame["change"] == "regression", "subject"].tolist() == ["is_public"]
+    assert frame["subject"].str.startswith("=HYPERLINK").any()
 
 
 def test_the_command_line_writes_the_diff_and_gates_on_it(
