@@ -19,8 +19,10 @@ Failing is :attr:`metahub.models.Finding.outcome` ``FAILED``, as everywhere else
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +48,39 @@ CSV_HEADER = ["resource", "type", "account", "region", "change", "subject", "old
 
 class DiffError(ValueError):
     """A file that is not a json-full output: names the file and what is wrong."""
+
+
+SQLITE = b"SQLite format 3\x00"
+"""How every SQLite database file begins."""
+
+
+def read_output(path: str | Path) -> dict[str, dict[str, Any]]:
+    """A run's json-full or SQLite output (told apart by their first bytes), as json-full entries."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(SQLITE))
+    except OSError as exc:
+        raise DiffError(f"{path}: {exc.strerror or exc}") from None
+    return read_sqlite(path) if head == SQLITE else read_full(path)
+
+
+def read_sqlite(path: str | Path) -> dict[str, dict[str, Any]]:
+    """A run's SQLite output (opened read-only) as json-full entries: each resource in the order
+    written (what to fix first first), with its findings as ASFF."""
+    columns = ("metachecks", "unknown", "evidence")
+    entries: dict[str, dict[str, Any]] = {}
+    try:
+        with closing(sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)) as db:
+            query = f"SELECT arn, type, account, region, impact_score, {', '.join(columns)} FROM resources ORDER BY rowid"
+            for arn, type_, account, region, score, *context in db.execute(query):
+                kept = {name: json.loads(value) for name, value in zip(columns, context, strict=True) if value}
+                entries[arn] = {"findings": [], "AwsAccountId": account, "Region": region, "ResourceType": type_,
+                                **kept, "impact_score": score}  # fmt: skip
+            for arn, asff in db.execute("SELECT resource_arn, asff FROM findings ORDER BY rowid"):
+                entries[arn]["findings"].append(json.loads(asff))
+    except (sqlite3.Error, KeyError, ValueError) as exc:
+        raise DiffError(f"{path}: not a metahub SQLite output ({exc})") from None
+    return entries
 
 
 def read_full(path: str | Path) -> dict[str, dict[str, Any]]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from metahub import combinations, files, json_outputs, tabular, traits
 from metahub.aws import Aws
 from metahub.checks.base import checks_for
-from metahub.diff import Changes, diff, highlights, read_full
+from metahub.diff import Changes, diff, highlights, read_output
 from metahub.enrich import EnrichReport, enrich
 from metahub.filters import FilterError, Filters
 from metahub.grouping import group_by_resource
@@ -315,7 +315,7 @@ class Run:
         return json_outputs.inventory(self.by_impact())
 
     def diff(self, earlier: Run | str | Path | Mapping[str, Any]) -> Changes:
-        """What changed since ``earlier`` (a run, the json-full output of one, or that output read):
+        """What changed since ``earlier`` (a run, its json-full or SQLite output, or that read):
         a summary of counts, and per changed resource its new and fixed findings, the rollups that
         changed with both sides' evidence, and its impact (:mod:`metahub.diff`); ``.frame()`` gives
         a row per change as a DataFrame."""
@@ -323,7 +323,7 @@ class Run:
         if isinstance(earlier, Run):
             old = earlier.full()
         else:
-            old = earlier if isinstance(earlier, Mapping) else read_full(earlier)
+            old = earlier if isinstance(earlier, Mapping) else read_output(earlier)
         return diff(old, self.full())
 
     def statistics(self) -> dict[str, Any]:
@@ -407,7 +407,7 @@ class Run:
         XLSX get a column per tag in ``tag_columns``, per account key in ``account_columns`` and per
         check in ``check_columns`` (default: the four rollups, when enriched). The HTML report is
         headed by ``report_title`` and ``report_customer`` and holds the resources ranked first that
-        fit in ``report_max_mb``; with a ``baseline`` (an earlier run or its json-full output) it
+        fit in ``report_max_mb``; with a ``baseline`` (an earlier run or its json-full or SQLite output) it
         opens on what changed since.
 
         Each file appears whole or not at all (written aside, then renamed); one that cannot be
@@ -483,7 +483,7 @@ class Run:
         """One self-contained HTML report (nothing fetched when opened); returns its path. ``title``
         (default: named after the account scanned) and ``customer`` head its summary page; a run that
         would make a file over ``max_mb`` gets the resources ranked first that fit, and says so.
-        With a ``baseline`` (an earlier run or its json-full output), it opens on what changed since."""
+        With a ``baseline`` (an earlier run or its json-full or SQLite output), it opens on what changed since."""
         changes = None if baseline is None else self._highlights(baseline)
         return write_html(
             Path(path), self.by_impact(), self.findings, self.enrichment, self.combinations,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 
 import metahub
 from metahub.aws import Aws
+from metahub.diff import diff, read_output
 
 from .conftest import make_finding, metahub_cli, own_moto_server, write
 
@@ -161,3 +163,20 @@ def test_the_command_lines_report_opens_on_what_changed_since_its_baseline(
     short = write(tmp_path / "short.json", {"arn:aws:s3:::b": {"findings": ["a title"]}})
     refused = metahub_cli("--input-asff", str(findings), "--baseline", str(short), "--output-modes", "html")
     assert refused.returncode == 2 and f"--baseline {short}" in refused.stderr and "json-short" in refused.stderr
+
+
+def test_sqlite_outputs_compare_as_their_json_full_twins(
+    two_runs: tuple[metahub.Run, metahub.Run, dict[str, str]], tmp_path: Path
+) -> None:
+    """A run's SQLite output holds what json-full does for a diff: either side may be either."""
+    first, second, _ = two_runs
+    old_full, old_db = first.write(["json-full", "sqlite"], tmp_path / "old", "t")
+    new_full, new_db = second.write(["json-full", "sqlite"], tmp_path / "new", "t")
+    expected = json.dumps(second.diff(old_full), sort_keys=True, default=str)
+    for old, new in ((old_db, new_db), (old_full, new_db), (old_db, new_full)):
+        got = diff(read_output(old), read_output(new))
+        assert json.dumps(got, sort_keys=True, default=str) == expected, (old.name, new.name)
+    other = tmp_path / "other.sqlite"
+    sqlite3.connect(other).executescript("CREATE TABLE t (x INTEGER);").close()
+    done = metahub_cli("diff", str(other), str(new_db), "--output-modes")
+    assert done.returncode == 2 and f"{other}: not a metahub SQLite output" in done.stderr, done.stderr

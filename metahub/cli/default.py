@@ -33,7 +33,7 @@ from metahub.cli.parsing import Parser, build
 from metahub.combinations import load_rules as load_combination_rules
 from metahub.demo import demo_findings, emulated_account
 from metahub.detection import load_rules
-from metahub.diff import DiffError, read_full
+from metahub.diff import DiffError, read_output
 from metahub.enrich import EnrichReport, load_trail_events
 from metahub.filters import FilterError, Filters
 from metahub.html_report import ReportOptions
@@ -71,7 +71,7 @@ class Plan:
     rules: dict[str, Any] | None
     trail_events: dict[str, list[str]] | None
     baseline: Path | None = None
-    """``--baseline``: a json-full output, checked before anything else (read again when the report
+    """``--baseline``: a json-full or SQLite output, checked before anything else (read again when the report
     is written, which names it)."""
 
 
@@ -243,7 +243,7 @@ def prepare(args: argparse.Namespace) -> Plan:
                          "(or compare two json-full outputs with 'metahub diff')")  # fmt: skip
     try:
         if args.baseline is not None:
-            read_full(args.baseline)
+            read_output(args.baseline)
     except DiffError as exc:
         raise UsageError(f"--baseline {exc}") from exc
     return Plan(hub, sources, filters, wanted, aws, rules, trail_events, args.baseline)

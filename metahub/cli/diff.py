@@ -1,4 +1,4 @@
-"""``metahub diff OLD NEW``: what changed between two runs' json-full outputs, per resource (new and
+"""``metahub diff OLD NEW``: what changed between two runs' json-full or SQLite outputs, per resource (new and
 fixed findings, rollups that changed with both sides' evidence, resources that appeared or
 disappeared, impact), as JSON and CSV; ``--fail-on`` makes it a gate in CI."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from metahub.cli.exits import EXIT_OK, EXIT_OUTPUT, EXIT_REJECTED, UsageError
 from metahub.cli.outputs import run_stamp
 from metahub.cli.parsing import Group, Parser, build, flag, output_dir, output_label
-from metahub.diff import DIFF_MODES, DiffError, diff, read_full, write
+from metahub.diff import DIFF_MODES, DiffError, diff, read_output, write
 
 FAIL_ON = ("regression", "new", "any")
 
@@ -19,8 +19,8 @@ FLAGS = (
     Group(
         "Diff",
         (
-            flag("old", type=Path, help="the earlier run's json-full output (metahub-full-*.json)"),
-            flag("new", type=Path, help="the later run's json-full output"),
+            flag("old", type=Path, help="the earlier run's json-full or SQLite output (metahub-full-*.json, *.sqlite)"),
+            flag("new", type=Path, help="the later run's json-full or SQLite output"),
             flag("--output-modes", nargs="*", choices=DIFF_MODES, default=list(DIFF_MODES),
                  help="files to write: json (every change, with both sides' evidence), csv (a row per "
                  "change); default both, the flag alone none"),
@@ -36,12 +36,12 @@ FLAGS = (
 
 
 def parser() -> Parser:
-    return build("metahub diff", "What changed between two runs' json-full outputs.", FLAGS)
+    return build("metahub diff", "What changed between two runs' json-full or SQLite outputs.", FLAGS)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        changes = diff(read_full(args.old), read_full(args.new), (str(args.old), str(args.new)))
+        changes = diff(read_output(args.old), read_output(args.new), (str(args.old), str(args.new)))
     except DiffError as exc:
         raise UsageError(str(exc)) from exc
     try:

@@ -381,7 +381,7 @@ OUTPUTS = Group(
             "--baseline",
             type=Path,
             metavar="FILE",
-            help="HTML: an earlier run's json-full output; the report opens on what changed since "
+            help="HTML: an earlier run's json-full or SQLite output; the report opens on what changed since "
             "(regressions, new and fixed findings; 'metahub diff' for every change)",
         ),
     ),
