@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -255,10 +255,23 @@ HIGHLIGHTS = 500
 """At most this many changed resources ride in a report (the JSON output holds them all)."""
 
 
-def highlights(changes: Mapping[str, Any], baseline: str) -> dict[str, Any]:
+def tallied(entries: Mapping[str, Entry]) -> dict[str, int]:
+    """What a run's KPIs over time count: its failing findings, the resources with one, and the
+    resources whose rollups are at their bad verdict (:data:`BAD`)."""
+    failing = {arn: len(_failing(entry)) for arn, entry in entries.items()}
+    counts = {"findings_failing": sum(failing.values()), "resources_failing": sum(n > 0 for n in failing.values())}
+    for name, bad in BAD.items():
+        counts[name] = sum(_verdict(entry, name) == bad for entry in entries.values())
+    return counts
+
+
+def highlights(
+    changes: Mapping[str, Any], baseline: str, history: Sequence[tuple[str, dict[str, int]]] = ()
+) -> dict[str, Any]:
     """What a report opens on when made with a baseline: the counts, and the changed resources in
     the order a reader must see them (regressions, new failing findings, resources that appeared,
-    improvements, fixes, resources that disappeared), each with one line of what changed."""
+    improvements, fixes, resources that disappeared), each with one line of what changed; and the
+    KPIs of each run over time (``history``: names and :func:`tallied` counts, oldest first)."""
     items = []
     for arn, change in changes["resources"].items():
         said = _said(change)
@@ -266,7 +279,8 @@ def highlights(changes: Mapping[str, Any], baseline: str) -> dict[str, Any]:
         items.append((rank, {"arn": arn, "type": change["type"], "kind": kind, "what": what}))
     items.sort(key=lambda item: item[0])  # stable: NEW's order (what to fix first) within a kind
     return {"baseline": baseline, "summary": dict(changes["summary"]),
-            "resources": [item for _, item in items[:HIGHLIGHTS]], "more": max(0, len(items) - HIGHLIGHTS)}  # fmt: skip
+            "resources": [item for _, item in items[:HIGHLIGHTS]], "more": max(0, len(items) - HIGHLIGHTS),
+            "history": [{"run": name, **counts} for name, counts in history]}  # fmt: skip
 
 
 def _said(change: Mapping[str, Any]) -> list[tuple[str, str]]:

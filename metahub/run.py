@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from metahub import combinations, files, json_outputs, tabular, traits
 from metahub.aws import Aws
 from metahub.checks.base import checks_for
-from metahub.diff import Changes, diff, highlights, read_output
+from metahub.diff import Changes, diff, highlights, read_output, tallied
 from metahub.enrich import EnrichReport, enrich
 from metahub.filters import FilterError, Filters
 from metahub.grouping import group_by_resource
@@ -319,12 +319,7 @@ class Run:
         a summary of counts, and per changed resource its new and fixed findings, the rollups that
         changed with both sides' evidence, and its impact (:mod:`metahub.diff`); ``.frame()`` gives
         a row per change as a DataFrame."""
-        old: Mapping[str, Any]
-        if isinstance(earlier, Run):
-            old = earlier.full()
-        else:
-            old = earlier if isinstance(earlier, Mapping) else read_output(earlier)
-        return diff(old, self.full())
+        return diff(_entries(earlier), self.full())
 
     def statistics(self) -> dict[str, Any]:
         return json_outputs.statistics(self.findings, self.resources)
@@ -400,15 +395,16 @@ class Run:
         report_customer: str | None = None,
         report_max_mb: float = LARGEST_MB,
         label: str | None = None,
-        baseline: Run | str | Path | Mapping[str, Any] | None = None,
+        baseline: Earlier | Sequence[Earlier] | None = None,
     ) -> list[Path]:
         """Write ``metahub-<view>-<stamp>.<ext>`` for each mode (:data:`OUTPUT_MODES`, and ``"shard"``
         for a run read with ``shard=``: ``metahub-shard-<stamp>.jsonl``); returns the paths. CSV and
         XLSX get a column per tag in ``tag_columns``, per account key in ``account_columns`` and per
         check in ``check_columns`` (default: the four rollups, when enriched). The HTML report is
         headed by ``report_title`` and ``report_customer`` and holds the resources ranked first that
-        fit in ``report_max_mb``; with a ``baseline`` (an earlier run or its json-full or SQLite output) it
-        opens on what changed since.
+        fit in ``report_max_mb``; with a ``baseline`` (an earlier run or its json-full or SQLite output,
+        or a list of them, oldest first) it opens on what changed since the last, and the counts of
+        each over time.
 
         Each file appears whole or not at all (written aside, then renamed); one that cannot be
         written does not stop the others, and ``self.write_failures`` says which and why. Names are
@@ -478,21 +474,29 @@ class Run:
         title: str | None = None,
         customer: str | None = None,
         max_mb: float = LARGEST_MB,
-        baseline: Run | str | Path | Mapping[str, Any] | None = None,
+        baseline: Earlier | Sequence[Earlier] | None = None,
     ) -> Path:
         """One self-contained HTML report (nothing fetched when opened); returns its path. ``title``
         (default: named after the account scanned) and ``customer`` head its summary page; a run that
         would make a file over ``max_mb`` gets the resources ranked first that fit, and says so.
-        With a ``baseline`` (an earlier run or its json-full or SQLite output), it opens on what changed since."""
+        With a ``baseline`` (an earlier run or its json-full or SQLite output, or a list of them, oldest
+        first), it opens on what changed since the last, and the counts of each over time."""
         changes = None if baseline is None else self._highlights(baseline)
         return write_html(
             Path(path), self.by_impact(), self.findings, self.enrichment, self.combinations,
             tag_columns, check_columns or (), ReportOptions(title, customer, max_mb, changes),
         )  # fmt: skip
 
-    def _highlights(self, baseline: Run | str | Path | Mapping[str, Any]) -> dict[str, Any]:
-        name = "an earlier run" if isinstance(baseline, (Run, Mapping)) else Path(baseline).name
-        return highlights(self.diff(baseline), name)
+    def _highlights(self, baseline: Earlier | Sequence[Earlier]) -> dict[str, Any]:
+        earlier = [baseline] if isinstance(baseline, (Run, str, Path, Mapping)) else list(baseline)
+        if not earlier:
+            raise ValueError("baseline: give an earlier run, or a list of one or more")
+        history = []
+        for run in earlier:  # one at a time: only the last is compared, each is counted
+            entries = _entries(run)
+            history.append((_name(run), tallied(entries)))
+        now = self.full()
+        return highlights(diff(entries, now), _name(earlier[-1]), [*history, ("this run", tallied(now))])
 
     # --- summaries ---------------------------------------------------------------------------
 
@@ -835,6 +839,21 @@ def write_merged(
         whole[0]._write_one(mode, path, (), None, (), report)
 
     return write_all(modes, output_dir, stamp, label, write_one)
+
+
+Earlier = Run | str | Path | Mapping[str, Any]
+"""A run to compare with: a run, its json-full or SQLite output, or that output read."""
+
+
+def _entries(earlier: Earlier) -> Mapping[str, Any]:
+    """An earlier run as json-full entries."""
+    if isinstance(earlier, Run):
+        return earlier.full()
+    return earlier if isinstance(earlier, Mapping) else read_output(earlier)
+
+
+def _name(earlier: Earlier) -> str:
+    return "an earlier run" if isinstance(earlier, (Run, Mapping)) else Path(earlier).name
 
 
 def rebuilt(merged: Merged) -> Run:

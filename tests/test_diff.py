@@ -23,6 +23,12 @@ REGION = "us-east-1"
 AMI = "ami-12c6146b"
 
 
+def _embedded(html: str) -> str:
+    """The data a report embeds (the page's JSON script, escaped for HTML)."""
+    start = html.index('<script type="application/json" id="metahub-data">') + len('<script type="application/json" id="metahub-data">')
+    return html[start : html.index("</script>", start)]
+
+
 def _full(run: metahub.Run, folder: Path) -> Path:
     (path,) = run.write(["json-full"], folder, "t")
     return path
@@ -149,15 +155,17 @@ def test_what_is_not_a_json_full_output_is_refused_naming_it(content: str, said:
 def test_the_command_lines_report_opens_on_what_changed_since_its_baseline(
     two_runs: tuple[metahub.Run, metahub.Run, dict[str, str]], tmp_path: Path
 ) -> None:
-    first, _, _ = two_runs
+    first, second, _ = two_runs
+    (older,) = second.write(["sqlite"], tmp_path / "older", "t")
     old = _full(first, tmp_path / "old")
     findings = write(tmp_path / "f.json", [make_finding("new-1", arn="arn:aws:s3:::elsewhere")])
-    done = metahub_cli("--input-asff", str(findings), "--baseline", str(old), "--output-modes", "html",
+    done = metahub_cli("--input-asff", str(findings), "--baseline", str(older), str(old), "--output-modes", "html",
                        "--output-dir", str(tmp_path / "r"))  # fmt: skip
     assert done.returncode == 0, done.stderr
     (report,) = (tmp_path / "r").glob("*.html")
     data = report.read_text()
     assert "What changed" in data and f'"baseline":"{old.name}"' in data.replace(": ", ":")
+    assert [run["run"] for run in json.loads(_embedded(data))["changes"]["history"]] == [older.name, old.name, "this run"]
     refused = metahub_cli("--input-asff", str(findings), "--baseline", str(old), "--output-modes", "json-short")
     assert refused.returncode == 2 and "add html to --output-modes" in refused.stderr
     short = write(tmp_path / "short.json", {"arn:aws:s3:::b": {"findings": ["a title"]}})

@@ -506,9 +506,15 @@ def test_a_report_with_a_baseline_opens_on_what_changed(browser: Any, tmp_path: 
     for run, public in ((old, False), (new, {"policy": ["Principal * may s3:GetObject"]})):
         run.resources[a].metachecks = {"is_public": public}
         run.resources[a].evidence = {} if public else {"is_public": "no statement lets an outsider in"}
-    path = new.to_html(tmp_path / "changes.html", baseline=old)
+    oldest = metahub.Run.from_findings([make_finding("a-0", arn=a), make_finding("a-00", arn=a, GeneratorId="g-0")])
+    path = new.to_html(tmp_path / "changes.html", baseline=[oldest, old])
     page = Page(browser, path)
     assert page.page.text_content("#changes-title") == "What changed since an earlier run"
+    over_time = page.page.locator("table.history tr")  # oldest first, this run last
+    assert [c.text_content() for c in over_time.nth(0).locator("th").all()][1:] == ["an earlier run"] * 2 + ["this run"]
+    assert [c.text_content() for c in page.page.locator("tr[data-kpi=findings_failing] td").all()] == [
+        "failing findings", "2", "2", "2"]
+    assert [c.text_content() for c in page.page.locator("tr[data-kpi=is_public] td").all()] == ["public", "0", "0", "1"]
     tiles = {t.get_attribute("data-change"): t.text_content() for t in page.page.locator("#changes .kpi").all()}
     assert tiles["regressions"].startswith("1") and tiles["appeared"].startswith("1")
     assert tiles["disappeared"].startswith("1") and tiles["findings_fixed"].startswith("0")

@@ -70,9 +70,9 @@ class Plan:
     aws: Aws | None
     rules: dict[str, Any] | None
     trail_events: dict[str, list[str]] | None
-    baseline: Path | None = None
-    """``--baseline``: a json-full or SQLite output, checked before anything else (read again when the report
-    is written, which names it)."""
+    baseline: list[Path] | None = None
+    """``--baseline``: json-full or SQLite outputs, checked before anything else (read again when the
+    report is written, which names them)."""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -242,8 +242,8 @@ def prepare(args: argparse.Namespace) -> Plan:
         raise UsageError("--baseline is what the HTML report compares with: add html to --output-modes "
                          "(or compare two json-full outputs with 'metahub diff')")  # fmt: skip
     try:
-        if args.baseline is not None:
-            read_output(args.baseline)
+        for earlier in args.baseline or ():
+            read_output(earlier)
     except DiffError as exc:
         raise UsageError(f"--baseline {exc}") from exc
     return Plan(hub, sources, filters, wanted, aws, rules, trail_events, args.baseline)

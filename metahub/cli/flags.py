@@ -380,9 +380,11 @@ OUTPUTS = Group(
         flag(
             "--baseline",
             type=Path,
+            nargs="+",
             metavar="FILE",
-            help="HTML: an earlier run's json-full or SQLite output; the report opens on what changed since "
-            "(regressions, new and fixed findings; 'metahub diff' for every change)",
+            help="HTML: earlier runs' json-full or SQLite outputs, oldest first; the report opens on what "
+            "changed since the last (regressions, new and fixed findings; 'metahub diff' for every change) "
+            "and the counts of each over time",
         ),
     ),
 )

@@ -52,7 +52,7 @@ def output_modes(args: argparse.Namespace) -> list[str]:
     )
 
 
-def write(run: Run, args: argparse.Namespace, stamp: str, baseline: Path | None = None) -> None:
+def write(run: Run, args: argparse.Namespace, stamp: str, baseline: list[Path] | None = None) -> None:
     """The outputs, the --list-findings views on stdout, and what happened on stderr; the report
     opens on what changed since ``baseline`` (an earlier run's json-full output) when given."""
     modes = output_modes(args) + ([SHARD_MODE] if run.shard else [])
