@@ -18,7 +18,7 @@ from metahub.version import __version__
 if TYPE_CHECKING:
     from metahub.ingest import IngestReport, Problem
     from metahub.models import PALETTE, VERDICTS, AffectedResource, Finding, severity_style
-    from metahub.run import ContextUnreachable, ContextWarning, Run, load, load_split, merge
+    from metahub.run import ContextUnreachable, ContextWarning, Run, from_output, load, load_split, merge
     from metahub.shards import ShardError
     from metahub.snapshot import Snapshot, SnapshotError
 
@@ -34,6 +34,7 @@ _HOMES = {
     "ContextWarning": "metahub.run",
     "Run": "metahub.run",
     "load": "metahub.run",
+    "from_output": "metahub.run",
     "load_split": "metahub.run",
     "merge": "metahub.run",
     "ShardError": "metahub.shards",
@@ -55,6 +56,7 @@ __all__ = [
     "Snapshot",
     "SnapshotError",
     "__version__",
+    "from_output",
     "load",
     "load_split",
     "merge",

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from metahub.files import atomic
-from metahub.models import ROLLUPS, Finding, verdict_of
+from metahub.models import ROLLUPS, Finding, metahub_shape, verdict_of
 from metahub.tabular import cell, write_csv
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ BAD = {"is_public": "true", "is_unrestricted": "true", "is_encrypted": "false"}
 """The verdict of each rollup a team must hear of when a resource reaches it (``is_attached`` says
 whether a resource is in use: a change either way is reported, neither is a regression)."""
 
-DIFF_MODES = ("json", "csv")
+DIFF_MODES = ("json", "csv", "html")
 CSV_HEADER = ["resource", "type", "account", "region", "change", "subject", "old", "new", "detail"]
 
 
@@ -67,13 +67,15 @@ def read_output(path: str | Path) -> dict[str, dict[str, Any]]:
 def read_sqlite(path: str | Path) -> dict[str, dict[str, Any]]:
     """A run's SQLite output (opened read-only) as json-full entries: each resource in the order
     written (what to fix first first), with its findings as ASFF."""
-    columns = ("metachecks", "unknown", "evidence")
+    columns = ("metachecks", "metatags", "metatrails", "metaaccount", "unknown", "evidence", "impact")
     entries: dict[str, dict[str, Any]] = {}
     try:
         with closing(sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)) as db:
             query = f"SELECT arn, type, account, region, impact_score, {', '.join(columns)} FROM resources ORDER BY rowid"
             for arn, type_, account, region, score, *context in db.execute(query):
                 kept = {name: json.loads(value) for name, value in zip(columns, context, strict=True) if value}
+                if "impact" in kept:  # as scored: json-full's shape, as every output reads it
+                    kept["impact"] = metahub_shape(kept["impact"])
                 entries[arn] = {"findings": [], "AwsAccountId": account, "Region": region, "ResourceType": type_,
                                 **kept, "impact_score": score}  # fmt: skip
             for arn, asff in db.execute("SELECT resource_arn, asff FROM findings ORDER BY rowid"):
@@ -339,10 +341,13 @@ def _text(value: Any) -> Any:
 
 
 def write(changes: Mapping[str, Any], modes: Iterable[str], folder: Path, stamp: str) -> list[Path]:
-    """The diff as ``metahub-diff-<stamp>.json`` and/or ``.csv`` in ``folder``."""
+    """The diff as ``metahub-diff-<stamp>.json`` and/or ``.csv`` in ``folder`` (the report is the
+    later run's, written by its run: :meth:`metahub.Run.to_html` with a baseline)."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for mode in modes:
+        if mode == "html":
+            continue
         path = folder / f"metahub-diff-{stamp}.{mode}"
         if mode == "json":
             with atomic(path) as part, part.open("w", encoding="utf-8") as fh:

@@ -432,6 +432,19 @@ def verdict_of(metachecks: Mapping[str, Any] | None, evidence: Mapping[str, str]
     return "true" if checks[name] else "false"
 
 
+def scored_from(shaped: Mapping[str, Any]) -> dict[str, Any]:
+    """The impact as scored, from the ``impact`` section an output wrote (:func:`metahub_shape`):
+    what a run read back from its output needs (the weights it left out are not written)."""
+    properties = {
+        name: {"value": None if key == "unknown" else key, "evidence": evidence}
+        for name, item in shaped.items() if name not in ("findings", "score")
+        for key, evidence in item.items()
+    }  # fmt: skip
+    ((findings_score, findings),) = shaped["findings"].items()
+    return {"score": float(next(iter(shaped["score"]))), "findings_score": float(findings_score),
+            "context_score": None, "properties": properties, "left_out": {}, "failed_findings": findings["findings"]}  # fmt: skip
+
+
 def metahub_shape(result: dict[str, Any]) -> dict[str, Any]:
     """The ``impact`` section as MetaHub writes it: ``{property: {value: evidence}}`` and the score."""
     shaped: dict[str, Any] = {

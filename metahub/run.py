@@ -23,7 +23,7 @@ from metahub.grouping import group_by_resource
 from metahub.html_report import LARGEST_MB, ReportOptions, write_html
 from metahub.impact import impact, load_config
 from metahub.ingest import IngestReport, Source, gc_paused, read_findings, read_part
-from metahub.models import SEVERITY_ORDER, VERDICTS, AffectedResource, Finding
+from metahub.models import SEVERITY_ORDER, VERDICTS, AffectedResource, Finding, scored_from
 from metahub.ranking import priority
 from metahub.resources.spec import spec_for
 from metahub.shards import Merged, Part, Shard, shard_files, spill, spilled, write_shard
@@ -854,6 +854,24 @@ def _entries(earlier: Earlier) -> Mapping[str, Any]:
 
 def _name(earlier: Earlier) -> str:
     return "an earlier run" if isinstance(earlier, (Run, Mapping)) else Path(earlier).name
+
+
+def from_output(path: str | Path) -> Run:
+    """A run read back from its json-full or SQLite output: its findings grouped again, each
+    resource's context and impact as written (its toxic combinations on the resources they start
+    at; a SQLite output holds no detected owner, traits or combinations)."""
+    entries = read_output(path)
+    findings: dict[tuple[str | None, str], Finding] = {}
+    for entry in entries.values():  # a finding on two resources is in both entries
+        for raw in entry["findings"]:
+            finding = Finding.model_validate(raw)
+            findings.setdefault((finding.ProductArn, finding.Id), finding)
+    run = Run(list(findings.values()))
+    for arn, entry in entries.items():
+        if arn in run.resources:
+            impact = entry.get("impact")
+            _restore(run.resources[arn], entry, None if impact is None else scored_from(impact))
+    return run
 
 
 def rebuilt(merged: Merged) -> Run:

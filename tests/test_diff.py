@@ -188,3 +188,32 @@ def test_sqlite_outputs_compare_as_their_json_full_twins(
     sqlite3.connect(other).executescript("CREATE TABLE t (x INTEGER);").close()
     done = metahub_cli("diff", str(other), str(new_db), "--output-modes")
     assert done.returncode == 2 and f"{other}: not a metahub SQLite output" in done.stderr, done.stderr
+
+
+def test_a_run_read_back_from_its_output_is_the_run_that_wrote_it(
+    two_runs: tuple[metahub.Run, metahub.Run, dict[str, str]], tmp_path: Path
+) -> None:
+    """What a diff's report is made from: json-full gives every entry back as written; SQLite the
+    findings, checks and impact (it holds no detected owner, traits or combinations)."""
+    _, second, _ = two_runs
+    full, db = second.write(["json-full", "sqlite"], tmp_path, "t")
+    again = metahub.from_output(full)
+    assert json.dumps(again.full(), default=str) == json.dumps(second.full(), default=str)
+    from_db = metahub.from_output(db)
+    for arn, resource in second.resources.items():
+        assert from_db.resources[arn].metachecks == resource.metachecks
+        assert from_db.resources[arn].context().get("impact") == resource.context().get("impact")
+
+
+def test_the_diff_writes_the_later_runs_report_opening_on_the_changes(
+    two_runs: tuple[metahub.Run, metahub.Run, dict[str, str]], tmp_path: Path
+) -> None:
+    first, second, arns = two_runs
+    old, new = _full(first, tmp_path / "old"), _full(second, tmp_path / "new")
+    done = metahub_cli("diff", str(old), str(new), "--output-modes", "html", "--output-dir", str(tmp_path / "d"))
+    assert done.returncode == 0, done.stderr
+    (report,) = (tmp_path / "d").glob("metahub-diff-*.html")
+    changes = json.loads(_embedded(report.read_text()))["changes"]
+    assert changes["baseline"] == old.name and changes["summary"]["regressions"] == 1
+    assert changes["resources"][0] == {"arn": arns["reports"], "type": "AwsS3Bucket", "kind": "regression",
+                                       "what": "is_public: false -> true"}  # fmt: skip

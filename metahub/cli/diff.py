@@ -12,6 +12,7 @@ from metahub.cli.exits import EXIT_OK, EXIT_OUTPUT, EXIT_REJECTED, UsageError
 from metahub.cli.outputs import run_stamp
 from metahub.cli.parsing import Group, Parser, build, flag, output_dir, output_label
 from metahub.diff import DIFF_MODES, DiffError, diff, read_output, write
+from metahub.run import from_output
 
 FAIL_ON = ("regression", "new", "any")
 
@@ -23,7 +24,7 @@ FLAGS = (
             flag("new", type=Path, help="the later run's json-full or SQLite output"),
             flag("--output-modes", nargs="*", choices=DIFF_MODES, default=list(DIFF_MODES),
                  help="files to write: json (every change, with both sides' evidence), csv (a row per "
-                 "change); default both, the flag alone none"),
+                 "change), html (NEW's report, opening on what changed); default all, the flag alone none"),
             output_dir(),
             output_label("metahub-diff-LABEL-<time>.json"),
             flag("--fail-on", choices=FAIL_ON, metavar="WHAT",
@@ -44,8 +45,12 @@ def run(args: argparse.Namespace) -> int:
         changes = diff(read_output(args.old), read_output(args.new), (str(args.old), str(args.new)))
     except DiffError as exc:
         raise UsageError(str(exc)) from exc
+    stamp = run_stamp(args)
     try:
-        written = write(changes, args.output_modes, args.output_dir, run_stamp(args))
+        written = write(changes, args.output_modes, args.output_dir, stamp)
+        if "html" in args.output_modes:  # the later run's report, opening on what changed
+            report = args.output_dir / f"metahub-diff-{stamp}.html"
+            written.append(from_output(args.new).to_html(report, baseline=args.old))
     except OSError as exc:
         print(f"metahub: error: could not write the diff: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_OUTPUT
