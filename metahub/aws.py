@@ -24,7 +24,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -480,14 +480,15 @@ class Aws:
     def recording(self) -> bool:
         return self._recording is not None
 
-    def recorded(self) -> Snapshot:
-        """What this run's clients were answered (``record=True``), with the accounts entered and
-        those that could not be, each with the reason."""
+    def recorded(self, contexts: Iterable[str] = ()) -> Snapshot:
+        """What this run's clients were answered (``record=True``) for ``contexts``, with the
+        accounts entered and those that could not be, each with the reason."""
         if self._recording is None:
             raise ValueError("this Aws was not made with record=True")
         snapshot = self._recording
         snapshot.accounts = {**{account: None for account in self._sessions}, **self._unavailable}
         snapshot.caller = self._caller if isinstance(self._caller, str) else None
+        snapshot.contexts = sorted(contexts)
         return snapshot
 
     def stop(self) -> None:

@@ -117,17 +117,23 @@ class Changes(dict[str, Any]):
 
 
 def diff(old: Mapping[str, Entry], new: Mapping[str, Entry], names: tuple[str, str] = ("old", "new")) -> Changes:
-    """The changes from ``old`` to ``new``: a summary of counts, and each changed resource (NEW's
-    order, which is what to fix first first; then those that disappeared). A finding that is not
-    ASFF raises :class:`DiffError` naming its side (``names``), resource and position."""
+    """The changes from ``old`` to ``new``: a summary of counts, each side's :func:`tallied` counts
+    (``totals``), and each changed resource (NEW's order, which is what to fix first first; then
+    those that disappeared). A finding that is not ASFF raises :class:`DiffError` naming its side
+    (``names``), resource and position."""
     summary: Counter[str] = Counter()
+    totals: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
     resources: dict[str, dict[str, Any]] = {}
     for arn in [*new, *(arn for arn in old if arn not in new)]:
+        sides = (old.get(arn), new.get(arn))
         try:
-            change = _resource(old.get(arn), new.get(arn))
+            before, after = _failing(sides[0]), _failing(sides[1])
         except _NotAsff as exc:
-            side = names[0] if exc.entry is old.get(arn) else names[1]
+            side = names[0] if exc.entry is sides[0] else names[1]
             raise DiffError(f"{side}: resource {arn!r}: finding {exc.index + 1}: not ASFF ({exc.reason})") from None
+        for side_totals, entry, failing in zip(totals, sides, (before, after), strict=True):
+            _tally(side_totals, entry, failing)
+        change = _resource(*sides, before, after)
         findings, rollups = change["findings"], change["rollups"].values()
         summary.update({
             change["status"]: 1,
@@ -141,13 +147,15 @@ def diff(old: Mapping[str, Entry], new: Mapping[str, Entry], names: tuple[str, s
             resources[arn] = change
     counts = ("appeared", "disappeared", "changed", "unchanged", "findings_new", "findings_fixed",
               "findings_still_failing", "regressions", "improvements")  # fmt: skip
-    return Changes(summary={name: summary[name] for name in counts}, resources=resources)
+    return Changes(summary={name: summary[name] for name in counts}, resources=resources,
+                   totals={"old": _counts(totals[0]), "new": _counts(totals[1])})  # fmt: skip
 
 
-def _resource(old: Entry | None, new: Entry | None) -> dict[str, Any]:
+def _resource(
+    old: Entry | None, new: Entry | None, before: Mapping[Key, Finding], after: Mapping[Key, Finding]
+) -> dict[str, Any]:
     where = new if new is not None else old
     assert where is not None
-    before, after = _failing(old), _failing(new)
     fixed, added = _unmatched(before, after)
     rollups = _rollups(old, new) if old is not None and new is not None else {}
     impact = None
@@ -257,14 +265,26 @@ HIGHLIGHTS = 500
 """At most this many changed resources ride in a report (the JSON output holds them all)."""
 
 
+TALLIED = ("findings_failing", "resources_failing", *BAD)
+
+
 def tallied(entries: Mapping[str, Entry]) -> dict[str, int]:
     """What a run's KPIs over time count: its failing findings, the resources with one, and the
     resources whose rollups are at their bad verdict (:data:`BAD`)."""
-    failing = {arn: len(_failing(entry)) for arn, entry in entries.items()}
-    counts = {"findings_failing": sum(failing.values()), "resources_failing": sum(n > 0 for n in failing.values())}
-    for name, bad in BAD.items():
-        counts[name] = sum(_verdict(entry, name) == bad for entry in entries.values())
-    return counts
+    counts: Counter[str] = Counter()
+    for entry in entries.values():
+        _tally(counts, entry, _failing(entry))
+    return _counts(counts)
+
+
+def _tally(counts: Counter[str], entry: Entry | None, failing: Mapping[Key, Finding]) -> None:
+    if entry is not None:
+        counts.update({"findings_failing": len(failing), "resources_failing": int(bool(failing))})
+        counts.update(name for name, bad in BAD.items() if _verdict(entry, name) == bad)
+
+
+def _counts(counts: Counter[str]) -> dict[str, int]:
+    return {name: counts[name] for name in TALLIED}
 
 
 def highlights(

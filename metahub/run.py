@@ -27,7 +27,7 @@ from metahub.models import SEVERITY_ORDER, VERDICTS, AffectedResource, Finding, 
 from metahub.ranking import priority
 from metahub.resources.spec import spec_for
 from metahub.shards import Merged, Part, Shard, shard_files, spill, spilled, write_shard
-from metahub.snapshot import ContextCache, Snapshot
+from metahub.snapshot import CACHE_TTL, ContextCache, Snapshot
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -127,7 +127,7 @@ class Run:
         replay: Snapshot | str | Path | None = None,
         save_context: str | Path | None = None,
         context_cache: str | Path | None = None,
-        cache_ttl: float = 3600,
+        cache_ttl: float = CACHE_TTL,
     ) -> EnrichReport:
         """Add context from the accounts the resources live in: ``contexts`` among ``config``
         (MetaChecks), ``tags`` (MetaTags), ``account`` and ``cloudtrail`` (MetaTrails, events of
@@ -178,9 +178,7 @@ class Run:
                 log.warning("context cache %s not written: %s", aws.cache.directory, exc.strerror or exc)
         if save_context is not None:
             assert aws is not None  # checked above
-            snapshot = aws.recorded()
-            snapshot.contexts = sorted(contexts)
-            snapshot.save(save_context)
+            aws.recorded(contexts).save(save_context)
         self.score_impact(impact_config, trait_rules)
         self.find_combinations(combination_rules)
         report = self.enrichment
@@ -314,7 +312,7 @@ class Run:
     def inventory(self) -> list[str]:
         return json_outputs.inventory(self.by_impact())
 
-    def diff(self, earlier: Run | str | Path | Mapping[str, Any]) -> Changes:
+    def diff(self, earlier: Earlier) -> Changes:
         """What changed since ``earlier`` (a run, its json-full or SQLite output, or that read):
         a summary of counts, and per changed resource its new and fixed findings, the rollups that
         changed with both sides' evidence, and its impact (:mod:`metahub.diff`); ``.frame()`` gives
@@ -457,8 +455,7 @@ class Run:
             findings = zip(self.positions, self.findings, strict=True)
             write_shard(path, self.shard, self.resources, findings, self.combination_rules, self.enrichment)
         elif mode == "html":
-            write_html(path, self.by_impact(), self.findings, self.enrichment, self.combinations,
-                       tag_columns, check_columns or (), report)  # fmt: skip
+            self._html(path, tag_columns, check_columns, report)
         elif mode == "sqlite":
             tabular.write_sqlite(path, self.by_impact().items())  # the order a merge streams them in
         else:
@@ -482,21 +479,23 @@ class Run:
         With a ``baseline`` (an earlier run or its json-full or SQLite output, or a list of them, oldest
         first), it opens on what changed since the last, and the counts of each over time."""
         changes = None if baseline is None else self._highlights(baseline)
-        return write_html(
-            Path(path), self.by_impact(), self.findings, self.enrichment, self.combinations,
-            tag_columns, check_columns or (), ReportOptions(title, customer, max_mb, changes),
-        )  # fmt: skip
+        return self._html(Path(path), tag_columns, check_columns, ReportOptions(title, customer, max_mb, changes))
+
+    def _html(
+        self, path: Path, tag_columns: Sequence[str], check_columns: Sequence[str] | None, options: ReportOptions
+    ) -> Path:
+        return write_html(path, self.by_impact(), self.findings, self.enrichment, self.combinations,
+                          tag_columns, check_columns or (), options)  # fmt: skip
 
     def _highlights(self, baseline: Earlier | Sequence[Earlier]) -> dict[str, Any]:
         earlier = [baseline] if isinstance(baseline, (Run, str, Path, Mapping)) else list(baseline)
         if not earlier:
             raise ValueError("baseline: give an earlier run, or a list of one or more")
-        history = []
-        for run in earlier:  # one at a time: only the last is compared, each is counted
-            entries = _entries(run)
-            history.append((_name(run), tallied(entries)))
-        now = self.full()
-        return highlights(diff(entries, now), _name(earlier[-1]), [*history, ("this run", tallied(now))])
+        # one at a time: the earlier ones are only counted; the last is compared, which counts both sides
+        history = [(_name(run), tallied(_entries(run))) for run in earlier[:-1]]
+        changes = diff(_entries(earlier[-1]), self.full())
+        history += [(_name(earlier[-1]), changes["totals"]["old"]), ("this run", changes["totals"]["new"])]
+        return highlights(changes, _name(earlier[-1]), history)
 
     # --- summaries ---------------------------------------------------------------------------
 
@@ -861,35 +860,36 @@ def from_output(path: str | Path) -> Run:
     resource's context and impact as written (its toxic combinations on the resources they start
     at; a SQLite output holds no detected owner, traits or combinations)."""
     entries = read_output(path)
-    findings: dict[tuple[str | None, str], Finding] = {}
-    for entry in entries.values():  # a finding on two resources is in both entries
-        for raw in entry["findings"]:
-            finding = Finding.model_validate(raw)
-            findings.setdefault((finding.ProductArn, finding.Id), finding)
-    run = Run(list(findings.values()))
-    for arn, entry in entries.items():
-        if arn in run.resources:
-            impact = entry.get("impact")
-            _restore(run.resources[arn], entry, None if impact is None else scored_from(impact))
-    return run
+    return _regrouped(lambda: (
+        (arn, entry, None if entry.get("impact") is None else scored_from(entry["impact"]))
+        for arn, entry in entries.items()
+    ))  # fmt: skip
 
 
 def rebuilt(merged: Merged) -> Run:
     """The run the shards are parts of, in memory: its findings (each once) grouped again, each
     resource's context and impact as its shard scored them, the combinations found across shards.
     What the workbook and the report are written from."""
-    findings: dict[tuple[str, str], Finding] = {}
-    for _, entry, _ in merged.lines():  # a finding on resources of several shards is in each
+    run = _regrouped(merged.lines)
+    run.combinations, run.combination_rules = list(merged.combinations), merged.rules
+    run.enrichment = merged.enrichment
+    return run
+
+
+def _regrouped(lines: Callable[[], Iterable[tuple[str, dict[str, Any], dict[str, Any] | None]]]) -> Run:
+    """A run from resources' entries (ARN, json-full entry, impact as scored), read twice by calling
+    ``lines``: its findings, each once, grouped again; then each resource's context and impact."""
+    findings: dict[tuple[str | None, str], Finding] = {}
+    for _, entry, _ in lines():  # a finding on two resources is in both entries
         for raw in entry["findings"]:
-            key = (raw["ProductArn"], raw["Id"])  # as reading keeps one finding
+            key = (raw.get("ProductArn"), raw["Id"])  # as reading keeps one finding
             if key not in findings:
                 findings[key] = Finding.model_validate(raw)
     run = Run(list(findings.values()))
     del findings
-    for arn, entry, scored in merged.lines():
-        _restore(run.resources[arn], entry, scored)
-    run.combinations, run.combination_rules = list(merged.combinations), merged.rules
-    run.enrichment = merged.enrichment
+    for arn, entry, scored in lines():
+        if arn in run.resources:
+            _restore(run.resources[arn], entry, scored)
     return run
 
 

@@ -48,6 +48,8 @@ REDACTED = "<redacted by metahub>"
 REDACTED_KEYS = frozenset({"UserData", "userData", "Credentials", "SecretString", "SecretBinary", "Password"})
 """Keys whose values are replaced wherever they appear in a response."""
 TIME = "<time>"
+CACHE_TTL = 3600.0
+"""How long a context cache's answers are reused unless told (seconds)."""
 UNREPLAYABLE = frozenset({"s3:GetBucketLocation"})
 """Operations whose answer botocore reads from the raw body after the call: not recorded, so that
 a replay says they are not in the snapshot instead of answering without the value."""

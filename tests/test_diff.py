@@ -15,7 +15,7 @@ import pytest
 
 import metahub
 from metahub.aws import Aws
-from metahub.diff import diff, read_output
+from metahub.diff import diff, read_output, tallied
 
 from .conftest import make_finding, metahub_cli, own_moto_server, write
 
@@ -108,6 +108,9 @@ def test_each_kind_of_change_is_found(two_runs: tuple[metahub.Run, metahub.Run, 
     fresh = resources[arns["fresh"]]
     assert fresh["status"] == "appeared" and len(fresh["findings"]["new"]) == 1
     assert summary["regressions"] == sum(r["regression"] for c in resources.values() for r in c["rollups"].values())
+    # each side's counts, as each run alone counts them: the report's KPIs over time
+    assert changes["totals"] == {"old": tallied(first.full()), "new": tallied(second.full())}
+    assert (changes["totals"]["old"]["is_unrestricted"], changes["totals"]["new"]["is_public"]) == (1, 1)
     frame = changes.frame()  # the CSV's rows as they are: a title is data here, not a formula
     assert list(frame.columns)[:5] == ["resource", "type", "account", "region", "change"]
     assert frame.loc[frame["change"] == "regression", "subject"].tolist() == ["is_public"]

@@ -18,7 +18,7 @@ from metahub.filters import Filters
 from metahub.models import AffectedResource, unknown_kind
 from metahub.resources.spec import spec_for
 from metahub.run import ContextUnreachable, ContextWarning, Run
-from metahub.snapshot import ContextCache, Snapshot, SnapshotError
+from metahub.snapshot import CACHE_TTL, ContextCache, Snapshot, SnapshotError
 
 KINDS_SHOWN = 8
 
@@ -55,7 +55,7 @@ def context_aws(args: argparse.Namespace, snapshot: Snapshot | None = None) -> A
     A replay's clients answer from the snapshot and need nothing of the machine."""
     if snapshot is not None:
         return Aws(replay=snapshot, max_workers=args.max_workers)
-    cache = None if args.context_cache is None else ContextCache(args.context_cache, args.cache_ttl or 3600)
+    cache = None if args.context_cache is None else ContextCache(args.context_cache, args.cache_ttl or CACHE_TTL)
     if args.demo and (problem := missing_dependency()):
         raise UsageError(problem)
     role = None
@@ -123,8 +123,7 @@ def save_snapshot(args: argparse.Namespace, aws: Aws | None, wanted: Iterable[st
     write it, by name, as the outputs' are."""
     if args.save_context is None or aws is None:
         return {}
-    snapshot = aws.recorded()
-    snapshot.contexts = sorted(wanted)
+    snapshot = aws.recorded(wanted)
     try:
         path = snapshot.save(args.save_context)
     except OSError as exc:
