@@ -10,6 +10,13 @@ origin on a finding are kept and count against the 50. What does not fit is cut 
 (rollups, detection, account, trails, tags, context that could not be had, then the other
 checks: true ones, unknown ones, false ones),
 and ``metahub.truncated`` says what was cut.
+
+Findings of the new Security Hub (OCSF, a ``productv2`` product) go through BatchUpdateFindingsV2,
+which takes StatusId, SeverityId and Comment (1 to 512 characters) and nothing else: Workflow and
+Severity are written as their OCSF ids, Note as the Comment; VerificationState, Confidence and
+Criticality have no v2 field, so such a finding is reported as not writable. ``--enrich-findings``
+writes a v2 finding's Comment: the context summarised to fit (:func:`summary_comment`). v1 and v2
+findings of one run each go to their own API.
 """
 
 from __future__ import annotations
@@ -22,6 +29,8 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+
+from botocore import xform_name
 
 from metahub.aws import THROTTLED, RateLimiter, describe_error, error_code, paced_call
 from metahub.models import ROLLUPS, AffectedResource, Finding
@@ -36,6 +45,11 @@ TRUNCATED_KEY = f"{PREFIX}truncated"
 UPDATE_RATE = 10.0  # requests per second per account and region (Security Hub's write quota)
 # Security Hub also says LimitExceededException when a caller goes over its request rate.
 _THROTTLED = THROTTLED | {"LimitExceededException"}
+V2_STATUS = {"NEW": 1, "NOTIFIED": 2, "SUPPRESSED": 3, "RESOLVED": 4}
+"""ASFF workflow status to OCSF ``status_id`` (1 New, 2 In Progress, 3 Suppressed, 4 Resolved)."""
+V2_SEVERITY = {"INFORMATIONAL": 1, "LOW": 2, "MEDIUM": 3, "HIGH": 4, "CRITICAL": 5}
+"""ASFF severity label to OCSF ``severity_id`` (1 Informational ... 5 Critical)."""
+V2_API, V1_API = "BatchUpdateFindingsV2", "BatchUpdateFindings"
 
 # --- what to write -------------------------------------------------------------------------------
 
@@ -95,13 +109,55 @@ def _holds(finding: Finding, update: Mapping[str, Any]) -> bool:
     for key, value in update.items():
         if key == "Workflow" and finding.workflow_status != value["Status"]:
             return False
-        if key == "Note" and (finding.Note or {}).get("Text") != value["Text"]:
+        if key == "Note" and _note(finding) != value["Text"]:
             return False
         if key == "Severity" and finding.severity_label != value["Label"]:
             return False
         if key in ("VerificationState", "Confidence", "Criticality") and getattr(finding, key, None) != value:
             return False
     return True
+
+
+def _note(finding: Finding) -> Any:
+    """The finding's note: ASFF's Note, or a v2 finding's comment."""
+    if finding.in_security_hub_v2:
+        return finding.ocsf.get("comment")
+    return (finding.Note or {}).get("Text")
+
+
+def v2_update(update: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """A BatchUpdateFindings update as BatchUpdateFindingsV2 fields, and why it cannot be one."""
+    lacking = [key for key in update if key in ("VerificationState", "Confidence", "Criticality")]
+    if lacking:
+        return {}, f"BatchUpdateFindingsV2 has no {', '.join(lacking)} (it takes StatusId, SeverityId, Comment)"
+    fields: dict[str, Any] = {}
+    if "Workflow" in update:
+        fields["StatusId"] = V2_STATUS[update["Workflow"]["Status"]]
+    if "Severity" in update:
+        fields["SeverityId"] = V2_SEVERITY[update["Severity"]["Label"]]
+    if "Note" in update:
+        fields["Comment"] = update["Note"]["Text"]
+    if "UserDefinedFields" in update:
+        fields["Comment"] = update["UserDefinedFields"]
+    return fields, None
+
+
+def summary_comment(resource: AffectedResource, limit: int = MAX_NOTE) -> str:
+    """The context of :func:`context_fields` as one comment of at most ``limit`` characters, most
+    important first; what does not fit is cut, and counted at the end ("+12 more in metahub's
+    outputs")."""
+    parts = [f"{key.removeprefix(PREFIX)}={value}" for key, value in context_fields(resource)]
+    text, shown = "metahub:", 0
+    for part in parts:
+        left = len(parts) - shown - 1
+        tail = f" (+{left} more in metahub's outputs)" if left else ""
+        if len(f"{text} {part};") + len(tail) > limit:
+            break
+        text, shown = f"{text} {part};", shown + 1
+    if shown == len(parts):
+        return text.rstrip(";")
+    tail = f" (+{len(parts) - shown} more in metahub's outputs)"
+    return f"{text} {parts[shown]}"[: limit - len(tail) - 1] + "…" + tail
 
 
 def context_fields(resource: AffectedResource) -> list[tuple[str, str]]:
@@ -215,10 +271,18 @@ class Batch:
     region: str
     update: dict[str, Any]
     findings: list[Finding]
+    api: str = V1_API
+    """BatchUpdateFindings, or BatchUpdateFindingsV2 for findings of the new Security Hub."""
 
     def request(self) -> dict[str, Any]:
-        ids = [{"Id": f.Id, "ProductArn": f.ProductArn} for f in self.findings]
-        return {"FindingIdentifiers": ids, **self.update}
+        if self.api == V2_API:
+            ids = [
+                {"CloudAccountUid": f.AwsAccountId, "FindingInfoUid": f.Id,
+                 "MetadataProductUid": str(f.ocsf.get("metadata.product.uid") or f.ProductArn)}
+                for f in self.findings
+            ]  # fmt: skip
+            return {"FindingIdentifiers": ids, **self.update}
+        return {"FindingIdentifiers": [{"Id": f.Id, "ProductArn": f.ProductArn} for f in self.findings], **self.update}
 
 
 @dataclass
@@ -238,8 +302,12 @@ class Plan:
         for batch in self.batches:
             regions[batch.region] = regions.get(batch.region, 0) + len(batch.findings)
         where = ", ".join(f"{region}: {count}" for region, count in sorted(regions.items())) or "none"
+        calls = " and ".join(
+            f"{sum(b.api == api for b in self.batches)} {api}" for api in (V1_API, V2_API)
+            if any(b.api == api for b in self.batches)
+        ) or f"0 {V1_API}"  # fmt: skip
         line = (
-            f"{self.action}: {self.findings} finding(s) to change in {len(self.batches)} BatchUpdateFindings "
+            f"{self.action}: {self.findings} finding(s) to change in {calls} "
             f"call(s) ({where}); {self.up_to_date} already up to date"
         )
         if self.skipped:
@@ -253,7 +321,7 @@ class Plan:
             "action": self.action,
             "up_to_date": self.up_to_date,
             "skipped": self.skipped,
-            "requests": [{"region": b.region, **b.request()} for b in self.batches],
+            "requests": [{"region": b.region, "api": b.api, **b.request()} for b in self.batches],
         }
 
 
@@ -281,17 +349,22 @@ def plan_update(
 ) -> Plan:
     """One update for every finding of ``resources``."""
     plan = Plan("update-findings")
-    groups: dict[tuple[str, str], list[Finding]] = {}
-    key = json.dumps(update, sort_keys=True)
+    groups: dict[tuple[str, str, str], list[Finding]] = {}
+    fields, lacking = v2_update(update)
+    keys = {V1_API: json.dumps(update, sort_keys=True), V2_API: json.dumps(fields, sort_keys=True)}
     for resource in resources.values():
         for finding in resource.findings:
             where = _target(finding, resource, region, plan)
             if where is None:
                 continue
+            api = V2_API if finding.in_security_hub_v2 else V1_API
+            if api == V2_API and lacking:
+                plan.skipped.append(_skip(finding, lacking))
+                continue
             if _holds(finding, update):
                 plan.up_to_date += 1
                 continue
-            groups.setdefault((where, key), []).append(finding)
+            groups.setdefault((where, api, keys[api]), []).append(finding)
     _batch(plan, groups)
     return plan
 
@@ -299,12 +372,20 @@ def plan_update(
 def plan_enrichment(resources: Mapping[str, AffectedResource], *, region: str | None = None) -> Plan:
     """The resource's context into the ``UserDefinedFields`` of each of its findings."""
     plan = Plan("enrich-findings")
-    groups: dict[tuple[str, str], list[Finding]] = {}
+    groups: dict[tuple[str, str, str], list[Finding]] = {}
     for resource in resources.values():
         fields = context_fields(resource)
+        comment: str | None = None
         for finding in resource.findings:
             where = _target(finding, resource, region, plan)
             if where is None:
+                continue
+            if finding.in_security_hub_v2:  # no user-defined fields in v2: the comment holds the context
+                comment = comment or summary_comment(resource)
+                if finding.ocsf.get("comment") == comment:
+                    plan.up_to_date += 1
+                else:
+                    groups.setdefault((where, V2_API, json.dumps({"Comment": comment})), []).append(finding)
                 continue
             existing = finding.UserDefinedFields or {}
             foreign = {k: v for k, v in existing.items() if not k.startswith(PREFIX)}
@@ -316,7 +397,7 @@ def plan_enrichment(resources: Mapping[str, AffectedResource], *, region: str | 
             if wanted == existing:
                 plan.up_to_date += 1
                 continue
-            groups.setdefault((where, json.dumps(wanted, sort_keys=True)), []).append(finding)
+            groups.setdefault((where, V1_API, json.dumps(wanted, sort_keys=True)), []).append(finding)
     _batch(plan, groups)
     return plan
 
@@ -347,13 +428,13 @@ def _skip(finding: Finding, reason: str) -> dict[str, str]:
     return {"Id": finding.Id, "ProductArn": finding.ProductArn or "", "reason": reason}
 
 
-def _batch(plan: Plan, groups: Mapping[tuple[str, str], list[Finding]]) -> None:
-    for (region, key), findings in sorted(groups.items(), key=lambda item: item[0]):
+def _batch(plan: Plan, groups: Mapping[tuple[str, str, str], list[Finding]]) -> None:
+    for (region, api, key), findings in sorted(groups.items(), key=lambda item: item[0]):
         update = json.loads(key)
-        if plan.action == "enrich-findings":
+        if plan.action == "enrich-findings" and api == V1_API:
             update = {"UserDefinedFields": update}
-        for start in range(0, len(findings), BATCH_SIZE):
-            plan.batches.append(Batch(region, update, findings[start : start + BATCH_SIZE]))
+        for start in range(0, len(findings), BATCH_SIZE):  # both APIs take at most 100 findings
+            plan.batches.append(Batch(region, update, findings[start : start + BATCH_SIZE], api))
 
 
 # --- carrying out --------------------------------------------------------------------------------
@@ -399,7 +480,7 @@ def apply(
         request = batch.request()
         try:
             response = paced_call(
-                lambda: client_for(batch.region).batch_update_findings(**request),
+                lambda: getattr(client_for(batch.region), xform_name(batch.api))(**request),
                 limiter,
                 throttle_codes=_THROTTLED,
                 max_throttled=max_throttled,
@@ -428,7 +509,7 @@ def apply(
 
 def _batch_failed(batch: Batch, exc: Exception) -> list[dict[str, Any]]:
     """A call that failed as a whole: each of its findings unprocessed, with the reason."""
-    reason = describe_error(exc, "securityhub:BatchUpdateFindings")
+    reason = describe_error(exc, f"securityhub:{batch.api}")
     code = error_code(exc) or type(exc).__name__
     return [
         {"Id": f.Id, "ProductArn": f.ProductArn or "", "ErrorCode": code, "ErrorMessage": reason}
@@ -437,13 +518,20 @@ def _batch_failed(batch: Batch, exc: Exception) -> list[dict[str, Any]]:
 
 
 def _outcome(response: dict[str, Any]) -> tuple[int, list[dict[str, Any]]]:
-    """BatchUpdateFindings' answer: how many it processed, and those it did not, with why."""
+    """BatchUpdateFindings' (or V2's) answer: how many it processed, and those it did not, with
+    why; a v2 finding is named as a v1 one (Id, ProductArn) so that reports read alike."""
     failed = [
         {
-            **item.get("FindingIdentifier", {}),
+            **_named(item.get("FindingIdentifier") or {"Id": item.get("MetadataUid", "")}),
             "ErrorCode": item.get("ErrorCode", ""),
             "ErrorMessage": item.get("ErrorMessage", ""),
         }
         for item in response.get("UnprocessedFindings", [])
     ]
     return len(response.get("ProcessedFindings", [])), failed
+
+
+def _named(identifier: Mapping[str, Any]) -> dict[str, Any]:
+    if "FindingInfoUid" in identifier:
+        return {"Id": identifier["FindingInfoUid"], "ProductArn": identifier.get("MetadataProductUid", "")}
+    return dict(identifier)

@@ -2,7 +2,8 @@
 
 EventBridge delivers "Security Hub Findings - Custom Action" when someone picks findings in the
 console and chooses the action, and "Security Hub Findings - Imported" whenever findings arrive
-or change. ``handler`` enriches the event's findings from their accounts, then acts as configured.
+or change; the new Security Hub delivers "Findings Imported V2", one OCSF finding an event, whose
+writes go through BatchUpdateFindingsV2. ``handler`` enriches the event's findings from their accounts, then acts as configured.
 Findings that already hold what would be written are left alone, so the "Imported" event that an
 update raises does not start a loop.
 
@@ -39,7 +40,7 @@ from metahub.securityhub import clients
 
 log = logging.getLogger("metahub.lambda")
 
-EVENT_TYPES = ("Security Hub Findings - Custom Action", "Security Hub Findings - Imported")
+EVENT_TYPES = ("Security Hub Findings - Custom Action", "Security Hub Findings - Imported", "Findings Imported V2")
 # Every variable the Lambda reads; the CLI honours METAHUB_DRY_RUN and refuses the rest (flags say them).
 VARIABLES = (
     "METAHUB_CONTEXT",

@@ -20,6 +20,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from metahub import exposure
 from metahub.files import atomic
 from metahub.models import OUTCOMES, PALETTE, ROLLUPS, SEVERITY_ORDER, AffectedResource, Finding, unknown_kind
 from metahub.ranking import why
@@ -355,6 +356,7 @@ def provenance(
         entry = accounts.setdefault(resource.account, {"alias": None, "resources": 0})
         entry["resources"] += 1
         entry["alias"] = entry["alias"] or (resource.metaaccount or {}).get("Alias")
+    verdicts = exposure.summary(resources)  # AWS's exposure verdicts against metahub's
     if enrichment is None:
         context = "none: the findings alone, nothing read from the accounts"
     else:
@@ -366,6 +368,7 @@ def provenance(
         "regions": sorted({r.region for r in resources if r.region}),
         "span": [min(times).strftime("%Y-%m-%d"), max(times).strftime("%Y-%m-%d")] if times else None,
         "context": context,
+        "verdicts": [[name, n] for name, n in verdicts.items()] if any(verdicts.values()) else None,
     }
 
 

@@ -39,7 +39,7 @@ def titles(resource: AffectedResource) -> list[str]:
     return list(dict.fromkeys(f.Title or f.GeneratorId or f.Id for f in resource.findings))
 
 
-_AFTER_COMBINATIONS = ("unknown", "evidence")
+_AFTER_COMBINATIONS = ("aws_exposure", "unknown", "evidence")
 """The context keys :meth:`AffectedResource.context` puts after ``combinations``, last."""
 
 

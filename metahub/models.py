@@ -195,7 +195,8 @@ class Finding(AsffModel):
     @cached_property
     def kind(self) -> tuple[Any, ...]:
         """What kind of finding it is, whatever resource it is on: product, generator, types,
-        title. Scans repeat a few kinds over many resources (rules decide once per kind)."""
+        title, exposure traits. Scans repeat a few kinds over many resources (rules decide once
+        per kind)."""
         provider = (self.ProductFields or {}).get("ProviderName")
         return (
             self.ProductName,
@@ -204,7 +205,39 @@ class Finding(AsffModel):
             self.GeneratorId,
             tuple(self.Types or ()),
             self.Title,
+            self.exposure_categories,
         )
+
+    @property
+    def exposure(self) -> dict[str, Any] | None:
+        """A Security Hub exposure finding's traits, as :func:`metahub.ocsf.exposure_of` kept them
+        (``{"feature", "traits": [{"category", "values", "title", "finding", ...}]}``); None for
+        any other finding."""
+        kept = (self.model_extra or {}).get("Exposure")
+        return kept if isinstance(kept, dict) else None
+
+    @property
+    def exposure_categories(self) -> tuple[str, ...] | None:
+        """The trait categories of an exposure finding (``Reachability``, ``Vulnerability`` ...),
+        each once, in order; None for any other finding."""
+        exposure = self.exposure
+        if exposure is None:
+            return None
+        found = (t.get("category") for t in exposure.get("traits") or [] if isinstance(t, dict))
+        return tuple(dict.fromkeys(str(c) for c in found if c))
+
+    @property
+    def ocsf(self) -> dict[str, Any]:
+        """What an OCSF finding had with no ASFF place (``metadata.uid``, ``metadata.product.uid``
+        ...), as :mod:`metahub.ocsf` kept it; empty for an ASFF finding."""
+        kept = (self.model_extra or {}).get("Ocsf")
+        return kept if isinstance(kept, dict) else {}
+
+    @property
+    def in_security_hub_v2(self) -> bool:
+        """A finding of the new Security Hub: its product is named by a ``productv2`` ARN, and
+        Security Hub takes updates of it through BatchUpdateFindingsV2 only."""
+        return ":productv2/" in (self.ProductArn or "")
 
     @cached_property
     def outcome(self) -> str:
@@ -300,6 +333,9 @@ class AffectedResource(BaseModel):
     """What its failed findings say of it: reachable, vulnerable, sensitive data ... (see :mod:`metahub.traits`)."""
     combinations: list[dict[str, Any]] | None = None
     """Toxic combinations whose path starts here (see :mod:`metahub.combinations`)."""
+    aws_exposure: dict[str, Any] | None = None
+    """AWS's exposure verdict (Security Hub's exposure finding) beside metahub's ``is_public``, and
+    whether they agree (see :mod:`metahub.exposure`); None without an exposure finding."""
     unknown: dict[str, str] = Field(default_factory=dict)
     """Why a piece of context could not be decided (its value is null): ``{name: reason}``."""
     evidence: dict[str, str] = Field(default_factory=dict)
@@ -414,6 +450,8 @@ class AffectedResource(BaseModel):
             context["traits"] = self.traits
         if self.combinations:
             context["combinations"] = self.combinations
+        if self.aws_exposure:
+            context["aws_exposure"] = self.aws_exposure
         if self.unknown:
             context["unknown"] = dict(self.unknown)
         if self.evidence:

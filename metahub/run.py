@@ -13,7 +13,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from metahub import combinations, files, json_outputs, tabular, traits
+from metahub import combinations, exposure, files, json_outputs, tabular, traits
 from metahub.aws import Aws
 from metahub.checks.base import checks_for
 from metahub.diff import Changes, diff, highlights, read_output, tallied
@@ -222,6 +222,7 @@ class Run:
                 fields = resource.__dict__
                 fields["traits"] = traits.traits(resource, rules, memo, failed) or None
                 fields["impact"] = impact(resource, weights, failed)  # reads the traits
+                fields["aws_exposure"] = exposure.verdict(resource)
 
     def by_impact(self) -> dict[str, AffectedResource]:
         """The resources, what to fix first first: the rule of :mod:`metahub.ranking` (toxic
@@ -500,6 +501,7 @@ class Run:
     # --- summaries ---------------------------------------------------------------------------
 
     def summary(self) -> dict[str, Any]:
+        verdicts = exposure.summary(self.resources.values())  # AWS's exposure verdicts against metahub's
         return {
             "sources": len(self.report.sources),
             "findings_read": self.report.read,
@@ -511,6 +513,7 @@ class Run:
             "resources": len(self.resources),
             **({"resources_filtered_out": self.filtered} if self.filtered is not None else {}),
             "seconds": round(self.seconds, 2),
+            **({"exposure_verdicts": verdicts} if any(verdicts.values()) else {}),
             **(
                 {
                     "aws_calls": self.enrichment.total_calls,
@@ -831,7 +834,7 @@ def write_merged(
             return
         if mode == "csv":
             checks = tabular.rollup_columns(merged.enriched)
-            tabular.write_csv(path, *tabular.streamed_rows(restored(merged), checks, merged.scored))
+            tabular.write_csv(path, *tabular.streamed_rows(restored(merged), checks, merged.scored, verdicts=merged.verdicts))
             return
         if not whole:  # XLSX and the report hold the whole run anyway
             whole.append(rebuilt(merged))
@@ -906,7 +909,8 @@ def _restore(
     resource: AffectedResource, entry: dict[str, Any], scored: dict[str, Any] | None
 ) -> AffectedResource:
     """A resource grouped again from a shard line, given the context and impact the line holds."""
-    for name in ("metachecks", "metatags", "metatrails", "metaaccount", "detected", "traits", "combinations"):
+    for name in ("metachecks", "metatags", "metatrails", "metaaccount", "detected", "traits", "combinations",
+                 "aws_exposure"):
         setattr(resource, name, entry.get(name))
     resource.unknown, resource.evidence = entry.get("unknown", {}), entry.get("evidence", {})
     resource.impact = scored

@@ -13,20 +13,32 @@ name Security Hub adds is usable as soon as botocore knows it, and a typo is cau
 - boolean (``Sample=false``), IP (``NetworkSourceIpV4=10.0.0.0/8``), keyword.
 
 A template (YAML or JSON) holds the filters as the API takes them, with any comparison.
+
+The new Security Hub (``--inputs securityhub-v2``) reads OCSF findings through GetFindingsV2; its
+filters name OCSF fields (``severity=High``, ``resources.type=AwsS3Bucket``,
+``finding_info.modified_time_dt=7d``, ``vulnerabilities.cve.epss.score=0.5..``), typed the same way
+from the v2 filter model (:func:`parse_filters_v2`); ``--sh-scope`` narrows an organisation's
+delegated administrator to the organisation or OUs (:func:`parse_scopes`), and ``--sh-export``
+has an export job write them to S3 instead of paging (:class:`ExportSource`).
 """
 
 from __future__ import annotations
 
 import difflib
 import ipaddress
+import itertools
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
+import time
+import uuid
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from botocore import xform_name
 from botocore.exceptions import ParamValidationError
 from botocore.model import ServiceModel
 from botocore.session import get_session
@@ -58,6 +70,35 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DAYS = re.compile(r"^(\d+)\s*d(ays?)?$", re.IGNORECASE)
 
 
+V2_DEFAULT_FILTERS = ("status=New",)
+"""The v2 twin of :data:`DEFAULT_FILTERS`: OCSF findings have a status (New, In Progress,
+Suppressed, Resolved ...) and no record state."""
+EXPOSURE_FILTER = "metadata.product.feature.uid=security-hub/Exposure"
+DOCUMENTED_V2_FIELDS = {"metadata.product.feature.uid": "string"}
+"""Fields the user guide filters on that botocore's model does not list yet: "You can filter all
+exposure findings with the metadata.product.feature.uid field with the security-hub/Exposure value"
+(Security Hub user guide, *Reviewing details for exposure findings*)."""
+V1_TO_V2 = {
+    "WorkflowStatus": ("status", {"NEW": "New", "NOTIFIED": "In Progress", "SUPPRESSED": "Suppressed",
+                                  "RESOLVED": "Resolved"}),
+    "SeverityLabel": ("severity", {"INFORMATIONAL": "Informational", "LOW": "Low", "MEDIUM": "Medium",
+                                   "HIGH": "High", "CRITICAL": "Critical"}),
+    "ComplianceStatus": ("compliance.status", {"PASSED": "Pass", "FAILED": "Fail", "WARNING": "Warning"}),
+    "AwsAccountId": ("cloud.account.uid", None),
+    "Region": ("cloud.region", None),
+    "ResourceType": ("resources.type", None),
+    "ResourceId": ("resources.uid", None),
+    "Title": ("finding_info.title", None),
+    "ProductName": ("metadata.product.name", None),
+    "ResourceTags": ("resources.tags", None),
+}  # fmt: skip
+"""The ASFF filters that mean the same of an OCSF finding, and how their values are written there:
+with ``--inputs securityhub securityhub-v2`` one ``--sh-filters`` serves both APIs."""
+V1_ONLY_IN_V2 = {"RecordState": "ACTIVE"}
+"""ASFF filters with no OCSF twin that v2 findings meet anyway (an OCSF finding has no record state;
+an archived one has the status Archived, which ``status=New`` already leaves out)."""
+
+
 class SecurityHubError(ValueError):
     """A filter, template or update that Security Hub would refuse; says which and why."""
 
@@ -76,23 +117,125 @@ def filter_kinds() -> dict[str, str]:
 
 def parse_filters(pairs: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
     """``KEY=VALUE`` pairs to GetFindings ``Filters``; a repeated key means any of its values."""
-    kinds = filter_kinds()
     filters: dict[str, list[dict[str, Any]]] = {}
+    for name, typed in _typed_pairs(pairs, filter_kinds(), "KEY", "Security Hub has no filter"):
+        filters.setdefault(name, []).append(typed)
+    return filters
+
+
+def _typed_pairs(
+    pairs: Iterable[str], kinds: Mapping[str, str], key: str, unknown: str,
+    renamed: Callable[[str, str], tuple[str, str]] = lambda name, value: (name, value),
+) -> Iterator[tuple[str, dict[str, Any]]]:  # fmt: skip
+    """Each ``NAME=VALUE`` as (name, filter typed by the name's kind); SecurityHubError naming the
+    pair, with the closest names for an unknown one."""
     for pair in pairs:
         name, sep, value = pair.partition("=")
         name, value = name.strip(), value.strip()
         if not sep or not name or not value:
-            raise SecurityHubError(f"--sh-filters {pair!r}: expected KEY=VALUE")
+            raise SecurityHubError(f"--sh-filters {pair!r}: expected {key}=VALUE")
+        name, value = renamed(name, value)
         kind = kinds.get(name)
         if kind is None:
             close = difflib.get_close_matches(name, kinds, n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""
-            raise SecurityHubError(f"--sh-filters {pair!r}: Security Hub has no filter {name!r}{hint}")
+            raise SecurityHubError(f"--sh-filters {pair!r}: {unknown} {name!r}{hint}")
         try:
-            filters.setdefault(name, []).append(_typed(kind, value))
+            yield name, _typed(kind, value)
         except ValueError as exc:
             raise SecurityHubError(f"--sh-filters {pair!r}: {exc}") from None
-    return filters
+
+
+_V2_LISTS = {
+    "OcsfStringField": "string", "OcsfDateField": "date", "OcsfBooleanField": "boolean",
+    "OcsfNumberField": "number", "OcsfMapField": "map", "OcsfIpField": "ip",
+}  # fmt: skip
+
+
+@cache
+def v2_filter_kinds() -> dict[str, tuple[str, str]]:
+    """Every GetFindingsV2 filter field: ``{field: (filter list, kind)}``, e.g.
+    ``{"severity": ("StringFilters", "string")}``, from botocore's model of ``CompositeFilter``."""
+    fields: dict[str, tuple[str, str]] = {}
+    for list_name, shape in service_model().shape_for("CompositeFilterList").member.members.items():
+        if shape.type_name != "list" or "FieldName" not in getattr(shape.member, "members", {}):
+            continue
+        field = shape.member.members["FieldName"]
+        for name in field.enum:
+            fields[name] = (list_name, _V2_LISTS.get(field.name, "string"))
+    for name, kind in DOCUMENTED_V2_FIELDS.items():
+        fields.setdefault(name, ("StringFilters", kind))
+    return fields
+
+
+def parse_filters_v2(pairs: Iterable[str]) -> dict[str, Any]:
+    """``field=VALUE`` pairs to GetFindingsV2 ``Filters``: one composite filter per field, its values
+    joined by OR (a field given twice means any of its values), the fields joined by AND. ASFF
+    names of :data:`V1_TO_V2` are taken in their OCSF meaning."""
+    fields = v2_filter_kinds()
+
+    def ocsf(name: str, value: str) -> tuple[str, str]:
+        if name not in V1_TO_V2:
+            return name, value
+        twin, values = V1_TO_V2[name]
+        return twin, (values or {}).get(value.upper(), value)
+
+    by_field: dict[str, list[dict[str, Any]]] = {}
+    kinds = {name: kind for name, (_, kind) in fields.items()}
+    for name, typed in _typed_pairs(pairs, kinds, "FIELD", "GetFindingsV2 has no filter field", ocsf):
+        by_field.setdefault(name, []).append({"FieldName": name, "Filter": typed})
+    composites = [{fields[name][0]: entries, "Operator": "OR"} for name, entries in by_field.items()]
+    return {"CompositeFilters": composites, "CompositeOperator": "AND"} if composites else {}
+
+
+def split_filters(pairs: Iterable[str], v1: bool, v2: bool) -> tuple[list[str], list[str]]:
+    """``--sh-filters`` for each API read: every pair goes to the API whose filter it names, and to
+    both when it has an OCSF twin (:data:`V1_TO_V2`). Reading both, a pair one of them cannot take
+    is refused, naming it: quietly reading more from one hub than asked is how a report lies."""
+    v1_names, v2_names = filter_kinds(), v2_filter_kinds()
+    first: list[str] = []
+    second: list[str] = []
+    for pair in pairs:
+        name, _, value = (part.strip() for part in pair.partition("="))
+        to_v1, to_v2 = name in v1_names, name in v2_names or name in V1_TO_V2
+        met = V1_ONLY_IN_V2.get(name) == value.upper()  # every v2 finding read meets it
+        if v1 and v2 and to_v1 != (to_v2 or met):
+            lacking = "GetFindingsV2" if to_v1 else "GetFindings (Security Hub CSPM)"
+            raise SecurityHubError(
+                f"--sh-filters {pair!r}: {lacking} has no such filter and both Security Hubs are read; read "
+                "one of them, or filter by a field both have (SeverityLabel, WorkflowStatus, ResourceType ...)"
+            )
+        if v1 and (to_v1 or not to_v2):  # a name neither knows: parse_filters names the mistake
+            first.append(pair)
+        if v2 and not met and (to_v2 or not v1):
+            second.append(pair)
+    return first, second
+
+
+def parse_scopes(values: Iterable[str], organization: Callable[[], str]) -> tuple[dict[str, Any], list[str]]:
+    """``--sh-scope`` to GetFindingsV2 ``Scopes`` and the filters it implies: ``organization``
+    (``organization()`` gives its id), ``organization=o-...``, ``ou=ou-...``, or ``account=ID``,
+    which Scopes cannot say (it names organisations and OUs only) and becomes a
+    ``cloud.account.uid`` filter. Scopes are joined by OR, as Security Hub joins them."""
+    scopes: list[dict[str, str]] = []
+    accounts: list[str] = []
+    for value in values:
+        kind, _, given = value.partition("=")
+        kind, given = kind.strip().lower(), given.strip()
+        if kind == "organization":
+            scopes.append({"OrganizationId": given or organization()})
+        elif kind == "ou" and given:
+            scopes.append({"OrganizationalUnitId": given})
+        elif kind == "account" and re.fullmatch(r"\d{12}", given):
+            accounts.append(f"cloud.account.uid={given}")
+        else:
+            raise SecurityHubError(
+                f"--sh-scope {value!r}: expected organization, organization=o-ID, ou=ou-ID or account=ACCOUNT_ID"
+            )
+    if scopes and accounts:
+        raise SecurityHubError("--sh-scope: accounts and organisations cannot be mixed (Security Hub "
+                               "joins scopes by OR and filters by AND): give one kind")  # fmt: skip
+    return ({"AwsOrganizations": scopes} if scopes else {}), accounts
 
 
 def _typed(kind: str, value: str) -> dict[str, Any]:
@@ -157,9 +300,9 @@ def _number(text: str) -> float:
 
 
 def load_template(path: str | Path) -> dict[str, list[dict[str, Any]]]:
-    """Filters from a YAML or JSON file: the ``Filters`` object of GetFindings, at the top level or
-    under one key of any name (``Filters``, or MetaHub's templates' ``Default:``). Checked against
-    Security Hub's model; errors name the file and the key."""
+    """Filters from a YAML or JSON file: the ``Filters`` object of GetFindings, or of GetFindingsV2
+    (``CompositeFilters``), at the top level or under one key of any name (``Filters``, or MetaHub's
+    templates' ``Default:``). Checked against Security Hub's model; errors name the file and the key."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -182,12 +325,20 @@ def load_template(path: str | Path) -> dict[str, list[dict[str, Any]]]:
             raise SecurityHubError(f"{path}: not valid YAML{where}: {problem}") from None
     if isinstance(document, dict) and len(document) == 1:
         ((name, inner),) = document.items()
-        if name not in filter_kinds() and isinstance(inner, dict):
+        if name not in filter_kinds() and name != "CompositeFilters" and isinstance(inner, dict):
             document = inner
     if not isinstance(document, dict) or not document:
         raise SecurityHubError(f"{path}: expected a mapping of filter names to lists of filters")
-    check_filters(document, where=str(path))
+    if is_v2_filters(document):
+        check_request("GetFindingsV2", {"Filters": document}, str(path))
+    else:
+        check_filters(document, where=str(path))
     return document
+
+
+def is_v2_filters(filters: dict[str, Any]) -> bool:
+    """Filters of GetFindingsV2 (OCSF, composite), not of GetFindings."""
+    return "CompositeFilters" in filters or "CompositeOperator" in filters
 
 
 def check_filters(filters: dict[str, Any], where: str) -> None:
@@ -243,7 +394,9 @@ def clients(aws: Aws, account: str | None = None) -> Callable[[str], Any]:
 
 class SecurityHubSource:
     """Findings from one Security Hub (account, region), read page by page as ingest asks, at
-    :data:`READ_RATE` pages a second.
+    :data:`READ_RATE` pages a second: ASFF through GetFindings, or, with ``v2``, OCSF through
+    GetFindingsV2 (``filters`` from :func:`parse_filters_v2`, ``scopes`` from :func:`parse_scopes`),
+    which ingest maps onto the same model (:mod:`metahub.ocsf`).
 
     An AWS error ends the reading with a :class:`Problem`; the findings already read are kept.
     With a ``checkpoint`` file, every page read is appended to it as it comes (JSON lines), so a
@@ -256,26 +409,31 @@ class SecurityHubSource:
         self,
         aws: Aws,
         region: str,
-        filters: dict[str, list[dict[str, Any]]],
+        filters: dict[str, Any],
         *,
         account: str | None = None,
         progress: bool = True,
         checkpoint: Path | None = None,
         limiter: RateLimiter | None = None,
+        v2: bool = False,
+        scopes: dict[str, Any] | None = None,
     ) -> None:
         self.aws, self.region, self.filters = aws, region, filters
         self.account = account
         self.progress = progress
         self.checkpoint = checkpoint
         self.limiter = limiter or RateLimiter(READ_RATE)
-        self.name = f"securityhub:{account or 'caller'}:{region}"
+        # GetFindingsV2 shares GetFindings' IAM action; its own rate is not published: GetFindings' is kept
+        self.operation = "GetFindingsV2" if v2 else "GetFindings"
+        self.scopes = scopes or {}
+        self.name = f"securityhub{'-v2' if v2 else ''}:{account or 'caller'}:{region}"
         self.pages = 0
 
     def records(self) -> Iterator[tuple[str, Any] | Problem]:
         # GetFindings says how many findings match only by returning them all: a count, no total.
         log.info(
-            "%s: GetFindings allows %g pages of %d findings a second: %s findings a minute at most",
-            self.name, READ_RATE, PAGE_SIZE, f"{READ_RATE * PAGE_SIZE * 60:,.0f}",
+            "%s: %s allows %g pages of %d findings a second: %s findings a minute at most",
+            self.name, self.operation, READ_RATE, PAGE_SIZE, f"{READ_RATE * PAGE_SIZE * 60:,.0f}",
         )  # fmt: skip
         with bar(f"reading {self.name}", "finding", quiet=not self.progress) as findings:
             yield from self._pages(findings)
@@ -286,6 +444,7 @@ class SecurityHubSource:
             "metahub": __version__,
             "source": self.name,
             "filters": self.filters,
+            **({"scopes": self.scopes} if self.scopes else {}),
             "page_size": PAGE_SIZE,
         }
 
@@ -303,13 +462,16 @@ class SecurityHubSource:
             if kept:
                 log.warning("%s: %d page(s) read from %s; paging goes on from there", self.name, len(kept), self.checkpoint)
         params: dict[str, Any] = {"Filters": self.filters, "MaxResults": PAGE_SIZE}
+        if self.scopes:
+            params["Scopes"] = self.scopes
         pages, read = iter(kept), 0
         try:
             client = clients(self.aws, self.account)(self.region)
+            call = getattr(client, xform_name(self.operation))
             while True:
                 page = next(pages, None)
                 if page is None:
-                    page = paced_call(lambda: client.get_findings(**params), self.limiter)
+                    page = paced_call(lambda: call(**params), self.limiter)
                     if keep is not None:
                         keep.save({"Findings": page.get("Findings", []), "NextToken": page.get("NextToken")})
                 yield from self._findings(page)
@@ -322,7 +484,7 @@ class SecurityHubSource:
                 params["NextToken"] = token
         except Exception as exc:  # AWS trouble: report it, keep what was read
             where = f"page {self.pages + 1}" if self.pages else ""
-            reason = describe_error(exc, "securityhub:GetFindings")
+            reason = describe_error(exc, f"securityhub:{self.operation}")
             if keep is not None and self.pages:
                 reason += f"; the pages read are in {self.checkpoint}: run again to go on from there"
                 if self.pages == len(kept):  # the checkpoint's NextToken itself may be what failed
@@ -389,3 +551,164 @@ class _Checkpoint:
         if self.file is not None:
             self.file.close()
             self.file = None
+
+
+EXPORT_POLL = 30.0
+"""The longest wait between two GetExportJobV2 calls while an export job runs: the first comes after
+a second, each next one waits twice as long, up to this (a small export ends in seconds)."""
+EXPORT_TIMEOUT = 6 * 3600.0
+"""How long an export job may run before metahub stops waiting (the job goes on; its id is said)."""
+_GZIP = b"\x1f\x8b"
+
+
+def parse_destination(url: str) -> tuple[str, str]:
+    """``s3://bucket/prefix`` to (bucket, prefix); SecurityHubError for anything else."""
+    match = re.fullmatch(r"s3://([a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(?:/(.*))?", url.strip())
+    if not match:
+        raise SecurityHubError(f"--sh-export {url!r}: expected s3://BUCKET or s3://BUCKET/PREFIX")
+    return match.group(1), (match.group(2) or "").strip("/")
+
+
+class ExportSource:
+    """Findings that a Security Hub export job writes to S3, read as they stream: for hundreds of
+    thousands of findings, one job instead of thousands of GetFindingsV2 pages.
+
+    StartExportJobV2 (OCSF JSON, the run's v2 filters and scopes) writes into a folder of its own
+    under the prefix (``metahub-<id>/``), so that only this job's objects are read; GetExportJobV2
+    is polled (at most :data:`EXPORT_POLL` seconds apart) until the job ends; each object is then read line
+    by line ("OCSF_JSON produces newline-delimited JSON records", FindingsOutput), gzip'd or not.
+    A job that fails or is cancelled ends the reading with a :class:`Problem` giving Security
+    Hub's FailureCode and FailureMessage; a line that is no JSON is a problem of its own, naming
+    the object and line, and the other lines are read.
+    """
+
+    def __init__(
+        self,
+        aws: Aws,
+        region: str,
+        filters: dict[str, Any],
+        destination: str,
+        kms_key: str,
+        *,
+        account: str | None = None,
+        scopes: dict[str, Any] | None = None,
+        progress: bool = True,
+        poll: float = EXPORT_POLL,
+        timeout: float = EXPORT_TIMEOUT,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.aws, self.region, self.filters, self.account = aws, region, filters, account
+        self.bucket, prefix = parse_destination(destination)
+        self.token = uuid.uuid4().hex
+        self.prefix = f"{prefix}/metahub-{self.token}/" if prefix else f"metahub-{self.token}/"
+        self.kms_key, self.scopes = kms_key, scopes or {}
+        self.progress, self.poll, self.timeout, self.sleep, self.clock = progress, poll, timeout, sleep, clock
+        self.name = f"securityhub-v2-export:{account or 'caller'}:{region}"
+        self.job_id: str | None = None
+
+    def request(self, partition: str = "aws") -> dict[str, Any]:
+        findings: dict[str, Any] = {"Format": "OCSF_JSON"}
+        if self.filters:
+            findings["Filters"] = self.filters
+        request: dict[str, Any] = {
+            "Name": f"metahub {self.token[:12]}",
+            "Destination": {"S3": {"BucketArn": f"arn:{partition}:s3:::{self.bucket}", "KmsKeyArn": self.kms_key,
+                                   "ObjectPrefix": self.prefix}},
+            "OutputConfiguration": {"Findings": findings},
+            "ClientToken": self.token,  # a retried start returns the same job
+        }  # fmt: skip
+        if self.scopes:
+            request["Scopes"] = self.scopes
+        return request
+
+    def records(self) -> Iterator[tuple[str, Any] | Problem]:
+        account = self.account or self.aws.caller_account()
+        hub = clients(self.aws, self.account)(self.region)
+        try:
+            self.job_id = hub.start_export_job_v2(**self.request())["ExportJobId"]
+            log.info("%s: export job %s writes to s3://%s/%s", self.name, self.job_id, self.bucket, self.prefix)
+            job = self._wait(hub)
+        except Exception as exc:
+            yield Problem(self.name, f"export job {self.job_id}" if self.job_id else "",
+                          describe_error(exc, "securityhub:StartExportJobV2" if self.job_id is None else "securityhub:GetExportJobV2"))  # fmt: skip
+            return
+        if job is None:
+            yield Problem(self.name, f"export job {self.job_id}", f"still running after {self.timeout:,.0f} s; "
+                          f"its findings will be in s3://{self.bucket}/{self.prefix} (read them with --input-asff)")  # fmt: skip
+            return
+        if job["Status"] != "SUCCEEDED":
+            why = ": ".join(str(job[k]) for k in ("FailureCode", "FailureMessage") if job.get(k)) or "no reason given"
+            yield Problem(self.name, f"export job {self.job_id}", f"{job['Status'].lower()}: {why}")
+            return
+        s3 = self.aws.client("s3", account, self.region)
+        try:
+            keys = [
+                item["Key"]
+                for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix)
+                for item in page.get("Contents", [])
+            ]
+        except Exception as exc:
+            yield Problem(self.name, f"s3://{self.bucket}/{self.prefix}", describe_error(exc, "s3:ListBucket"))
+            return
+        with bar(f"reading {self.name}", "finding", quiet=not self.progress) as read:
+            count = 0
+            for key in sorted(keys):
+                for record in self._object(s3, key):
+                    count += not isinstance(record, Problem)
+                    read.update(count)
+                    yield record
+
+    def _wait(self, hub: Any) -> dict[str, Any] | None:
+        """The job once it ended; None when it ran longer than the timeout."""
+        started, wait = self.clock(), 1.0
+        with bar(f"export job {self.job_id}", "s", quiet=not self.progress) as waited:
+            while True:
+                job: dict[str, Any] = hub.get_export_job_v2(ExportJobId=self.job_id)
+                if job["Status"] != "RUNNING":
+                    return job
+                elapsed = self.clock() - started
+                if elapsed >= self.timeout:
+                    return None
+                waited.update(int(elapsed))
+                self.sleep(min(wait, self.poll))
+                wait *= 2
+
+    def _object(self, s3: Any, key: str) -> Iterator[tuple[str, Any] | Problem]:
+        where = f"s3://{self.bucket}/{key}"
+        try:
+            body = s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+            first = body.read(EXPORT_CHUNK)
+            chunks = itertools.chain([first], iter(lambda: body.read(EXPORT_CHUNK), b""))
+            for number, line in enumerate(_lines(chunks, key.endswith(".gz") or first[:2] == _GZIP), 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield f"{where}, line {number}", json.loads(line)
+                except ValueError as exc:
+                    yield Problem(self.name, f"{where}, line {number}", f"not JSON: {exc}")
+        except Exception as exc:
+            yield Problem(self.name, where, describe_error(exc, "s3:GetObject"))
+
+
+EXPORT_CHUNK = 1 << 20
+"""Bytes read from an exported object at a time: an object is never held whole."""
+
+
+def _lines(chunks: Iterable[bytes], compressed: bool) -> Iterator[bytes]:
+    """The lines of a stream of chunks, gunzipped as they come when ``compressed`` (every member
+    of a multi-member file)."""
+    inflate = zlib.decompressobj(zlib.MAX_WBITS | 16) if compressed else None
+    rest = b""
+    for chunk in chunks:
+        while inflate is not None and chunk:
+            rest += inflate.decompress(chunk)
+            chunk = inflate.unused_data
+            if chunk:
+                inflate = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        if inflate is None:
+            rest += chunk
+        *lines, rest = rest.split(b"\n")
+        yield from lines
+    if rest:
+        yield rest

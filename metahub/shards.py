@@ -193,6 +193,7 @@ def write_shard(
             rest.pop("combinations", None)  # found again across every shard when merged
             head = {"arn": arn, "key": priority(resource), "failed": failed_ids(resource),
                     "enriched": bool(rest.get("metachecks")), "scored": bool(resource.impact),
+                    "verdicts": bool(resource.aws_exposure),
                     "reads": None if needed is None else _read_by_rules(rest, needed)}  # fmt: skip
             # json-full shapes the impact as MetaHub did; the tables and the report read it whole
             segments = (
@@ -247,7 +248,8 @@ class Merged:
         self.tallies = [header["tally"] for header in headers]
         if self.named:
             self.tallies = [_placed(tally, index) for index, tally in enumerate(self.tallies)]
-        self.enriched = self.scored = False  # any resource with checks, with an impact: the tables' columns
+        # any resource with checks, with an impact, with an exposure verdict: the tables' columns
+        self.enriched = self.scored = self.verdicts = False
         places, stand_ins, failed = self._first_pass()
         self.combinations = find(stand_ins, self.rules, failed) if self.rules is not None else []
         starting: dict[str, list[dict[str, Any]]] = {}
@@ -383,6 +385,7 @@ class Merged:
                     places.append(_Place(tuple(key), arn, index, offset))
                     self.enriched = self.enriched or record["enriched"]
                     self.scored = self.scored or record["scored"]
+                    self.verdicts = self.verdicts or record.get("verdicts", False)
                     if self.rules is not None:
                         stand_ins.append(_stand_in(arn, record["reads"]))
                         failed[arn] = ids

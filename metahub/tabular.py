@@ -45,6 +45,11 @@ FINDING_COLUMNS = (
 )
 
 
+VERDICT_COLUMNS = ("AwsExposure", "VerdictAgreement")
+"""AWS's exposure verdict and whether metahub's agrees (:mod:`metahub.exposure`): columns of a run
+that read exposure findings."""
+
+
 def neutralise(value: Any) -> Any:
     """A text cell that would run as a formula becomes inert text (OWASP's CSV injection advice)."""
     if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
@@ -92,7 +97,8 @@ def rows(
     while they are read."""
     checks = default_check_columns(resources.values()) if check_columns is None else list(check_columns)
     scored = any(r.impact for r in resources.values())
-    return streamed_rows(resources.items(), checks, scored, tag_columns, account_columns)
+    verdicts = any(r.aws_exposure for r in resources.values())
+    return streamed_rows(resources.items(), checks, scored, tag_columns, account_columns, verdicts)
 
 
 def streamed_rows(
@@ -101,18 +107,20 @@ def streamed_rows(
     scored: bool,
     tag_columns: Sequence[str] = (),
     account_columns: Sequence[str] = (),
+    verdicts: bool = False,
 ) -> tuple[list[str], Iterator[list[Any]]]:
-    """:func:`rows` of resources that come one at a time (a merge of shards), their check columns
-    and whether they were scored (an impact column each) known beforehand."""
+    """:func:`rows` of resources that come one at a time (a merge of shards), their check columns,
+    whether they were scored (an impact column each) and had exposure verdicts known beforehand."""
     impact = [f"Impact:{name}" for name in IMPACT_PROPERTIES] if scored else []
     header = [
         *FINDING_COLUMNS,
         *impact,
+        *(VERDICT_COLUMNS if verdicts else ()),
         *(f"Tag:{t}" for t in tag_columns),
         *(f"Account:{key}" for key in account_columns),
         *checks,
     ]
-    return header, _body(resources, impact, tag_columns, account_columns, checks)
+    return header, _body(resources, impact, tag_columns, account_columns, checks, verdicts)
 
 
 def _body(
@@ -121,13 +129,16 @@ def _body(
     tag_columns: Sequence[str],
     account_columns: Sequence[str],
     checks: Sequence[str],
+    verdicts: bool = False,
 ) -> Iterator[list[Any]]:
     for arn, resource in resources:
         tags = resource.effective_tags
         context = resource.metachecks or {}
         properties = (resource.impact or {}).get("properties", {})
+        exposure = resource.aws_exposure or {}
         extra = [
             *((properties.get(name) or {}).get("value") for name in IMPACT_PROPERTIES if impact),
+            *((exposure.get("aws", {}).get("verdict"), exposure.get("verdict_agreement")) if verdicts else ()),
             *(tags.get(t) for t in tag_columns),
             *((resource.metaaccount or {}).get(key) for key in account_columns),
             *(context.get(c) for c in checks),
@@ -222,7 +233,7 @@ CREATE TABLE resources (
     impact_score REAL, impact TEXT,
     is_public TEXT, is_encrypted TEXT, is_attached TEXT, is_unrestricted TEXT,
     tags TEXT, metachecks TEXT, metatags TEXT, metatrails TEXT, metaaccount TEXT,
-    unknown TEXT, evidence TEXT);
+    unknown TEXT, evidence TEXT, verdict_agreement TEXT, aws_exposure TEXT);
 CREATE TABLE findings (
     id TEXT, product_arn TEXT, resource_arn TEXT REFERENCES resources(arn),
     severity TEXT, severity_rank INTEGER, outcome TEXT, title TEXT, generator_id TEXT,
@@ -251,7 +262,7 @@ def _fill_sqlite(path: Path, resources: Iterable[tuple[str, AffectedResource]]) 
         pairs = iter(resources)
         while batch := list(islice(pairs, 1000)):  # a thousand resources at a time, their findings beside
             db.executemany(
-                f"INSERT INTO resources VALUES ({','.join('?' * 22)})",
+                f"INSERT INTO resources VALUES ({','.join('?' * 24)})",
                 (_resource_record(arn, r) for arn, r in batch),
             )
             db.executemany(
@@ -292,6 +303,8 @@ def _resource_record(arn: str, r: AffectedResource) -> tuple[Any, ...]:
         _as_json(r.metaaccount),
         _as_json(r.unknown or None),
         _as_json(r.evidence or None),
+        (r.aws_exposure or {}).get("verdict_agreement"),
+        _as_json(r.aws_exposure),
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from metahub.files import rule_entries
 from metahub.models import AffectedResource, Finding
 
-FIELDS = ("product", "generator", "type", "title")
+FIELDS = ("product", "generator", "type", "title", "exposure")
 
 
 class TraitRulesError(ValueError):
@@ -51,6 +51,8 @@ def _values(finding: Finding, field: str) -> list[str]:
         return [finding.GeneratorId] if finding.GeneratorId else []
     if field == "type":
         return list(finding.Types or [])
+    if field == "exposure":
+        return list(finding.exposure_categories or ())
     return [finding.Title] if finding.Title else []
 
 
@@ -61,9 +63,15 @@ def _matches(values: dict[str, list[str]], rule: dict[str, Any]) -> bool:
 def _vulnerability_detail(findings: list[Finding]) -> dict[str, Any]:
     """What the findings say of their vulnerabilities (ASFF ``Vulnerabilities``)."""
     found = [v for f in findings for v in (getattr(f, "Vulnerabilities", None) or []) if isinstance(v, dict)]
+    # An exposure finding's Vulnerability trait names the exploit in its values ("Exploit Available")
+    exposed = [
+        value.lower()
+        for f in findings for t in (f.exposure or {}).get("traits") or [] if t.get("category") == "Vulnerability"
+        for value in t.get("values") or []
+    ]  # fmt: skip
     return {
         "ids": sorted({str(v["Id"]) for v in found if v.get("Id")}),
-        "exploit_available": any(v.get("ExploitAvailable") == "YES" for v in found),
+        "exploit_available": any(v.get("ExploitAvailable") == "YES" for v in found) or "exploit available" in exposed,
         "fix_available": any(v.get("FixAvailable") in ("YES", "PARTIAL") for v in found),
     }
 

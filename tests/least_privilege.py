@@ -29,6 +29,11 @@ _ACTION = {
     ("apigatewayv2", "GetApis"): "apigateway:GET",
     ("apigatewayv2", "GetRoutes"): "apigateway:GET",
     ("apigatewayv2", "GetStages"): "apigateway:GET",
+    # "GetFindings and GetFindingsV2 both use securityhub:GetFindings in the Action element of an IAM
+    # policy statement"; the same for BatchUpdateFindings(V2) (botocore's model, the operations' docs)
+    ("securityhub", "GetFindingsV2"): "securityhub:GetFindings",
+    ("securityhub", "BatchUpdateFindingsV2"): "securityhub:BatchUpdateFindings",
+    ("s3", "ListObjectsV2"): "s3:ListBucket",
 }
 NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}
 
@@ -39,7 +44,8 @@ def action_for(call: str) -> str:
 
 
 def shipped_policy(name: str) -> dict[str, Any]:
-    """One of the policies metahub ships: context-read-only, securityhub-read, securityhub-write."""
+    """One of the policies metahub ships: context-read-only, securityhub-read, securityhub-write,
+    securityhub-export."""
     return json.loads(resources.files("metahub").joinpath(f"config/policy-{name}.json").read_text())
 
 

@@ -528,3 +528,35 @@ def test_a_report_with_a_baseline_opens_on_what_changed(browser: Any, tmp_path: 
     page.check_clean()
     plain = metahub.Run.from_findings([make_finding()]).to_html(tmp_path / "plain.html")
     assert Page(browser, plain).page.locator("#changes").is_hidden()  # no baseline, no card
+
+
+def test_aws_exposure_verdict_beside_metahubs_evidence(browser: Any, tmp_path: Path) -> None:
+    """A resource with Security Hub's exposure finding shows AWS's verdict, metahub's is_public with
+    its evidence and whether they agree; the summary counts the verdicts. Trait text is the
+    finding's, so hostile: it renders as text."""
+    from metahub.ocsf import to_asff
+
+    from .securityhub_v2_endpoint import samples
+
+    findings = samples()[:2]
+    findings[1]["finding_info"]["related_events"][0]["tags"][0]["values"] = [XSS_TAG]
+    run = metahub.Run.from_findings([to_asff(f) for f in findings])
+    public, private = (run.resources[f"arn:aws:s3:::{name}-us-east-1-0"] for name in ("public-assets", "private-data"))
+    public.metachecks = {"is_public": "bucket policy allows s3:GetObject to *"}
+    private.metachecks = {"is_public": False}
+    private.evidence["is_public"] = "Block Public Access is on for the bucket"
+    run.score_impact()
+    page = Page(browser, run.to_html(tmp_path / "v2.html"))
+    assert page.page.text_content("#provenance").count("AWS exposure verdicts") == 1
+    assert "1 agree, 1 aws-only, 0 metahub-only, 0 unknown" in page.page.text_content("#provenance")
+    page.show("resources")
+    for index in range(2):
+        page.page.locator(".row.data").nth(index).click()
+        text = page.page.text_content("#detail")
+        assert "AWS exposure verdict" in text
+        if private.arn in text:
+            assert "aws-only" in text and "is_public false: Block Public Access is on for the bucket" in text
+            assert XSS_TAG in text and page.page.locator("#detail img").count() == 0
+        else:
+            assert "agree" in text and "reachable: Public access allowed" in text
+    page.check_clean()

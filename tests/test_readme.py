@@ -14,9 +14,11 @@ import shlex
 import subprocess
 import sys
 import textwrap
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 import metahub
@@ -25,6 +27,7 @@ from metahub.html_report import label
 from metahub.ranking import why
 
 from .conftest import HUB_REGION, OCSF_FIXTURE, emulator_environment
+from .securityhub_v2_endpoint import SecurityHubV2, samples, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -209,8 +212,14 @@ def _run_as_written(
     argv, stdin = _argv(command, workdir)
     if stdin is not None:
         monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(stdin.read_bytes())))
-    with emulator_environment(lab_endpoint):
+    with emulator_environment(lab_endpoint), ExitStack() as stack:
         monkeypatch.setenv("AWS_DEFAULT_REGION", HUB_REGION)  # where the lab's findings are in the hub
+        if "securityhub-v2" in argv:  # the new Security Hub: a local endpoint of its API, v1 passed to moto
+            hub = SecurityHubV2(samples(), upstream=lab_endpoint, s3_endpoint=lab_endpoint, export_polls=0)
+            monkeypatch.setenv("AWS_ENDPOINT_URL_SECURITYHUB", stack.enter_context(serving(hub)))
+            if "--sh-export" in argv:
+                bucket = argv[argv.index("--sh-export") + 1].split("/")[2]
+                boto3.client("s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": HUB_REGION})
         named = bool(argv) and argv[0] in COMMANDS  # metahub list-checks ...: no banner to turn off
         status = main(argv if named else ["--no-banners", *argv])
     out, err = capsys.readouterr()

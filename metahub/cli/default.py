@@ -9,6 +9,7 @@ import math
 import os
 import sys
 import tempfile
+from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ from metahub.demo import demo_findings, emulated_account
 from metahub.detection import load_rules
 from metahub.diff import DiffError, read_output
 from metahub.enrich import EnrichReport, load_trail_events
+from metahub.exposure import AGREEMENTS
 from metahub.filters import FilterError, Filters
 from metahub.html_report import ReportOptions
 from metahub.impact import load_config as load_impact_config
@@ -131,6 +133,7 @@ def run_split(args: argparse.Namespace, plan: Plan) -> int:
     except OSError as exc:
         raise UsageError(f"--output-dir {args.output_dir}: {exc.strerror or exc} (--split works there)") from exc
     found, enrichment, reached, seconds = outputs.Found(), None, False, 0.0
+    verdicts: Counter[str] = Counter()  # AWS's exposure verdicts against metahub's, over every shard
     with work as folder:
         shards = Path(folder) / "shards"
         if plan.aws is not None and plan.aws.replay is None and plan.aws.cache is None:
@@ -153,6 +156,7 @@ def run_split(args: argparse.Namespace, plan: Plan) -> int:
             if part.enrichment is not None:
                 enrichment = (enrichment or EnrichReport()).add(part.enrichment)
             report, summary = part.report, part.summary()
+            verdicts.update(summary.pop("exposure_verdicts", {}))
             del part  # before the next shard is read
         unsaved = context.save_snapshot(args, plan.aws, plan.contexts)
         merged = Merged(shard_files([shards]))
@@ -160,6 +164,8 @@ def run_split(args: argparse.Namespace, plan: Plan) -> int:
         options = ReportOptions(args.report_title, args.report_customer, args.report_max_mb)
         written, failures = write_merged(merged, modes, args.output_dir, stamp, None, options)
     summary = {**summary, **merged.totals(), "seconds": seconds}
+    if any(verdicts.values()):
+        summary["exposure_verdicts"] = {name: verdicts[name] for name in AGREEMENTS}
     outputs.tell(written, failures, found.line(merged.combinations), outputs.summary_line(summary, enrichment), args)
     return status_of(report, reached, {**failures, **unsaved})
 
@@ -264,20 +270,25 @@ def resolve_inputs(args: argparse.Namespace) -> None:
     ]
     if args.inputs is None:
         args.inputs = ["file-asff"] if args.input_asff or args.demo else ["securityhub"]
-    if selecting and "securityhub" not in args.inputs:
+    if selecting and not {"securityhub", "securityhub-v2"} & set(args.inputs):
         raise UsageError(
             f"{' and '.join(selecting)} are for reading Security Hub, but the input is files only: "
-            "add --inputs file-asff securityhub to read both",
+            "add --inputs file-asff securityhub (or securityhub-v2) to read both",
             show_usage=True,
         )
+    new_hub = [name for name, value in (("--sh-scope", args.sh_scope), ("--sh-export", args.sh_export),
+                                         ("--sh-export-kms-key", args.sh_export_kms_key)) if value]  # fmt: skip
+    if new_hub and "securityhub-v2" not in args.inputs:
+        raise UsageError(f"{' and '.join(new_hub)} are for reading the new Security Hub: add securityhub-v2 "
+                         "to --inputs", show_usage=True)  # fmt: skip
 
 
 def input_sources(args: argparse.Namespace, hub: Hub | None) -> list[Source]:
     sources: list[Source] = list(args.input_asff)
     if args.demo:
         sources.append(demo_findings())
-    if "securityhub" in args.inputs and hub is not None:
-        sources.append(hub.source(not args.quiet))
+    if hub is not None:
+        sources.extend(hub.sources(not args.quiet))
     problem = input_problem(args, sources)
     if problem:
         raise UsageError(problem, show_usage=True)
@@ -292,7 +303,8 @@ def input_problem(args: argparse.Namespace, sources: list[Source]) -> str | None
     if args.demo and (args.update_findings or args.enrich_findings) and not args.dry_run:
         return "the demo's findings are in no Security Hub: add --dry-run to see what would be written"
     if not sources:
-        return "no input: give --input-asff FILE [FILE ...] (- for stdin), --inputs securityhub, or --demo"
+        return ("no input: give --input-asff FILE [FILE ...] (- for stdin), --inputs securityhub (or "
+                "securityhub-v2), or --demo")
     return None
 
 

@@ -21,6 +21,7 @@ from metahub.cli.parsing import (
 from metahub.enrich import CONTEXTS
 from metahub.html_report import LARGEST_MB
 from metahub.run import OUTPUT_MODES
+from metahub.securityhub import EXPOSURE_FILTER
 
 LIST_VIEWS = ("short", "full", "inventory", "statistics")
 """What ``--list-findings`` prints: the :class:`~metahub.run.Run` method of that name."""
@@ -32,9 +33,10 @@ INPUTS = Group(
         flag(
             "--inputs",
             nargs="+",
-            choices=["file-asff", "securityhub"],
-            help="where findings come from, one or both (default: file-asff with --input-asff or --demo, "
-            "else securityhub, as in MetaHub)",
+            choices=["file-asff", "securityhub", "securityhub-v2"],
+            help="where findings come from, any of them: files, Security Hub CSPM (ASFF, GetFindings), the new "
+            "Security Hub (OCSF and exposure findings, GetFindingsV2) (default: file-asff with --input-asff or "
+            "--demo, else securityhub, as in MetaHub)",
         ),
         flag(
             "--input-asff",
@@ -88,13 +90,35 @@ SECURITY_HUB = Group(
             metavar="KEY=VALUE",
             help="GetFindings filters, typed by kind: SeverityLabel=HIGH (a key repeated means any), "
             "SeverityNormalized=40..100, UpdatedAt=7d or 2026-01-01..2026-02-01, ResourceTags=Env=prod "
-            "(default when no filter or template: RecordState=ACTIVE WorkflowStatus=NEW)",
+            "(default when no filter or template: RecordState=ACTIVE WorkflowStatus=NEW); for securityhub-v2, "
+            "OCSF fields: severity=High, resources.type=AwsS3Bucket, finding_info.modified_time_dt=7d, "
+            f"{EXPOSURE_FILTER} (default: status=New); SeverityLabel, WorkflowStatus, ResourceType ... serve both",
         ),
         flag(
             "--sh-template",
             type=Path,
             metavar="FILE",
-            help="GetFindings filters as the API takes them (YAML or JSON), any comparison",
+            help="GetFindings filters as the API takes them (YAML or JSON), any comparison; GetFindingsV2's "
+            "when the file holds CompositeFilters",
+        ),
+        flag(
+            "--sh-scope",
+            nargs="+",
+            default=[],
+            metavar="SCOPE",
+            help="securityhub-v2 from an organisation's delegated administrator: organization, "
+            "organization=o-ID, ou=ou-ID (any of them), or account=ACCOUNT_ID (a filter: Scopes name no account)",
+        ),
+        flag(
+            "--sh-export",
+            metavar="S3_URL",
+            help="securityhub-v2 in bulk: an export job writes the findings to s3://BUCKET/PREFIX (a folder of "
+            "its own per run), and they are read from there as they stream; needs --sh-export-kms-key",
+        ),
+        flag(
+            "--sh-export-kms-key",
+            metavar="KEY_ARN",
+            help="the KMS key (full ARN, same account and region) Security Hub encrypts the export with",
         ),
         flag("--sh-region", metavar="REGION", help="Security Hub region (default: the profile's)"),
         flag("--sh-account", metavar="ACCOUNT", help="Security Hub account (default: the caller's)"),
@@ -134,7 +158,7 @@ SECURITY_HUB = Group(
         ),
         flag("--dry-run", action="store_true", help="show and save what would be written; write nothing"),
     ),
-    "reading with --inputs securityhub, and writing back",
+    "reading with --inputs securityhub or securityhub-v2, and writing back",
 )
 """Reading from and writing back to Security Hub."""
 

@@ -10,28 +10,40 @@ from pathlib import Path
 from typing import Any
 
 from metahub.actions import apply, parse_update, plan_actions
-from metahub.aws import Aws, ConfigurationError, RoleSettings, check_region
+from metahub.aws import Aws, ConfigurationError, RoleSettings, check_region, describe_error
 from metahub.cli.exits import EXIT_ACTIONS, EXIT_OK, EXIT_USAGE
+from metahub.ingest import Source
 from metahub.json_outputs import write_json
 from metahub.run import Run
 from metahub.securityhub import (
     DEFAULT_FILTERS,
+    V2_DEFAULT_FILTERS,
+    ExportSource,
     SecurityHubError,
     SecurityHubSource,
     clients,
+    is_v2_filters,
     load_template,
+    parse_destination,
     parse_filters,
+    parse_filters_v2,
+    parse_scopes,
+    split_filters,
 )
 
 PROBLEMS_SHOWN = 20
 
 
+V1, V2 = "securityhub", "securityhub-v2"
+
+
 def uses_security_hub(args: argparse.Namespace) -> bool:
-    return "securityhub" in args.inputs or bool(args.update_findings) or args.enrich_findings
+    return V1 in args.inputs or V2 in args.inputs or bool(args.update_findings) or args.enrich_findings
 
 
 class Hub:
-    """Security Hub as the flags name it: its clients, region, account, filters and writes."""
+    """Security Hub as the flags name it: its clients, region, account, filters and writes; the
+    CSPM one (GetFindings, ASFF) and the new one (GetFindingsV2, OCSF), either or both."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.aws = _clients(args)
@@ -41,25 +53,81 @@ class Hub:
         self.update = parse_update(args.update_findings) if args.update_findings else None
         self.enrich = bool(args.enrich_findings)
         self.filters: dict[str, list[dict[str, Any]]] = {}
-        if "securityhub" in args.inputs:
-            self.region = self.region or self.aws.region
-            if not self.region:
-                raise SecurityHubError("no region for Security Hub: give --sh-region")
-            if args.sh_template:
-                self.filters = load_template(args.sh_template)
-            pairs = args.sh_filters or ([] if args.sh_template else list(DEFAULT_FILTERS))
-            for name, values in parse_filters(pairs).items():
+        self.filters_v2: dict[str, Any] = {}
+        self.scopes: dict[str, Any] = {}
+        self.export: tuple[str, str] | None = None
+        self.v1, self.v2 = V1 in args.inputs, V2 in args.inputs
+        if not (self.v1 or self.v2):
+            return
+        self.region = self.region or self.aws.region
+        if not self.region:
+            raise SecurityHubError("no region for Security Hub: give --sh-region")
+        template = load_template(args.sh_template) if args.sh_template else None
+        if template is not None and is_v2_filters(template) != (self.v2 and not self.v1):
+            wanted = "GetFindingsV2 (CompositeFilters)" if self.v2 and not self.v1 else "GetFindings"
+            raise SecurityHubError(f"--sh-template {args.sh_template}: the input read takes {wanted} filters"
+                                   + ("; with both Security Hubs read, give --sh-filters" if self.v1 and self.v2 else ""))  # fmt: skip
+        first, second = split_filters(args.sh_filters, self.v1, self.v2)
+        self.scopes, accounts = parse_scopes(args.sh_scope, self._organization) if self.v2 else ({}, [])
+        given = bool(args.sh_filters or template)
+        if self.v1:
+            self.filters = dict(template or {})
+            for name, values in parse_filters(first if given else DEFAULT_FILTERS).items():
                 self.filters.setdefault(name, []).extend(values)
+        if self.v2:
+            parsed = parse_filters_v2([*(second if given else V2_DEFAULT_FILTERS), *accounts])
+            self.filters_v2 = _joined(template or {}, parsed)
+        if args.sh_export:
+            if not args.sh_export_kms_key:
+                raise SecurityHubError("--sh-export needs --sh-export-kms-key: Security Hub encrypts every export "
+                                       "with a KMS key of yours (its full ARN)")  # fmt: skip
+            parse_destination(args.sh_export)
+            self.export = (args.sh_export, args.sh_export_kms_key)
+
+    def _organization(self) -> str:
+        """The caller's organisation id, for ``--sh-scope organization``."""
+        try:
+            client = self.aws.client("organizations", self.account or self.aws.caller_account(), self.region or "us-east-1")
+            return str(client.describe_organization()["Organization"]["Id"])
+        except Exception as exc:
+            raise SecurityHubError(
+                f"--sh-scope organization: {describe_error(exc, 'organizations:DescribeOrganization')}; "
+                "give organization=o-ID"
+            ) from None
 
     @property
     def actions(self) -> bool:
         return self.update is not None or self.enrich
 
-    def source(self, progress: bool) -> SecurityHubSource:
-        assert self.region is not None
-        return SecurityHubSource(
-            self.aws, self.region, self.filters, account=self.account, progress=progress, checkpoint=self.checkpoint
-        )
+    def sources(self, progress: bool) -> list[Source]:
+        """The readings of the Security Hubs named in ``--inputs`` (none when it names none)."""
+        found: list[Source] = []
+        if self.region is None:
+            return found
+        if self.v1:
+            found.append(SecurityHubSource(self.aws, self.region, self.filters, account=self.account,
+                                           progress=progress, checkpoint=self.checkpoint))  # fmt: skip
+        if self.v2 and self.export is not None:
+            found.append(ExportSource(self.aws, self.region, self.filters_v2, *self.export, account=self.account,
+                                      scopes=self.scopes, progress=progress))  # fmt: skip
+        elif self.v2:
+            checkpoint = self.checkpoint
+            if checkpoint is not None and self.v1:  # one file a reading
+                checkpoint = checkpoint.with_name(checkpoint.name + ".v2")
+            found.append(SecurityHubSource(self.aws, self.region, self.filters_v2, account=self.account,
+                                           progress=progress, checkpoint=checkpoint, v2=True, scopes=self.scopes))  # fmt: skip
+        return found
+
+
+def _joined(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """Two GetFindingsV2 filters that must both hold: their composite filters, joined by AND."""
+    if not first or not second:
+        return first or second
+    if first.get("CompositeOperator", "AND") == "AND":
+        return {**first, "CompositeFilters": [*first.get("CompositeFilters", []), *second["CompositeFilters"]]}
+    return {"CompositeFilters": [{"NestedCompositeFilters": first["CompositeFilters"],
+                                  "Operator": first["CompositeOperator"]}, *second["CompositeFilters"]],
+            "CompositeOperator": "AND"}  # fmt: skip
 
 
 def _clients(args: argparse.Namespace) -> Aws:
