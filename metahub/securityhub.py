@@ -16,7 +16,7 @@ A template (YAML or JSON) holds the filters as the API takes them, with any comp
 
 The new Security Hub (``--inputs securityhub-v2``) reads OCSF findings through GetFindingsV2; its
 filters name OCSF fields (``severity=High``, ``resources.type=AwsS3Bucket``,
-``finding_info.modified_time_dt=7d``, ``vulnerabilities.cve.epss.score=0.5..``), typed the same way
+``finding_info.modified_time_dt=7d``, ``severity_id=4..6``), typed the same way
 from the v2 filter model (:func:`parse_filters_v2`); ``--sh-scope`` narrows an organisation's
 delegated administrator to the organisation or OUs (:func:`parse_scopes`), and ``--sh-export``
 has an export job write them to S3 instead of paging (:class:`ExportSource`).

@@ -369,3 +369,52 @@ def test_the_lambda_takes_findings_imported_v2_events(offline_aws: Aws) -> None:
     assert summary["findings"] == 1 and summary["problems"] == []
     [action] = summary["actions"]
     assert action["planned"] == 1
+
+
+def test_the_command_line_joins_a_v2_template_its_filters_and_account_scopes(tmp_path: Any, offline_aws: Aws) -> None:
+    from metahub.cli import build_parser
+    from metahub.cli.hub import Hub
+
+    parser = build_parser()
+    v2 = tmp_path / "v2.yml"
+    v2.write_text("CompositeFilters:\n  - StringFilters:\n      - {FieldName: severity, Filter: {Value: Crit, Comparison: PREFIX}}\n"
+                  "CompositeOperator: AND\n")  # fmt: skip
+    hub = Hub(parser.parse_args(["--inputs", "securityhub-v2", "--sh-template", str(v2), "--sh-filters", "status=New",
+                                 "--sh-scope", "account=111122223333"]))  # fmt: skip
+    fields = [c["StringFilters"][0]["FieldName"] for c in hub.filters_v2["CompositeFilters"]]
+    assert fields == ["severity", "status", "cloud.account.uid"] and hub.filters_v2["CompositeOperator"] == "AND"
+    assert (hub.filters, hub.scopes) == ({}, {})  # no v1 reading; Scopes name no account
+    v1 = tmp_path / "v1.yml"
+    v1.write_text("SeverityLabel:\n  - {Value: CRITICAL, Comparison: EQUALS}\n")
+    for inputs, template, message in (
+        (["securityhub-v2"], v1, "takes GetFindingsV2 (CompositeFilters) filters"),
+        (["securityhub"], v2, "takes GetFindings filters"),
+        (["securityhub", "securityhub-v2"], v1, "a template holds one API's filters and both Security Hubs are read"),
+    ):
+        with pytest.raises(SecurityHubError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            Hub(parser.parse_args(["--inputs", *inputs, "--sh-template", str(template)]))
+
+
+def test_a_v2_checkpoint_goes_on_where_the_reading_stopped_and_names_its_scopes(offline_aws: Aws, tmp_path: Any) -> None:
+    from metahub.aws import RateLimiter
+
+    checkpoint = tmp_path / "v2.jsonl"
+    filters, scopes = parse_filters_v2(["status=New"]), {"AwsOrganizations": [{"OrganizationalUnitId": "ou-1"}]}
+    found = samples()
+    client = offline_aws.client("securityhub", ACCOUNT, "us-east-1")
+
+    def source() -> SecurityHubSource:
+        return SecurityHubSource(offline_aws, "us-east-1", filters, v2=True, scopes=scopes, checkpoint=checkpoint,
+                                 limiter=RateLimiter(1e9))  # fmt: skip
+
+    with Stubber(client) as stub:
+        stub.add_response("get_findings_v2", {"Findings": found[:3], "NextToken": "n2"})
+        stub.add_client_error("get_findings_v2", "InternalServerException", "try later", 500)
+        first = metahub.load(source())
+    assert len(first.findings) == 3 and json.loads(checkpoint.read_text().splitlines()[0])["scopes"] == scopes
+    with Stubber(client) as stub:
+        stub.add_response("get_findings_v2", {"Findings": found[3:]},
+                          {"Filters": filters, "Scopes": scopes, "MaxResults": 100, "NextToken": "n2"})  # fmt: skip
+        second = metahub.load(source())
+        stub.assert_no_pending_responses()
+    assert len(second.findings) == 5 and not checkpoint.exists()

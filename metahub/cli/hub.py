@@ -63,10 +63,12 @@ class Hub:
         if not self.region:
             raise SecurityHubError("no region for Security Hub: give --sh-region")
         template = load_template(args.sh_template) if args.sh_template else None
-        if template is not None and is_v2_filters(template) != (self.v2 and not self.v1):
-            wanted = "GetFindingsV2 (CompositeFilters)" if self.v2 and not self.v1 else "GetFindings"
-            raise SecurityHubError(f"--sh-template {args.sh_template}: the input read takes {wanted} filters"
-                                   + ("; with both Security Hubs read, give --sh-filters" if self.v1 and self.v2 else ""))  # fmt: skip
+        if template is not None and self.v1 and self.v2:
+            raise SecurityHubError(f"--sh-template {args.sh_template}: a template holds one API's filters and both "
+                                   "Security Hubs are read: read one of them, or give --sh-filters")  # fmt: skip
+        if template is not None and is_v2_filters(template) != self.v2:
+            wanted = "GetFindingsV2 (CompositeFilters)" if self.v2 else "GetFindings"
+            raise SecurityHubError(f"--sh-template {args.sh_template}: the Security Hub read takes {wanted} filters")
         first, second = split_filters(args.sh_filters, self.v1, self.v2)
         self.scopes, accounts = parse_scopes(args.sh_scope, self._organization) if self.v2 else ({}, [])
         given = bool(args.sh_filters or template)
