@@ -292,6 +292,8 @@ class Plan:
     up_to_date: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)
     """Findings that cannot be written, each ``{"Id", "ProductArn", "reason"}``."""
+    muted: int = 0
+    """Findings a mutelist muted: accepted risk, left as they are."""
 
     @property
     def findings(self) -> int:
@@ -310,6 +312,8 @@ class Plan:
             f"{self.action}: {self.findings} finding(s) to change in {calls} "
             f"call(s) ({where}); {self.up_to_date} already up to date"
         )
+        if self.muted:
+            line += f"; {self.muted} muted, left alone"
         if self.skipped:
             line += f"; {len(self.skipped)} cannot be written"
         if self.action == "update-findings" and self.batches:
@@ -320,6 +324,7 @@ class Plan:
         return {
             "action": self.action,
             "up_to_date": self.up_to_date,
+            "muted": self.muted,
             "skipped": self.skipped,
             "requests": [{"region": b.region, "api": b.api, **b.request()} for b in self.batches],
         }
@@ -415,6 +420,10 @@ def plan_actions(
 
 
 def _target(finding: Finding, resource: AffectedResource, region: str | None, plan: Plan) -> str | None:
+    """Where the finding is written (its region), or None when it is not: muted, or not writable."""
+    if finding.muted:
+        plan.muted += 1
+        return None
     if not finding.ProductArn:
         plan.skipped.append(_skip(finding, "no ProductArn: not a Security Hub finding"))
         return None

@@ -18,6 +18,7 @@ Configuration, from environment variables (deploy/metahub-custom-action.yaml set
 ``METAHUB_ASSUME_ROLE``         role name to assume in each affected account for the context
 ``METAHUB_EXTERNAL_ID``         external ID for that role
 ``METAHUB_DRY_RUN``             ``true``: plan and report, write nothing
+``METAHUB_MUTELIST``            a mutelist (Prowler's YAML): ``s3://bucket/key`` or a file in the package
 ==============================  =====================================================================
 """
 
@@ -26,11 +27,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shlex
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from metahub import mutelist as mutes
 from metahub.actions import apply, parse_update, plan_actions
 from metahub.aws import Aws, RoleSettings
 from metahub.enrich import CONTEXTS
@@ -51,6 +54,7 @@ VARIABLES = (
     "METAHUB_ASSUME_ROLE",
     "METAHUB_EXTERNAL_ID",
     "METAHUB_DRY_RUN",
+    "METAHUB_MUTELIST",
 )
 ACTIONS = ("enrich-findings", "update-findings")
 
@@ -63,6 +67,8 @@ class Settings:
     filters: Filters = field(default_factory=Filters)
     role: RoleSettings | None = None
     dry_run: bool = False
+    mutelist: str | None = None
+    """``s3://bucket/key`` or a path: muted findings are marked and set aside, never written to."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -88,6 +94,7 @@ class Settings:
             filters=Filters.parse(shell_words(env, "METAHUB_FILTERS_CHECKS"), shell_words(env, "METAHUB_FILTERS_TAGS")),
             role=RoleSettings(role_name, env.get("METAHUB_EXTERNAL_ID") or None) if role_name else None,
             dry_run=boolean_env(env, "METAHUB_DRY_RUN"),
+            mutelist=env.get("METAHUB_MUTELIST", "").strip() or None,
         )
 
 
@@ -158,6 +165,8 @@ def process(
         "problems": [str(p) for p in run.report.problems],
     }
     aws = aws or Aws(role=settings.role)
+    if settings.mutelist:
+        summary["mutelist"] = run.mute(_mutelist(settings.mutelist, Aws() if settings.role else aws)).to_dict()
     if settings.contexts and run.resources:
         report = run.enrich(aws, contexts=settings.contexts)
         summary["context"] = {
@@ -175,6 +184,16 @@ def process(
     summary["actions"] = _act(run, settings, region, write)
     summary["dry_run"] = settings.dry_run
     return summary
+
+
+def _mutelist(where: str, aws: Aws) -> mutes.Mutelist:
+    """The mutelist from S3 (with the function's own credentials) or from a file."""
+    match = re.fullmatch(r"s3://([^/]+)/(.+)", where)
+    if match is None:
+        return mutes.load(where)
+    bucket, key = match.groups()
+    body = aws.client("s3", aws.caller_account(), aws.region or "us-east-1").get_object(Bucket=bucket, Key=key)["Body"]
+    return mutes.parse(body.read().decode("utf-8-sig"), where)
 
 
 def _not_for_us(event: Any) -> dict[str, Any] | None:

@@ -1,5 +1,13 @@
 """Environment, owner and application of a resource, from its tags and account, by rules that
-users edit without touching code (``metahub/config/detection.json`` is the default)."""
+users edit without touching code (``metahub/config/detection.json`` is the default).
+
+The owner is decided in this order, the first that gives one wins, and ``source`` says which:
+a tag (``owner.tag_keys``, in order), the creator CloudTrail recorded (``owner.creator``: the
+``Username`` of the create event, which LookupEvents gives as the IAM user's name, the assumed
+role's session name or the IAM Identity Center user), the account's default (``owner.accounts``),
+the fallback (``owner.fallback``). A routing file (YAML, :func:`load_routing`) sets the ``owner``
+rules with line-numbered errors.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from metahub.files import parse_yaml
 from metahub.models import AffectedResource
 
 
@@ -54,16 +63,70 @@ def detect(resource: AffectedResource, rules: dict[str, Any]) -> dict[str, Any]:
             if any(part.lower() in alias.lower() for part in parts):
                 found["environment"] = {"value": name, "source": f"account alias {alias}"}
                 break
-    for section in ("owner", "application"):
-        hit = _tag(tags, rules[section]["tag_keys"])
-        if hit:
-            found[section] = {"value": hit[1], "source": f"tag {hit[0]}"}
-    if found["owner"] is None and resource.metatrails:
-        creators = [
-            e.get("Username")
-            for e in resource.metatrails.values()
-            if isinstance(e, dict) and e.get("Username")
-        ]
-        if creators:
-            found["owner"] = {"value": creators[0], "source": "CloudTrail"}
+    hit = _tag(tags, rules["application"]["tag_keys"])
+    if hit:
+        found["application"] = {"value": hit[1], "source": f"tag {hit[0]}"}
+    found["owner"] = owner(resource, rules["owner"])
     return found
+
+
+def owner(resource: AffectedResource, rules: dict[str, Any]) -> dict[str, str] | None:
+    """``{"value", "source"}`` by the owner rules, in their order; None when none gives one."""
+    hit = _tag(resource.effective_tags, rules["tag_keys"])
+    if hit:
+        return {"value": hit[1], "source": f"tag {hit[0]}"}
+    if rules.get("creator", True):
+        for event, entry in (resource.metatrails or {}).items():
+            if isinstance(entry, dict) and entry.get("Username"):
+                when = f" on {entry['EventTime']}" if entry.get("EventTime") else ""
+                return {"value": entry["Username"], "source": f"CloudTrail: {event} by {entry['Username']}{when}"}
+    if resource.account in rules.get("accounts", {}):
+        return {"value": rules["accounts"][resource.account], "source": f"account {resource.account}'s default"}
+    if rules.get("fallback"):
+        return {"value": rules["fallback"], "source": "the fallback"}
+    return None
+
+
+def owner_of(resource: AffectedResource) -> tuple[str | None, str | None]:
+    """The owner detected for ``resource`` and why (None, None when none was)."""
+    found = (resource.detected or {}).get("owner") or {}
+    return found.get("value"), found.get("source")
+
+
+class RoutingError(ValueError):
+    """A routing file that cannot be used: the message names the file, line and key."""
+
+
+_OWNER_KEYS: dict[str, type] = {"tag_keys": list, "creator": bool, "accounts": dict, "fallback": str}
+
+
+def load_routing(path: str | Path, rules: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Detection ``rules`` (default: the built-in ones) with the owner rules of a routing file::
+
+        owners:
+          tag_keys: [Owner, Team, Contact]   # in order; case-insensitive
+          creator: true                      # the creator CloudTrail recorded (needs --context cloudtrail)
+          accounts: {"111122223333": payments-team@example.com}
+          fallback: security@example.com
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise RoutingError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    document, places = parse_yaml(text, str(path), RoutingError)
+    if not isinstance(document, dict) or not isinstance(document.get("owners"), dict):
+        raise RoutingError(f"{places.place(())}: expected an 'owners:' mapping")
+    unknown = set(document) - {"owners"}
+    if unknown:
+        raise RoutingError(f"{places.place((sorted(unknown)[0],))}: unknown section; a routing file has 'owners'")
+    owners = document["owners"]
+    for key, value in owners.items():
+        kind = _OWNER_KEYS.get(key)
+        if kind is None:
+            raise RoutingError(f"{places.place(('owners', key))}: unknown key; owners take {', '.join(_OWNER_KEYS)}")
+        if not isinstance(value, kind) or (isinstance(value, list) and not all(isinstance(v, str) for v in value)):
+            raise RoutingError(f"{places.place(('owners', key))}: expected {'a list of tag keys' if kind is list else kind.__name__}")
+    accounts = {str(k): str(v) for k, v in owners.get("accounts", {}).items()}
+    merged = dict(rules or load_rules())
+    merged["owner"] = {**merged["owner"], **owners, "accounts": accounts}
+    return merged

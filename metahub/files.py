@@ -94,3 +94,39 @@ def rule_entries(
             raise error(f'{where}: expected a list of rules, or {{"rules": [...]}}')
         for index, rule in enumerate(found):
             yield f"{where}: rule {index + 1}", rule
+
+
+class Places:
+    """Where the parts of a YAML document are: ``line(keys)``, the line the keys lead to (the
+    nearest on the way), and ``place(keys)``, ``FILE:LINE: a.b.c``, what a message about it starts with."""
+
+    def __init__(self, tree: Any, where: str) -> None:
+        self.tree, self.where = tree, where
+
+    def line(self, keys: Sequence[Any]) -> int:
+        import yaml
+
+        node, line = self.tree, (self.tree.start_mark.line + 1 if self.tree is not None else 1)
+        for key in keys:
+            pairs = node.value if node is not None and isinstance(node.value, list) else []
+            found = next(((k, v) for k, v in pairs if isinstance(k, yaml.ScalarNode) and k.value == str(key)), None)
+            if found is None:
+                break
+            node, line = found[1], found[0].start_mark.line + 1
+        return line
+
+    def place(self, keys: Sequence[Any]) -> str:
+        return f"{self.where}:{self.line(keys)}: {'.'.join(map(str, keys)) or 'the file'}"
+
+
+def parse_yaml(text: str, where: str, error: type[ValueError]) -> tuple[Any, Places]:
+    """A YAML document and the :class:`Places` of its parts; ``error`` names the line of a YAML
+    mistake."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text), Places(yaml.compose(text), where)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise error(f"{where}{f':{mark.line + 1}' if mark else ''}: not valid YAML: {problem}") from None

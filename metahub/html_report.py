@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from metahub import exposure
+from metahub.detection import owner_of
 from metahub.files import atomic
 from metahub.models import OUTCOMES, PALETTE, ROLLUPS, SEVERITY_ORDER, AffectedResource, Finding, unknown_kind
 from metahub.ranking import why
@@ -133,6 +134,7 @@ def report_data(
         "outcomes": list(OUTCOMES),
         "palette": dict(PALETTE),
         "rollups": rollups,
+        "owners": any((r.detected or {}).get("owner") for r in resources.values()),
         "tagColumns": [f"Tag:{t}" for t in tag_columns],
         "checkColumns": checks,
         "resources": rows,
@@ -238,6 +240,7 @@ def _resource_row(
             for name in rollups
             if resource.verdict(name) == "unknown"
         },
+        *(str(v or "") for v in owner_of(resource)),  # who it goes to, and why them
     ]
 
 
@@ -254,7 +257,18 @@ def _finding_row(index: int, finding: Finding, check_index: int) -> list[Any]:
         finding.outcome,
         check_index,
         (finding.Description or "")[:2000],
+        _muted_text(finding.muted),
     ]
+
+
+def _muted_text(muted: dict[str, Any] | None) -> str:
+    """A muted finding's attestation in one line: the entry, why, by whom, until when."""
+    if not muted:
+        return ""
+    parts = [f"by {muted['entry']} ({muted['mutelist']})"]
+    parts += [f"{label} {muted[key]}" for key, label in (("reason", "because"), ("approved_by", "approved by"),
+                                                         ("expires", "until")) if muted.get(key)]  # fmt: skip
+    return "muted " + ", ".join(parts)
 
 
 def _count_requirements(finding: Finding, compliance: dict[tuple[str, str], Counter[str]]) -> None:

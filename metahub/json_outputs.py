@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic_core import to_json
 
+from metahub.checks.network import described_path
+from metahub.files import atomic
 from metahub.grouping import position
 from metahub.models import AffectedResource, Finding
 
@@ -39,7 +41,7 @@ def titles(resource: AffectedResource) -> list[str]:
     return list(dict.fromkeys(f.Title or f.GeneratorId or f.Id for f in resource.findings))
 
 
-_AFTER_COMBINATIONS = ("aws_exposure", "unknown", "evidence")
+_AFTER_COMBINATIONS = ("muted", "aws_exposure", "unknown", "evidence")
 """The context keys :meth:`AffectedResource.context` puts after ``combinations``, last."""
 
 
@@ -211,8 +213,6 @@ def _statistic_value(value: Any) -> str:
 
 def write_json(path: Path, data: Any) -> Path:
     """Whole or not at all (see :func:`metahub.files.atomic`), indented by two spaces."""
-    from metahub.files import atomic
-
     with atomic(path) as part, open(part, "wb") as fh:
         fh.writelines(pretty_json(data))
     return path
@@ -244,3 +244,54 @@ def pretty_json(data: Any) -> Iterator[bytes]:
 
 def _encode(value: Any) -> bytes:
     return to_json(value, indent=2, fallback=str)
+
+
+def targets(resources: Mapping[str, AffectedResource]) -> dict[str, Any]:
+    """The public endpoints metahub *proved* reachable, for network scanners: each path an
+    ``is_public`` that is true names (an address, a protocol, its ports, and the path as evidence),
+    nothing else; ``nmap`` gives the ports to scan (``-p T:22,443,U:53``) and the hosts of each
+    family (nmap scans IPv6 only with ``-6``, one family a run)."""
+    found: list[dict[str, Any]] = []
+    for arn, resource in resources.items():
+        if resource.verdict("is_public") != "true":
+            continue
+        for text in _strings((resource.metachecks or {}).get("is_public")):
+            path = described_path(text)
+            if path is not None:
+                found.append({**path, "resource": arn, "type": resource.type, "evidence": text})
+    ports: dict[str, set[str]] = {"T": set(), "U": set()}
+    for target in found:
+        letter = {"tcp": "T", "udp": "U"}.get(target["protocol"])
+        if letter and target["ports"]:
+            ports[letter].add("1-65535" if target["ports"] == "all" else target["ports"])
+    hosts = {family: sorted({t["address"] for t in found if t["family"] == family}) for family in ("IPv4", "IPv6")}
+    spec = ",".join(  # nmap's -p: "T:22,443,U:53"
+        f"{letter}:{','.join(sorted(ports[letter], key=_port_order))}" for letter in ("T", "U") if ports[letter]
+    )
+    return {"nmap": {"ports": spec, "ipv4_and_names": hosts["IPv4"], "ipv6": hosts["IPv6"]}, "targets": found}
+
+
+def _port_order(ports: str) -> int:
+    return int(ports.split("-")[0])
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Every text in a check's evidence, however nested."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def write_targets(path: Path, resources: Mapping[str, AffectedResource]) -> Path:
+    """``path`` (``.txt``): the IPv4 addresses and DNS names to scan, one a line, as ``nmap -iL``
+    reads them; beside it, the same name in ``.json``: every target with its evidence (IPv6 ones too)."""
+    found = targets(resources)
+    write_json(path.with_suffix(".json"), found)
+    with atomic(path) as part:
+        part.write_text("".join(f"{host}\n" for host in found["nmap"]["ipv4_and_names"]), encoding="utf-8")
+    return path

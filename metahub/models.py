@@ -241,7 +241,31 @@ class Finding(AsffModel):
 
     @cached_property
     def outcome(self) -> str:
-        """``FAILED``, ``PASSED`` or ``OTHER``: what the finding says of its resource now.
+        """``FAILED``, ``PASSED`` or ``OTHER``: what the finding says of its resource now, muted
+        findings (a mutelist's accepted risk, :mod:`metahub.mutelist`) set aside as OTHER."""
+        return "OTHER" if self.muted else self.unmuted_outcome
+
+    @property
+    def muted(self) -> dict[str, Any] | None:
+        """The mutelist entry that muted the finding, with its attestation; None when not muted."""
+        kept = (self.model_extra or {}).get("Muted")
+        return kept if isinstance(kept, dict) else None
+
+    def mute(self, record: dict[str, Any] | None) -> None:
+        """Mark the finding muted by ``record`` (None: not muted); its outcome follows."""
+        extra = self.__pydantic_extra__
+        if extra is not None:  # an extra field, so that every output writes it with the finding
+            if record is None:
+                extra.pop("Muted", None)
+                self.__pydantic_fields_set__.discard("Muted")
+            else:
+                extra["Muted"] = record
+                self.__pydantic_fields_set__.add("Muted")
+        self.__dict__.pop("outcome", None)
+
+    @cached_property
+    def unmuted_outcome(self) -> str:
+        """The outcome whatever a mutelist says.
 
         PASSED is the compliance status. OTHER is a finding set aside (workflow SUPPRESSED or
         RESOLVED, record ARCHIVED) or undecided (WARNING, NOT_AVAILABLE). Everything else states a
@@ -333,6 +357,9 @@ class AffectedResource(BaseModel):
     """What its failed findings say of it: reachable, vulnerable, sensitive data ... (see :mod:`metahub.traits`)."""
     combinations: list[dict[str, Any]] | None = None
     """Toxic combinations whose path starts here (see :mod:`metahub.combinations`)."""
+    muted: dict[str, Any] | None = None
+    """Its failed findings a mutelist muted, and its impact score had they not been:
+    ``{"findings": [ids], "impact_score_with_muted": n}`` (see :meth:`metahub.Run.mute`)."""
     aws_exposure: dict[str, Any] | None = None
     """AWS's exposure verdict (Security Hub's exposure finding) beside metahub's ``is_public``, and
     whether they agree (see :mod:`metahub.exposure`); None without an exposure finding."""
@@ -450,6 +477,8 @@ class AffectedResource(BaseModel):
             context["traits"] = self.traits
         if self.combinations:
             context["combinations"] = self.combinations
+        if self.muted:
+            context["muted"] = self.muted
         if self.aws_exposure:
             context["aws_exposure"] = self.aws_exposure
         if self.unknown:

@@ -7,13 +7,14 @@ import logging
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from html import escape
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from metahub import combinations, exposure, files, json_outputs, tabular, traits
+from metahub import mutelist as mutes
 from metahub.aws import Aws
 from metahub.checks.base import checks_for
 from metahub.diff import Changes, diff, highlights, read_output, tallied
@@ -44,6 +45,7 @@ OUTPUT_MODES = (
     "xlsx",
     "sqlite",
     "html",
+    "targets",
 )
 SHARD_MODE = "shard"
 """The shard file of a run read with ``shard=`` (:mod:`metahub.shards`), written beside its outputs."""
@@ -67,6 +69,8 @@ def output_path(directory: Path, mode: str, stamp: str) -> Path:
         return directory / f"metahub-{mode.removeprefix('json-')}-{stamp}.json"
     if mode == SHARD_MODE:
         return directory / f"metahub-shard-{stamp}.jsonl"
+    if mode == "targets":  # the list nmap reads; its JSON (with the evidence) is written beside it
+        return directory / f"metahub-targets-{stamp}.txt"
     return directory / f"metahub-{stamp}.{mode}"
 
 
@@ -109,6 +113,8 @@ class Run:
         """Of a shard: where each of ``findings`` was in the whole input (what a merge orders by)."""
         self.combination_rules: list[combinations.Rule] | None = None
         """The toxic-combination rules applied (None: :meth:`find_combinations` was not called)."""
+        self.mute_report: mutes.MuteReport | None = None
+        """What :meth:`mute` did (None: no mutelist)."""
 
     def enrich(
         self,
@@ -207,6 +213,28 @@ class Run:
             start.combinations = [*(start.combinations or []), record]
         return self.combinations
 
+    def mute(self, mutelist: str | Path | mutes.Mutelist, today: date | None = None) -> mutes.MuteReport:
+        """Mark the findings a mutelist mutes (Prowler's format, :mod:`metahub.mutelist`): they stay
+        in every output with the entry that muted them, and count as set aside (OTHER). Entries
+        expired by ``today`` are reported, never applied. Raises :class:`metahub.mutelist.MutelistError`
+        naming the file and line of a bad entry. Score (or enrich) afterwards: the impact is then
+        given with and without the muted findings."""
+        listed = mutelist if isinstance(mutelist, mutes.Mutelist) else mutes.load(mutelist)
+        live, expired = listed.active(today or datetime.now(timezone.utc).date())
+        report = mutes.MuteReport(listed.source, expired=[
+            {"entry": e.name, "line": e.line, "expires": str(e.expires), "reason": e.reason} for e in expired
+        ])  # fmt: skip
+        for resource in self.resources.values():
+            for finding in resource.findings:
+                if finding.muted:
+                    continue  # a finding on several resources is muted once
+                entry = mutes.matching(live, finding, resource)
+                if entry is not None:
+                    finding.mute(entry.record(listed.source))
+                    report.muted[entry.name] = report.muted.get(entry.name, 0) + 1
+        self.mute_report = report
+        return report
+
     def score_impact(self, config: str | Path | None = None, trait_rules: Sequence[str | Path] = ()) -> None:
         """Set ``resource.traits`` (what the findings say: :mod:`metahub.traits`) and
         ``resource.impact`` (:mod:`metahub.impact`) on every resource: from the findings alone when
@@ -223,6 +251,7 @@ class Run:
                 fields["traits"] = traits.traits(resource, rules, memo, failed) or None
                 fields["impact"] = impact(resource, weights, failed)  # reads the traits
                 fields["aws_exposure"] = exposure.verdict(resource)
+                fields["muted"] = _muted(resource, weights, failed)
 
     def by_impact(self) -> dict[str, AffectedResource]:
         """The resources, what to fix first first: the rule of :mod:`metahub.ranking` (toxic
@@ -292,6 +321,7 @@ class Run:
         # A combination stays when the resource its path starts at does.
         subset.combinations = [c for c in self.combinations if c["path"][0]["arn"] in kept]
         subset.write_failures = {}
+        subset.mute_report = self.mute_report
         subset.filtered = (self.filtered or 0) + len(self.resources) - len(kept)
         return subset
 
@@ -459,6 +489,8 @@ class Run:
             self._html(path, tag_columns, check_columns, report)
         elif mode == "sqlite":
             tabular.write_sqlite(path, self.by_impact().items())  # the order a merge streams them in
+        elif mode == "targets":
+            json_outputs.write_targets(path, self.by_impact())
         else:
             header, body = tabular.rows(self.by_impact(), tag_columns, check_columns, account_columns)
             (tabular.write_csv if mode == "csv" else tabular.write_xlsx)(path, header, body)
@@ -514,6 +546,7 @@ class Run:
             **({"resources_filtered_out": self.filtered} if self.filtered is not None else {}),
             "seconds": round(self.seconds, 2),
             **({"exposure_verdicts": verdicts} if any(verdicts.values()) else {}),
+            **({"muted": self.mute_report.findings} if self.mute_report is not None else {}),
             **(
                 {
                     "aws_calls": self.enrichment.total_calls,
@@ -834,7 +867,8 @@ def write_merged(
             return
         if mode == "csv":
             checks = tabular.rollup_columns(merged.enriched)
-            tabular.write_csv(path, *tabular.streamed_rows(restored(merged), checks, merged.scored, verdicts=merged.verdicts))
+            tabular.write_csv(path, *tabular.streamed_rows(restored(merged), checks, merged.scored, verdicts=merged.verdicts,
+                                                            owners=merged.enriched))
             return
         if not whole:  # XLSX and the report hold the whole run anyway
             whole.append(rebuilt(merged))
@@ -910,8 +944,16 @@ def _restore(
 ) -> AffectedResource:
     """A resource grouped again from a shard line, given the context and impact the line holds."""
     for name in ("metachecks", "metatags", "metatrails", "metaaccount", "detected", "traits", "combinations",
-                 "aws_exposure"):
+                 "muted", "aws_exposure"):
         setattr(resource, name, entry.get(name))
     resource.unknown, resource.evidence = entry.get("unknown", {}), entry.get("evidence", {})
     resource.impact = scored
     return resource
+
+
+def _muted(resource: AffectedResource, weights: Any, failed: list[Finding]) -> dict[str, Any] | None:
+    """The resource's muted failed findings and its impact score had they not been muted."""
+    muted = [f for f in resource.findings if f.muted and f.unmuted_outcome == "FAILED"]
+    if not muted:
+        return None
+    return {"findings": [f.Id for f in muted], "impact_score_with_muted": impact(resource, weights, failed + muted)["score"]}

@@ -17,6 +17,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from metahub.detection import owner_of
 from metahub.files import atomic
 from metahub.impact import VALUES as IMPACT_VALUES
 from metahub.models import PALETTE, ROLLUPS, SEVERITY_ORDER, AffectedResource, Finding
@@ -45,6 +46,8 @@ FINDING_COLUMNS = (
 )
 
 
+OWNER_COLUMNS = ("Owner", "OwnerSource")
+"""Who a resource goes to and which rule said so (:mod:`metahub.detection`): columns of an enriched run."""
 VERDICT_COLUMNS = ("AwsExposure", "VerdictAgreement")
 """AWS's exposure verdict and whether metahub's agrees (:mod:`metahub.exposure`): columns of a run
 that read exposure findings."""
@@ -98,7 +101,9 @@ def rows(
     checks = default_check_columns(resources.values()) if check_columns is None else list(check_columns)
     scored = any(r.impact for r in resources.values())
     verdicts = any(r.aws_exposure for r in resources.values())
-    return streamed_rows(resources.items(), checks, scored, tag_columns, account_columns, verdicts)
+    muted = any(f.muted for r in resources.values() for f in r.findings)
+    owners = any(r.detected is not None for r in resources.values())
+    return streamed_rows(resources.items(), checks, scored, tag_columns, account_columns, verdicts, muted, owners)
 
 
 def streamed_rows(
@@ -108,19 +113,25 @@ def streamed_rows(
     tag_columns: Sequence[str] = (),
     account_columns: Sequence[str] = (),
     verdicts: bool = False,
+    muted: bool = False,
+    owners: bool = False,
 ) -> tuple[list[str], Iterator[list[Any]]]:
     """:func:`rows` of resources that come one at a time (a merge of shards), their check columns,
-    whether they were scored (an impact column each) and had exposure verdicts known beforehand."""
+    whether they were scored (an impact column each), had exposure verdicts, muted findings (the
+    ``Muted`` column: the mutelist entry) and owners (enriched: ``Owner``, ``OwnerSource``) known
+    beforehand."""
     impact = [f"Impact:{name}" for name in IMPACT_PROPERTIES] if scored else []
     header = [
         *FINDING_COLUMNS,
         *impact,
         *(VERDICT_COLUMNS if verdicts else ()),
+        *(OWNER_COLUMNS if owners else ()),
         *(f"Tag:{t}" for t in tag_columns),
         *(f"Account:{key}" for key in account_columns),
         *checks,
+        *(["Muted"] if muted else []),
     ]
-    return header, _body(resources, impact, tag_columns, account_columns, checks, verdicts)
+    return header, _body(resources, impact, tag_columns, account_columns, checks, verdicts, muted, owners)
 
 
 def _body(
@@ -130,6 +141,8 @@ def _body(
     account_columns: Sequence[str],
     checks: Sequence[str],
     verdicts: bool = False,
+    muted: bool = False,
+    owners: bool = False,
 ) -> Iterator[list[Any]]:
     for arn, resource in resources:
         tags = resource.effective_tags
@@ -139,6 +152,7 @@ def _body(
         extra = [
             *((properties.get(name) or {}).get("value") for name in IMPACT_PROPERTIES if impact),
             *((exposure.get("aws", {}).get("verdict"), exposure.get("verdict_agreement")) if verdicts else ()),
+            *(owner_of(resource) if owners else ()),
             *(tags.get(t) for t in tag_columns),
             *((resource.metaaccount or {}).get(key) for key in account_columns),
             *(context.get(c) for c in checks),
@@ -162,7 +176,10 @@ def _body(
                 finding.CreatedAt.isoformat() if finding.CreatedAt else None,
                 finding.UpdatedAt.isoformat() if finding.UpdatedAt else None,
             ]
-            yield [*own, *(cell(v) for v in values), *extra]
+            row = [*own, *(cell(v) for v in values), *extra]
+            if muted:
+                row.append(cell((finding.muted or {}).get("entry")))
+            yield row
 
 
 def write_csv(path: Path, header: list[str], body: Iterable[list[Any]]) -> Path:
@@ -233,7 +250,7 @@ CREATE TABLE resources (
     impact_score REAL, impact TEXT,
     is_public TEXT, is_encrypted TEXT, is_attached TEXT, is_unrestricted TEXT,
     tags TEXT, metachecks TEXT, metatags TEXT, metatrails TEXT, metaaccount TEXT,
-    unknown TEXT, evidence TEXT, verdict_agreement TEXT, aws_exposure TEXT);
+    unknown TEXT, evidence TEXT, verdict_agreement TEXT, aws_exposure TEXT, owner TEXT, owner_source TEXT);
 CREATE TABLE findings (
     id TEXT, product_arn TEXT, resource_arn TEXT REFERENCES resources(arn),
     severity TEXT, severity_rank INTEGER, outcome TEXT, title TEXT, generator_id TEXT,
@@ -262,7 +279,7 @@ def _fill_sqlite(path: Path, resources: Iterable[tuple[str, AffectedResource]]) 
         pairs = iter(resources)
         while batch := list(islice(pairs, 1000)):  # a thousand resources at a time, their findings beside
             db.executemany(
-                f"INSERT INTO resources VALUES ({','.join('?' * 24)})",
+                f"INSERT INTO resources VALUES ({','.join('?' * 26)})",
                 (_resource_record(arn, r) for arn, r in batch),
             )
             db.executemany(
@@ -305,6 +322,7 @@ def _resource_record(arn: str, r: AffectedResource) -> tuple[Any, ...]:
         _as_json(r.evidence or None),
         (r.aws_exposure or {}).get("verdict_agreement"),
         _as_json(r.aws_exposure),
+        *owner_of(r),
     )
 
 

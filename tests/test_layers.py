@@ -24,7 +24,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("resources", ("metahub.resources",)),
     ("checks", ("metahub.checks",)),
     ("analysis", ("metahub.ingest", "metahub.securityhub", "metahub.grouping", "metahub.detection",
-                  "metahub.traits", "metahub.exposure", "metahub.impact", "metahub.combinations", "metahub.ranking",
+                  "metahub.traits", "metahub.exposure", "metahub.mutelist", "metahub.impact", "metahub.combinations", "metahub.ranking",
                   "metahub.filters")),
     ("enrichment", ("metahub.enrich",)),
     ("outputs", ("metahub.json_outputs", "metahub.tabular", "metahub.html_report", "metahub.actions", "metahub.shards",

@@ -88,7 +88,7 @@ def custom_checks() -> tuple[str, str, str]:
 
 
 def test_every_block_is_of_a_kind_this_test_runs() -> None:
-    assert {lang for lang, _, _ in BLOCKS} <= {"sh", "python", "json"}
+    assert {lang for lang, _, _ in BLOCKS} <= {"sh", "python", "json", "yaml"}
     for line, command in commands():
         word = shlex.split(command, comments=True)[0]
         assert word == "metahub" or any(command.startswith(k) for k in NOT_RUN), (line, command)
@@ -148,6 +148,8 @@ def workdir(tmp_path: Path, in_hub: list[dict[str, Any]], monkeypatch: pytest.Mo
         (tmp_path / f"{account}.json").write_text(json.dumps(part))
     (tmp_path / "prowler.ocsf.json").write_bytes(gzip.decompress(OCSF_FIXTURE.read_bytes()))
     (tmp_path / "critical-prod.yml").write_text(TEMPLATE)
+    (mutelist,) = [text for lang, text, _ in BLOCKS if lang == "yaml" and text.startswith("Mutelist:")]
+    (tmp_path / "mutelist.yaml").write_text(mutelist)  # the README's own example
     path, _, code = custom_checks()
     (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
     (tmp_path / path).write_text(code)
@@ -249,3 +251,19 @@ def test_the_notebook_example(workdir: Path) -> None:
     result = json.loads(done.stdout.splitlines()[-1])
     assert result["enriched"] > 2000 and result["first"] == "true" and result["public"] >= 10
     assert (workdir / "outputs" / "demo.html").exists()
+
+
+def test_yaml_examples_are_files_metahub_reads(tmp_path: Path) -> None:
+    """A YAML example is a mutelist or a routing file, and metahub reads it as written."""
+    from metahub.detection import load_routing
+    from metahub.mutelist import parse
+
+    yamls = [(text, line) for lang, text, line in BLOCKS if lang == "yaml"]
+    assert len(yamls) == 2
+    for text, line in yamls:
+        if text.startswith("Mutelist:"):
+            assert parse(text, f"README line {line}").entries
+        else:
+            path = tmp_path / "routing.yaml"
+            path.write_text(text)
+            assert load_routing(path)["owner"]["fallback"] == "security@example.com"

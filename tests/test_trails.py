@@ -102,7 +102,8 @@ def test_one_pass_per_event_name_matched_locally(aws: Aws, monkeypatch: pytest.M
         "EventId": f"RunInstances-{instance_ids[-1]}-10",
     }
     assert run.resources[ROLE].metatrails["CreateRole"]["Username"] == "admin"  # matched by role name
-    assert run.resources[ROLE].detected["owner"] == {"value": "admin", "source": "CloudTrail"}
+    assert run.resources[ROLE].detected["owner"] == {
+        "value": "admin", "source": "CloudTrail: CreateRole by admin on 2026-11-03T00:00:00+00:00"}  # fmt: skip
 
 
 def test_throttling_is_waited_out_then_reported(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:

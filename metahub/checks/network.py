@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ipaddress
 import itertools
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -436,6 +437,23 @@ class Path:
             f"{'/'.join(map(str, self.acl_rules))} (replies: rule {'/'.join(map(str, self.egress_rules))}), "
             f"{self.route_table} -> {self.gateway}" + (f" ({self.route})" if self.route else "")
         )
+
+
+_DESCRIBED = re.compile(
+    r"^(?P<protocol>[\w-]+)(?:/(?P<ports>all ports|\d+(?:-\d+)?))? from (?P<sources>.+?) "
+    r"over (?P<family>IPv[46]) to (?P<address>\S+) via "
+)
+
+
+def described_path(text: str) -> dict[str, Any] | None:
+    """What :meth:`Path.describe` wrote, read back: ``{"protocol", "ports", "family", "address"}``
+    (ports ``None`` for a protocol without them, ``"all"`` for every port); None for other text."""
+    found = _DESCRIBED.match(text)
+    if found is None:
+        return None
+    ports = found["ports"]
+    return {"protocol": found["protocol"], "ports": "all" if ports == "all ports" else ports,
+            "family": found["family"], "address": found["address"]}  # fmt: skip
 
 
 def public_addresses(ipv4: Iterable[str | None], ipv6: Iterable[str | None]) -> dict[int, list[str]]:

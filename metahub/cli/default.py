@@ -33,7 +33,7 @@ from metahub.cli.hub import Hub, act, uses_security_hub
 from metahub.cli.parsing import Parser, build
 from metahub.combinations import load_rules as load_combination_rules
 from metahub.demo import demo_findings, emulated_account
-from metahub.detection import load_rules
+from metahub.detection import load_routing, load_rules
 from metahub.diff import DiffError, read_output
 from metahub.enrich import EnrichReport, load_trail_events
 from metahub.exposure import AGREEMENTS
@@ -42,6 +42,7 @@ from metahub.html_report import ReportOptions
 from metahub.impact import load_config as load_impact_config
 from metahub.ingest import IngestReport, Source
 from metahub.logs import configure as configure_logging
+from metahub.mutelist import MutelistError
 from metahub.run import SHARD_MODE, Run, load, load_split, write_merged
 from metahub.securityhub import SecurityHubError
 from metahub.shards import Merged, shard_files
@@ -106,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
         shard=args.shard,
         part=args.part,
     )
+    if args.mutelist is not None:
+        mute(found, args.mutelist, args.quiet)
     if plan.filters:
         found = found.apply(plan.filters, before_enrichment=True)
     reached = enrich_or_score(found, args, plan)
@@ -120,6 +123,21 @@ def run(args: argparse.Namespace) -> int:
         if status != EXIT_OK:
             return status
     return status_of(kept.report, reached, {**kept.write_failures, **unsaved})
+
+
+def mute(found: Run, path: Path, quiet: bool) -> None:
+    """``--mutelist``: the findings it mutes marked; its expired entries said, never applied."""
+    try:
+        report = found.mute(path)
+    except MutelistError as exc:
+        raise UsageError(f"--mutelist {exc}") from exc
+    for entry in report.expired:
+        print(f"metahub: --mutelist {path}:{entry['line']}: {entry['entry']} expired on {entry['expires']}"
+              + (f" ({entry['reason']})" if entry["reason"] else "") + ": not applied", file=sys.stderr)  # fmt: skip
+    if not quiet:
+        entries = len(report.muted)
+        print(f"metahub: --mutelist {path}: {report.findings} finding(s) muted by {entries} entr{'y' if entries == 1 else 'ies'}",
+              file=sys.stderr)  # fmt: skip
 
 
 def run_split(args: argparse.Namespace, plan: Plan) -> int:
@@ -179,6 +197,7 @@ LAMBDA_ONLY = {
     "METAHUB_FILTERS_TAGS": "--mh-filters-tags",
     "METAHUB_ASSUME_ROLE": "--mh-assume-role",
     "METAHUB_EXTERNAL_ID": "--mh-external-id",
+    "METAHUB_MUTELIST": "--mutelist",
 }
 
 
@@ -201,6 +220,10 @@ def settle(args: argparse.Namespace) -> None:
             "resources of other parts that the filters could drop): split the whole input, then filter "
             "the output of 'metahub merge' (e.g. with jq), or run whole"
         )
+    if (args.shard or args.part or args.split) and args.mutelist is not None:
+        which = "--shard" if args.shard else "--part" if args.part else "--split"
+        raise UsageError(f"--mutelist with {which}: the merged outputs would not carry the muted findings' column "
+                         "and counts yet: run whole")  # fmt: skip
     if args.split:
         whole = [name for name, value in (
             ("--list-findings", args.list_findings is not None), ("--update-findings", args.update_findings),
@@ -329,6 +352,8 @@ def load_config_files(args: argparse.Namespace) -> tuple[dict[str, Any] | None, 
     """Every rules file is read before anything is fetched, so a bad one costs nothing."""
     try:
         rules = load_rules(args.detection_rules) if args.detection_rules else None
+        if args.routing is not None:
+            rules = load_routing(args.routing, rules)
         trail_events = load_trail_events(args.trail_events) if args.trail_events else None
         load_impact_config(args.impact_config)
         load_combination_rules(args.combination_rules)

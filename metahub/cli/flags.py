@@ -51,6 +51,13 @@ INPUTS = Group(
             action="store_true",
             help="use the bundled sample (Prowler output of the emulated lab account)",
         ),
+        flag(
+            "--mutelist",
+            type=Path,
+            metavar="FILE",
+            help="Prowler's mutelist YAML (each entry may add reason, expires, approved_by): muted findings stay "
+            "in every output, marked with the entry, and are set aside; expired entries are reported, not applied",
+        ),
         flag("--only-failed", action="store_true", help="keep only findings with Compliance.Status FAILED"),
         flag("--only-active", action="store_true", help="keep only findings with RecordState ACTIVE"),
         flag(
@@ -225,6 +232,13 @@ CONTEXT = Group(
             type=Path,
             metavar="FILE",
             help="environment/owner/application rules (default: metahub/config/detection.json)",
+        ),
+        flag(
+            "--routing",
+            type=Path,
+            metavar="FILE",
+            help="who owns each resource (YAML 'owners:' tag_keys, creator, accounts, fallback, in that order): "
+            "the Owner and OwnerSource of every output",
         ),
         flag(
             "--mh-assume-role",

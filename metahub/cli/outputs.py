@@ -203,6 +203,8 @@ def summary_line(s: dict[str, Any], enrichment: EnrichReport | None) -> str:
             f"; enriched {enrichment.enriched} resources, AWS calls: {enrichment.total_calls}, "
             f"{sum(enrichment.unknown.values())} checks unknown, {enrichment.seconds:.2f} s"
         )
+    if "muted" in s:
+        line += f"; {s['muted']} finding(s) muted"
     if s.get("exposure_verdicts"):
         counts = ", ".join(f"{count} {name}" for name, count in s["exposure_verdicts"].items())
         line += f"; AWS exposure verdicts against metahub's: {counts}"
