@@ -16,11 +16,13 @@ from __future__ import annotations
 import gzip
 import json
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from . import local_http
 
 SAMPLES = Path(__file__).resolve().parent / "fixtures" / "securityhub_v2" / "findings.json"
 
@@ -176,60 +178,29 @@ class SecurityHubV2:
     def calls(self) -> set[str]:
         return {f"securityhub:{operation}" for operation, _ in self.requests}
 
+    def http(self, method: str, path: str, headers: Mapping[str, str], raw: bytes) -> local_http.Answer:
+        """One HTTP exchange: the v2 API answered here, rest-json errors with x-amzn-ErrorType as
+        AWS sends them; the v1 API passed to ``upstream``."""
+        if self.upstream and "v2" not in path.split("?")[0].split("/")[1]:
+            return self._pass(method, path, headers, raw)
+        status, answer = self.answer(method, path, json.loads(raw) if raw.strip() else {})
+        sent = {"Content-Type": "application/json"}
+        if status >= 400:
+            sent["x-amzn-ErrorType"] = answer["__type"]
+        return status, sent, json.dumps(answer).encode()
 
-def _handler(hub: SecurityHubV2) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            if hub.upstream and "v2" not in self.path.split("?")[0].split("/")[1]:
-                return self._pass(raw)  # the v1 API: the lab's moto server answers it
-            body = json.loads(raw) if raw.strip() else {}
-            status, answer = hub.answer(self.command, self.path, body)
-            data = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            if status >= 400:  # rest-json errors: the code in x-amzn-ErrorType, as AWS sends it
-                self.send_header("x-amzn-ErrorType", answer["__type"])
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def _pass(self, raw: bytes) -> None:
-            import urllib.error
-            import urllib.request
-
-            request = urllib.request.Request(f"{hub.upstream}{self.path}", data=raw or None, method=self.command,
-                                             headers={k: v for k, v in self.headers.items() if k.lower() != "host"})  # fmt: skip
-            try:
-                with urllib.request.urlopen(request) as answer:
-                    status, headers, data = answer.status, answer.headers, answer.read()
-            except urllib.error.HTTPError as error:
-                status, headers, data = error.code, error.headers, error.read()
-            self.send_response(status)
-            for name, value in headers.items():
-                if name.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = do_PATCH = _serve
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    return Handler
+    def _pass(self, method: str, path: str, headers: Mapping[str, str], raw: bytes) -> local_http.Answer:
+        request = urllib.request.Request(f"{self.upstream}{path}", data=raw or None, method=method,
+                                         headers={k: v for k, v in headers.items() if k.lower() != "host"})  # fmt: skip
+        try:
+            with urllib.request.urlopen(request) as answer:
+                status, got, data = answer.status, answer.headers, answer.read()
+        except urllib.error.HTTPError as error:
+            status, got, data = error.code, error.headers, error.read()
+        dropped = ("content-length", "transfer-encoding", "connection", "server", "date")
+        return status, {k: v for k, v in got.items() if k.lower() not in dropped}, data
 
 
-@contextmanager
-def serving(hub: SecurityHubV2) -> Iterator[str]:
+def serving(hub: SecurityHubV2) -> Any:
     """The endpoint's URL on 127.0.0.1 while the block runs."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(hub))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    return local_http.serving(hub.http)

@@ -17,11 +17,13 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError
 
+from metahub import tickets
 from metahub.aws import Aws
 from metahub.aws_lambda import VARIABLES, boolean_env
 from metahub.cli import context, flags, list_checks, outputs
 from metahub.cli.exits import (
     EPILOG,
+    EXIT_ACTIONS,
     EXIT_NO_CONTEXT,
     EXIT_OK,
     EXIT_OUTPUT,
@@ -41,6 +43,7 @@ from metahub.filters import FilterError, Filters
 from metahub.html_report import ReportOptions
 from metahub.impact import load_config as load_impact_config
 from metahub.ingest import IngestReport, Source
+from metahub.json_outputs import write_json
 from metahub.logs import configure as configure_logging
 from metahub.mutelist import MutelistError
 from metahub.run import SHARD_MODE, Run, load, load_split, write_merged
@@ -122,7 +125,31 @@ def run(args: argparse.Namespace) -> int:
         status = act(kept, plan.hub, args, stamp)
         if status != EXIT_OK:
             return status
+    if args.tickets is not None:
+        status = send_tickets(kept, args, stamp)
+        if status != EXIT_OK:
+            return status
     return status_of(kept.report, reached, {**kept.write_failures, **unsaved})
+
+
+def send_tickets(run: Run, args: argparse.Namespace, stamp: str) -> int:
+    """``--tickets``: the tickets written to files, or planned for Jira (a dry run) and sent with
+    ``--tickets-apply``; 3 when some could not be sent (they are in a file, nothing is lost)."""
+    made = tickets.build(run.by_impact(), args.tickets_group)
+    if args.tickets == "file" or not args.tickets_apply:
+        name = "tickets" if args.tickets == "file" else "tickets-plan"
+        paths = tickets.write_files(made, args.output_dir / f"metahub-{name}-{stamp}.json")
+        said = "" if args.tickets == "file" else "dry run, nothing sent to Jira (--tickets-apply sends): "
+        print(f"metahub: {said}{len(made)} ticket(s) in {paths[0]} and {paths[1]}", file=sys.stderr)
+        return EXIT_OK
+    outcome = tickets.Jira(tickets.JiraSettings.from_env(os.environ)).send(made)
+    print(f"metahub: Jira: {outcome.describe()}", file=sys.stderr)
+    if outcome.unsent:
+        path = write_json(args.output_dir / f"metahub-tickets-unsent-{stamp}.json", outcome.unsent)
+        print(f"metahub: {len(outcome.unsent)} ticket(s) not sent ({outcome.unsent[0]['reason']}); they are in {path}",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_ACTIONS
+    return EXIT_OK
 
 
 def mute(found: Run, path: Path, quiet: bool) -> None:
@@ -267,6 +294,13 @@ def prepare(args: argparse.Namespace) -> Plan:
         raise UsageError("--cache-ttl says how long --context-cache answers are reused: give --context-cache DIR")
     aws = context.context_aws(args, snapshot) if wanted else None
     rules, trail_events = load_config_files(args)
+    if args.tickets_apply and args.tickets != "jira":
+        raise UsageError("--tickets-apply sends tickets to a tracker: give --tickets jira")
+    if args.tickets == "jira" and args.tickets_apply:
+        try:
+            tickets.JiraSettings.from_env(os.environ)  # before anything is read: a missing setting costs nothing
+        except tickets.TicketError as exc:
+            raise UsageError(str(exc)) from exc
     if args.baseline is not None and "html" not in outputs.output_modes(args):
         raise UsageError("--baseline is what the HTML report compares with: add html to --output-modes "
                          "(or compare two json-full outputs with 'metahub diff')")  # fmt: skip

@@ -164,6 +164,16 @@ SECURITY_HUB = Group(
             help="ask before writing to Security Hub (default); --no-actions-confirmation writes without asking",
         ),
         flag("--dry-run", action="store_true", help="show and save what would be written; write nothing"),
+        flag(
+            "--tickets",
+            choices=["file", "jira"],
+            help="one ticket per problem with its context: file writes them (JSON, and CSV Jira imports); jira "
+            "plans them for Jira Cloud (JIRA_URL, JIRA_EMAIL, JIRA_API_TOKEN, JIRA_PROJECT) and sends with "
+            "--tickets-apply, updating the tickets it made before",
+        ),
+        flag("--tickets-group", choices=["resource", "owner", "check"], default="resource",
+             help="one ticket per resource (default), per owner, or per check across resources"),
+        flag("--tickets-apply", action="store_true", help="send the tickets to the tracker (without it: a dry run)"),
     ),
     "reading with --inputs securityhub or securityhub-v2, and writing back",
 )

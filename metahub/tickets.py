@@ -1,0 +1,278 @@
+"""Tickets with context, one per problem (a resource, an owner's resources, or a check across
+resources) instead of one per finding: built from a run (pure), written to files (JSON, and CSV that
+Jira's importer takes) or sent to Jira Cloud through its REST API (v3), idempotently.
+
+Each ticket carries a label ``metahub-<12 hex>`` made from what it is about, so a later run finds
+the ticket it made before (JQL ``labels = ...``) and updates it instead of opening another. Jira is
+spoken to in plain HTTP (urllib): four documented calls (search with JQL, create, edit, and nothing
+else) do not earn the ``jira`` package and its dependencies; its 429 answers are waited out as their
+``Retry-After`` says.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from metahub.detection import owner_of
+from metahub.files import atomic
+from metahub.html_report import label as resource_label
+from metahub.json_outputs import write_json
+from metahub.models import ROLLUPS, SEVERITY_ORDER, AffectedResource
+from metahub.tabular import neutralise
+
+GROUPS = ("resource", "owner", "check")
+PRIORITY = {"CRITICAL": "Highest", "HIGH": "High", "MEDIUM": "Medium", "LOW": "Low", "INFORMATIONAL": "Lowest"}
+"""Jira's default priorities, by the worst failed severity."""
+SUMMARY_MAX = 255  # Jira's summary field
+FINDINGS_SHOWN = 50
+RETRIES = 5
+
+
+class TicketError(ValueError):
+    """Tickets that cannot be made or sent as asked: the message says which setting is missing."""
+
+
+@dataclass
+class Ticket:
+    key: str
+    """What the ticket is about: a resource's ARN, an owner, a check."""
+    summary: str
+    priority: str
+    description: list[str]
+    """Paragraphs of plain text (Jira's document format, or CSV, is made from them)."""
+    resources: list[str]
+    findings: list[str]
+
+    @property
+    def label(self) -> str:
+        return "metahub-" + hashlib.sha256(self.key.encode()).hexdigest()[:12]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "label": self.label, "summary": self.summary, "priority": self.priority,
+                "description": "\n\n".join(self.description), "resources": self.resources, "findings": self.findings}  # fmt: skip
+
+
+def build(resources: Mapping[str, AffectedResource], group: str = "resource", link: str | None = None) -> list[Ticket]:
+    """One ticket per resource with failed findings (or per owner, or per check across resources),
+    most urgent first as ``resources`` are ordered."""
+    if group not in GROUPS:
+        raise TicketError(f"tickets are grouped by {', '.join(GROUPS)}, not {group!r}")
+    groups: dict[str, list[AffectedResource]] = {}
+    for resource in resources.values():
+        failed = [f for f in resource.findings if f.outcome == "FAILED"]
+        if not failed:
+            continue
+        if group == "resource":
+            keys = [resource.arn]
+        elif group == "owner":
+            keys = [owner_of(resource)[0] or "(no owner)"]
+        else:
+            keys = list(dict.fromkeys(f.GeneratorId or f.Title or "(no check)" for f in failed))
+        for key in keys:
+            groups.setdefault(key, []).append(resource)
+    return [_ticket(key, members, group, link) for key, members in groups.items()]
+
+
+def _ticket(key: str, members: list[AffectedResource], group: str, link: str | None) -> Ticket:
+    failed = {f.Id: (f, r) for r in members for f in r.findings if f.outcome == "FAILED"
+              and (group != "check" or (f.GeneratorId or f.Title or "(no check)") == key)}  # fmt: skip
+    worst = next((s for s in SEVERITY_ORDER if any(f.severity_label == s for f, _ in failed.values())), "INFORMATIONAL")
+    about = resource_label(members[0]) if group == "resource" else key
+    summary = f"[metahub] {worst.title()}: {about}: {len(failed)} failed finding(s)" + (
+        f" on {len(members)} resources" if len(members) > 1 else "")  # fmt: skip
+    paragraphs = [f"{len(members)} resource(s), {len(failed)} failed finding(s), worst {worst}."]
+    for resource in members[:20]:
+        paragraphs.append(_resource_text(resource))
+    if len(members) > 20:
+        paragraphs.append(f"... and {len(members) - 20} more resources (in metahub's outputs)")
+    seen: dict[str, list[str]] = {}
+    for finding, _ in failed.values():
+        line = f"{finding.severity_label or 'UNRATED'} {finding.Title or finding.GeneratorId} ({finding.product_name or 'unknown scanner'})"
+        seen.setdefault(line, []).append(finding.Id)
+    findings = [f"- {line}" + (f" x{len(ids)}" if len(ids) > 1 else "") for line, ids in list(seen.items())[:FINDINGS_SHOWN]]
+    paragraphs.append("Findings (all scanners, each kind once):\n" + "\n".join(findings))
+    fixes = list(dict.fromkeys(_remedy(f) for f, _ in failed.values() if _remedy(f)))
+    if fixes:
+        paragraphs.append("What to do:\n" + "\n".join(f"- {fix}" for fix in fixes[:20]))
+    if link:
+        paragraphs.append(f"Report: {link}")
+    return Ticket(key, summary[:SUMMARY_MAX], PRIORITY[worst], paragraphs, [r.arn for r in members], sorted(failed))
+
+
+def _resource_text(resource: AffectedResource) -> str:
+    lines = [f"{resource.type} {resource.arn} (account {resource.account}, {resource.region or 'global'})"]
+    checks = resource.metachecks or {}
+    for name in ROLLUPS:
+        if name in checks:
+            why = resource.unknown.get(name) or resource.evidence.get(name) or ""
+            value = checks[name]
+            shown = why if value is None or value is False else json.dumps(value, default=str)[:500]
+            lines.append(f"{name}: {resource.verdict(name)}" + (f" ({shown})" if shown else ""))
+    if resource.impact is not None:
+        decided = ", ".join(f"{k}={p['value']}" for k, p in resource.impact["properties"].items() if p["value"])
+        lines.append(f"impact score {resource.impact['score']}" + (f": {decided}" if decided else ""))
+    owner, source = owner_of(resource)
+    if owner:
+        lines.append(f"owner: {owner} ({source})")
+    tags = resource.effective_tags
+    if tags:
+        lines.append("tags: " + ", ".join(f"{k}={v}" for k, v in list(tags.items())[:20]))
+    return "\n".join(lines)
+
+
+def _remedy(finding: Any) -> str | None:
+    recommendation = (finding.Remediation or {}).get("Recommendation") or {}
+    text, url = recommendation.get("Text"), recommendation.get("Url")
+    return " ".join(str(p) for p in (text, url) if p) or None
+
+
+# --- files -----------------------------------------------------------------------------------------
+
+
+def write_files(tickets: list[Ticket], json_path: Path) -> list[Path]:
+    """The tickets as JSON, and beside it as CSV that Jira's CSV importer takes (Summary, Issue Type,
+    Priority, Description, one Labels column per label); text cells neutralised against formulas."""
+    write_json(json_path, [t.to_dict() for t in tickets])
+    csv_path = json_path.with_suffix(".csv")
+    with atomic(csv_path) as part, part.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["Summary", "Issue Type", "Priority", "Description", "Labels", "Labels"])
+        for ticket in tickets:
+            writer.writerow([neutralise(ticket.summary), "Task", ticket.priority,
+                             neutralise("\n\n".join(ticket.description)), "metahub", ticket.label])  # fmt: skip
+    return [json_path, csv_path]
+
+
+# --- Jira Cloud ----------------------------------------------------------------------------------
+
+
+@dataclass
+class JiraSettings:
+    url: str
+    email: str
+    token: str
+    project: str
+    issue_type: str = "Task"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> JiraSettings:
+        """``JIRA_URL``, ``JIRA_EMAIL``, ``JIRA_API_TOKEN``, ``JIRA_PROJECT`` (``JIRA_ISSUE_TYPE``: Task)."""
+        missing = [name for name in ("JIRA_URL", "JIRA_EMAIL", "JIRA_API_TOKEN", "JIRA_PROJECT") if not env.get(name)]
+        if missing:
+            raise TicketError(f"--tickets jira needs {', '.join(missing)} in the environment")
+        return cls(env["JIRA_URL"].rstrip("/"), env["JIRA_EMAIL"], env["JIRA_API_TOKEN"], env["JIRA_PROJECT"],
+                   env.get("JIRA_ISSUE_TYPE") or "Task")  # fmt: skip
+
+
+@dataclass
+class Outcome:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unsent: list[dict[str, Any]] = field(default_factory=list)
+    """Tickets not sent, each with why: written to a file so that nothing is lost."""
+
+    def describe(self) -> str:
+        return f"{len(self.updated)} updated, {len(self.created)} created" + (
+            f", {len(self.unsent)} not sent" if self.unsent else "")  # fmt: skip
+
+
+class Jira:
+    """Jira Cloud's REST API v3: search by label, create, edit."""
+
+    def __init__(self, settings: JiraSettings, sleep: Callable[[float], None] = time.sleep, timeout: float = 30.0):
+        self.settings, self.sleep, self.timeout = settings, sleep, timeout
+        credentials = base64.b64encode(f"{settings.email}:{settings.token}".encode()).decode()
+        self.headers = {"Authorization": f"Basic {credentials}", "Content-Type": "application/json",
+                        "Accept": "application/json"}  # fmt: skip
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        """One request, 429 waited out as Retry-After says (at most :data:`RETRIES` times)."""
+        data = None if body is None else json.dumps(body).encode()
+        for attempt in range(RETRIES + 1):
+            request = urllib.request.Request(f"{self.settings.url}{path}", data=data, method=method, headers=self.headers)
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+                    text = answer.read()
+                    return json.loads(text) if text.strip() else None
+            except urllib.error.HTTPError as error:
+                if error.code == 429 and attempt < RETRIES:
+                    self.sleep(float(error.headers.get("Retry-After") or 2**attempt))
+                    continue
+                detail = error.read().decode(errors="replace")[:300]
+                raise TicketError(f"Jira answered {method} {path} with HTTP {error.code}: {detail}") from None
+            except urllib.error.URLError as error:
+                raise TicketError(f"Jira at {self.settings.url} unreachable: {error.reason}") from None
+        raise TicketError(f"Jira kept answering {method} {path} with HTTP 429")  # pragma: no cover
+
+    def existing(self, labels: Iterable[str]) -> dict[str, str]:
+        """``{label: issue key}`` of the issues that carry metahub's labels."""
+        found: dict[str, str] = {}
+        wanted = list(labels)
+        for start in range(0, len(wanted), 50):  # JQL's IN list, a page of labels at a time
+            quoted = ", ".join(f'"{label}"' for label in wanted[start : start + 50])
+            body: dict[str, Any] = {"jql": f"project = \"{self.settings.project}\" AND labels IN ({quoted})",
+                                    "fields": ["labels"], "maxResults": 100}  # fmt: skip
+            while True:
+                page = self.call("POST", "/rest/api/3/search/jql", body)
+                for issue in page.get("issues", []):
+                    for label in issue.get("fields", {}).get("labels", []):
+                        found.setdefault(label, issue["key"])
+                if not page.get("nextPageToken"):
+                    break
+                body["nextPageToken"] = page["nextPageToken"]
+        return found
+
+    def fields(self, ticket: Ticket) -> dict[str, Any]:
+        return {
+            "summary": ticket.summary,
+            "description": _document(ticket.description),
+            "labels": ["metahub", ticket.label],
+            "priority": {"name": ticket.priority},
+        }
+
+    def send(self, tickets: list[Ticket]) -> Outcome:
+        """Update the issues metahub made before, create the others; a ticket that fails is kept
+        in ``unsent`` with why, and the others go on."""
+        outcome = Outcome()
+        try:
+            known = self.existing(t.label for t in tickets)
+        except TicketError as exc:
+            outcome.unsent = [{**t.to_dict(), "reason": str(exc)} for t in tickets]
+            return outcome
+        for ticket in tickets:
+            try:
+                if ticket.label in known:
+                    self.call("PUT", f"/rest/api/3/issue/{known[ticket.label]}", {"fields": self.fields(ticket)})
+                    outcome.updated.append(known[ticket.label])
+                else:
+                    fields = {"project": {"key": self.settings.project}, "issuetype": {"name": self.settings.issue_type},
+                              **self.fields(ticket)}  # fmt: skip
+                    outcome.created.append(self.call("POST", "/rest/api/3/issue", {"fields": fields})["key"])
+            except TicketError as exc:
+                outcome.unsent.append({**ticket.to_dict(), "reason": str(exc)})
+        return outcome
+
+
+def _document(paragraphs: list[str]) -> dict[str, Any]:
+    """Plain paragraphs as Atlassian Document Format, which v3 takes for rich text."""
+    content = []
+    for paragraph in paragraphs:
+        lines = paragraph.split("\n")
+        nodes: list[dict[str, Any]] = []
+        for index, line in enumerate(lines):
+            if index:
+                nodes.append({"type": "hardBreak"})
+            if line:
+                nodes.append({"type": "text", "text": line})
+        content.append({"type": "paragraph", "content": nodes})
+    return {"type": "doc", "version": 1, "content": content}

@@ -1,0 +1,137 @@
+"""Tickets with context, one per problem: built from the lab, written to files, and sent to a local
+server that implements the documented request and response shapes of Jira Cloud's REST API v3
+(POST /rest/api/3/search/jql, POST /rest/api/3/issue, PUT /rest/api/3/issue/{key}, 429 with
+Retry-After, Basic auth with an email and an API token)."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import metahub
+from metahub.tickets import Jira, JiraSettings, TicketError, build
+
+from . import local_http
+from .conftest import metahub_cli
+
+EMAIL, TOKEN = "sec@example.com", "api-token-not-logged"
+
+
+class JiraServer:
+    def __init__(self, throttle: int = 0, fail_creates_after: int | None = None) -> None:
+        self.issues: dict[str, dict[str, Any]] = {}
+        self.requests: list[tuple[str, str, Any]] = []
+        self.throttle, self.fail_creates_after = throttle, fail_creates_after
+
+    def answer(self, method: str, path: str, body: Any, auth: str | None) -> tuple[int, dict[str, str], Any]:
+        self.requests.append((method, path, body))
+        if auth != "Basic " + base64.b64encode(f"{EMAIL}:{TOKEN}".encode()).decode():
+            return 401, {}, {"errorMessages": ["Client must be authenticated to access this resource."]}
+        if self.throttle:
+            self.throttle -= 1
+            return 429, {"Retry-After": "1"}, {"errorMessages": ["Rate limit exceeded."]}
+        if (method, path) == ("POST", "/rest/api/3/search/jql"):
+            wanted = body["jql"].split("labels IN (")[1].rstrip(")").replace('"', "").split(", ")
+            issues = [{"id": i["id"], "key": key, "fields": {"labels": i["fields"]["labels"]}}
+                      for key, i in self.issues.items() if set(i["fields"]["labels"]) & set(wanted)]  # fmt: skip
+            return 200, {}, {"issues": issues}
+        if (method, path) == ("POST", "/rest/api/3/issue"):
+            if self.fail_creates_after is not None and len(self.issues) >= self.fail_creates_after:
+                return 400, {}, {"errors": {"priority": "Priority name 'Highest' is not valid."}}
+            key = f"SEC-{len(self.issues) + 1}"
+            self.issues[key] = {"id": str(10000 + len(self.issues)), "fields": body["fields"]}
+            return 201, {}, {"id": self.issues[key]["id"], "key": key, "self": f"/rest/api/3/issue/{key}"}
+        if method == "PUT" and path.startswith("/rest/api/3/issue/"):
+            key = path.rsplit("/", 1)[1]
+            self.issues[key]["fields"].update(body["fields"])
+            return 204, {}, None
+        return 404, {}, {"errorMessages": [f"{method} {path}"]}
+
+
+def serving(jira: JiraServer) -> Any:
+    def http(method: str, path: str, headers: Mapping[str, str], raw: bytes) -> local_http.Answer:
+        status, sent, answer = jira.answer(method, path, json.loads(raw) if raw else None, headers.get("Authorization"))
+        return status, {**sent, "Content-Type": "application/json"}, b"" if answer is None else json.dumps(answer).encode()
+
+    return local_http.serving(http)
+
+
+def _env(url: str) -> dict[str, str]:
+    return {"JIRA_URL": url, "JIRA_EMAIL": EMAIL, "JIRA_API_TOKEN": TOKEN, "JIRA_PROJECT": "SEC"}
+
+
+def test_one_ticket_per_resource_with_its_context(enriched_lab: metahub.Run) -> None:
+    made = build(enriched_lab.by_impact())
+    failing = [r for r in enriched_lab.resources.values() if any(f.outcome == "FAILED" for f in r.findings)]
+    assert len(made) == len(failing) and len({t.label for t in made}) == len(made)
+    first = made[0]
+    resource = enriched_lab.resources[first.key]
+    text = "\n\n".join(first.description)
+    assert resource.arn in text and "is_public:" in text and f"impact score {resource.impact['score']}" in text
+    assert set(first.findings) == {f.Id for f in resource.findings if f.outcome == "FAILED"}
+    assert first.summary.startswith("[metahub] ") and len(first.summary) <= 255
+    by_check = build(enriched_lab.by_impact(), "check")
+    assert {t.key for t in by_check} == {f.GeneratorId for r in failing for f in r.findings if f.outcome == "FAILED"}
+
+
+def test_a_second_run_updates_the_tickets_it_made_and_creates_none(enriched_lab: metahub.Run) -> None:
+    made = build(dict(list(enriched_lab.by_impact().items())[:12]))
+    jira = JiraServer(throttle=1)
+    waits: list[float] = []
+    with serving(jira) as url:
+        first = Jira(JiraSettings.from_env(_env(url)), sleep=waits.append).send(made)
+        second = Jira(JiraSettings.from_env(_env(url)), sleep=waits.append).send(made)
+    assert first.describe() == f"0 updated, {len(made)} created" and waits == [1.0]  # Retry-After honoured
+    assert second.describe() == f"{len(made)} updated, 0 created"
+    assert len(jira.issues) == len(made)
+    issue = jira.issues["SEC-1"]["fields"]
+    assert issue["project"] == {"key": "SEC"} and issue["issuetype"] == {"name": "Task"}
+    assert issue["description"]["type"] == "doc" and made[0].label in issue["labels"]
+
+
+def test_tickets_that_cannot_be_sent_are_kept_with_why(enriched_lab: metahub.Run) -> None:
+    made = build(dict(list(enriched_lab.by_impact().items())[:3]))
+    with serving(JiraServer(fail_creates_after=1)) as url:
+        outcome = Jira(JiraSettings.from_env(_env(url))).send(made)
+    assert len(outcome.created) == 1 and len(outcome.unsent) == 2
+    assert "HTTP 400" in outcome.unsent[0]["reason"] and outcome.unsent[0]["label"] == made[1].label
+    unreachable = Jira(JiraSettings.from_env(_env("http://127.0.0.1:9"))).send(made)
+    assert len(unreachable.unsent) == 3 and "unreachable" in unreachable.unsent[0]["reason"]
+
+
+def test_missing_jira_settings_are_named() -> None:
+    with pytest.raises(TicketError, match="JIRA_API_TOKEN, JIRA_PROJECT"):
+        JiraSettings.from_env({"JIRA_URL": "https://x.atlassian.net", "JIRA_EMAIL": EMAIL})
+
+
+def test_the_command_line_plans_then_sends_and_never_logs_the_token(tmp_path: Path) -> None:
+    planned = metahub_cli("--demo", "--tickets", "file", "--output-modes", "--output-dir", str(tmp_path))
+    assert planned.returncode == 0, planned.stderr
+    [listing] = tmp_path.glob("metahub-tickets-*.csv")
+    rows = list(csv.DictReader(listing.open(encoding="utf-8")))
+    assert rows and rows[0]["Summary"].startswith("[metahub] ") and rows[0]["Priority"] in ("Highest", "High")
+    jira = JiraServer()
+    with serving(jira) as url:
+        dry = metahub_cli("--demo", "--tickets", "jira", "--output-modes", "--output-dir", str(tmp_path), env=_env(url))
+        assert dry.returncode == 0 and "dry run, nothing sent to Jira" in dry.stderr and jira.requests == []
+        sent = metahub_cli("--demo", "--tickets", "jira", "--tickets-apply", "--output-modes", "--output-dir",
+                           str(tmp_path), env=_env(url))  # fmt: skip
+        again = metahub_cli("--demo", "--tickets", "jira", "--tickets-apply", "--output-modes", "--output-dir",
+                            str(tmp_path), env=_env(url))  # fmt: skip
+    assert sent.returncode == 0, sent.stderr
+    assert f"Jira: 0 updated, {len(rows)} created" in sent.stderr
+    assert f"Jira: {len(rows)} updated, 0 created" in again.stderr
+    assert TOKEN not in sent.stderr + again.stderr + dry.stderr
+    down = metahub_cli("--demo", "--tickets", "jira", "--tickets-apply", "--output-modes", "--output-dir",
+                       str(tmp_path), env=_env("http://127.0.0.1:9"))  # fmt: skip
+    assert down.returncode == 3 and "not sent" in down.stderr
+    [unsent] = tmp_path.glob("metahub-tickets-unsent-*.json")
+    assert len(json.loads(unsent.read_text())) == len(rows)
+    missing = metahub_cli("--demo", "--tickets", "jira", "--tickets-apply", "--output-dir", str(tmp_path / "never"))
+    assert missing.returncode == 2 and "needs JIRA_URL" in missing.stderr and not (tmp_path / "never").exists()
