@@ -108,6 +108,8 @@ def load_routing(path: str | Path, rules: dict[str, Any] | None = None) -> dict[
           creator: true                      # the creator CloudTrail recorded (needs --context cloudtrail)
           accounts: {"111122223333": payments-team@example.com}
           fallback: security@example.com
+        notify:
+          channel: "#security-alerts"        # Slack: for owners without a Slack user (--notify slack)
     """
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
@@ -116,9 +118,13 @@ def load_routing(path: str | Path, rules: dict[str, Any] | None = None) -> dict[
     document, places = parse_yaml(text, str(path), RoutingError)
     if not isinstance(document, dict) or not isinstance(document.get("owners"), dict):
         raise RoutingError(f"{places.place(())}: expected an 'owners:' mapping")
-    unknown = set(document) - {"owners"}
+    unknown = set(document) - {"owners", "notify"}
     if unknown:
-        raise RoutingError(f"{places.place((sorted(unknown)[0],))}: unknown section; a routing file has 'owners'")
+        raise RoutingError(f"{places.place((sorted(unknown)[0],))}: unknown section; a routing file has 'owners' "
+                           "and 'notify'")  # fmt: skip
+    notify = document.get("notify") or {}
+    if not isinstance(notify, dict) or set(notify) - {"channel"} or not isinstance(notify.get("channel", ""), str):
+        raise RoutingError(f"{places.place(('notify',))}: expected 'channel: \"#a-slack-channel\"'")
     owners = document["owners"]
     for key, value in owners.items():
         kind = _OWNER_KEYS.get(key)
@@ -129,4 +135,5 @@ def load_routing(path: str | Path, rules: dict[str, Any] | None = None) -> dict[
     accounts = {str(k): str(v) for k, v in owners.get("accounts", {}).items()}
     merged = dict(rules or load_rules())
     merged["owner"] = {**merged["owner"], **owners, "accounts": accounts}
+    merged["notify"] = dict(notify)
     return merged

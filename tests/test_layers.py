@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                   "metahub.traits", "metahub.exposure", "metahub.mutelist", "metahub.impact", "metahub.combinations", "metahub.ranking",
                   "metahub.filters")),
     ("enrichment", ("metahub.enrich",)),
-    ("outputs", ("metahub.json_outputs", "metahub.tabular", "metahub.html_report", "metahub.actions", "metahub.tickets", "metahub.shards",
+    ("outputs", ("metahub.json_outputs", "metahub.tabular", "metahub.html_report", "metahub.actions", "metahub.tickets", "metahub.notify", "metahub.shards",
                  "metahub.diff")),
     ("orchestration", ("metahub.run", "metahub")),
     ("interfaces", ("metahub.cli", "metahub.aws_lambda", "metahub.org_lambda", "metahub.demo",

@@ -149,7 +149,9 @@ def workdir(tmp_path: Path, in_hub: list[dict[str, Any]], monkeypatch: pytest.Mo
     (tmp_path / "prowler.ocsf.json").write_bytes(gzip.decompress(OCSF_FIXTURE.read_bytes()))
     (tmp_path / "critical-prod.yml").write_text(TEMPLATE)
     (mutelist,) = [text for lang, text, _ in BLOCKS if lang == "yaml" and text.startswith("Mutelist:")]
-    (tmp_path / "mutelist.yaml").write_text(mutelist)  # the README's own example
+    (tmp_path / "mutelist.yaml").write_text(mutelist)  # the README's own examples
+    (routing,) = [text for lang, text, _ in BLOCKS if lang == "yaml" and text.startswith("owners:")]
+    (tmp_path / "routing.yaml").write_text(routing)
     path, _, code = custom_checks()
     (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
     (tmp_path / path).write_text(code)

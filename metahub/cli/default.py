@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError
 
-from metahub import tickets
+from metahub import notify, tickets
 from metahub.aws import Aws
 from metahub.aws_lambda import VARIABLES, boolean_env
 from metahub.cli import context, flags, list_checks, outputs
@@ -129,7 +129,33 @@ def run(args: argparse.Namespace) -> int:
         status = send_tickets(kept, args, stamp)
         if status != EXIT_OK:
             return status
+    if args.notify is not None:
+        status = send_notifications(kept, args, stamp, (plan.rules or {}).get("notify", {}).get("channel"))
+        if status != EXIT_OK:
+            return status
     return status_of(kept.report, reached, {**kept.write_failures, **unsaved})
+
+
+def send_notifications(run: Run, args: argparse.Namespace, stamp: str, channel: str | None) -> int:
+    """``--notify``: one message per owner, planned (a dry run) or, with ``--notify-apply``, sent;
+    3 when some could not be (they are in a file with why)."""
+    found = notify.messages(run.by_impact())
+    if not args.notify_apply:
+        plan = [{**m.summary(), "text": m.text(), "blocks": m.blocks()} for m in found]
+        path = write_json(args.output_dir / f"metahub-notifications-plan-{stamp}.json", plan)
+        print(f"metahub: dry run, nothing sent (--notify-apply sends): {len(found)} message(s) in {path}", file=sys.stderr)
+        return EXIT_OK
+    if args.notify == "slack":
+        slack = notify.Slack(os.environ["SLACK_BOT_TOKEN"], channel, os.environ.get("SLACK_API_URL") or "https://slack.com/api")
+        outcome = notify.deliver(found, slack.send)
+    else:
+        outcome = notify.deliver(found, lambda message: notify.post_webhook(args.notify_url, message))
+    print(f"metahub: {args.notify}: {len(outcome.sent)} message(s) sent, {len(outcome.unsent)} not", file=sys.stderr)
+    if outcome.unsent:
+        path = write_json(args.output_dir / f"metahub-notifications-unsent-{stamp}.json", outcome.unsent)
+        print(f"metahub: not sent ({outcome.unsent[0]['reason']}); the messages are in {path}", file=sys.stderr)
+        return EXIT_ACTIONS
+    return EXIT_OK
 
 
 def send_tickets(run: Run, args: argparse.Namespace, stamp: str) -> int:
@@ -294,6 +320,14 @@ def prepare(args: argparse.Namespace) -> Plan:
         raise UsageError("--cache-ttl says how long --context-cache answers are reused: give --context-cache DIR")
     aws = context.context_aws(args, snapshot) if wanted else None
     rules, trail_events = load_config_files(args)
+    if args.notify == "webhook" and not args.notify_url:
+        raise UsageError("--notify webhook posts to --notify-url URL: give it")
+    if args.notify_url and args.notify != "webhook":
+        raise UsageError("--notify-url is where --notify webhook posts: add --notify webhook")
+    if args.notify_apply and args.notify is None:
+        raise UsageError("--notify-apply sends notifications: give --notify slack or webhook")
+    if args.notify == "slack" and args.notify_apply and not os.environ.get("SLACK_BOT_TOKEN"):
+        raise UsageError("--notify slack needs SLACK_BOT_TOKEN (a bot token with chat:write and users:read.email)")
     if args.tickets_apply and args.tickets != "jira":
         raise UsageError("--tickets-apply sends tickets to a tracker: give --tickets jira")
     if args.tickets == "jira" and args.tickets_apply:

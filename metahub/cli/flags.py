@@ -174,6 +174,14 @@ SECURITY_HUB = Group(
         flag("--tickets-group", choices=["resource", "owner", "check"], default="resource",
              help="one ticket per resource (default), per owner, or per check across resources"),
         flag("--tickets-apply", action="store_true", help="send the tickets to the tracker (without it: a dry run)"),
+        flag(
+            "--notify",
+            choices=["slack", "webhook"],
+            help="one message per owner summarising their resources: slack (SLACK_BOT_TOKEN; a direct message "
+            "to the owner's email, else the routing file's notify channel) or webhook (--notify-url, JSON)",
+        ),
+        flag("--notify-url", metavar="URL", help="where --notify webhook posts"),
+        flag("--notify-apply", action="store_true", help="send the notifications (without it: a dry run)"),
     ),
     "reading with --inputs securityhub or securityhub-v2, and writing back",
 )

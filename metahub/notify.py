@@ -1,0 +1,188 @@
+"""Notifications: each owner gets one message summarising their resources, most urgent first, on
+Slack (a direct message to the user their email names, else the routing file's channel) or as JSON
+posted to any webhook.
+
+Slack's Web API is spoken in plain HTTP, as Jira's is (:mod:`metahub.tickets`): two documented
+methods, ``users.lookupByEmail`` and ``chat.postMessage`` (Block Kit), do not earn ``slack_sdk``.
+``chat.postMessage`` allows about one message a second per channel: messages are paced so, and a 429
+(``ratelimited``) is waited out as its ``Retry-After`` says. ``{"ok": false, "error": ...}`` is an
+error, named.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from metahub.detection import owner_of
+from metahub.html_report import label as resource_label
+from metahub.models import SEVERITY_ORDER, AffectedResource
+
+SHOWN = 5
+"""Resources named in a message; the rest are counted."""
+PER_CHANNEL = 1.0
+"""Seconds between two messages to one channel (chat.postMessage: about one a second per channel)."""
+RETRIES = 5
+WEBHOOK_SCHEMA = "metahub.notification/1"
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class NotifyError(ValueError):
+    """A notification that cannot be sent: the message says why."""
+
+
+@dataclass
+class Message:
+    owner: str | None
+    resources: list[AffectedResource]
+
+    def summary(self) -> dict[str, Any]:
+        """The message as data: what the webhook posts (schema :data:`WEBHOOK_SCHEMA`)."""
+        return {
+            "schema": WEBHOOK_SCHEMA,
+            "owner": self.owner,
+            "resources": [
+                {"arn": r.arn, "type": r.type, "account": r.account, "region": r.region,
+                 "worst_failed_severity": r.worst_failed_severity, "impact_score": (r.impact or {}).get("score"),
+                 "is_public": r.verdict("is_public") if r.metachecks is not None else None,
+                 "owner_source": owner_of(r)[1], "first_to_do": _first_fix(r)}
+                for r in self.resources
+            ],
+        }  # fmt: skip
+
+    def text(self) -> str:
+        worst = next((s for s in SEVERITY_ORDER if any(r.worst_failed_severity == s for r in self.resources)), "")
+        return f"metahub: {len(self.resources)} resource(s) of yours need attention" + (f", the worst {worst}" if worst else "")
+
+    def blocks(self) -> list[dict[str, Any]]:
+        """Block Kit: a header, the most urgent resources with what to do first, the count of the rest."""
+        blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": self.text()[:150]}}]
+        for resource in self.resources[:SHOWN]:
+            line = f"*{resource.worst_failed_severity or 'UNRATED'}* {_escape(resource_label(resource))} ({resource.type}, {resource.account})"
+            if resource.metachecks is not None and resource.verdict("is_public") == "true":
+                line += " — *public*"
+            fix = _first_fix(resource)
+            if fix:
+                line += f"\nFirst: {_escape(fix)[:300]}"
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": line}})
+        if len(self.resources) > SHOWN:
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"and {len(self.resources) - SHOWN} more in metahub's report"}]})
+        return blocks
+
+
+def _escape(text: str) -> str:
+    """Slack's mrkdwn: &, < and > escaped, so a finding cannot mention @channel or make links."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _first_fix(resource: AffectedResource) -> str | None:
+    """What the worst failed finding says to do."""
+    failed = sorted((f for f in resource.findings if f.outcome == "FAILED"),
+                    key=lambda f: SEVERITY_ORDER.index(f.severity_label) if f.severity_label in SEVERITY_ORDER else 9)  # fmt: skip
+    for finding in failed:
+        text = ((finding.Remediation or {}).get("Recommendation") or {}).get("Text")
+        if text:
+            return str(text)
+    return failed[0].Title if failed else None
+
+
+def messages(resources: Mapping[str, AffectedResource]) -> list[Message]:
+    """One message per owner (None: the resources nobody owns), their resources in ``resources``'
+    order (most urgent first when ranked), only those with failed findings."""
+    grouped: dict[str | None, list[AffectedResource]] = {}
+    for resource in resources.values():
+        if any(f.outcome == "FAILED" for f in resource.findings):
+            grouped.setdefault(owner_of(resource)[0], []).append(resource)
+    return [Message(owner, members) for owner, members in grouped.items()]
+
+
+@dataclass
+class Sent:
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    unsent: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Slack:
+    """Slack's Web API with a bot token: ``users.lookupByEmail``, ``chat.postMessage``."""
+
+    def __init__(self, token: str, channel: str | None, base: str = "https://slack.com/api",
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+        self.token, self.channel, self.base = token, channel, base.rstrip("/")
+        self.sleep, self.clock = sleep, clock
+        self.last: dict[str, float] = {}
+
+    def call(self, method: str, body: dict[str, Any], form: bool = False) -> dict[str, Any]:
+        if form:
+            data, kind = urllib.parse.urlencode(body).encode(), "application/x-www-form-urlencoded"
+        else:
+            data, kind = json.dumps(body).encode(), "application/json; charset=utf-8"
+        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": kind}
+        for attempt in range(RETRIES + 1):
+            request = urllib.request.Request(f"{self.base}/{method}", data=data, method="POST", headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=30) as answer:
+                    found: dict[str, Any] = json.loads(answer.read())
+            except urllib.error.HTTPError as error:
+                if error.code == 429 and attempt < RETRIES:
+                    self.sleep(float(error.headers.get("Retry-After") or 1))
+                    continue
+                raise NotifyError(f"Slack {method}: HTTP {error.code}") from None
+            except urllib.error.URLError as error:
+                raise NotifyError(f"Slack unreachable at {self.base}: {error.reason}") from None
+            if not found.get("ok"):
+                raise NotifyError(f"Slack {method}: {found.get('error', 'not ok')}")
+            return found
+        raise NotifyError(f"Slack {method}: still rate limited")  # pragma: no cover
+
+    def recipient(self, owner: str | None) -> str:
+        """The owner's Slack user when their email names one, else the routing file's channel."""
+        if owner and _EMAIL.match(owner):
+            try:
+                return str(self.call("users.lookupByEmail", {"email": owner}, form=True)["user"]["id"])
+            except NotifyError as exc:
+                if "users_not_found" not in str(exc) or not self.channel:
+                    raise
+        if not self.channel:
+            raise NotifyError(f"no Slack user for {owner or 'resources without an owner'}, and no channel "
+                              "in the routing file's notify section")  # fmt: skip
+        return self.channel
+
+    def send(self, message: Message) -> dict[str, Any]:
+        channel = self.recipient(message.owner)
+        waited = self.last.get(channel, -PER_CHANNEL) + PER_CHANNEL - self.clock()
+        if waited > 0:
+            self.sleep(waited)
+        answer = self.call("chat.postMessage", {"channel": channel, "text": message.text(), "blocks": message.blocks()})
+        self.last[channel] = self.clock()
+        return {"owner": message.owner, "channel": answer.get("channel", channel), "ts": answer.get("ts")}
+
+
+def post_webhook(url: str, message: Message) -> dict[str, Any]:
+    """The message's :meth:`Message.summary` posted as JSON; a 2xx is success."""
+    request = urllib.request.Request(url, data=json.dumps(message.summary()).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return {"owner": message.owner, "status": answer.status}
+    except urllib.error.HTTPError as error:
+        raise NotifyError(f"webhook answered HTTP {error.code}") from None
+    except urllib.error.URLError as error:
+        raise NotifyError(f"webhook unreachable: {error.reason}") from None
+
+
+def deliver(found: list[Message], send: Callable[[Message], dict[str, Any]]) -> Sent:
+    """Each message sent; one that fails is kept with why, and the others go on."""
+    outcome = Sent()
+    for message in found:
+        try:
+            outcome.sent.append(send(message))
+        except NotifyError as exc:
+            outcome.unsent.append({**message.summary(), "reason": str(exc)})
+    return outcome

@@ -1,0 +1,135 @@
+"""Notifications to owners, against a local server with the documented request and response shapes of
+Slack's Web API (``users.lookupByEmail``: ``{"ok": true, "user": {"id"}}`` or ``users_not_found``;
+``chat.postMessage``: ``{"ok": true, "channel", "ts"}``, ``channel_not_found``, HTTP 429 with
+``Retry-After`` and ``ratelimited``; a bearer token) and a generic webhook."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import metahub
+from metahub.notify import Slack, deliver, messages
+
+from . import local_http
+from .conftest import metahub_cli
+
+TOKEN = "xoxb-not-logged"
+USERS = {"alice@example.com": "U0ALICE"}
+
+
+class SlackServer:
+    def __init__(self, throttle: int = 0, missing_channel: str | None = None) -> None:
+        self.posts: list[dict[str, Any]] = []
+        self.lookups: list[str] = []
+        self.throttle, self.missing_channel = throttle, missing_channel
+
+    def http(self, method: str, path: str, headers: Mapping[str, str], raw: bytes) -> local_http.Answer:
+        if headers.get("Authorization") != f"Bearer {TOKEN}":
+            return self._json(200, {"ok": False, "error": "invalid_auth"})
+        if path.endswith("/users.lookupByEmail"):
+            email = urllib.parse.parse_qs(raw.decode())["email"][0]
+            self.lookups.append(email)
+            if email in USERS:
+                return self._json(200, {"ok": True, "user": {"id": USERS[email], "profile": {"email": email}}})
+            return self._json(200, {"ok": False, "error": "users_not_found"})
+        if path.endswith("/chat.postMessage"):
+            if self.throttle:
+                self.throttle -= 1
+                return 429, {"Retry-After": "3", "Content-Type": "application/json"}, b'{"ok": false, "error": "ratelimited"}'
+            body = json.loads(raw)
+            if body["channel"] == self.missing_channel:
+                return self._json(200, {"ok": False, "error": "channel_not_found"})
+            self.posts.append(body)
+            return self._json(200, {"ok": True, "channel": body["channel"], "ts": f"1700000000.{len(self.posts):06d}"})
+        return self._json(404, {"ok": False, "error": "unknown_method"})
+
+    @staticmethod
+    def _json(status: int, body: dict[str, Any]) -> local_http.Answer:
+        return status, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+
+def _owned(enriched_lab: metahub.Run) -> dict[str, Any]:
+    """Lab resources with failed findings, owned by alice (a Slack user), bob (none) or nobody."""
+    failing = [r for r in enriched_lab.by_impact().values() if any(f.outcome == "FAILED" for f in r.findings)][:9]
+    chosen = {}
+    for index, resource in enumerate(failing):
+        copy = resource.model_copy()
+        copy.detected = {"owner": None if index % 3 == 2 else {"value": ("alice@example.com", "bob@example.com")[index % 3],
+                                                                "source": "tag Owner"}}  # fmt: skip
+        chosen[copy.arn] = copy
+    return chosen
+
+
+def test_each_owner_gets_one_message_in_their_slack_or_the_channel(enriched_lab: metahub.Run) -> None:
+    found = messages(_owned(enriched_lab))
+    assert sorted(str(m.owner) for m in found) == ["None", "alice@example.com", "bob@example.com"]
+    server, waits, now = SlackServer(throttle=1), [], [0.0]
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
+    with local_http.serving(server.http) as url:
+        outcome = deliver(found, Slack(TOKEN, "#security-alerts", url, sleep=sleep, clock=lambda: now[0]).send)
+    assert not outcome.unsent and len(server.posts) == 3
+    channels = [p["channel"] for p in server.posts]
+    assert channels.count("U0ALICE") == 1 and channels.count("#security-alerts") == 2  # bob has no Slack user
+    assert waits[0] == 3.0 and 1.0 in waits  # Retry-After, then one message a second to one channel
+    post = server.posts[0]
+    assert post["blocks"][0]["type"] == "header" and post["text"].startswith("metahub: 3 resource(s) of yours")
+    assert all(b["type"] in ("header", "section", "context") for b in post["blocks"])
+
+
+def test_a_message_slack_refuses_is_kept_with_why(enriched_lab: metahub.Run) -> None:
+    found = messages(_owned(enriched_lab))
+    server = SlackServer(missing_channel="#security-alerts")
+    with local_http.serving(server.http) as url:
+        outcome = deliver(found, Slack(TOKEN, "#security-alerts", url).send)
+    assert len(outcome.sent) == 1 and len(outcome.unsent) == 2
+    assert outcome.unsent[0]["reason"] == "Slack chat.postMessage: channel_not_found"
+
+
+def test_finding_text_cannot_mention_everyone(enriched_lab: metahub.Run) -> None:
+    resource = next(iter(_owned(enriched_lab).values())).model_copy()
+    failed = next(f for f in resource.findings if f.outcome == "FAILED")
+    finding = failed.model_copy(update={"Title": "<!channel> click <http://evil|here>", "Remediation": None})
+    resource.findings = [finding]
+    [message] = messages({resource.arn: resource})
+    text = json.dumps(message.blocks())
+    assert "<!channel>" not in text and "&lt;!channel&gt;" in text
+
+
+def test_the_command_line_plans_then_notifies(tmp_path: Path) -> None:
+    routing = tmp_path / "routing.yaml"
+    routing.write_text('owners:\n  tag_keys: [Owner]\n  fallback: alice@example.com\nnotify:\n  channel: "#security-alerts"\n')
+    common = ["--demo", "--context", "tags", "--routing", str(routing), "--notify", "slack", "--output-modes",
+              "--output-dir", str(tmp_path)]  # fmt: skip
+    dry = metahub_cli(*common, env={"SLACK_BOT_TOKEN": TOKEN})
+    assert dry.returncode == 0 and "dry run, nothing sent" in dry.stderr, dry.stderr
+    [plan] = tmp_path.glob("metahub-notifications-plan-*.json")
+    owners = {m["owner"] for m in json.loads(plan.read_text())}
+    assert {"web-team", "alice@example.com"} <= owners and None not in owners  # Owner tags, then the fallback
+    server = SlackServer()
+    with local_http.serving(server.http) as url:
+        sent = metahub_cli(*common, "--notify-apply", env={"SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": url})
+    assert sent.returncode == 0, sent.stderr
+    assert f"slack: {len(owners)} message(s) sent, 0 not" in sent.stderr and TOKEN not in sent.stderr
+    channels = [p["channel"] for p in server.posts]
+    assert channels.count("U0ALICE") == 1 and channels.count("#security-alerts") == len(owners) - 1
+    webhook: list[Any] = []
+
+    def hook(method: str, path: str, headers: Mapping[str, str], raw: bytes) -> local_http.Answer:
+        webhook.append(json.loads(raw))
+        return 200, {}, b"ok"
+
+    with local_http.serving(hook) as url:
+        posted = metahub_cli(*common[:-5], "--notify", "webhook", "--notify-url", url, "--notify-apply",
+                             "--output-modes", "--output-dir", str(tmp_path))  # fmt: skip
+    assert posted.returncode == 0, posted.stderr
+    assert {m["schema"] for m in webhook} == {"metahub.notification/1"} and len(webhook) == len(owners)
+    missing = metahub_cli(*common, "--notify-apply")
+    assert missing.returncode == 2 and "needs SLACK_BOT_TOKEN" in missing.stderr
