@@ -3,10 +3,10 @@ resources) instead of one per finding: built from a run (pure), written to files
 Jira's importer takes) or sent to Jira Cloud through its REST API (v3), idempotently.
 
 Each ticket carries a label ``metahub-<12 hex>`` made from what it is about, so a later run finds
-the ticket it made before (JQL ``labels = ...``) and updates it instead of opening another. Jira is
-spoken to in plain HTTP (urllib): four documented calls (search with JQL, create, edit, and nothing
-else) do not earn the ``jira`` package and its dependencies; its 429 answers are waited out as their
-``Retry-After`` says.
+the ticket it made before (Jira: JQL ``labels IN (...)``; ServiceNow: the record's
+``correlation_id``) and updates it instead of opening another. Both are spoken to in plain HTTP
+(urllib): three documented calls each (search, create, edit) do not earn the ``jira`` or ``pysnow``
+packages and their dependencies; 429 answers are waited out as their ``Retry-After`` says.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import hashlib
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,6 +157,14 @@ def write_files(tickets: list[Ticket], json_path: Path) -> list[Path]:
 # --- Jira Cloud ----------------------------------------------------------------------------------
 
 
+def _required(env: Mapping[str, str], names: tuple[str, ...], tracker: str) -> list[str]:
+    """The values of ``names``; TicketError naming every one that is missing."""
+    missing = [name for name in names if not env.get(name)]
+    if missing:
+        raise TicketError(f"--tickets {tracker} needs {', '.join(missing)} in the environment")
+    return [env[name] for name in names]
+
+
 @dataclass
 class JiraSettings:
     url: str
@@ -167,11 +176,8 @@ class JiraSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> JiraSettings:
         """``JIRA_URL``, ``JIRA_EMAIL``, ``JIRA_API_TOKEN``, ``JIRA_PROJECT`` (``JIRA_ISSUE_TYPE``: Task)."""
-        missing = [name for name in ("JIRA_URL", "JIRA_EMAIL", "JIRA_API_TOKEN", "JIRA_PROJECT") if not env.get(name)]
-        if missing:
-            raise TicketError(f"--tickets jira needs {', '.join(missing)} in the environment")
-        return cls(env["JIRA_URL"].rstrip("/"), env["JIRA_EMAIL"], env["JIRA_API_TOKEN"], env["JIRA_PROJECT"],
-                   env.get("JIRA_ISSUE_TYPE") or "Task")  # fmt: skip
+        url, email, token, project = _required(env, ("JIRA_URL", "JIRA_EMAIL", "JIRA_API_TOKEN", "JIRA_PROJECT"), "jira")
+        return cls(url, email, token, project, env.get("JIRA_ISSUE_TYPE") or "Task")
 
 
 @dataclass
@@ -186,20 +192,24 @@ class Outcome:
             f", {len(self.unsent)} not sent" if self.unsent else "")  # fmt: skip
 
 
-class Jira:
-    """Jira Cloud's REST API v3: search by label, create, edit."""
+class Tracker:
+    """A tracker over HTTP with Basic authentication: what it answers, 429s waited out as their
+    Retry-After says (at most :data:`RETRIES` times); and the sending of tickets, idempotent by
+    each ticket's label (:meth:`existing`, :meth:`create`, :meth:`update` say how, per tracker)."""
 
-    def __init__(self, settings: JiraSettings, sleep: Callable[[float], None] = time.sleep, timeout: float = 30.0):
-        self.settings, self.sleep, self.timeout = settings, sleep, timeout
-        credentials = base64.b64encode(f"{settings.email}:{settings.token}".encode()).decode()
+    name = "tracker"
+
+    def __init__(self, url: str, user: str, secret: str, sleep: Callable[[float], None] = time.sleep,
+                 timeout: float = 30.0) -> None:  # fmt: skip
+        self.url, self.sleep, self.timeout = url.rstrip("/"), sleep, timeout
+        credentials = base64.b64encode(f"{user}:{secret}".encode()).decode()
         self.headers = {"Authorization": f"Basic {credentials}", "Content-Type": "application/json",
                         "Accept": "application/json"}  # fmt: skip
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
-        """One request, 429 waited out as Retry-After says (at most :data:`RETRIES` times)."""
         data = None if body is None else json.dumps(body).encode()
         for attempt in range(RETRIES + 1):
-            request = urllib.request.Request(f"{self.settings.url}{path}", data=data, method=method, headers=self.headers)
+            request = urllib.request.Request(f"{self.url}{path}", data=data, method=method, headers=self.headers)
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout) as answer:
                     text = answer.read()
@@ -209,17 +219,56 @@ class Jira:
                     self.sleep(float(error.headers.get("Retry-After") or 2**attempt))
                     continue
                 detail = error.read().decode(errors="replace")[:300]
-                raise TicketError(f"Jira answered {method} {path} with HTTP {error.code}: {detail}") from None
+                raise TicketError(f"{self.name} answered {method} {path} with HTTP {error.code}: {detail}") from None
             except urllib.error.URLError as error:
-                raise TicketError(f"Jira at {self.settings.url} unreachable: {error.reason}") from None
-        raise TicketError(f"Jira kept answering {method} {path} with HTTP 429")  # pragma: no cover
+                raise TicketError(f"{self.name} at {self.url} unreachable: {error.reason}") from None
+        raise TicketError(f"{self.name} kept answering {method} {path} with HTTP 429")  # pragma: no cover
 
-    def existing(self, labels: Iterable[str]) -> dict[str, str]:
-        """``{label: issue key}`` of the issues that carry metahub's labels."""
+    def existing(self, labels: list[str]) -> dict[str, str]:
+        """``{label: the tracker's reference}`` of the tickets metahub made before."""
+        raise NotImplementedError
+
+    def create(self, ticket: Ticket) -> str:
+        raise NotImplementedError
+
+    def update(self, reference: str, ticket: Ticket) -> None:
+        raise NotImplementedError
+
+    def send(self, tickets: list[Ticket]) -> Outcome:
+        """Update the tickets metahub made before, create the others; a ticket that fails is kept
+        in ``unsent`` with why, and the others go on."""
+        outcome = Outcome()
+        try:
+            known = self.existing([t.label for t in tickets])
+        except TicketError as exc:
+            outcome.unsent = [{**t.to_dict(), "reason": str(exc)} for t in tickets]
+            return outcome
+        for ticket in tickets:
+            try:
+                if ticket.label in known:
+                    self.update(known[ticket.label], ticket)
+                    outcome.updated.append(known[ticket.label])
+                else:
+                    outcome.created.append(self.create(ticket))
+            except TicketError as exc:
+                outcome.unsent.append({**ticket.to_dict(), "reason": str(exc)})
+        return outcome
+
+
+class Jira(Tracker):
+    """Jira Cloud's REST API v3: search by label (JQL), create, edit; descriptions in Atlassian
+    Document Format."""
+
+    name = "Jira"
+
+    def __init__(self, settings: JiraSettings, sleep: Callable[[float], None] = time.sleep, timeout: float = 30.0):
+        super().__init__(settings.url, settings.email, settings.token, sleep, timeout)
+        self.settings = settings
+
+    def existing(self, labels: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
-        wanted = list(labels)
-        for start in range(0, len(wanted), 50):  # JQL's IN list, a page of labels at a time
-            quoted = ", ".join(f'"{label}"' for label in wanted[start : start + 50])
+        for start in range(0, len(labels), 50):  # JQL's IN list, a page of labels at a time
+            quoted = ", ".join(f'"{label}"' for label in labels[start : start + 50])
             body: dict[str, Any] = {"jql": f"project = \"{self.settings.project}\" AND labels IN ({quoted})",
                                     "fields": ["labels"], "maxResults": 100}  # fmt: skip
             while True:
@@ -240,27 +289,63 @@ class Jira:
             "priority": {"name": ticket.priority},
         }
 
-    def send(self, tickets: list[Ticket]) -> Outcome:
-        """Update the issues metahub made before, create the others; a ticket that fails is kept
-        in ``unsent`` with why, and the others go on."""
-        outcome = Outcome()
-        try:
-            known = self.existing(t.label for t in tickets)
-        except TicketError as exc:
-            outcome.unsent = [{**t.to_dict(), "reason": str(exc)} for t in tickets]
-            return outcome
-        for ticket in tickets:
-            try:
-                if ticket.label in known:
-                    self.call("PUT", f"/rest/api/3/issue/{known[ticket.label]}", {"fields": self.fields(ticket)})
-                    outcome.updated.append(known[ticket.label])
-                else:
-                    fields = {"project": {"key": self.settings.project}, "issuetype": {"name": self.settings.issue_type},
-                              **self.fields(ticket)}  # fmt: skip
-                    outcome.created.append(self.call("POST", "/rest/api/3/issue", {"fields": fields})["key"])
-            except TicketError as exc:
-                outcome.unsent.append({**ticket.to_dict(), "reason": str(exc)})
-        return outcome
+    def create(self, ticket: Ticket) -> str:
+        fields = {"project": {"key": self.settings.project}, "issuetype": {"name": self.settings.issue_type},
+                  **self.fields(ticket)}  # fmt: skip
+        return str(self.call("POST", "/rest/api/3/issue", {"fields": fields})["key"])
+
+    def update(self, reference: str, ticket: Ticket) -> None:
+        self.call("PUT", f"/rest/api/3/issue/{reference}", {"fields": self.fields(ticket)})
+
+
+@dataclass
+class ServiceNowSettings:
+    url: str
+    user: str
+    password: str
+    table: str = "incident"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ServiceNowSettings:
+        """``SERVICENOW_URL``, ``SERVICENOW_USER``, ``SERVICENOW_PASSWORD`` (``SERVICENOW_TABLE``: incident)."""
+        url, user, password = _required(env, ("SERVICENOW_URL", "SERVICENOW_USER", "SERVICENOW_PASSWORD"), "servicenow")
+        return cls(url, user, password, env.get("SERVICENOW_TABLE") or "incident")
+
+
+URGENCY = {"Highest": "1", "High": "1", "Medium": "2", "Low": "3", "Lowest": "3"}
+"""ServiceNow's urgency (1 High, 2 Medium, 3 Low) by the ticket's priority."""
+
+
+class ServiceNow(Tracker):
+    """ServiceNow's Table API: records of a table (``incident`` by default) found again by their
+    ``correlation_id`` (the field ServiceNow keeps for the id an integration gives its records),
+    created with POST, updated with PATCH."""
+
+    name = "ServiceNow"
+
+    def __init__(self, settings: ServiceNowSettings, sleep: Callable[[float], None] = time.sleep, timeout: float = 30.0):
+        super().__init__(settings.url, settings.user, settings.password, sleep, timeout)
+        self.table = settings.table
+
+    def existing(self, labels: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(labels), 50):
+            query = urllib.parse.quote(f"correlation_idIN{','.join(labels[start : start + 50])}")
+            page = self.call("GET", f"/api/now/table/{self.table}?sysparm_query={query}"
+                                    "&sysparm_fields=sys_id,number,correlation_id&sysparm_limit=100")  # fmt: skip
+            for record in page.get("result", []):
+                found.setdefault(record["correlation_id"], record["sys_id"])
+        return found
+
+    def fields(self, ticket: Ticket) -> dict[str, Any]:
+        return {"short_description": ticket.summary[:160], "description": "\n\n".join(ticket.description),
+                "correlation_id": ticket.label, "correlation_display": "metahub", "urgency": URGENCY[ticket.priority]}  # fmt: skip
+
+    def create(self, ticket: Ticket) -> str:
+        return str(self.call("POST", f"/api/now/table/{self.table}", self.fields(ticket))["result"]["number"])
+
+    def update(self, reference: str, ticket: Ticket) -> None:
+        self.call("PATCH", f"/api/now/table/{self.table}/{reference}", self.fields(ticket))
 
 
 def _document(paragraphs: list[str]) -> dict[str, Any]:

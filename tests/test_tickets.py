@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 import metahub
-from metahub.tickets import Jira, JiraSettings, TicketError, build
+from metahub.tickets import Jira, JiraSettings, ServiceNow, ServiceNowSettings, TicketError, build
 
 from . import local_http
 from .conftest import metahub_cli
@@ -135,3 +136,45 @@ def test_the_command_line_plans_then_sends_and_never_logs_the_token(tmp_path: Pa
     assert len(json.loads(unsent.read_text())) == len(rows)
     missing = metahub_cli("--demo", "--tickets", "jira", "--tickets-apply", "--output-dir", str(tmp_path / "never"))
     assert missing.returncode == 2 and "needs JIRA_URL" in missing.stderr and not (tmp_path / "never").exists()
+
+
+class ServiceNowServer:
+    """The Table API's documented shapes: GET with sysparm_query, POST (201), PATCH, {"result": ...}."""
+
+    def __init__(self, throttle: int = 0) -> None:
+        self.records: dict[str, dict[str, Any]] = {}
+        self.throttle = throttle
+
+    def http(self, method: str, path: str, headers: Mapping[str, str], raw: bytes) -> local_http.Answer:
+        if headers.get("Authorization") != "Basic " + base64.b64encode(b"metahub:pw").decode():
+            return 401, {}, b'{"error": {"message": "User Not Authenticated"}}'
+        if self.throttle:
+            self.throttle -= 1
+            return 429, {"Retry-After": "2"}, b'{"error": {"message": "Rate limit exceeded"}}'
+        base, _, query = path.partition("?")
+        if method == "GET" and base == "/api/now/table/incident":
+            wanted = urllib.parse.parse_qs(query)["sysparm_query"][0].removeprefix("correlation_idIN").split(",")
+            found = [r for r in self.records.values() if r["correlation_id"] in wanted]
+            return 200, {}, json.dumps({"result": found}).encode()
+        if method == "POST" and base == "/api/now/table/incident":
+            sys_id = f"{len(self.records) + 1:032x}"
+            self.records[sys_id] = {**json.loads(raw), "sys_id": sys_id, "number": f"INC{len(self.records) + 1:07d}"}
+            return 201, {}, json.dumps({"result": self.records[sys_id]}).encode()
+        if method == "PATCH" and base.startswith("/api/now/table/incident/"):
+            record = self.records[base.rsplit("/", 1)[1]]
+            record.update(json.loads(raw))
+            return 200, {}, json.dumps({"result": record}).encode()
+        return 400, {}, b'{"error": {"message": "Invalid table"}}'
+
+
+def test_servicenow_incidents_are_found_again_by_correlation_id(enriched_lab: metahub.Run) -> None:
+    made = build(dict(list(enriched_lab.by_impact().items())[:5]))
+    server, waits = ServiceNowServer(throttle=1), []
+    with local_http.serving(server.http) as url:
+        settings = ServiceNowSettings.from_env({"SERVICENOW_URL": url, "SERVICENOW_USER": "metahub", "SERVICENOW_PASSWORD": "pw"})
+        first = ServiceNow(settings, sleep=waits.append).send(made)
+        second = ServiceNow(settings).send(made)
+    assert (first.describe(), second.describe(), waits) == ("0 updated, 5 created", "5 updated, 0 created", [2.0])
+    record = next(iter(server.records.values()))
+    assert record["correlation_id"] == made[0].label and record["urgency"] in ("1", "2", "3")
+    assert len(record["short_description"]) <= 160 and made[0].key in record["description"]

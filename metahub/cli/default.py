@@ -136,6 +136,16 @@ def run(args: argparse.Namespace) -> int:
     return status_of(kept.report, reached, {**kept.write_failures, **unsaved})
 
 
+TRACKERS = {"jira": "Jira", "servicenow": "ServiceNow"}
+
+
+def tracker(name: str) -> tickets.Tracker:
+    """The tracker ``--tickets`` names, its settings from the environment."""
+    if name == "jira":
+        return tickets.Jira(tickets.JiraSettings.from_env(os.environ))
+    return tickets.ServiceNow(tickets.ServiceNowSettings.from_env(os.environ))
+
+
 def send_notifications(run: Run, args: argparse.Namespace, stamp: str, channel: str | None) -> int:
     """``--notify``: one message per owner, planned (a dry run) or, with ``--notify-apply``, sent;
     3 when some could not be (they are in a file with why)."""
@@ -165,11 +175,12 @@ def send_tickets(run: Run, args: argparse.Namespace, stamp: str) -> int:
     if args.tickets == "file" or not args.tickets_apply:
         name = "tickets" if args.tickets == "file" else "tickets-plan"
         paths = tickets.write_files(made, args.output_dir / f"metahub-{name}-{stamp}.json")
-        said = "" if args.tickets == "file" else "dry run, nothing sent to Jira (--tickets-apply sends): "
+        said = "" if args.tickets == "file" else f"dry run, nothing sent to {TRACKERS[args.tickets]} (--tickets-apply sends): "
         print(f"metahub: {said}{len(made)} ticket(s) in {paths[0]} and {paths[1]}", file=sys.stderr)
         return EXIT_OK
-    outcome = tickets.Jira(tickets.JiraSettings.from_env(os.environ)).send(made)
-    print(f"metahub: Jira: {outcome.describe()}", file=sys.stderr)
+    sender = tracker(args.tickets)
+    outcome = sender.send(made)
+    print(f"metahub: {sender.name}: {outcome.describe()}", file=sys.stderr)
     if outcome.unsent:
         path = write_json(args.output_dir / f"metahub-tickets-unsent-{stamp}.json", outcome.unsent)
         print(f"metahub: {len(outcome.unsent)} ticket(s) not sent ({outcome.unsent[0]['reason']}); they are in {path}",
@@ -328,11 +339,11 @@ def prepare(args: argparse.Namespace) -> Plan:
         raise UsageError("--notify-apply sends notifications: give --notify slack or webhook")
     if args.notify == "slack" and args.notify_apply and not os.environ.get("SLACK_BOT_TOKEN"):
         raise UsageError("--notify slack needs SLACK_BOT_TOKEN (a bot token with chat:write and users:read.email)")
-    if args.tickets_apply and args.tickets != "jira":
-        raise UsageError("--tickets-apply sends tickets to a tracker: give --tickets jira")
-    if args.tickets == "jira" and args.tickets_apply:
+    if args.tickets_apply and args.tickets in (None, "file"):
+        raise UsageError("--tickets-apply sends tickets to a tracker: give --tickets jira or servicenow")
+    if args.tickets_apply:
         try:
-            tickets.JiraSettings.from_env(os.environ)  # before anything is read: a missing setting costs nothing
+            tracker(args.tickets)  # before anything is read: a missing setting costs nothing
         except tickets.TicketError as exc:
             raise UsageError(str(exc)) from exc
     if args.baseline is not None and "html" not in outputs.output_modes(args):

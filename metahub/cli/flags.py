@@ -166,10 +166,10 @@ SECURITY_HUB = Group(
         flag("--dry-run", action="store_true", help="show and save what would be written; write nothing"),
         flag(
             "--tickets",
-            choices=["file", "jira"],
+            choices=["file", "jira", "servicenow"],
             help="one ticket per problem with its context: file writes them (JSON, and CSV Jira imports); jira "
-            "plans them for Jira Cloud (JIRA_URL, JIRA_EMAIL, JIRA_API_TOKEN, JIRA_PROJECT) and sends with "
-            "--tickets-apply, updating the tickets it made before",
+            "(JIRA_URL, JIRA_EMAIL, JIRA_API_TOKEN, JIRA_PROJECT) and servicenow (SERVICENOW_URL, SERVICENOW_USER, "
+            "SERVICENOW_PASSWORD) plan them, and send with --tickets-apply, updating the tickets made before",
         ),
         flag("--tickets-group", choices=["resource", "owner", "check"], default="resource",
              help="one ticket per resource (default), per owner, or per check across resources"),
