@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from metahub.actions import finding_region
+from metahub.aws import describe_error
 from metahub.detection import owner_of
 from metahub.files import atomic
 from metahub.html_report import label as resource_label
@@ -53,6 +55,9 @@ class Ticket:
     """Paragraphs of plain text (Jira's document format, or CSV, is made from them)."""
     resources: list[str]
     findings: list[str]
+    hub_finding: tuple[str, str] | None = None
+    """(region, ``metadata.uid``) of its worst failed finding of the new Security Hub, what
+    CreateTicketV2 names; None when it has none."""
 
     @property
     def label(self) -> str:
@@ -107,7 +112,10 @@ def _ticket(key: str, members: list[AffectedResource], group: str, link: str | N
         paragraphs.append("What to do:\n" + "\n".join(f"- {fix}" for fix in fixes[:20]))
     if link:
         paragraphs.append(f"Report: {link}")
-    return Ticket(key, summary[:SUMMARY_MAX], PRIORITY[worst], paragraphs, [r.arn for r in members], sorted(failed))
+    in_hub = sorted((f for f, _ in failed.values() if f.in_security_hub_v2 and f.ocsf.get("metadata.uid")),
+                    key=lambda f: SEVERITY_ORDER.index(f.severity_label) if f.severity_label in SEVERITY_ORDER else 9)  # fmt: skip
+    hub = (finding_region(in_hub[0]) or "", str(in_hub[0].ocsf["metadata.uid"])) if in_hub else None
+    return Ticket(key, summary[:SUMMARY_MAX], PRIORITY[worst], paragraphs, [r.arn for r in members], sorted(failed), hub)
 
 
 def _resource_text(resource: AffectedResource) -> str:
@@ -346,6 +354,38 @@ class ServiceNow(Tracker):
 
     def update(self, reference: str, ticket: Ticket) -> None:
         self.call("PATCH", f"/api/now/table/{self.table}/{reference}", self.fields(ticket))
+
+
+class SecurityHubTickets:
+    """Security Hub's CreateTicketV2, through a connector to an ITSM already set up there: one call
+    per ticket, for its worst failed finding of the new Security Hub (the API takes one finding's
+    ``metadata.uid``); the ticket's label is the ClientToken, so a second run gets the same ticket
+    back rather than another. ``mode="DRYRUN"``: Security Hub makes a test ticket from a template
+    finding of its own, to check the connector."""
+
+    name = "Security Hub"
+
+    def __init__(self, client_for: Callable[[str], Any], connector: str, mode: str | None = None) -> None:
+        self.client_for, self.connector, self.mode = client_for, connector, mode
+
+    def send(self, tickets: list[Ticket]) -> Outcome:
+        outcome = Outcome()
+        for ticket in tickets:
+            if ticket.hub_finding is None:
+                outcome.unsent.append({**ticket.to_dict(), "reason": "no failed finding of the new Security Hub "
+                                       "(CreateTicketV2 takes one by its metadata.uid)"})  # fmt: skip
+                continue
+            region, uid = ticket.hub_finding
+            request = {"ConnectorId": self.connector, "FindingMetadataUid": uid, "ClientToken": ticket.label}
+            if self.mode:
+                request["Mode"] = self.mode
+            try:
+                answer = self.client_for(region).create_ticket_v2(**request)
+            except Exception as exc:  # AWS's refusal, with its reason; the others go on
+                outcome.unsent.append({**ticket.to_dict(), "reason": describe_error(exc, "securityhub:CreateTicketV2")})
+                continue
+            outcome.created.append(str(answer.get("TicketSrcUrl") or answer["TicketId"]))
+        return outcome
 
 
 def _document(paragraphs: list[str]) -> dict[str, Any]:

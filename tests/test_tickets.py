@@ -178,3 +178,45 @@ def test_servicenow_incidents_are_found_again_by_correlation_id(enriched_lab: me
     record = next(iter(server.records.values()))
     assert record["correlation_id"] == made[0].label and record["urgency"] in ("1", "2", "3")
     assert len(record["short_description"]) <= 160 and made[0].key in record["description"]
+
+
+def test_security_hub_tickets_go_through_a_connector_one_finding_each(offline_aws: Any) -> None:
+    """CreateTicketV2 takes one finding's metadata.uid and a ClientToken (botocore's model): the
+    ticket's label, so a rerun gets the same ticket back."""
+    from botocore.stub import Stubber
+
+    from metahub.ocsf import to_asff
+    from metahub.securityhub import clients
+    from metahub.tickets import SecurityHubTickets
+
+    from .conftest import make_finding
+    from .securityhub_v2_endpoint import samples
+
+    run = metahub.Run.from_findings([*(to_asff(f) for f in samples()), make_finding("asff-only", arn="arn:aws:s3:::other")])
+    run.score_impact()
+    made = build(run.by_impact())
+    client = clients(offline_aws)("us-east-1")
+    with Stubber(client) as stub:
+        for ticket in made:
+            if ticket.hub_finding is None:
+                continue
+            request = {"ConnectorId": "c0ffee00-0000-4000-8000-000000000001", "FindingMetadataUid": ticket.hub_finding[1],
+                       "ClientToken": ticket.label}  # fmt: skip
+            if ticket.key.endswith("private-data-us-east-1-0"):
+                stub.add_client_error("create_ticket_v2", "ConflictException", "connector not active", 409, expected_params=request)
+            else:
+                stub.add_response("create_ticket_v2", {"TicketId": f"T-{ticket.label}", "TicketSrcUrl": f"https://itsm/{ticket.label}"}, request)
+        outcome = SecurityHubTickets(lambda region: client, "c0ffee00-0000-4000-8000-000000000001").send(made)
+        stub.assert_no_pending_responses()
+    assert len(outcome.created) == 2 and all(url.startswith("https://itsm/metahub-") for url in outcome.created)
+    reasons = sorted(u["reason"] for u in outcome.unsent)
+    assert len(reasons) == 2 and reasons[0].startswith("no failed finding of the new Security Hub")
+    assert "securityhub:CreateTicketV2" in reasons[1] and "ConflictException" in reasons[1]
+    # the worst failed v2 finding names the ticket: the exposure finding (Critical) over the control finding (High)
+    public = next(t for t in made if t.key.endswith("public-assets-us-east-1-0"))
+    assert public.hub_finding == ("us-east-1", "meta-7b1f0c2d5e")
+
+
+def test_security_hub_tickets_need_a_connector(tmp_path: Path) -> None:
+    result = metahub_cli("--demo", "--tickets", "securityhub", "--tickets-apply", "--output-dir", str(tmp_path / "never"))
+    assert result.returncode == 2 and "needs --tickets-connector" in result.stderr

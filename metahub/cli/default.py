@@ -47,7 +47,7 @@ from metahub.json_outputs import write_json
 from metahub.logs import configure as configure_logging
 from metahub.mutelist import MutelistError
 from metahub.run import SHARD_MODE, Run, load, load_split, write_merged
-from metahub.securityhub import SecurityHubError
+from metahub.securityhub import SecurityHubError, clients
 from metahub.shards import Merged, shard_files
 from metahub.snapshot import ContextCache
 from metahub.traits import load_rules as load_trait_rules
@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         if status != EXIT_OK:
             return status
     if args.tickets is not None:
-        status = send_tickets(kept, args, stamp)
+        status = send_tickets(kept, args, stamp, plan.hub)
         if status != EXIT_OK:
             return status
     if args.notify is not None:
@@ -136,14 +136,19 @@ def run(args: argparse.Namespace) -> int:
     return status_of(kept.report, reached, {**kept.write_failures, **unsaved})
 
 
-TRACKERS = {"jira": "Jira", "servicenow": "ServiceNow"}
+TRACKERS = {"jira": "Jira", "servicenow": "ServiceNow", "securityhub": "Security Hub"}
 
 
-def tracker(name: str) -> tickets.Tracker:
-    """The tracker ``--tickets`` names, its settings from the environment."""
-    if name == "jira":
+def tracker(args: argparse.Namespace, hub: Hub | None = None) -> tickets.Tracker | tickets.SecurityHubTickets:
+    """The tracker ``--tickets`` names, its settings from the environment (Security Hub's connector
+    from ``--tickets-connector``, reached with the Security Hub flags' credentials)."""
+    if args.tickets == "jira":
         return tickets.Jira(tickets.JiraSettings.from_env(os.environ))
-    return tickets.ServiceNow(tickets.ServiceNowSettings.from_env(os.environ))
+    if args.tickets == "servicenow":
+        return tickets.ServiceNow(tickets.ServiceNowSettings.from_env(os.environ))
+    if not args.tickets_connector:
+        raise tickets.TicketError("--tickets securityhub needs --tickets-connector ID (a connector of Security Hub's)")
+    return tickets.SecurityHubTickets(clients(hub.aws if hub else Aws(), args.sh_account), args.tickets_connector)
 
 
 def send_notifications(run: Run, args: argparse.Namespace, stamp: str, channel: str | None) -> int:
@@ -168,7 +173,7 @@ def send_notifications(run: Run, args: argparse.Namespace, stamp: str, channel: 
     return EXIT_OK
 
 
-def send_tickets(run: Run, args: argparse.Namespace, stamp: str) -> int:
+def send_tickets(run: Run, args: argparse.Namespace, stamp: str, hub: Hub | None) -> int:
     """``--tickets``: the tickets written to files, or planned for Jira (a dry run) and sent with
     ``--tickets-apply``; 3 when some could not be sent (they are in a file, nothing is lost)."""
     made = tickets.build(run.by_impact(), args.tickets_group)
@@ -178,7 +183,7 @@ def send_tickets(run: Run, args: argparse.Namespace, stamp: str) -> int:
         said = "" if args.tickets == "file" else f"dry run, nothing sent to {TRACKERS[args.tickets]} (--tickets-apply sends): "
         print(f"metahub: {said}{len(made)} ticket(s) in {paths[0]} and {paths[1]}", file=sys.stderr)
         return EXIT_OK
-    sender = tracker(args.tickets)
+    sender = tracker(args, hub)
     outcome = sender.send(made)
     print(f"metahub: {sender.name}: {outcome.describe()}", file=sys.stderr)
     if outcome.unsent:
@@ -343,7 +348,10 @@ def prepare(args: argparse.Namespace) -> Plan:
         raise UsageError("--tickets-apply sends tickets to a tracker: give --tickets jira or servicenow")
     if args.tickets_apply:
         try:
-            tracker(args.tickets)  # before anything is read: a missing setting costs nothing
+            tracker(args) if args.tickets != "securityhub" else None  # before anything is read
+            if args.tickets == "securityhub" and not args.tickets_connector:
+                raise tickets.TicketError("--tickets securityhub needs --tickets-connector ID (a connector of "
+                                          "Security Hub's, to Jira or ServiceNow)")  # fmt: skip
         except tickets.TicketError as exc:
             raise UsageError(str(exc)) from exc
     if args.baseline is not None and "html" not in outputs.output_modes(args):

@@ -166,11 +166,12 @@ SECURITY_HUB = Group(
         flag("--dry-run", action="store_true", help="show and save what would be written; write nothing"),
         flag(
             "--tickets",
-            choices=["file", "jira", "servicenow"],
+            choices=["file", "jira", "servicenow", "securityhub"],
             help="one ticket per problem with its context: file writes them (JSON, and CSV Jira imports); jira "
             "(JIRA_URL, JIRA_EMAIL, JIRA_API_TOKEN, JIRA_PROJECT) and servicenow (SERVICENOW_URL, SERVICENOW_USER, "
             "SERVICENOW_PASSWORD) plan them, and send with --tickets-apply, updating the tickets made before",
         ),
+        flag("--tickets-connector", metavar="ID", help="--tickets securityhub: the Security Hub connector (CreateTicketV2)"),
         flag("--tickets-group", choices=["resource", "owner", "check"], default="resource",
              help="one ticket per resource (default), per owner, or per check across resources"),
         flag("--tickets-apply", action="store_true", help="send the tickets to the tracker (without it: a dry run)"),
