@@ -12,6 +12,7 @@ rules with line-numbered errors.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,10 @@ def load_routing(path: str | Path, rules: dict[str, Any] | None = None) -> dict[
           fallback: security@example.com
         notify:
           channel: "#security-alerts"        # Slack: for owners without a Slack user (--notify slack)
+        alerts:                              # besides the owners' messages: a channel's own
+          - name: public production
+            when: {environment: production, is_public: true}
+            channel: "#prod-sec"
     """
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
@@ -118,10 +123,15 @@ def load_routing(path: str | Path, rules: dict[str, Any] | None = None) -> dict[
     document, places = parse_yaml(text, str(path), RoutingError)
     if not isinstance(document, dict) or not isinstance(document.get("owners"), dict):
         raise RoutingError(f"{places.place(())}: expected an 'owners:' mapping")
-    unknown = set(document) - {"owners", "notify"}
+    unknown = set(document) - {"owners", "notify", "alerts"}
     if unknown:
-        raise RoutingError(f"{places.place((sorted(unknown)[0],))}: unknown section; a routing file has 'owners' "
-                           "and 'notify'")  # fmt: skip
+        raise RoutingError(f"{places.place((sorted(unknown)[0],))}: unknown section; a routing file has 'owners', "
+                           "'notify' and 'alerts'")  # fmt: skip
+    alerts = document.get("alerts") or []
+    if not isinstance(alerts, list):
+        raise RoutingError(f"{places.place(('alerts',))}: expected a list of alerts (name, when, channel)")
+    for index, alert in enumerate(alerts):
+        _check_alert(alert, lambda *keys, i=index: places.place(("alerts", i, *keys)))
     notify = document.get("notify") or {}
     if not isinstance(notify, dict) or set(notify) - {"channel"} or not isinstance(notify.get("channel", ""), str):
         raise RoutingError(f"{places.place(('notify',))}: expected 'channel: \"#a-slack-channel\"'")
@@ -136,4 +146,39 @@ def load_routing(path: str | Path, rules: dict[str, Any] | None = None) -> dict[
     merged = dict(rules or load_rules())
     merged["owner"] = {**merged["owner"], **owners, "accounts": accounts}
     merged["notify"] = dict(notify)
+    merged["alerts"] = alerts
     return merged
+
+
+ALERT_FIELDS = ("environment", "is_public", "is_encrypted", "is_unrestricted", "is_attached", "severity", "type",
+                "account", "region", "owner")  # fmt: skip
+"""What an alert's ``when`` may name: the detected environment and owner, a rollup's verdict
+(true, false, unknown), the worst failed severity, the resource's type, account, region."""
+
+
+def _check_alert(alert: Any, place: Callable[..., str]) -> None:
+    if not isinstance(alert, dict) or set(alert) - {"name", "when", "channel"} or not alert.get("channel"):
+        raise RoutingError(f"{place()}: an alert is a mapping of name, when and channel")
+    when = alert.get("when")
+    if not isinstance(when, dict) or not when:
+        raise RoutingError(f"{place('when')}: expected the conditions, e.g. {{environment: production, is_public: true}}")
+    for key in when:
+        if key not in ALERT_FIELDS:
+            raise RoutingError(f"{place('when', key)}: unknown condition; alerts test {', '.join(ALERT_FIELDS)}")
+
+
+def alert_matches(resource: AffectedResource, when: dict[str, Any]) -> bool:
+    """Whether ``resource`` meets every condition of an alert (values compared case-insensitively)."""
+    detected = resource.detected or {}
+    for key, wanted in when.items():
+        if key in ("environment", "owner"):
+            value = (detected.get(key) or {}).get("value")
+        elif key.startswith("is_"):
+            value = resource.verdict(key) if resource.metachecks is not None else None
+        elif key == "severity":
+            value = resource.worst_failed_severity
+        else:
+            value = getattr(resource, key)
+        if value is None or str(value).lower() != str(wanted).lower():
+            return False
+    return True

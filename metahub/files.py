@@ -108,7 +108,11 @@ class Places:
 
         node, line = self.tree, (self.tree.start_mark.line + 1 if self.tree is not None else 1)
         for key in keys:
-            pairs = node.value if node is not None and isinstance(node.value, list) else []
+            if isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+                node = node.value[key]
+                line = node.start_mark.line + 1
+                continue
+            pairs = node.value if isinstance(node, yaml.MappingNode) else []
             found = next(((k, v) for k, v in pairs if isinstance(k, yaml.ScalarNode) and k.value == str(key)), None)
             if found is None:
                 break

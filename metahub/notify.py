@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from metahub.detection import owner_of
+from metahub.detection import alert_matches, owner_of
 from metahub.html_report import label as resource_label
 from metahub.models import SEVERITY_ORDER, AffectedResource
 
@@ -42,12 +42,16 @@ class NotifyError(ValueError):
 class Message:
     owner: str | None
     resources: list[AffectedResource]
+    alert: str | None = None
+    """The routing file's alert this message is for (its channel in ``channel``); None: the owner's."""
+    channel: str | None = None
 
     def summary(self) -> dict[str, Any]:
         """The message as data: what the webhook posts (schema :data:`WEBHOOK_SCHEMA`)."""
         return {
             "schema": WEBHOOK_SCHEMA,
             "owner": self.owner,
+            **({"alert": self.alert, "channel": self.channel} if self.alert else {}),
             "resources": [
                 {"arn": r.arn, "type": r.type, "account": r.account, "region": r.region,
                  "worst_failed_severity": r.worst_failed_severity, "impact_score": (r.impact or {}).get("score"),
@@ -59,7 +63,8 @@ class Message:
 
     def text(self) -> str:
         worst = next((s for s in SEVERITY_ORDER if any(r.worst_failed_severity == s for r in self.resources)), "")
-        return f"metahub: {len(self.resources)} resource(s) of yours need attention" + (f", the worst {worst}" if worst else "")
+        whose = f"alert '{self.alert}'" if self.alert else "of yours"
+        return f"metahub: {len(self.resources)} resource(s) {whose} need attention" + (f", the worst {worst}" if worst else "")
 
     def blocks(self) -> list[dict[str, Any]]:
         """Block Kit: a header, the most urgent resources with what to do first, the count of the rest."""
@@ -101,6 +106,18 @@ def messages(resources: Mapping[str, AffectedResource]) -> list[Message]:
         if any(f.outcome == "FAILED" for f in resource.findings):
             grouped.setdefault(owner_of(resource)[0], []).append(resource)
     return [Message(owner, members) for owner, members in grouped.items()]
+
+
+def alerts(resources: Mapping[str, AffectedResource], rules: list[dict[str, Any]]) -> list[Message]:
+    """One message per alert of the routing file that some resource with failed findings meets, to
+    the alert's channel (:func:`metahub.detection.alert_matches`)."""
+    found = []
+    for rule in rules:
+        hit = [r for r in resources.values() if any(f.outcome == "FAILED" for f in r.findings)
+               and alert_matches(r, rule["when"])]  # fmt: skip
+        if hit:
+            found.append(Message(None, hit, str(rule.get("name") or rule["channel"]), str(rule["channel"])))
+    return found
 
 
 @dataclass
@@ -155,7 +172,7 @@ class Slack:
         return self.channel
 
     def send(self, message: Message) -> dict[str, Any]:
-        channel = self.recipient(message.owner)
+        channel = message.channel or self.recipient(message.owner)
         waited = self.last.get(channel, -PER_CHANNEL) + PER_CHANNEL - self.clock()
         if waited > 0:
             self.sleep(waited)

@@ -133,3 +133,31 @@ def test_the_command_line_plans_then_notifies(tmp_path: Path) -> None:
     assert {m["schema"] for m in webhook} == {"metahub.notification/1"} and len(webhook) == len(owners)
     missing = metahub_cli(*common, "--notify-apply")
     assert missing.returncode == 2 and "needs SLACK_BOT_TOKEN" in missing.stderr
+
+
+def test_an_alert_of_the_routing_file_goes_to_its_channel(enriched_lab: metahub.Run, tmp_path: Path) -> None:
+    from metahub.detection import RoutingError, load_routing
+    from metahub.notify import alerts
+
+    routing = tmp_path / "routing.yaml"
+    routing.write_text("owners: {tag_keys: [Owner]}\nalerts:\n  - name: public production\n"
+                       "    when: {environment: production, is_public: true}\n    channel: '#prod-sec'\n")  # fmt: skip
+    rules = load_routing(routing)["alerts"]
+    ranked = enriched_lab.by_impact()
+    expected = [r.arn for r in ranked.values() if any(f.outcome == "FAILED" for f in r.findings)
+                and r.verdict("is_public") == "true" and ((r.detected or {}).get("environment") or {}).get("value") == "production"]  # fmt: skip
+    assert expected, "the lab has public production resources"
+    [message] = alerts(ranked, rules)
+    assert (message.alert, message.channel, [r.arn for r in message.resources]) == ("public production", "#prod-sec", expected)
+    server = SlackServer()
+    with local_http.serving(server.http) as url:
+        outcome = deliver([message], Slack(TOKEN, None, url).send)
+    assert not outcome.unsent and server.posts[0]["channel"] == "#prod-sec"
+    assert server.posts[0]["text"].startswith(f"metahub: {len(expected)} resource(s) alert 'public production'")
+    routing.write_text("owners: {tag_keys: [Owner]}\nalerts:\n  - when: {enviroment: production}\n    channel: '#x'\n")
+    try:
+        load_routing(routing)
+    except RoutingError as exc:
+        assert f"{routing}:3: alerts.0.when.enviroment: unknown condition" in str(exc)
+    else:
+        raise AssertionError("an unknown condition was accepted")

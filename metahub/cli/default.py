@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         if status != EXIT_OK:
             return status
     if args.notify is not None:
-        status = send_notifications(kept, args, stamp, (plan.rules or {}).get("notify", {}).get("channel"))
+        status = send_notifications(kept, args, stamp, plan.rules or {})
         if status != EXIT_OK:
             return status
     return status_of(kept.report, reached, {**kept.write_failures, **unsaved})
@@ -151,10 +151,12 @@ def tracker(args: argparse.Namespace, hub: Hub | None = None) -> tickets.Tracker
     return tickets.SecurityHubTickets(clients(hub.aws if hub else Aws(), args.sh_account), args.tickets_connector)
 
 
-def send_notifications(run: Run, args: argparse.Namespace, stamp: str, channel: str | None) -> int:
-    """``--notify``: one message per owner, planned (a dry run) or, with ``--notify-apply``, sent;
-    3 when some could not be (they are in a file with why)."""
-    found = notify.messages(run.by_impact())
+def send_notifications(run: Run, args: argparse.Namespace, stamp: str, routing: dict[str, Any]) -> int:
+    """``--notify``: one message per owner and per alert of the routing file, planned (a dry run) or,
+    with ``--notify-apply``, sent; 3 when some could not be (they are in a file with why)."""
+    ranked = run.by_impact()
+    found = notify.messages(ranked) + notify.alerts(ranked, routing.get("alerts", []))
+    channel = routing.get("notify", {}).get("channel")
     if not args.notify_apply:
         plan = [{**m.summary(), "text": m.text(), "blocks": m.blocks()} for m in found]
         path = write_json(args.output_dir / f"metahub-notifications-plan-{stamp}.json", plan)
