@@ -89,6 +89,16 @@ def build(resources: Mapping[str, AffectedResource], group: str = "resource", li
     return [_ticket(key, members, group, link) for key, members in groups.items()]
 
 
+def fixed(resources: Mapping[str, AffectedResource]) -> dict[str, str]:
+    """``{label: ARN}`` of the resources this run saw with findings, none of them failed any more:
+    the tickets a per-resource run made for them before can say so."""
+    return {
+        Ticket(arn, "", "", [], [], []).label: arn
+        for arn, resource in resources.items()
+        if resource.findings and not any(f.outcome == "FAILED" for f in resource.findings)
+    }
+
+
 def _ticket(key: str, members: list[AffectedResource], group: str, link: str | None) -> Ticket:
     failed = {f.Id: (f, r) for r in members for f in r.findings if f.outcome == "FAILED"
               and (group != "check" or (f.GeneratorId or f.Title or "(no check)") == key)}  # fmt: skip
@@ -180,12 +190,14 @@ class JiraSettings:
     token: str
     project: str
     issue_type: str = "Task"
+    done_transition: str | None = None
+    """``JIRA_DONE_TRANSITION``: the transition id that closes an issue, used when its resource is fixed."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> JiraSettings:
         """``JIRA_URL``, ``JIRA_EMAIL``, ``JIRA_API_TOKEN``, ``JIRA_PROJECT`` (``JIRA_ISSUE_TYPE``: Task)."""
         url, email, token, project = _required(env, ("JIRA_URL", "JIRA_EMAIL", "JIRA_API_TOKEN", "JIRA_PROJECT"), "jira")
-        return cls(url, email, token, project, env.get("JIRA_ISSUE_TYPE") or "Task")
+        return cls(url, email, token, project, env.get("JIRA_ISSUE_TYPE") or "Task", env.get("JIRA_DONE_TRANSITION") or None)
 
 
 @dataclass
@@ -194,9 +206,12 @@ class Outcome:
     updated: list[str] = field(default_factory=list)
     unsent: list[dict[str, Any]] = field(default_factory=list)
     """Tickets not sent, each with why: written to a file so that nothing is lost."""
+    fixed: list[str] = field(default_factory=list)
+    """Tickets of resources that have no failed finding any more: commented (and moved on)."""
 
     def describe(self) -> str:
         return f"{len(self.updated)} updated, {len(self.created)} created" + (
+            f", {len(self.fixed)} fixed" if self.fixed else "") + (
             f", {len(self.unsent)} not sent" if self.unsent else "")  # fmt: skip
 
 
@@ -304,6 +319,32 @@ class Jira(Tracker):
 
     def update(self, reference: str, ticket: Ticket) -> None:
         self.call("PUT", f"/rest/api/3/issue/{reference}", {"fields": self.fields(ticket)})
+
+    def close_fixed(self, fixed_labels: Mapping[str, str], outcome: Outcome) -> None:
+        """Comment on each open ticket of a resource now fixed, label it ``metahub-fixed`` (so it
+        is said once), and move it by ``JIRA_DONE_TRANSITION`` when one is set."""
+        labels = list(fixed_labels)
+        for start in range(0, len(labels), 50):
+            quoted = ", ".join(f'"{label}"' for label in labels[start : start + 50])
+            jql = (f"project = \"{self.settings.project}\" AND labels IN ({quoted}) "
+                   'AND labels NOT IN ("metahub-fixed")')  # fmt: skip
+            try:
+                page = self.call("POST", "/rest/api/3/search/jql", {"jql": jql, "fields": ["labels"], "maxResults": 100})
+            except TicketError as exc:
+                outcome.unsent.append({"key": "(fixed resources)", "reason": f"not looked for: {exc}"})
+                return
+            for issue in page.get("issues", []):
+                key = issue["key"]
+                try:
+                    text = "metahub: no failed finding on this resource any more; it is fixed as far as the scanners say."
+                    self.call("POST", f"/rest/api/3/issue/{key}/comment", {"body": _document([text])})
+                    self.call("PUT", f"/rest/api/3/issue/{key}", {"update": {"labels": [{"add": "metahub-fixed"}]}})
+                    if self.settings.done_transition:
+                        self.call("POST", f"/rest/api/3/issue/{key}/transitions",
+                                  {"transition": {"id": self.settings.done_transition}})  # fmt: skip
+                    outcome.fixed.append(key)
+                except TicketError as exc:
+                    outcome.unsent.append({"key": key, "reason": f"fixed, but not said: {exc}"})
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import re
 import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,10 +39,23 @@ class JiraServer:
             self.throttle -= 1
             return 429, {"Retry-After": "1"}, {"errorMessages": ["Rate limit exceeded."]}
         if (method, path) == ("POST", "/rest/api/3/search/jql"):
-            wanted = body["jql"].split("labels IN (")[1].rstrip(")").replace('"', "").split(", ")
+            wanted = re.search(r"labels IN \(([^)]*)\)", body["jql"])[1].replace('"', "").split(", ")  # type: ignore[index]
+            unwanted = re.search(r"labels NOT IN \(([^)]*)\)", body["jql"])
+            excluded = set(unwanted[1].replace('"', "").split(", ")) if unwanted else set()
             issues = [{"id": i["id"], "key": key, "fields": {"labels": i["fields"]["labels"]}}
-                      for key, i in self.issues.items() if set(i["fields"]["labels"]) & set(wanted)]  # fmt: skip
+                      for key, i in self.issues.items()
+                      if set(i["fields"]["labels"]) & set(wanted) and not set(i["fields"]["labels"]) & excluded]  # fmt: skip
             return 200, {}, {"issues": issues}
+        if method == "POST" and path.endswith("/comment"):
+            self.issues[path.split("/")[-2]].setdefault("comments", []).append(body["body"])
+            return 201, {}, {"id": "1"}
+        if method == "POST" and path.endswith("/transitions"):
+            self.issues[path.split("/")[-2]]["transitioned"] = body["transition"]["id"]
+            return 204, {}, None
+        if method == "PUT" and "update" in (body or {}):
+            labels = self.issues[path.rsplit("/", 1)[1]]["fields"]["labels"]
+            labels.extend(change["add"] for change in body["update"]["labels"])
+            return 204, {}, None
         if (method, path) == ("POST", "/rest/api/3/issue"):
             if self.fail_creates_after is not None and len(self.issues) >= self.fail_creates_after:
                 return 400, {}, {"errors": {"priority": "Priority name 'Highest' is not valid."}}
@@ -220,3 +234,28 @@ def test_security_hub_tickets_go_through_a_connector_one_finding_each(offline_aw
 def test_security_hub_tickets_need_a_connector(tmp_path: Path) -> None:
     result = metahub_cli("--demo", "--tickets", "securityhub", "--tickets-apply", "--output-dir", str(tmp_path / "never"))
     assert result.returncode == 2 and "needs --tickets-connector" in result.stderr
+
+
+def test_a_fixed_resource_s_ticket_is_told_once_and_moved_on(enriched_lab: metahub.Run) -> None:
+    from metahub.models import ComplianceInfo
+    from metahub.tickets import fixed
+
+    chosen = dict(list(enriched_lab.by_impact().items())[:3])
+    made = build(chosen)
+    jira = JiraServer()
+    with serving(jira) as url:
+        settings = JiraSettings.from_env({**_env(url), "JIRA_DONE_TRANSITION": "31"})
+        Jira(settings).send(made)
+        healed = {arn: r.model_copy() for arn, r in list(chosen.items())[:1]}
+        for resource in healed.values():  # the next scan: every finding of the first resource passed
+            resource.findings = [f.model_copy(update={"Compliance": ComplianceInfo(Status="PASSED")}) for f in resource.findings]
+            for finding in resource.findings:
+                finding.__dict__.pop("outcome", None)
+                finding.__dict__.pop("unmuted_outcome", None)
+        outcome = Jira(settings).send([])
+        Jira(settings).close_fixed(fixed(healed), outcome)
+        again = Jira(settings).send([])
+        Jira(settings).close_fixed(fixed(healed), again)
+    assert outcome.fixed == ["SEC-1"] and again.fixed == []  # said once
+    issue = jira.issues["SEC-1"]
+    assert len(issue["comments"]) == 1 and "metahub-fixed" in issue["fields"]["labels"] and issue["transitioned"] == "31"

@@ -187,6 +187,9 @@ def send_tickets(run: Run, args: argparse.Namespace, stamp: str, hub: Hub | None
         return EXIT_OK
     sender = tracker(args, hub)
     outcome = sender.send(made)
+    reached = not made or len(outcome.unsent) < len(made)  # Jira answered: fixed resources can be told
+    if isinstance(sender, tickets.Jira) and args.tickets_group == "resource" and reached:
+        sender.close_fixed(tickets.fixed(run.resources), outcome)
     print(f"metahub: {sender.name}: {outcome.describe()}", file=sys.stderr)
     if outcome.unsent:
         path = write_json(args.output_dir / f"metahub-tickets-unsent-{stamp}.json", outcome.unsent)
