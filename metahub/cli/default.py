@@ -10,6 +10,7 @@ import os
 import sys
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,19 +122,26 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     stamp = outputs.run_stamp(args)  # every file of the run: the outputs, the problems, the actions
     outputs.write(kept, args, stamp, plan.baseline)
-    if plan.hub is not None and plan.hub.actions:
-        status = act(kept, plan.hub, args, stamp)
-        if status != EXIT_OK:
-            return status
+    status = reach_people(kept, args, plan, stamp)
+    return status if status != EXIT_OK else status_of(kept.report, reached, {**kept.write_failures, **unsaved})
+
+
+def reach_people(run: Run, args: argparse.Namespace, plan: Plan, stamp: str) -> int:
+    """What the flags ask to do with the findings: write back to Security Hub, tickets,
+    notifications, in that order; the first status that is not OK stops the rest."""
+    hub = plan.hub
+    steps: list[Callable[[], int]] = []
+    if hub is not None and hub.actions:
+        steps.append(lambda: act(run, hub, args, stamp))
     if args.tickets is not None:
-        status = send_tickets(kept, args, stamp, plan.hub)
-        if status != EXIT_OK:
-            return status
+        steps.append(lambda: send_tickets(run, args, stamp, hub))
     if args.notify is not None:
-        status = send_notifications(kept, args, stamp, plan.rules or {})
+        steps.append(lambda: send_notifications(run, args, stamp, plan.rules or {}))
+    for step in steps:
+        status = step()
         if status != EXIT_OK:
             return status
-    return status_of(kept.report, reached, {**kept.write_failures, **unsaved})
+    return EXIT_OK
 
 
 TRACKERS = {"jira": "Jira", "servicenow": "ServiceNow", "securityhub": "Security Hub"}
