@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,7 +216,7 @@ class Outcome:
             f", {len(self.unsent)} not sent" if self.unsent else "")  # fmt: skip
 
 
-class Tracker:
+class Tracker(ABC):
     """A tracker over HTTP with Basic authentication: what it answers, 429s waited out as their
     Retry-After says (at most :data:`RETRIES` times); and the sending of tickets, idempotent by
     each ticket's label (:meth:`existing`, :meth:`create`, :meth:`update` say how, per tracker)."""
@@ -247,15 +248,17 @@ class Tracker:
                 raise TicketError(f"{self.name} at {self.url} unreachable: {error.reason}") from None
         raise TicketError(f"{self.name} kept answering {method} {path} with HTTP 429")  # pragma: no cover
 
+    @abstractmethod
     def existing(self, labels: list[str]) -> dict[str, str]:
         """``{label: the tracker's reference}`` of the tickets metahub made before."""
-        raise NotImplementedError
 
+    @abstractmethod
     def create(self, ticket: Ticket) -> str:
-        raise NotImplementedError
+        """A new ticket; its reference (Jira's key, ServiceNow's number)."""
 
+    @abstractmethod
     def update(self, reference: str, ticket: Ticket) -> None:
-        raise NotImplementedError
+        """The ticket metahub made before, brought up to date."""
 
     def send(self, tickets: list[Ticket]) -> Outcome:
         """Update the tickets metahub made before, create the others; a ticket that fails is kept
