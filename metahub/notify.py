@@ -2,7 +2,7 @@
 Slack (a direct message to the user their email names, else the routing file's channel) or as JSON
 posted to any webhook.
 
-Slack's Web API is spoken in plain HTTP, as Jira's is (:mod:`metahub.tickets`): two documented
+Slack's Web API is spoken in plain HTTP (:mod:`metahub.webapi`), as Jira's is: two documented
 methods, ``users.lookupByEmail`` and ``chat.postMessage`` (Block Kit), do not earn ``slack_sdk``.
 ``chat.postMessage`` allows about one message a second per channel: messages are paced so, and a 429
 (``ratelimited``) is waited out as its ``Retry-After`` says. ``{"ok": false, "error": ...}`` is an
@@ -14,13 +14,12 @@ from __future__ import annotations
 import json
 import re
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from metahub import webapi
 from metahub.detection import alert_matches, owner_of
 from metahub.html_report import label as resource_label
 from metahub.models import SEVERITY_ORDER, AffectedResource
@@ -29,7 +28,6 @@ SHOWN = 5
 """Resources named in a message; the rest are counted."""
 PER_CHANNEL = 1.0
 """Seconds between two messages to one channel (chat.postMessage: about one a second per channel)."""
-RETRIES = 5
 WEBHOOK_SCHEMA = "metahub.notification/1"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -141,22 +139,15 @@ class Slack:
         else:
             data, kind = json.dumps(body).encode(), "application/json; charset=utf-8"
         headers = {"Authorization": f"Bearer {self.token}", "Content-Type": kind}
-        for attempt in range(RETRIES + 1):
-            request = urllib.request.Request(f"{self.base}/{method}", data=data, method="POST", headers=headers)
-            try:
-                with urllib.request.urlopen(request, timeout=30) as answer:
-                    found: dict[str, Any] = json.loads(answer.read())
-            except urllib.error.HTTPError as error:
-                if error.code == 429 and attempt < RETRIES:
-                    self.sleep(float(error.headers.get("Retry-After") or 1))
-                    continue
-                raise NotifyError(f"Slack {method}: HTTP {error.code}") from None
-            except urllib.error.URLError as error:
-                raise NotifyError(f"Slack unreachable at {self.base}: {error.reason}") from None
-            if not found.get("ok"):
-                raise NotifyError(f"Slack {method}: {found.get('error', 'not ok')}")
-            return found
-        raise NotifyError(f"Slack {method}: still rate limited")  # pragma: no cover
+        try:
+            found: dict[str, Any] = webapi.call(f"{self.base}/{method}", "POST", data, headers, sleep=self.sleep).json()
+        except webapi.Refused as error:
+            raise NotifyError(f"Slack {method}: HTTP {error.status}") from None
+        except webapi.Unreachable as error:
+            raise NotifyError(f"Slack unreachable at {self.base}: {error}") from None
+        if not found.get("ok"):
+            raise NotifyError(f"Slack {method}: {found.get('error', 'not ok')}")
+        return found
 
     def recipient(self, owner: str | None) -> str:
         """The owner's Slack user when their email names one, else the routing file's channel."""
@@ -183,15 +174,12 @@ class Slack:
 
 def post_webhook(url: str, message: Message) -> dict[str, Any]:
     """The message's :meth:`Message.summary` posted as JSON; a 2xx is success."""
-    request = urllib.request.Request(url, data=json.dumps(message.summary()).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})  # fmt: skip
     try:
-        with urllib.request.urlopen(request, timeout=30) as answer:
-            return {"owner": message.owner, "status": answer.status}
-    except urllib.error.HTTPError as error:
-        raise NotifyError(f"webhook answered HTTP {error.code}") from None
-    except urllib.error.URLError as error:
-        raise NotifyError(f"webhook unreachable: {error.reason}") from None
+        return {"owner": message.owner, "status": webapi.post_json(url, message.summary()).status}
+    except webapi.Refused as error:
+        raise NotifyError(f"webhook answered HTTP {error.status}") from None
+    except webapi.Unreachable as error:
+        raise NotifyError(f"webhook unreachable: {error}") from None
 
 
 def deliver(found: list[Message], send: Callable[[Message], dict[str, Any]]) -> Sent:

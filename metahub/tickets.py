@@ -5,8 +5,8 @@ Jira's importer takes) or sent to Jira Cloud through its REST API (v3), idempote
 Each ticket carries a label ``metahub-<12 hex>`` made from what it is about, so a later run finds
 the ticket it made before (Jira: JQL ``labels IN (...)``; ServiceNow: the record's
 ``correlation_id``) and updates it instead of opening another. Both are spoken to in plain HTTP
-(urllib): three documented calls each (search, create, edit) do not earn the ``jira`` or ``pysnow``
-packages and their dependencies; 429 answers are waited out as their ``Retry-After`` says.
+(:mod:`metahub.webapi`): three documented calls each (search, create, edit) do not earn the ``jira``
+or ``pysnow`` packages and their dependencies; 429 answers are waited out as their ``Retry-After`` says.
 """
 
 from __future__ import annotations
@@ -16,15 +16,14 @@ import csv
 import hashlib
 import json
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from metahub import webapi
 from metahub.actions import finding_region
 from metahub.aws import describe_error
 from metahub.detection import owner_of
@@ -39,7 +38,6 @@ PRIORITY = {"CRITICAL": "Highest", "HIGH": "High", "MEDIUM": "Medium", "LOW": "L
 """Jira's default priorities, by the worst failed severity."""
 SUMMARY_MAX = 255  # Jira's summary field
 FINDINGS_SHOWN = 50
-RETRIES = 5
 
 
 class TicketError(ValueError):
@@ -217,8 +215,8 @@ class Outcome:
 
 
 class Tracker(ABC):
-    """A tracker over HTTP with Basic authentication: what it answers, 429s waited out as their
-    Retry-After says (at most :data:`RETRIES` times); and the sending of tickets, idempotent by
+    """A tracker over HTTP with Basic authentication (:func:`metahub.webapi.call`: 429s waited out
+    as their Retry-After says); and the sending of tickets, idempotent by
     each ticket's label (:meth:`existing`, :meth:`create`, :meth:`update` say how, per tracker)."""
 
     name = "tracker"
@@ -232,21 +230,13 @@ class Tracker(ABC):
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
-        for attempt in range(RETRIES + 1):
-            request = urllib.request.Request(f"{self.url}{path}", data=data, method=method, headers=self.headers)
-            try:
-                with urllib.request.urlopen(request, timeout=self.timeout) as answer:
-                    text = answer.read()
-                    return json.loads(text) if text.strip() else None
-            except urllib.error.HTTPError as error:
-                if error.code == 429 and attempt < RETRIES:
-                    self.sleep(float(error.headers.get("Retry-After") or 2**attempt))
-                    continue
-                detail = error.read().decode(errors="replace")[:300]
-                raise TicketError(f"{self.name} answered {method} {path} with HTTP {error.code}: {detail}") from None
-            except urllib.error.URLError as error:
-                raise TicketError(f"{self.name} at {self.url} unreachable: {error.reason}") from None
-        raise TicketError(f"{self.name} kept answering {method} {path} with HTTP 429")  # pragma: no cover
+        try:
+            return webapi.call(f"{self.url}{path}", method, data, self.headers, sleep=self.sleep, timeout=self.timeout,
+                               wait=2.0).json()  # fmt: skip
+        except webapi.Refused as error:
+            raise TicketError(f"{self.name} answered {method} {path} with {error}") from None
+        except webapi.Unreachable as error:
+            raise TicketError(f"{self.name} at {self.url} unreachable: {error}") from None
 
     @abstractmethod
     def existing(self, labels: list[str]) -> dict[str, str]:

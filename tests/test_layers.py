@@ -18,7 +18,7 @@ ARCHITECTURE = PACKAGE.parent / "docs" / "architecture.md"
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("metahub.version", "metahub.arn", "metahub.files", "metahub.logs", "metahub.progress",
-                    "metahub.ocsf")),
+                    "metahub.ocsf", "metahub.webapi")),
     ("models", ("metahub.models",)),
     ("aws", ("metahub.aws", "metahub.snapshot")),
     ("resources", ("metahub.resources",)),

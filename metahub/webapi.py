@@ -1,0 +1,71 @@
+"""One way to speak to a web API in JSON over HTTP (Jira, ServiceNow, Slack, webhooks, PagerDuty):
+a request, its answer, and a ``429 Too Many Requests`` waited out as the answer's ``Retry-After``
+says (RFC 9110 §10.2.3: seconds) at most :data:`RETRIES` times. What the caller makes of a refusal
+(its wording, which trackers' errors to keep) stays with the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+RETRIES = 5
+
+
+class Refused(Exception):
+    """The API answered with an HTTP error (a 429 only once the retries are spent)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"HTTP {status}: {detail}" if detail else f"HTTP {status}")
+        self.status, self.detail = status, detail
+
+
+class Unreachable(Exception):
+    """No answer at all: refused connection, name not found, timeout."""
+
+
+@dataclass
+class Answer:
+    status: int
+    text: bytes
+
+    def json(self) -> Any:
+        """The body as JSON; None when it is empty (a 204, or a 201 with no body)."""
+        return json.loads(self.text) if self.text.strip() else None
+
+
+def call(url: str, method: str = "POST", data: bytes | None = None, headers: Mapping[str, str] | None = None, *,
+         sleep: Callable[[float], None] = time.sleep, timeout: float = 30.0, wait: float = 1.0) -> Answer:  # fmt: skip
+    """``url`` asked; a 429 waited out (``Retry-After``, else ``wait`` doubled at each attempt) and
+    asked again. :class:`Refused` for any other HTTP error, :class:`Unreachable` when nothing answers."""
+    for attempt in range(RETRIES + 1):
+        request = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as answer:
+                return Answer(answer.status, answer.read())
+        except urllib.error.HTTPError as error:
+            if error.code == 429 and attempt < RETRIES:
+                sleep(_seconds(error.headers.get("Retry-After"), wait * 2**attempt))
+                continue
+            raise Refused(error.code, error.read().decode(errors="replace")[:300]) from None
+        except (urllib.error.URLError, TimeoutError) as error:
+            raise Unreachable(str(getattr(error, "reason", error))) from None
+    raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+
+
+def _seconds(value: str | None, otherwise: float) -> float:
+    """``Retry-After`` in seconds; an HTTP date (also allowed) or nonsense waits ``otherwise``."""
+    try:
+        return max(0.0, float(value)) if value is not None else otherwise
+    except ValueError:
+        return otherwise
+
+
+def post_json(url: str, body: Any, headers: Mapping[str, str] | None = None, **options: Any) -> Answer:
+    """``body`` posted as JSON."""
+    return call(url, "POST", json.dumps(body).encode(), {"Content-Type": "application/json", **(headers or {})}, **options)
