@@ -12,12 +12,13 @@ rules with line-numbered errors.
 from __future__ import annotations
 
 import json
+import string
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from metahub.files import parse_yaml
+from metahub.files import Places, parse_yaml
 from metahub.models import AffectedResource
 
 
@@ -115,6 +116,14 @@ def load_routing(path: str | Path, rules: dict[str, Any] | None = None) -> dict[
           - name: public production
             when: {environment: production, is_public: true}
             channel: "#prod-sec"
+        tickets:                             # --tickets: a link back, and fields of your trackers
+          link: https://wiki.example.com/security/metahub-report.html
+          jira: {components: [{name: Cloud Security}], customfield_10050: "{owner}"}
+          servicenow: {assignment_group: "{owner}", category: security}
+
+    A ticket field's value is text (or lists and mappings of text) in which ``{name}`` takes one of
+    :data:`TICKET_VALUES`; the routing file's line of each field is kept (``tickets.places``) so
+    that a field the tracker does not have is named with it.
     """
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
@@ -123,10 +132,10 @@ def load_routing(path: str | Path, rules: dict[str, Any] | None = None) -> dict[
     document, places = parse_yaml(text, str(path), RoutingError)
     if not isinstance(document, dict) or not isinstance(document.get("owners"), dict):
         raise RoutingError(f"{places.place(())}: expected an 'owners:' mapping")
-    unknown = set(document) - {"owners", "notify", "alerts"}
+    unknown = set(document) - {"owners", "notify", "alerts", "tickets"}
     if unknown:
         raise RoutingError(f"{places.place((sorted(unknown)[0],))}: unknown section; a routing file has 'owners', "
-                           "'notify' and 'alerts'")  # fmt: skip
+                           "'notify', 'alerts' and 'tickets'")  # fmt: skip
     alerts = document.get("alerts") or []
     if not isinstance(alerts, list):
         raise RoutingError(f"{places.place(('alerts',))}: expected a list of alerts (name, when, channel)")
@@ -147,7 +156,55 @@ def load_routing(path: str | Path, rules: dict[str, Any] | None = None) -> dict[
     merged["owner"] = {**merged["owner"], **owners, "accounts": accounts}
     merged["notify"] = dict(notify)
     merged["alerts"] = alerts
+    merged["tickets"] = _tickets(document.get("tickets") or {}, places)
     return merged
+
+
+TICKET_VALUES = ("owner", "owner_source", "account", "region", "severity", "priority", "impact_score", "resource",
+                 "resource_type", "environment", "application", "label", "resources", "findings", "link")  # fmt: skip
+"""What ``{name}`` may take in a ticket field of the routing file: of the ticket's most urgent
+resource (owner, account, region, resource, its type, environment, application, impact score), the
+ticket's own (worst failed severity, priority, label, count of resources and findings), the link."""
+
+TRACKER_FIELDS = ("jira", "servicenow")
+
+
+def _tickets(section: Any, places: Places) -> dict[str, Any]:
+    """The ``tickets`` section checked: ``link``, and per tracker its fields with their places."""
+    if not isinstance(section, dict) or set(section) - {"link", *TRACKER_FIELDS}:
+        raise RoutingError(f"{places.place(('tickets',))}: expected 'link' and the fields of "
+                           f"{' and '.join(TRACKER_FIELDS)}")  # fmt: skip
+    if not isinstance(section.get("link", ""), str):
+        raise RoutingError(f"{places.place(('tickets', 'link'))}: expected a URL")
+    found: dict[str, Any] = {"link": section.get("link"), "places": {}}
+    for tracker in TRACKER_FIELDS:
+        fields = section.get(tracker) or {}
+        if not isinstance(fields, dict):
+            raise RoutingError(f"{places.place(('tickets', tracker))}: expected a mapping of field: value")
+        for name, value in fields.items():
+            where = places.place(("tickets", tracker, name))
+            for text in _texts(value):
+                try:
+                    parts = list(string.Formatter().parse(text))
+                except ValueError as exc:  # a lone brace
+                    raise RoutingError(f"{where}: {exc} in {text!r} (a brace of its own is written twice)") from None
+                for _, placeholder, spec, conversion in parts:
+                    if placeholder is not None and (placeholder not in TICKET_VALUES or spec or conversion):
+                        raise RoutingError(f"{where}: {{{placeholder}}} is not a ticket value; a field may take "
+                                           f"{', '.join('{' + v + '}' for v in TICKET_VALUES)}")  # fmt: skip
+            found["places"][(tracker, str(name))] = where
+        found[tracker] = {str(name): value for name, value in fields.items()}
+    return found
+
+
+def _texts(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _texts(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _texts(v)]
+    return []
 
 
 ALERT_FIELDS = ("environment", "is_public", "is_encrypted", "is_unrestricted", "is_attached", "severity", "type",

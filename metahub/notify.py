@@ -43,6 +43,8 @@ class Message:
     alert: str | None = None
     """The routing file's alert this message is for (its channel in ``channel``); None: the owner's."""
     channel: str | None = None
+    link: str | None = None
+    """Where the report is: the routing file's ``tickets.link``, or the name of this run's report."""
 
     def summary(self) -> dict[str, Any]:
         """The message as data: what the webhook posts (schema :data:`WEBHOOK_SCHEMA`)."""
@@ -50,6 +52,7 @@ class Message:
             "schema": WEBHOOK_SCHEMA,
             "owner": self.owner,
             **({"alert": self.alert, "channel": self.channel} if self.alert else {}),
+            "link": self.link,
             "resources": [
                 {"arn": r.arn, "type": r.type, "account": r.account, "region": r.region,
                  "worst_failed_severity": r.worst_failed_severity, "impact_score": (r.impact or {}).get("score"),
@@ -75,8 +78,12 @@ class Message:
             if fix:
                 line += f"\nFirst: {_escape(fix)[:300]}"
             blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": line}})
-        if len(self.resources) > SHOWN:
-            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"and {len(self.resources) - SHOWN} more in metahub's report"}]})
+        notes = [f"and {len(self.resources) - SHOWN} more in metahub's report"] if len(self.resources) > SHOWN else []
+        if self.link:
+            web = self.link.startswith(("https://", "http://")) and not re.search(r"[\s<>|]", self.link)
+            notes.append(f"<{self.link}|The report>" if web else f"The report: {_escape(self.link)}")
+        if notes:
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": text} for text in notes]})
         return blocks
 
 
@@ -96,17 +103,17 @@ def _first_fix(resource: AffectedResource) -> str | None:
     return failed[0].Title if failed else None
 
 
-def messages(resources: Mapping[str, AffectedResource]) -> list[Message]:
+def messages(resources: Mapping[str, AffectedResource], link: str | None = None) -> list[Message]:
     """One message per owner (None: the resources nobody owns), their resources in ``resources``'
     order (most urgent first when ranked), only those with failed findings."""
     grouped: dict[str | None, list[AffectedResource]] = {}
     for resource in resources.values():
         if any(f.outcome == "FAILED" for f in resource.findings):
             grouped.setdefault(owner_of(resource)[0], []).append(resource)
-    return [Message(owner, members) for owner, members in grouped.items()]
+    return [Message(owner, members, link=link) for owner, members in grouped.items()]
 
 
-def alerts(resources: Mapping[str, AffectedResource], rules: list[dict[str, Any]]) -> list[Message]:
+def alerts(resources: Mapping[str, AffectedResource], rules: list[dict[str, Any]], link: str | None = None) -> list[Message]:
     """One message per alert of the routing file that some resource with failed findings meets, to
     the alert's channel (:func:`metahub.detection.alert_matches`)."""
     found = []
@@ -114,7 +121,7 @@ def alerts(resources: Mapping[str, AffectedResource], rules: list[dict[str, Any]
         hit = [r for r in resources.values() if any(f.outcome == "FAILED" for f in r.findings)
                and alert_matches(r, rule["when"])]  # fmt: skip
         if hit:
-            found.append(Message(None, hit, str(rule.get("name") or rule["channel"]), str(rule["channel"])))
+            found.append(Message(None, hit, str(rule.get("name") or rule["channel"]), str(rule["channel"]), link))
     return found
 
 

@@ -57,6 +57,8 @@ class Ticket:
     hub_finding: tuple[str, str] | None = None
     """(region, ``metadata.uid``) of its worst failed finding of the new Security Hub, what
     CreateTicketV2 names; None when it has none."""
+    values: dict[str, str] = field(default_factory=dict)
+    """What the routing file's ticket fields may take (:data:`metahub.detection.TICKET_VALUES`)."""
 
     @property
     def label(self) -> str:
@@ -65,6 +67,22 @@ class Ticket:
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "label": self.label, "summary": self.summary, "priority": self.priority,
                 "description": "\n\n".join(self.description), "resources": self.resources, "findings": self.findings}  # fmt: skip
+
+    def fields(self, template: Mapping[str, Any]) -> dict[str, Any]:
+        """The routing file's fields of a tracker, their ``{name}``s filled from :attr:`values`."""
+        return {name: _filled(value, self.values) for name, value in template.items()}
+
+
+def _filled(value: Any, values: Mapping[str, str]) -> Any:
+    """Text formatted with ``values`` (placeholders were checked when the routing file was read),
+    through lists and mappings; anything else as it is."""
+    if isinstance(value, str):
+        return value.format_map(values)
+    if isinstance(value, list):
+        return [_filled(v, values) for v in value]
+    if isinstance(value, dict):
+        return {k: _filled(v, values) for k, v in value.items()}
+    return value
 
 
 def build(resources: Mapping[str, AffectedResource], group: str = "resource", link: str | None = None) -> list[Ticket]:
@@ -124,7 +142,18 @@ def _ticket(key: str, members: list[AffectedResource], group: str, link: str | N
     in_hub = sorted((f for f, _ in failed.values() if f.in_security_hub_v2 and f.ocsf.get("metadata.uid")),
                     key=lambda f: SEVERITY_ORDER.index(f.severity_label) if f.severity_label in SEVERITY_ORDER else 9)  # fmt: skip
     hub = (finding_region(in_hub[0]) or "", str(in_hub[0].ocsf["metadata.uid"])) if in_hub else None
-    return Ticket(key, summary[:SUMMARY_MAX], PRIORITY[worst], paragraphs, [r.arn for r in members], sorted(failed), hub)
+    first = members[0]
+    owner, owner_source = owner_of(first)
+    detected = first.detected or {}
+    values = {"owner": owner or "", "owner_source": owner_source or "", "account": first.account or "",
+              "region": first.region or "", "severity": worst, "priority": PRIORITY[worst],
+              "impact_score": str((first.impact or {}).get("score", "")), "resource": first.arn,
+              "resource_type": first.type or "", "environment": (detected.get("environment") or {}).get("value") or "",
+              "application": (detected.get("application") or {}).get("value") or "", "resources": str(len(members)),
+              "findings": str(len(failed)), "link": link or ""}  # fmt: skip
+    made = Ticket(key, summary[:SUMMARY_MAX], PRIORITY[worst], paragraphs, [r.arn for r in members], sorted(failed), hub, values)
+    values["label"] = made.label
+    return made
 
 
 def _resource_text(resource: AffectedResource) -> str:
@@ -157,10 +186,11 @@ def _remedy(finding: Any) -> str | None:
 # --- files -----------------------------------------------------------------------------------------
 
 
-def write_files(tickets: list[Ticket], json_path: Path) -> list[Path]:
-    """The tickets as JSON, and beside it as CSV that Jira's CSV importer takes (Summary, Issue Type,
+def write_files(tickets: list[Ticket], json_path: Path, custom: Mapping[str, Any] | None = None) -> list[Path]:
+    """The tickets as JSON (with the routing file's ``custom`` fields of the tracker filled in, what
+    a dry run would send), and beside it as CSV that Jira's CSV importer takes (Summary, Issue Type,
     Priority, Description, one Labels column per label); text cells neutralised against formulas."""
-    write_json(json_path, [t.to_dict() for t in tickets])
+    write_json(json_path, [{**t.to_dict(), **({"fields": t.fields(custom)} if custom else {})} for t in tickets])
     csv_path = json_path.with_suffix(".csv")
     with atomic(csv_path) as part, part.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
@@ -214,16 +244,28 @@ class Outcome:
             f", {len(self.unsent)} not sent" if self.unsent else "")  # fmt: skip
 
 
+FIXED_NOTE = "metahub: no failed finding on this resource any more; it is fixed as far as the scanners say."
+FIXED_MARK = "metahub-fixed"
+"""What a ticket told its resource is fixed carries (Jira: a label; ServiceNow: its
+``correlation_display``), so that it is told once; an update (the resource fails again) takes it off."""
+
+
 class Tracker(ABC):
     """A tracker over HTTP with Basic authentication (:func:`metahub.webapi.call`: 429s waited out
-    as their Retry-After says); and the sending of tickets, idempotent by
-    each ticket's label (:meth:`existing`, :meth:`create`, :meth:`update` say how, per tracker)."""
+    as their Retry-After says); the sending of tickets, idempotent by each ticket's label, and the
+    telling of tickets whose resources are fixed. The abstract methods say how, per tracker.
+
+    ``custom``: the routing file's fields for this tracker (``tickets.jira`` ...), set on every
+    ticket created or updated; ``places``: where each is in that file, to name a field the tracker
+    does not have."""
 
     name = "tracker"
 
     def __init__(self, url: str, user: str, secret: str, sleep: Callable[[float], None] = time.sleep,
-                 timeout: float = 30.0) -> None:  # fmt: skip
+                 timeout: float = 30.0, custom: Mapping[str, Any] | None = None,
+                 places: Mapping[str, str] | None = None) -> None:  # fmt: skip
         self.url, self.sleep, self.timeout = url.rstrip("/"), sleep, timeout
+        self.custom, self.places = dict(custom or {}), dict(places or {})
         credentials = base64.b64encode(f"{user}:{secret}".encode()).decode()
         self.headers = {"Authorization": f"Basic {credentials}", "Content-Type": "application/json",
                         "Accept": "application/json"}  # fmt: skip
@@ -238,9 +280,19 @@ class Tracker(ABC):
         except webapi.Unreachable as error:
             raise TicketError(f"{self.name} at {self.url} unreachable: {error}") from None
 
+    def unknown_field(self, name: str, why: str) -> TicketError:
+        where = self.places.get(name) or f"ticket field {name}"
+        return TicketError(f"{where}: {why}")
+
     @abstractmethod
-    def existing(self, labels: list[str]) -> dict[str, str]:
-        """``{label: the tracker's reference}`` of the tickets metahub made before."""
+    def check_fields(self) -> None:
+        """TicketError naming the routing file's line of a custom field the tracker does not have;
+        asked once, before any ticket is sent."""
+
+    @abstractmethod
+    def existing(self, labels: list[str], unfixed: bool = False) -> dict[str, str]:
+        """``{label: the tracker's reference}`` of the tickets metahub made before; ``unfixed``: only
+        those not yet told their resource is fixed."""
 
     @abstractmethod
     def create(self, ticket: Ticket) -> str:
@@ -248,13 +300,19 @@ class Tracker(ABC):
 
     @abstractmethod
     def update(self, reference: str, ticket: Ticket) -> None:
-        """The ticket metahub made before, brought up to date."""
+        """The ticket metahub made before, brought up to date (and no longer marked fixed)."""
+
+    @abstractmethod
+    def tell_fixed(self, reference: str) -> None:
+        """The ticket told its resource is fixed: a note, :data:`FIXED_MARK`, and moved on when the
+        settings say how."""
 
     def send(self, tickets: list[Ticket]) -> Outcome:
         """Update the tickets metahub made before, create the others; a ticket that fails is kept
         in ``unsent`` with why, and the others go on."""
         outcome = Outcome()
         try:
+            self.check_fields()
             known = self.existing([t.label for t in tickets])
         except TicketError as exc:
             outcome.unsent = [{**t.to_dict(), "reason": str(exc)} for t in tickets]
@@ -270,22 +328,54 @@ class Tracker(ABC):
                 outcome.unsent.append({**ticket.to_dict(), "reason": str(exc)})
         return outcome
 
+    def close_fixed(self, fixed_labels: Mapping[str, str], outcome: Outcome) -> None:
+        """Tell each ticket of a resource now fixed (:func:`fixed`) so, once."""
+        try:
+            open_ones = self.existing(list(fixed_labels), unfixed=True)
+        except TicketError as exc:
+            outcome.unsent.append({"key": "(fixed resources)", "reason": f"not looked for: {exc}"})
+            return
+        for reference in dict.fromkeys(open_ones.values()):
+            try:
+                self.tell_fixed(reference)
+                outcome.fixed.append(reference)
+            except TicketError as exc:
+                outcome.unsent.append({"key": reference, "reason": f"fixed, but not said: {exc}"})
+
 
 class Jira(Tracker):
-    """Jira Cloud's REST API v3: search by label (JQL), create, edit; descriptions in Atlassian
-    Document Format."""
+    """Jira Cloud's REST API v3: search by label (JQL), create, edit, comment, transition;
+    descriptions in Atlassian Document Format. Custom fields are named by id (``customfield_10050``)
+    or by the name Jira shows; both are checked against ``GET /rest/api/3/field`` first."""
 
     name = "Jira"
 
-    def __init__(self, settings: JiraSettings, sleep: Callable[[float], None] = time.sleep, timeout: float = 30.0):
-        super().__init__(settings.url, settings.email, settings.token, sleep, timeout)
+    def __init__(self, settings: JiraSettings, sleep: Callable[[float], None] = time.sleep, timeout: float = 30.0,
+                 custom: Mapping[str, Any] | None = None, places: Mapping[str, str] | None = None) -> None:  # fmt: skip
+        super().__init__(settings.url, settings.email, settings.token, sleep, timeout, custom, places)
         self.settings = settings
+        self.ids: dict[str, str] = {name: name for name in self.custom}
 
-    def existing(self, labels: list[str]) -> dict[str, str]:
+    def check_fields(self) -> None:
+        if not self.custom:
+            return
+        known = self.call("GET", "/rest/api/3/field") or []
+        ids = {str(f.get("id")) for f in known} | {str(f.get("key")) for f in known if f.get("key")}
+        for name in self.custom:
+            if name in ids:
+                continue
+            named = sorted({str(f["id"]) for f in known if f.get("name") == name})
+            if len(named) != 1:
+                why = "Jira has no such field" if not named else f"several Jira fields have that name ({', '.join(named)}): name one by its id"
+                raise self.unknown_field(name, f"{why} (GET /rest/api/3/field)")
+            self.ids[name] = named[0]
+
+    def existing(self, labels: list[str], unfixed: bool = False) -> dict[str, str]:
         found: dict[str, str] = {}
         for start in range(0, len(labels), 50):  # JQL's IN list, a page of labels at a time
             quoted = ", ".join(f'"{label}"' for label in labels[start : start + 50])
-            body: dict[str, Any] = {"jql": f"project = \"{self.settings.project}\" AND labels IN ({quoted})",
+            jql = f"project = \"{self.settings.project}\" AND labels IN ({quoted})"
+            body: dict[str, Any] = {"jql": jql + (f' AND labels NOT IN ("{FIXED_MARK}")' if unfixed else ""),
                                     "fields": ["labels"], "maxResults": 100}  # fmt: skip
             while True:
                 page = self.call("POST", "/rest/api/3/search/jql", body)
@@ -295,14 +385,17 @@ class Jira(Tracker):
                 if not page.get("nextPageToken"):
                     break
                 body["nextPageToken"] = page["nextPageToken"]
-        return found
+        return {label: key for label, key in found.items() if label in labels}
 
     def fields(self, ticket: Ticket) -> dict[str, Any]:
+        custom = {self.ids[name]: value for name, value in ticket.fields(self.custom).items()}
+        extra = custom.pop("labels", [])
         return {
             "summary": ticket.summary,
             "description": _document(ticket.description),
-            "labels": ["metahub", ticket.label],
             "priority": {"name": ticket.priority},
+            **custom,
+            "labels": ["metahub", ticket.label, *(extra if isinstance(extra, list) else [extra])],
         }
 
     def create(self, ticket: Ticket) -> str:
@@ -313,31 +406,12 @@ class Jira(Tracker):
     def update(self, reference: str, ticket: Ticket) -> None:
         self.call("PUT", f"/rest/api/3/issue/{reference}", {"fields": self.fields(ticket)})
 
-    def close_fixed(self, fixed_labels: Mapping[str, str], outcome: Outcome) -> None:
-        """Comment on each open ticket of a resource now fixed, label it ``metahub-fixed`` (so it
-        is said once), and move it by ``JIRA_DONE_TRANSITION`` when one is set."""
-        labels = list(fixed_labels)
-        for start in range(0, len(labels), 50):
-            quoted = ", ".join(f'"{label}"' for label in labels[start : start + 50])
-            jql = (f"project = \"{self.settings.project}\" AND labels IN ({quoted}) "
-                   'AND labels NOT IN ("metahub-fixed")')  # fmt: skip
-            try:
-                page = self.call("POST", "/rest/api/3/search/jql", {"jql": jql, "fields": ["labels"], "maxResults": 100})
-            except TicketError as exc:
-                outcome.unsent.append({"key": "(fixed resources)", "reason": f"not looked for: {exc}"})
-                return
-            for issue in page.get("issues", []):
-                key = issue["key"]
-                try:
-                    text = "metahub: no failed finding on this resource any more; it is fixed as far as the scanners say."
-                    self.call("POST", f"/rest/api/3/issue/{key}/comment", {"body": _document([text])})
-                    self.call("PUT", f"/rest/api/3/issue/{key}", {"update": {"labels": [{"add": "metahub-fixed"}]}})
-                    if self.settings.done_transition:
-                        self.call("POST", f"/rest/api/3/issue/{key}/transitions",
-                                  {"transition": {"id": self.settings.done_transition}})  # fmt: skip
-                    outcome.fixed.append(key)
-                except TicketError as exc:
-                    outcome.unsent.append({"key": key, "reason": f"fixed, but not said: {exc}"})
+    def tell_fixed(self, reference: str) -> None:
+        """A comment, the ``metahub-fixed`` label, and the ``JIRA_DONE_TRANSITION`` when one is set."""
+        self.call("POST", f"/rest/api/3/issue/{reference}/comment", {"body": _document([FIXED_NOTE])})
+        self.call("PUT", f"/rest/api/3/issue/{reference}", {"update": {"labels": [{"add": FIXED_MARK}]}})
+        if self.settings.done_transition:
+            self.call("POST", f"/rest/api/3/issue/{reference}/transitions", {"transition": {"id": self.settings.done_transition}})
 
 
 @dataclass
@@ -346,12 +420,19 @@ class ServiceNowSettings:
     user: str
     password: str
     table: str = "incident"
+    done_state: str | None = None
+    """``SERVICENOW_DONE_STATE``: the state a record of a fixed resource moves to (an incident's
+    Resolved is 6), with ``close_notes`` and ``close_code`` (``SERVICENOW_CLOSE_CODE``), which
+    resolving an incident asks for."""
+    close_code: str = "Solution provided"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ServiceNowSettings:
-        """``SERVICENOW_URL``, ``SERVICENOW_USER``, ``SERVICENOW_PASSWORD`` (``SERVICENOW_TABLE``: incident)."""
+        """``SERVICENOW_URL``, ``SERVICENOW_USER``, ``SERVICENOW_PASSWORD`` (``SERVICENOW_TABLE``:
+        incident; ``SERVICENOW_DONE_STATE``, ``SERVICENOW_CLOSE_CODE``: Solution provided)."""
         url, user, password = _required(env, ("SERVICENOW_URL", "SERVICENOW_USER", "SERVICENOW_PASSWORD"), "servicenow")
-        return cls(url, user, password, env.get("SERVICENOW_TABLE") or "incident")
+        return cls(url, user, password, env.get("SERVICENOW_TABLE") or "incident", env.get("SERVICENOW_DONE_STATE") or None,
+                   env.get("SERVICENOW_CLOSE_CODE") or "Solution provided")  # fmt: skip
 
 
 URGENCY = {"Highest": "1", "High": "1", "Medium": "2", "Low": "3", "Lowest": "3"}
@@ -361,19 +442,40 @@ URGENCY = {"Highest": "1", "High": "1", "Medium": "2", "Low": "3", "Lowest": "3"
 class ServiceNow(Tracker):
     """ServiceNow's Table API: records of a table (``incident`` by default) found again by their
     ``correlation_id`` (the field ServiceNow keeps for the id an integration gives its records),
-    created with POST, updated with PATCH."""
+    created with POST, updated with PATCH. The Table API ignores a field the table does not have,
+    so custom fields are checked against a record of the table (``sysparm_fields`` answers only the
+    columns it has), or against the first record created when the table is empty."""
 
     name = "ServiceNow"
 
-    def __init__(self, settings: ServiceNowSettings, sleep: Callable[[float], None] = time.sleep, timeout: float = 30.0):
-        super().__init__(settings.url, settings.user, settings.password, sleep, timeout)
-        self.table = settings.table
+    def __init__(self, settings: ServiceNowSettings, sleep: Callable[[float], None] = time.sleep, timeout: float = 30.0,
+                 custom: Mapping[str, Any] | None = None, places: Mapping[str, str] | None = None) -> None:  # fmt: skip
+        super().__init__(settings.url, settings.user, settings.password, sleep, timeout, custom, places)
+        self.settings, self.table = settings, settings.table
+        self.checked = not self.custom
+        self.missing: TicketError | None = None
+        """A custom field the table turned out not to have: every later ticket is refused with it."""
 
-    def existing(self, labels: list[str]) -> dict[str, str]:
+    def check_fields(self) -> None:
+        if self.checked:
+            return
+        names = ",".join(["sys_id", *self.custom])
+        sample = self.call("GET", f"/api/now/table/{self.table}?sysparm_limit=1&sysparm_fields={urllib.parse.quote(names)}")
+        if sample and sample.get("result"):
+            self._columns(sample["result"][0])
+
+    def _columns(self, record: Mapping[str, Any]) -> None:
+        self.checked = True
+        for name in self.custom:
+            if name not in record:
+                self.missing = self.unknown_field(name, f"ServiceNow's {self.table} table has no such column")
+                raise self.missing
+
+    def existing(self, labels: list[str], unfixed: bool = False) -> dict[str, str]:
         found: dict[str, str] = {}
         for start in range(0, len(labels), 50):
-            query = urllib.parse.quote(f"correlation_idIN{','.join(labels[start : start + 50])}")
-            page = self.call("GET", f"/api/now/table/{self.table}?sysparm_query={query}"
+            query = f"correlation_idIN{','.join(labels[start : start + 50])}" + (f"^correlation_display!={FIXED_MARK}" if unfixed else "")
+            page = self.call("GET", f"/api/now/table/{self.table}?sysparm_query={urllib.parse.quote(query)}"
                                     "&sysparm_fields=sys_id,number,correlation_id&sysparm_limit=100")  # fmt: skip
             for record in page.get("result", []):
                 found.setdefault(record["correlation_id"], record["sys_id"])
@@ -381,13 +483,32 @@ class ServiceNow(Tracker):
 
     def fields(self, ticket: Ticket) -> dict[str, Any]:
         return {"short_description": ticket.summary[:160], "description": "\n\n".join(ticket.description),
-                "correlation_id": ticket.label, "correlation_display": "metahub", "urgency": URGENCY[ticket.priority]}  # fmt: skip
+                "urgency": URGENCY[ticket.priority], **ticket.fields(self.custom),
+                "correlation_id": ticket.label, "correlation_display": "metahub"}  # fmt: skip
 
     def create(self, ticket: Ticket) -> str:
-        return str(self.call("POST", f"/api/now/table/{self.table}", self.fields(ticket))["result"]["number"])
+        if self.missing:
+            raise self.missing
+        record = self.call("POST", f"/api/now/table/{self.table}", self.fields(ticket))["result"]
+        if not self.checked:  # the table was empty: its first record says which columns it has
+            try:
+                self._columns(record)
+            except TicketError as exc:
+                raise TicketError(f"created as {record.get('number')}, without that field: {exc}") from None
+        return str(record["number"])
 
     def update(self, reference: str, ticket: Ticket) -> None:
+        if self.missing:
+            raise self.missing
         self.call("PATCH", f"/api/now/table/{self.table}/{reference}", self.fields(ticket))
+
+    def tell_fixed(self, reference: str) -> None:
+        """A work note and ``correlation_display: metahub-fixed``; with ``SERVICENOW_DONE_STATE``,
+        the state, close notes and close code too."""
+        body = {"work_notes": FIXED_NOTE, "correlation_display": FIXED_MARK}
+        if self.settings.done_state:
+            body |= {"state": self.settings.done_state, "close_notes": FIXED_NOTE, "close_code": self.settings.close_code}
+        self.call("PATCH", f"/api/now/table/{self.table}/{reference}", body)
 
 
 class SecurityHubTickets:

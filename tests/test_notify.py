@@ -103,6 +103,16 @@ def test_finding_text_cannot_mention_everyone(enriched_lab: metahub.Run) -> None
     assert "<!channel>" not in text and "&lt;!channel&gt;" in text
 
 
+def test_a_message_links_back_to_the_report(enriched_lab: metahub.Run) -> None:
+    owned = _owned(enriched_lab)
+    web = messages(owned, "https://wiki.example.com/metahub/report.html")[0]
+    assert web.summary()["link"] == "https://wiki.example.com/metahub/report.html"
+    assert {"type": "mrkdwn", "text": "<https://wiki.example.com/metahub/report.html|The report>"} in web.blocks()[-1]["elements"]
+    local = messages(owned, "metahub-report-<!here>.html (this run's HTML report)")[0]  # a name, not a URL: no link made
+    text = json.dumps(local.blocks()[-1])
+    assert "The report: metahub-report-&lt;!here&gt;.html" in text and "<!here>" not in text
+
+
 def test_the_command_line_plans_then_notifies(tmp_path: Path) -> None:
     routing = tmp_path / "routing.yaml"
     routing.write_text('owners:\n  tag_keys: [Owner]\n  fallback: alice@example.com\nnotify:\n  channel: "#security-alerts"\n')

@@ -256,15 +256,20 @@ def test_the_notebook_example(workdir: Path) -> None:
 
 
 def test_yaml_examples_are_files_metahub_reads(tmp_path: Path) -> None:
-    """A YAML example is a mutelist or a routing file, and metahub reads it as written."""
+    """A YAML example is a mutelist, a routing file or its tickets section, and metahub reads it as
+    written."""
     from metahub.detection import load_routing
     from metahub.mutelist import parse
 
     yamls = [(text, line) for lang, text, line in BLOCKS if lang == "yaml"]
-    assert len(yamls) == 2
+    assert len(yamls) == 3
     for text, line in yamls:
         if text.startswith("Mutelist:"):
             assert parse(text, f"README line {line}").entries
+        elif text.startswith("tickets:"):
+            path = tmp_path / "routing.yaml"
+            path.write_text("owners: {fallback: security@example.com}\n" + text)
+            assert set(load_routing(path)["tickets"]["jira"]) == {"Team", "components", "labels"}
         else:
             path = tmp_path / "routing.yaml"
             path.write_text(text)

@@ -61,6 +61,10 @@ def test_the_first_rule_that_names_an_owner_wins_and_says_so(
         ("owners:\n  creator: maybe\n", ":2: owners.creator: expected bool"),
         ("owners:\n  tag_keys: [Team\n", ":3: not valid YAML"),
         ("notify: {}\n", ":1: the file: expected an 'owners:' mapping"),
+        ("owners: {}\ntickets:\n  jira:\n    customfield_1: '{ownr}'\n", ":4: tickets.jira.customfield_1: {ownr} is not a ticket value"),
+        ("owners: {}\ntickets:\n  jira:\n    x: '{owner.__class__}'\n", ":4: tickets.jira.x: {owner.__class__} is not a ticket value"),
+        ("owners: {}\ntickets:\n  servicenow:\n    y: [a, '{owner']\n", ":4: tickets.servicenow.y: expected '}'"),
+        ("owners: {}\ntickets:\n  github: {}\n", ":2: tickets: expected 'link' and the fields of jira and servicenow"),
     ],
 )
 def test_a_bad_routing_file_names_its_line(tmp_path: Path, text: str, message: str) -> None:
@@ -69,6 +73,27 @@ def test_a_bad_routing_file_names_its_line(tmp_path: Path, text: str, message: s
     with pytest.raises(RoutingError) as caught:
         load_routing(path)
     assert str(caught.value).startswith(str(path)) and message in str(caught.value), caught.value
+
+
+def test_ticket_fields_are_kept_with_their_lines(tmp_path: Path) -> None:
+    from metahub.detection import TICKET_VALUES
+    from metahub.tickets import build
+
+    path = tmp_path / "routing.yaml"
+    path.write_text("owners: {fallback: sec@example.com}\ntickets:\n  link: https://wiki.example.com/r.html\n  jira:\n"
+                    "    Team: '{owner}'\n    components: [{name: 'Cloud {account}'}]\n    labels: [cloud]\n")  # fmt: skip
+    tickets = load_routing(path)["tickets"]
+    assert tickets["link"] == "https://wiki.example.com/r.html"
+    assert tickets["places"][("jira", "components")] == f"{path}:6: tickets.jira.components"
+    from metahub.detection import detect
+
+    resource = _resource()
+    resource.detected = detect(resource, load_routing(path))
+    [ticket] = build({resource.arn: resource}, link=tickets["link"])
+    assert set(ticket.values) == set(TICKET_VALUES)  # every value the routing file may name is filled
+    assert ticket.fields(tickets["jira"]) == {"Team": "sec@example.com", "components": [{"name": "Cloud 123456789012"}],
+                                              "labels": ["cloud"]}  # fmt: skip
+    assert "Report: https://wiki.example.com/r.html" in ticket.description
 
 
 def test_owners_land_in_every_output(tmp_path: Path) -> None:

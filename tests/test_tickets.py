@@ -23,6 +23,13 @@ from . import local_http
 from .conftest import metahub_cli
 
 EMAIL, TOKEN = "sec@example.com", "api-token-not-logged"
+FIELDS = [  # GET /rest/api/3/field: system fields and custom ones, each with id, key, name, custom
+    *({"id": name, "key": name, "name": name.title(), "custom": False} for name in
+      ("summary", "description", "labels", "priority", "project", "issuetype", "components")),
+    {"id": "customfield_10050", "key": "customfield_10050", "name": "Team", "custom": True},
+    {"id": "customfield_10060", "key": "customfield_10060", "name": "Cloud account", "custom": True},
+    {"id": "customfield_10061", "key": "customfield_10061", "name": "Cloud account", "custom": True},
+]  # fmt: skip
 
 
 class JiraServer:
@@ -38,6 +45,8 @@ class JiraServer:
         if self.throttle:
             self.throttle -= 1
             return 429, {"Retry-After": "1"}, {"errorMessages": ["Rate limit exceeded."]}
+        if (method, path) == ("GET", "/rest/api/3/field"):
+            return 200, {}, FIELDS
         if (method, path) == ("POST", "/rest/api/3/search/jql"):
             wanted = re.search(r"labels IN \(([^)]*)\)", body["jql"])[1].replace('"', "").split(", ")  # type: ignore[index]
             unwanted = re.search(r"labels NOT IN \(([^)]*)\)", body["jql"])
@@ -126,8 +135,11 @@ def test_missing_jira_settings_are_named() -> None:
 
 
 def test_the_command_line_plans_then_sends_and_never_logs_the_token(tmp_path: Path) -> None:
-    planned = metahub_cli("--demo", "--tickets", "file", "--output-modes", "--output-dir", str(tmp_path))
+    planned = metahub_cli("--demo", "--tickets", "file", "--output-modes", "html", "--output-dir", str(tmp_path))
     assert planned.returncode == 0, planned.stderr
+    [report] = tmp_path.glob("metahub-*.html")
+    [made] = tmp_path.glob("metahub-tickets-*.json")
+    assert all(f"Report: {report.name} (this run's HTML report)" in t["description"] for t in json.loads(made.read_text()))
     [listing] = tmp_path.glob("metahub-tickets-*.csv")
     rows = list(csv.DictReader(listing.open(encoding="utf-8")))
     assert rows and rows[0]["Summary"].startswith("[metahub] ") and rows[0]["Priority"] in ("Highest", "High")
@@ -152,12 +164,31 @@ def test_the_command_line_plans_then_sends_and_never_logs_the_token(tmp_path: Pa
     assert missing.returncode == 2 and "needs JIRA_URL" in missing.stderr and not (tmp_path / "never").exists()
 
 
+COLUMNS = {"sys_id", "number", "short_description", "description", "urgency", "correlation_id", "correlation_display",
+           "assignment_group", "category", "state", "close_code", "close_notes", "work_notes"}  # fmt: skip
+"""The incident table's columns here: the Table API ignores a field the table does not have."""
+
+
 class ServiceNowServer:
-    """The Table API's documented shapes: GET with sysparm_query, POST (201), PATCH, {"result": ...}."""
+    """The Table API's documented shapes: GET with sysparm_query (``fieldINa,b``, ``^`` for AND,
+    ``!=``), sysparm_fields and sysparm_limit; POST (201), PATCH, {"result": ...}."""
 
     def __init__(self, throttle: int = 0) -> None:
         self.records: dict[str, dict[str, Any]] = {}
         self.throttle = throttle
+
+    @staticmethod
+    def _matches(record: dict[str, Any], query: str) -> bool:
+        for term in query.split("^"):
+            if "IN" in term and "!=" not in term:
+                field, values = term.split("IN", 1)
+                if record.get(field) not in values.split(","):
+                    return False
+            elif "!=" in term:
+                field, value = term.split("!=", 1)
+                if record.get(field) == value:
+                    return False
+        return True
 
     def http(self, method: str, path: str, headers: Mapping[str, str], raw: bytes) -> local_http.Answer:
         if headers.get("Authorization") != "Basic " + base64.b64encode(b"metahub:pw").decode():
@@ -167,16 +198,21 @@ class ServiceNowServer:
             return 429, {"Retry-After": "2"}, b'{"error": {"message": "Rate limit exceeded"}}'
         base, _, query = path.partition("?")
         if method == "GET" and base == "/api/now/table/incident":
-            wanted = urllib.parse.parse_qs(query)["sysparm_query"][0].removeprefix("correlation_idIN").split(",")
-            found = [r for r in self.records.values() if r["correlation_id"] in wanted]
+            params = {k: v[0] for k, v in urllib.parse.parse_qs(query).items()}
+            found = [r for r in self.records.values() if self._matches(r, params.get("sysparm_query", ""))]
+            found = found[: int(params.get("sysparm_limit", 10000))]
+            wanted = params.get("sysparm_fields")
+            if wanted:
+                found = [{k: r.get(k, "") for k in wanted.split(",") if k in COLUMNS} for r in found]
             return 200, {}, json.dumps({"result": found}).encode()
         if method == "POST" and base == "/api/now/table/incident":
             sys_id = f"{len(self.records) + 1:032x}"
-            self.records[sys_id] = {**json.loads(raw), "sys_id": sys_id, "number": f"INC{len(self.records) + 1:07d}"}
+            kept = {k: v for k, v in json.loads(raw).items() if k in COLUMNS}
+            self.records[sys_id] = {**kept, "sys_id": sys_id, "number": f"INC{len(self.records) + 1:07d}"}
             return 201, {}, json.dumps({"result": self.records[sys_id]}).encode()
         if method == "PATCH" and base.startswith("/api/now/table/incident/"):
             record = self.records[base.rsplit("/", 1)[1]]
-            record.update(json.loads(raw))
+            record.update({k: v for k, v in json.loads(raw).items() if k in COLUMNS})
             return 200, {}, json.dumps({"result": record}).encode()
         return 400, {}, b'{"error": {"message": "Invalid table"}}'
 
@@ -259,3 +295,103 @@ def test_a_fixed_resource_s_ticket_is_told_once_and_moved_on(enriched_lab: metah
     assert outcome.fixed == ["SEC-1"] and again.fixed == []  # said once
     issue = jira.issues["SEC-1"]
     assert len(issue["comments"]) == 1 and "metahub-fixed" in issue["fields"]["labels"] and issue["transitioned"] == "31"
+
+
+def _routing(tmp_path: Path, fields: str) -> dict[str, Any]:
+    from metahub.detection import load_routing
+
+    path = tmp_path / "routing.yaml"
+    path.write_text(f"owners: {{fallback: sec@example.com}}\ntickets:\n{fields}")
+    return load_routing(path)["tickets"]
+
+
+def _places(section: dict[str, Any], tracker: str) -> dict[str, str]:
+    return {name: where for (kind, name), where in section["places"].items() if kind == tracker}
+
+
+def test_jira_custom_fields_by_id_or_name_are_set_and_an_unknown_one_is_named_with_its_line(
+    enriched_lab: metahub.Run, tmp_path: Path
+) -> None:
+    made = build(dict(list(enriched_lab.by_impact().items())[:2]))
+    section = _routing(tmp_path, "  jira:\n    Team: '{owner}'\n    components: [{name: Cloud}]\n    labels: [cloud]\n")
+    jira = JiraServer()
+    with serving(jira) as url:
+        outcome = Jira(JiraSettings.from_env(_env(url)), custom=section["jira"], places=_places(section, "jira")).send(made)
+    assert outcome.describe() == "0 updated, 2 created"
+    fields = jira.issues["SEC-1"]["fields"]
+    assert fields["customfield_10050"] == made[0].values["owner"] and fields["components"] == [{"name": "Cloud"}]
+    assert fields["labels"] == ["metahub", made[0].label, "cloud"]  # the label that finds it again stays first
+    for text, line, why in (("  jira:\n    Team: x\n    customfield_99999: x\n", 5, "Jira has no such field"),
+                            ("  jira:\n    Cloud account: '{account}'\n", 4, "several Jira fields have that name")):  # fmt: skip
+        section = _routing(tmp_path, text)
+        jira = JiraServer()
+        with serving(jira) as url:
+            refused = Jira(JiraSettings.from_env(_env(url)), custom=section["jira"], places=_places(section, "jira")).send(made)
+        assert not jira.issues and len(refused.unsent) == 2  # nothing half-sent, every ticket kept
+        assert refused.unsent[0]["reason"].startswith(f"{tmp_path / 'routing.yaml'}:{line}: tickets.jira.") and why in refused.unsent[0]["reason"]
+
+
+def _servicenow(url: str, **env: str) -> ServiceNowSettings:
+    return ServiceNowSettings.from_env({"SERVICENOW_URL": url, "SERVICENOW_USER": "metahub", "SERVICENOW_PASSWORD": "pw", **env})
+
+
+def test_servicenow_custom_columns_are_set_and_one_the_table_lacks_is_named(enriched_lab: metahub.Run, tmp_path: Path) -> None:
+    made = build(dict(list(enriched_lab.by_impact().items())[:3]))
+    good = _routing(tmp_path, "  servicenow:\n    assignment_group: '{owner}'\n    category: security\n")
+    server = ServiceNowServer()
+    with local_http.serving(server.http) as url:
+        sent = ServiceNow(_servicenow(url), custom=good["servicenow"], places=_places(good, "servicenow")).send(made)
+        assert sent.describe() == "0 updated, 3 created"
+        record = next(iter(server.records.values()))
+        assert (record["assignment_group"], record["category"]) == (made[0].values["owner"], "security")
+        bad = _routing(tmp_path, "  servicenow:\n    category: security\n    u_cloud_account: '{account}'\n")
+        refused = ServiceNow(_servicenow(url), custom=bad["servicenow"], places=_places(bad, "servicenow")).send(made)
+    # checked against a record of the table before anything is sent
+    assert len(refused.unsent) == 3 and not refused.updated and len(server.records) == 3
+    assert refused.unsent[0]["reason"] == f"{tmp_path / 'routing.yaml'}:5: tickets.servicenow.u_cloud_account: ServiceNow's incident table has no such column"
+    empty = ServiceNowServer()  # no record to look at: the first one created says which columns there are
+    with local_http.serving(empty.http) as url:
+        first = ServiceNow(_servicenow(url), custom=bad["servicenow"], places=_places(bad, "servicenow")).send(made)
+    assert len(empty.records) == 1 and len(first.unsent) == 3
+    assert first.unsent[0]["reason"].startswith("created as INC0000001, without that field: ") and "u_cloud_account" in first.unsent[1]["reason"]
+
+
+def test_a_fixed_resource_s_servicenow_record_is_told_once_and_resolved(enriched_lab: metahub.Run) -> None:
+    from metahub.models import ComplianceInfo
+    from metahub.tickets import fixed
+
+    chosen = dict(list(enriched_lab.by_impact().items())[:2])
+    server = ServiceNowServer()
+    with local_http.serving(server.http) as url:
+        settings = _servicenow(url, SERVICENOW_DONE_STATE="6")
+        ServiceNow(settings).send(build(chosen))
+        healed = {arn: r.model_copy() for arn, r in list(chosen.items())[:1]}
+        for resource in healed.values():
+            resource.findings = [f.model_copy(update={"Compliance": ComplianceInfo(Status="PASSED")}) for f in resource.findings]
+            for finding in resource.findings:  # outcome is cached on the finding
+                finding.__dict__.pop("outcome", None)
+                finding.__dict__.pop("unmuted_outcome", None)
+        told, again = ServiceNow(settings).send([]), ServiceNow(settings).send([])
+        ServiceNow(settings).close_fixed(fixed(healed), told)
+        ServiceNow(settings).close_fixed(fixed(healed), again)
+        assert told.fixed == ["00000000000000000000000000000001"] and again.fixed == []  # said once
+        record = server.records[told.fixed[0]]
+        assert (record["state"], record["close_code"], record["correlation_display"]) == ("6", "Solution provided", "metahub-fixed")
+        assert record["work_notes"].startswith("metahub: no failed finding")
+        ServiceNow(settings).send(build(chosen))  # it fails again: the update takes the mark off
+        assert record["correlation_display"] == "metahub"
+
+
+def test_the_routing_file_s_fields_reach_the_tracker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+
+    from metahub.cli.default import tracker
+
+    section = _routing(tmp_path, "  jira: {Team: '{owner}'}\n  servicenow: {category: security}\n")
+    for name, value in {**_env("https://jira.example.com"), "SERVICENOW_URL": "https://sn.example.com",
+                        "SERVICENOW_USER": "u", "SERVICENOW_PASSWORD": "p"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    jira = tracker(argparse.Namespace(tickets="jira"), None, {"tickets": section})
+    servicenow = tracker(argparse.Namespace(tickets="servicenow"), None, {"tickets": section})
+    assert isinstance(jira, Jira) and jira.custom == {"Team": "{owner}"} and jira.places["Team"].endswith(":3: tickets.jira.Team")
+    assert isinstance(servicenow, ServiceNow) and servicenow.custom == {"category": "security"} and set(servicenow.places) == {"category"}

@@ -121,22 +121,24 @@ def run(args: argparse.Namespace) -> int:
     if kept is None:
         return EXIT_USAGE
     stamp = outputs.run_stamp(args)  # every file of the run: the outputs, the problems, the actions
-    outputs.write(kept, args, stamp, plan.baseline)
-    status = reach_people(kept, args, plan, stamp)
+    written = outputs.write(kept, args, stamp, plan.baseline)
+    status = reach_people(kept, args, plan, stamp, next((p for p in written if p.suffix == ".html"), None))
     return status if status != EXIT_OK else status_of(kept.report, reached, {**kept.write_failures, **unsaved})
 
 
-def reach_people(run: Run, args: argparse.Namespace, plan: Plan, stamp: str) -> int:
+def reach_people(run: Run, args: argparse.Namespace, plan: Plan, stamp: str, report: Path | None = None) -> int:
     """What the flags ask to do with the findings: write back to Security Hub, tickets,
-    notifications, in that order; the first status that is not OK stops the rest."""
-    hub = plan.hub
+    notifications, in that order; the first status that is not OK stops the rest. Tickets and
+    messages link back to the routing file's ``tickets.link``, else name this run's ``report``."""
+    hub, routing = plan.hub, plan.rules or {}
+    link = (routing.get("tickets") or {}).get("link") or (f"{report.name} (this run's HTML report)" if report else None)
     steps: list[Callable[[], int]] = []
     if hub is not None and hub.actions:
         steps.append(lambda: act(run, hub, args, stamp))
     if args.tickets is not None:
-        steps.append(lambda: send_tickets(run, args, stamp, hub))
+        steps.append(lambda: send_tickets(run, args, stamp, hub, routing, link))
     if args.notify is not None:
-        steps.append(lambda: send_notifications(run, args, stamp, plan.rules or {}))
+        steps.append(lambda: send_notifications(run, args, stamp, routing, link))
     for step in steps:
         status = step()
         if status != EXIT_OK:
@@ -147,23 +149,29 @@ def reach_people(run: Run, args: argparse.Namespace, plan: Plan, stamp: str) -> 
 TRACKERS = {"jira": "Jira", "servicenow": "ServiceNow", "securityhub": "Security Hub"}
 
 
-def tracker(args: argparse.Namespace, hub: Hub | None = None) -> tickets.Tracker | tickets.SecurityHubTickets:
-    """The tracker ``--tickets`` names, its settings from the environment (Security Hub's connector
-    from ``--tickets-connector``, reached with the Security Hub flags' credentials)."""
+def tracker(args: argparse.Namespace, hub: Hub | None = None, routing: dict[str, Any] | None = None,
+            ) -> tickets.Tracker | tickets.SecurityHubTickets:  # fmt: skip
+    """The tracker ``--tickets`` names, its settings from the environment and its custom fields
+    from the routing file (Security Hub's connector from ``--tickets-connector``, reached with the
+    Security Hub flags' credentials)."""
+    section = (routing or {}).get("tickets") or {}
+    custom = section.get(args.tickets) or {}
+    places = {name: where for (kind, name), where in section.get("places", {}).items() if kind == args.tickets}
     if args.tickets == "jira":
-        return tickets.Jira(tickets.JiraSettings.from_env(os.environ))
+        return tickets.Jira(tickets.JiraSettings.from_env(os.environ), custom=custom, places=places)
     if args.tickets == "servicenow":
-        return tickets.ServiceNow(tickets.ServiceNowSettings.from_env(os.environ))
+        return tickets.ServiceNow(tickets.ServiceNowSettings.from_env(os.environ), custom=custom, places=places)
     if not args.tickets_connector:
         raise tickets.TicketError("--tickets securityhub needs --tickets-connector ID (a connector of Security Hub's)")
     return tickets.SecurityHubTickets(clients(hub.aws if hub else Aws(), args.sh_account), args.tickets_connector)
 
 
-def send_notifications(run: Run, args: argparse.Namespace, stamp: str, routing: dict[str, Any]) -> int:
+def send_notifications(run: Run, args: argparse.Namespace, stamp: str, routing: dict[str, Any],
+                       link: str | None = None) -> int:  # fmt: skip
     """``--notify``: one message per owner and per alert of the routing file, planned (a dry run) or,
     with ``--notify-apply``, sent; 3 when some could not be (they are in a file with why)."""
     ranked = run.by_impact()
-    found = notify.messages(ranked) + notify.alerts(ranked, routing.get("alerts", []))
+    found = notify.messages(ranked, link) + notify.alerts(ranked, routing.get("alerts", []), link)
     channel = routing.get("notify", {}).get("channel")
     if not args.notify_apply:
         plan = [{**m.summary(), "text": m.text(), "blocks": m.blocks()} for m in found]
@@ -183,20 +191,22 @@ def send_notifications(run: Run, args: argparse.Namespace, stamp: str, routing: 
     return EXIT_OK
 
 
-def send_tickets(run: Run, args: argparse.Namespace, stamp: str, hub: Hub | None) -> int:
-    """``--tickets``: the tickets written to files, or planned for Jira (a dry run) and sent with
+def send_tickets(run: Run, args: argparse.Namespace, stamp: str, hub: Hub | None, routing: dict[str, Any],
+                 link: str | None = None) -> int:  # fmt: skip
+    """``--tickets``: the tickets written to files, or planned for a tracker (a dry run) and sent with
     ``--tickets-apply``; 3 when some could not be sent (they are in a file, nothing is lost)."""
-    made = tickets.build(run.by_impact(), args.tickets_group)
+    made = tickets.build(run.by_impact(), args.tickets_group, link)
     if args.tickets == "file" or not args.tickets_apply:
         name = "tickets" if args.tickets == "file" else "tickets-plan"
-        paths = tickets.write_files(made, args.output_dir / f"metahub-{name}-{stamp}.json")
+        custom = (routing.get("tickets") or {}).get(args.tickets)
+        paths = tickets.write_files(made, args.output_dir / f"metahub-{name}-{stamp}.json", custom)
         said = "" if args.tickets == "file" else f"dry run, nothing sent to {TRACKERS[args.tickets]} (--tickets-apply sends): "
         print(f"metahub: {said}{len(made)} ticket(s) in {paths[0]} and {paths[1]}", file=sys.stderr)
         return EXIT_OK
-    sender = tracker(args, hub)
+    sender = tracker(args, hub, routing)
     outcome = sender.send(made)
-    reached = not made or len(outcome.unsent) < len(made)  # Jira answered: fixed resources can be told
-    if isinstance(sender, tickets.Jira) and args.tickets_group == "resource" and reached:
+    reached = not made or len(outcome.unsent) < len(made)  # the tracker answered: fixed resources can be told
+    if isinstance(sender, tickets.Tracker) and args.tickets_group == "resource" and reached:
         sender.close_fixed(tickets.fixed(run.resources), outcome)
     print(f"metahub: {sender.name}: {outcome.describe()}", file=sys.stderr)
     if outcome.unsent:

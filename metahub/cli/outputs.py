@@ -52,9 +52,10 @@ def output_modes(args: argparse.Namespace) -> list[str]:
     )
 
 
-def write(run: Run, args: argparse.Namespace, stamp: str, baseline: list[Path] | None = None) -> None:
+def write(run: Run, args: argparse.Namespace, stamp: str, baseline: list[Path] | None = None) -> list[Path]:
     """The outputs, the --list-findings views on stdout, and what happened on stderr; the report
-    opens on what changed since ``baseline`` (an earlier run's json-full output) when given."""
+    opens on what changed since ``baseline`` (an earlier run's json-full output) when given. The
+    paths written."""
     modes = output_modes(args) + ([SHARD_MODE] if run.shard else [])
     print_problems(run.report, args.output_dir if modes else None, stamp)
     print_views(run, args.list_findings)
@@ -79,6 +80,7 @@ def write(run: Run, args: argparse.Namespace, stamp: str, baseline: list[Path] |
                 "the parts' shard files into one run's outputs")  # fmt: skip
     found, summary = Found().add(run).line(run.combinations), summary_line(run.summary(), run.enrichment)
     tell(written, run.write_failures, found, summary, args, note)
+    return written
 
 
 def run_stamp(args: argparse.Namespace) -> str:
