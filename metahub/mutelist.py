@@ -108,6 +108,13 @@ class MuteReport:
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "muted": dict(self.muted), "expired": self.expired}
 
+    def add(self, other: MuteReport) -> MuteReport:
+        """This report and another of the same mutelist over other resources (the shards of a run)."""
+        muted = dict(self.muted)
+        for name, count in other.muted.items():
+            muted[name] = muted.get(name, 0) + count
+        return MuteReport(self.source, muted, self.expired or other.expired)
+
 
 def load(path: str | Path) -> Mutelist:
     """A mutelist file; :class:`MutelistError` naming the file, line and entry for anything wrong."""

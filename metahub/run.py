@@ -868,7 +868,7 @@ def write_merged(
         if mode == "csv":
             checks = tabular.rollup_columns(merged.enriched)
             tabular.write_csv(path, *tabular.streamed_rows(restored(merged), checks, merged.scored, verdicts=merged.verdicts,
-                                                            owners=merged.enriched))
+                                                            muted=merged.muted, owners=merged.enriched))
             return
         if not whole:  # XLSX and the report hold the whole run anyway
             whole.append(rebuilt(merged))

@@ -193,7 +193,7 @@ def write_shard(
             rest.pop("combinations", None)  # found again across every shard when merged
             head = {"arn": arn, "key": priority(resource), "failed": failed_ids(resource),
                     "enriched": bool(rest.get("metachecks")), "scored": bool(resource.impact),
-                    "verdicts": bool(resource.aws_exposure),
+                    "verdicts": bool(resource.aws_exposure), "muted": any(f.muted for f in resource.findings),
                     "reads": None if needed is None else _read_by_rules(rest, needed)}  # fmt: skip
             # json-full shapes the impact as MetaHub did; the tables and the report read it whole
             segments = (
@@ -249,7 +249,7 @@ class Merged:
         if self.named:
             self.tallies = [_placed(tally, index) for index, tally in enumerate(self.tallies)]
         # any resource with checks, with an impact, with an exposure verdict: the tables' columns
-        self.enriched = self.scored = self.verdicts = False
+        self.enriched = self.scored = self.verdicts = self.muted = False
         places, stand_ins, failed = self._first_pass()
         self.combinations = find(stand_ins, self.rules, failed) if self.rules is not None else []
         starting: dict[str, list[dict[str, Any]]] = {}
@@ -386,6 +386,7 @@ class Merged:
                     self.enriched = self.enriched or record["enriched"]
                     self.scored = self.scored or record["scored"]
                     self.verdicts = self.verdicts or record.get("verdicts", False)
+                    self.muted = self.muted or record.get("muted", False)
                     if self.rules is not None:
                         stand_ins.append(_stand_in(arn, record["reads"]))
                         failed[arn] = ids

@@ -169,8 +169,35 @@ def test_a_bad_mutelist_stops_the_command_line_before_anything_is_written(tmp_pa
     result = metahub_cli("--demo", "--mutelist", str(path), "--output-dir", str(tmp_path / "out"))
     assert result.returncode == 2 and f"--mutelist {path}:5:" in result.stderr
     assert not (tmp_path / "out").exists()
-    split = metahub_cli("--demo", "--mutelist", str(path), "--split", "2", "--output-dir", str(tmp_path / "out"))
-    assert split.returncode == 2 and "--mutelist with --split" in split.stderr
+
+
+def test_a_split_run_mutes_as_one_process_does(tmp_path: Path) -> None:
+    """Each shard muted by the one mutelist read before anything else: the same files as one
+    process (the Muted column too), the expired entry said once, the muted counted over every shard."""
+    mutelist = _lab_mutelist(tmp_path)
+    modes = ["--output-modes", "json-short", "json-full", "json-statistics", "csv", "sqlite"]
+    outputs = {}
+    for name, extra in (("one", []), ("split", ["--split", "3"])):
+        result = metahub_cli("--input-asff", str(demo_findings()), "--mutelist", str(mutelist), *extra, *modes,
+                             "--output-dir", str(tmp_path / name))  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert result.stderr.count("expired on 2020-01-01") == 1 and "2 finding(s) muted by 1 entry" in result.stderr
+        assert "; 2 finding(s) muted" in result.stderr
+        outputs[name] = {p.name.split("-")[1] if p.suffix == ".json" else p.suffix: p.read_bytes()
+                         for p in sorted((tmp_path / name).glob("metahub-*"))}  # fmt: skip
+    assert outputs["split"] == outputs["one"] and set(outputs["one"]) == {"short", "full", "statistics", ".csv", ".sqlite"}
+    header = outputs["one"][".csv"].decode("utf-8-sig").splitlines()[0]
+    assert header.endswith(",Muted")
+    for k in (1, 2):  # shards run apart, then merged
+        shard = metahub_cli("--input-asff", str(demo_findings()), "--mutelist", str(mutelist), "--shard", f"{k}/2",
+                            "--output-modes", "--output-dir", str(tmp_path / f"s{k}"))  # fmt: skip
+        assert shard.returncode == 0, shard.stderr
+    merged = metahub_cli("merge", str(tmp_path / "s1"), str(tmp_path / "s2"), "--output-modes", "csv", "json-full",
+                         "--output-dir", str(tmp_path / "merged"))  # fmt: skip
+    assert merged.returncode == 0, merged.stderr
+    [table] = (tmp_path / "merged").glob("metahub-*.csv")
+    [full] = (tmp_path / "merged").glob("metahub-full-*.json")
+    assert table.read_bytes() == outputs["one"][".csv"] and full.read_bytes() == outputs["one"]["full"]
 
 
 def test_writes_leave_muted_findings_alone(tmp_path: Path) -> None:

@@ -46,7 +46,8 @@ from metahub.impact import load_config as load_impact_config
 from metahub.ingest import IngestReport, Source
 from metahub.json_outputs import write_json
 from metahub.logs import configure as configure_logging
-from metahub.mutelist import MutelistError
+from metahub.mutelist import Mutelist, MutelistError, MuteReport
+from metahub.mutelist import load as load_mutelist
 from metahub.run import SHARD_MODE, Run, load, load_split, write_merged
 from metahub.securityhub import SecurityHubError, clients
 from metahub.shards import Merged, shard_files
@@ -80,6 +81,8 @@ class Plan:
     baseline: list[Path] | None = None
     """``--baseline``: json-full or SQLite outputs, checked before anything else (read again when the
     report is written, which names them)."""
+    mutelist: Mutelist | None = None
+    """``--mutelist``, read and checked before any finding is."""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -111,8 +114,8 @@ def run(args: argparse.Namespace) -> int:
         shard=args.shard,
         part=args.part,
     )
-    if args.mutelist is not None:
-        mute(found, args.mutelist, args.quiet)
+    if plan.mutelist is not None:
+        tell_muted(found.mute(plan.mutelist), args.quiet)
     if plan.filters:
         found = found.apply(plan.filters, before_enrichment=True)
     reached = enrich_or_score(found, args, plan)
@@ -217,19 +220,15 @@ def send_tickets(run: Run, args: argparse.Namespace, stamp: str, hub: Hub | None
     return EXIT_OK
 
 
-def mute(found: Run, path: Path, quiet: bool) -> None:
-    """``--mutelist``: the findings it mutes marked; its expired entries said, never applied."""
-    try:
-        report = found.mute(path)
-    except MutelistError as exc:
-        raise UsageError(f"--mutelist {exc}") from exc
+def tell_muted(report: MuteReport, quiet: bool) -> None:
+    """What ``--mutelist`` did: its expired entries (never applied), and the findings it muted."""
     for entry in report.expired:
-        print(f"metahub: --mutelist {path}:{entry['line']}: {entry['entry']} expired on {entry['expires']}"
+        print(f"metahub: --mutelist {report.source}:{entry['line']}: {entry['entry']} expired on {entry['expires']}"
               + (f" ({entry['reason']})" if entry["reason"] else "") + ": not applied", file=sys.stderr)  # fmt: skip
     if not quiet:
         entries = len(report.muted)
-        print(f"metahub: --mutelist {path}: {report.findings} finding(s) muted by {entries} entr{'y' if entries == 1 else 'ies'}",
-              file=sys.stderr)  # fmt: skip
+        print(f"metahub: --mutelist {report.source}: {report.findings} finding(s) muted by {entries} "
+              f"entr{'y' if entries == 1 else 'ies'}", file=sys.stderr)  # fmt: skip
 
 
 def run_split(args: argparse.Namespace, plan: Plan) -> int:
@@ -244,6 +243,7 @@ def run_split(args: argparse.Namespace, plan: Plan) -> int:
         raise UsageError(f"--output-dir {args.output_dir}: {exc.strerror or exc} (--split works there)") from exc
     found, enrichment, reached, seconds = outputs.Found(), None, False, 0.0
     verdicts: Counter[str] = Counter()  # AWS's exposure verdicts against metahub's, over every shard
+    muted: MuteReport | None = None  # what the mutelist did, over every shard
     with work as folder:
         shards = Path(folder) / "shards"
         if plan.aws is not None and plan.aws.replay is None and plan.aws.cache is None:
@@ -255,6 +255,8 @@ def run_split(args: argparse.Namespace, plan: Plan) -> int:
         for part in parts:
             if not args.quiet:
                 print(f"metahub: shard {part.shard}: {len(part.resources):,} resources", file=sys.stderr)
+            if plan.mutelist is not None:
+                muted = part.mute(plan.mutelist) if muted is None else muted.add(part.mute(plan.mutelist))
             reached = enrich_or_score(part, args, plan) or reached
             part.write([SHARD_MODE], shards, str(part.shard).replace("/", "-of-"))
             if part.write_failures:
@@ -274,6 +276,9 @@ def run_split(args: argparse.Namespace, plan: Plan) -> int:
         options = ReportOptions(args.report_title, args.report_customer, args.report_max_mb)
         written, failures = write_merged(merged, modes, args.output_dir, stamp, None, options)
     summary = {**summary, **merged.totals(), "seconds": seconds}
+    if muted is not None:
+        tell_muted(muted, args.quiet)
+        summary["muted"] = muted.findings
     if any(verdicts.values()):
         summary["exposure_verdicts"] = {name: verdicts[name] for name in AGREEMENTS}
     outputs.tell(written, failures, found.line(merged.combinations), outputs.summary_line(summary, enrichment), args)
@@ -312,10 +317,6 @@ def settle(args: argparse.Namespace) -> None:
             "resources of other parts that the filters could drop): split the whole input, then filter "
             "the output of 'metahub merge' (e.g. with jq), or run whole"
         )
-    if (args.shard or args.part or args.split) and args.mutelist is not None:
-        which = "--shard" if args.shard else "--part" if args.part else "--split"
-        raise UsageError(f"--mutelist with {which}: the merged outputs would not carry the muted findings' column "
-                         "and counts yet: run whole")  # fmt: skip
     if args.split:
         whole = [name for name, value in (
             ("--list-findings", args.list_findings is not None), ("--update-findings", args.update_findings),
@@ -385,7 +386,11 @@ def prepare(args: argparse.Namespace) -> Plan:
             read_output(earlier)
     except DiffError as exc:
         raise UsageError(f"--baseline {exc}") from exc
-    return Plan(hub, sources, filters, wanted, aws, rules, trail_events, args.baseline)
+    try:
+        mutelist = load_mutelist(args.mutelist) if args.mutelist is not None else None
+    except MutelistError as exc:
+        raise UsageError(f"--mutelist {exc}") from exc
+    return Plan(hub, sources, filters, wanted, aws, rules, trail_events, args.baseline, mutelist)
 
 
 def resolve_inputs(args: argparse.Namespace) -> None:
