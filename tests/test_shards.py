@@ -401,3 +401,15 @@ def test_a_split_run_enriched_lists_each_type_once_and_writes_one_runs_files(
     assert _files(tmp_path / "s") == _files(tmp_path / "one")
     calls = [int(re.search(r"AWS calls: (\d+)", run.stderr)[1]) for run in (one, split)]  # type: ignore[index]
     assert calls[1] <= calls[0] * 1.5, calls
+
+
+def test_the_demo_split_builds_its_account_once(tmp_path: Path) -> None:
+    """moto's accounts live in the process: the emulated account is built once for every shard
+    (a second build collided: EntityAlreadyExists), and the split finds what the whole run finds."""
+    whole = metahub_cli("--demo", "--output-modes", "json-short", "--output-dir", str(tmp_path / "one"))
+    split = metahub_cli("--demo", "--split", "2", "--output-modes", "json-short", "--output-dir", str(tmp_path / "s"))
+    assert whole.returncode == split.returncode == 0, split.stderr
+    assert split.stderr.count("starting the emulated demo account") == 1
+    found = next(line for line in whole.stderr.splitlines() if line.startswith("metahub: found"))
+    assert found in split.stderr
+    assert _files(tmp_path / "s") == _files(tmp_path / "one")

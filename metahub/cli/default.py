@@ -10,8 +10,8 @@ import os
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
         tell_muted(found.mute(plan.mutelist), args.quiet)
     if plan.filters:
         found = found.apply(plan.filters, before_enrichment=True)
-    reached = enrich_or_score(found, args, plan)
+    with demo_account(args, plan):
+        reached = enrich_or_score(found, args, plan)
     unsaved = context.save_snapshot(args, plan.aws, plan.contexts)
     kept = keep(found, args, plan.filters)
     if kept is None:
@@ -244,7 +245,7 @@ def run_split(args: argparse.Namespace, plan: Plan) -> int:
     found, enrichment, reached, seconds = outputs.Found(), None, False, 0.0
     verdicts: Counter[str] = Counter()  # AWS's exposure verdicts against metahub's, over every shard
     muted: MuteReport | None = None  # what the mutelist did, over every shard
-    with work as folder:
+    with work as folder, demo_account(args, plan):
         shards = Path(folder) / "shards"
         if plan.aws is not None and plan.aws.replay is None and plan.aws.cache is None:
             # what one shard listed, the next ones reuse: a type is listed once per account and
@@ -480,16 +481,24 @@ def load_config_files(args: argparse.Namespace) -> tuple[dict[str, Any] | None, 
 
 def enrich_or_score(found: Run, args: argparse.Namespace, plan: Plan) -> bool:
     """Enrich when context was asked for, else score from the findings; False when enrichment
-    reached no account."""
+    reached no account. ``--demo``: within :func:`demo_account`."""
     if plan.aws is None or not plan.contexts:
         found.score_impact(args.impact_config, args.trait_rules)  # from the findings alone
         return True
-    with ExitStack() as stack:
-        if args.demo and args.replay_context is None:
-            if not args.quiet:
-                print("metahub: starting the emulated demo account ...", file=sys.stderr)
-            stack.enter_context(emulated_account(progress=not args.quiet))
-        return context.enrich(found, args, plan.aws, plan.contexts, plan.rules, plan.trail_events)
+    return context.enrich(found, args, plan.aws, plan.contexts, plan.rules, plan.trail_events)
+
+
+@contextmanager
+def demo_account(args: argparse.Namespace, plan: Plan) -> Iterator[None]:
+    """``--demo`` with context to fetch: the emulated account, built once for the whole run (every
+    shard of a split one: moto's accounts live in the process, and a second build would collide)."""
+    if not (args.demo and args.replay_context is None and plan.aws is not None and plan.contexts):
+        yield
+        return
+    if not args.quiet:
+        print("metahub: starting the emulated demo account ...", file=sys.stderr)
+    with emulated_account(progress=not args.quiet):
+        yield
 
 
 def keep(found: Run, args: argparse.Namespace, filters: Filters) -> Run | None:
