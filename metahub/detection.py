@@ -115,6 +115,7 @@ def load_routing(path: str | Path, rules: dict[str, Any] | None = None) -> dict[
         alerts:                              # besides the owners' messages: a channel's own
           - name: public production
             when: {environment: production, is_public: true}
+            becomes: true                    # only those that did not meet 'when' in --baseline
             channel: "#prod-sec"
         tickets:                             # --tickets: a link back, and fields of your trackers
           link: https://wiki.example.com/security/metahub-report.html
@@ -214,8 +215,10 @@ ALERT_FIELDS = ("environment", "is_public", "is_encrypted", "is_unrestricted", "
 
 
 def _check_alert(alert: Any, place: Callable[..., str]) -> None:
-    if not isinstance(alert, dict) or set(alert) - {"name", "when", "channel"} or not alert.get("channel"):
-        raise RoutingError(f"{place()}: an alert is a mapping of name, when and channel")
+    if not isinstance(alert, dict) or set(alert) - {"name", "when", "channel", "becomes"} or not alert.get("channel"):
+        raise RoutingError(f"{place()}: an alert is a mapping of name, when, channel (and becomes: true)")
+    if not isinstance(alert.get("becomes", False), bool):
+        raise RoutingError(f"{place('becomes')}: expected true (only resources that did not meet 'when' in --baseline) or false")
     when = alert.get("when")
     if not isinstance(when, dict) or not when:
         raise RoutingError(f"{place('when')}: expected the conditions, e.g. {{environment: production, is_public: true}}")

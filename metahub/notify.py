@@ -113,13 +113,21 @@ def messages(resources: Mapping[str, AffectedResource], link: str | None = None)
     return [Message(owner, members, link=link) for owner, members in grouped.items()]
 
 
-def alerts(resources: Mapping[str, AffectedResource], rules: list[dict[str, Any]], link: str | None = None) -> list[Message]:
+def alerts(resources: Mapping[str, AffectedResource], rules: list[dict[str, Any]], link: str | None = None,
+           before: Mapping[str, AffectedResource] | None = None) -> list[Message]:  # fmt: skip
     """One message per alert of the routing file that some resource with failed findings meets, to
-    the alert's channel (:func:`metahub.detection.alert_matches`)."""
+    the alert's channel (:func:`metahub.detection.alert_matches`). An alert with ``becomes: true``
+    takes only the resources that did not meet it in ``before`` (an earlier run's resources, by
+    ARN): new ones, and those whose verdict, environment or owner changed into it."""
     found = []
     for rule in rules:
+        if rule.get("becomes") and before is None:
+            raise NotifyError(f"alert '{rule.get('name') or rule['channel']}' says becomes: it needs an earlier run "
+                              "to compare with (--baseline)")  # fmt: skip
         hit = [r for r in resources.values() if any(f.outcome == "FAILED" for f in r.findings)
-               and alert_matches(r, rule["when"])]  # fmt: skip
+               and alert_matches(r, rule["when"])
+               and not (rule.get("becomes") and before is not None and r.arn in before
+                        and alert_matches(before[r.arn], rule["when"]))]  # fmt: skip
         if hit:
             found.append(Message(None, hit, str(rule.get("name") or rule["channel"]), str(rule["channel"]), link))
     return found

@@ -11,7 +11,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import metahub
+from metahub.demo import demo_findings
+from metahub.detection import RoutingError, alert_matches
 from metahub.notify import Slack, deliver, messages
 
 from . import local_http
@@ -171,3 +175,48 @@ def test_an_alert_of_the_routing_file_goes_to_its_channel(enriched_lab: metahub.
         assert f"{routing}:3: alerts.0.when.enviroment: unknown condition" in str(exc)
     else:
         raise AssertionError("an unknown condition was accepted")
+
+
+def test_a_becomes_alert_tells_only_what_changed_since_the_baseline(enriched_lab: metahub.Run, tmp_path: Path) -> None:
+    """``becomes: true``: a resource meets the alert now and did not in the earlier run (absent
+    then, or its verdict changed); one that already met it is not told again."""
+    from metahub.detection import load_routing
+    from metahub.notify import NotifyError, alerts
+
+    routing = tmp_path / "routing.yaml"
+    routing.write_text("owners: {tag_keys: [Owner]}\nalerts:\n  - name: newly public\n    becomes: true\n"
+                       "    when: {environment: production, is_public: true}\n    channel: '#prod-sec'\n")  # fmt: skip
+    rules = load_routing(routing)["alerts"]
+    ranked = enriched_lab.by_impact()
+    public = [arn for arn, r in ranked.items() if any(f.outcome == "FAILED" for f in r.findings)
+              and alert_matches(r, rules[0]["when"])]  # fmt: skip
+    assert len(public) >= 3
+    assert alerts(ranked, rules, before=dict(ranked)) == []  # nothing changed: nothing to say
+    before = dict(ranked)
+    del before[public[0]]  # new since
+    was_private = before[public[1]].model_copy(update={"metachecks": {**(before[public[1]].metachecks or {}), "is_public": False}})
+    before[public[1]] = was_private  # its verdict changed
+    [message] = alerts(ranked, rules, before=before)
+    assert [r.arn for r in message.resources] == public[:2]
+    with pytest.raises(NotifyError, match="needs an earlier run"):
+        alerts(ranked, rules)
+    routing.write_text("owners: {}\nalerts:\n  - becomes: yes please\n    when: {is_public: true}\n    channel: '#x'\n")
+    with pytest.raises(RoutingError, match=r":3: alerts\.0\.becomes: expected true"):
+        load_routing(routing)
+
+
+def test_the_command_line_compares_becomes_alerts_with_the_baseline(tmp_path: Path) -> None:
+    routing = tmp_path / "routing.yaml"
+    routing.write_text("owners: {tag_keys: [Owner]}\nalerts:\n  - name: newly public\n    becomes: true\n"
+                       "    when: {is_public: true}\n    channel: '#sec'\n")  # fmt: skip
+    flags = ["--routing", str(routing), "--notify", "webhook", "--notify-url", "http://127.0.0.1:9/", "--output-modes"]
+    missing = metahub_cli("--demo", "--context", "config", *flags, "--output-dir", str(tmp_path / "never"))
+    assert missing.returncode == 2 and "alert 'newly public' says becomes: give --baseline" in missing.stderr
+    earlier = metahub_cli("--input-asff", str(demo_findings()), "--output-modes", "json-full", "--output-dir", str(tmp_path / "earlier"))
+    assert earlier.returncode == 0, earlier.stderr
+    [baseline] = (tmp_path / "earlier").glob("metahub-full-*.json")  # unenriched: nothing was known public then
+    now = metahub_cli("--demo", "--context", "config", *flags, "--baseline", str(baseline), "--output-dir", str(tmp_path))
+    assert now.returncode == 0, now.stderr
+    [plan] = tmp_path.glob("metahub-notifications-plan-*.json")
+    [alert] = [m for m in json.loads(plan.read_text()) if m.get("alert")]
+    assert alert["alert"] == "newly public" and alert["resources"] and all(r["is_public"] == "true" for r in alert["resources"])

@@ -48,7 +48,7 @@ from metahub.json_outputs import write_json
 from metahub.logs import configure as configure_logging
 from metahub.mutelist import Mutelist, MutelistError, MuteReport
 from metahub.mutelist import load as load_mutelist
-from metahub.run import SHARD_MODE, Run, load, load_split, write_merged
+from metahub.run import SHARD_MODE, Run, from_output, load, load_split, write_merged
 from metahub.securityhub import SecurityHubError, clients
 from metahub.shards import Merged, shard_files
 from metahub.snapshot import ContextCache
@@ -142,7 +142,7 @@ def reach_people(run: Run, args: argparse.Namespace, plan: Plan, stamp: str, rep
     if args.tickets is not None:
         steps.append(lambda: send_tickets(run, args, stamp, hub, routing, link))
     if args.notify is not None:
-        steps.append(lambda: send_notifications(run, args, stamp, routing, link))
+        steps.append(lambda: send_notifications(run, args, stamp, routing, link, plan.baseline))
     for step in steps:
         status = step()
         if status != EXIT_OK:
@@ -171,11 +171,12 @@ def tracker(args: argparse.Namespace, hub: Hub | None = None, routing: dict[str,
 
 
 def send_notifications(run: Run, args: argparse.Namespace, stamp: str, routing: dict[str, Any],
-                       link: str | None = None) -> int:  # fmt: skip
+                       link: str | None = None, plan_baseline: list[Path] | None = None) -> int:  # fmt: skip
     """``--notify``: one message per owner and per alert of the routing file, planned (a dry run) or,
     with ``--notify-apply``, sent; 3 when some could not be (they are in a file with why)."""
     ranked = run.by_impact()
-    found = notify.messages(ranked, link) + notify.alerts(ranked, routing.get("alerts", []), link)
+    before = from_output(plan_baseline[-1]).resources if plan_baseline else None  # what alerts' 'becomes' compare with
+    found = notify.messages(ranked, link) + notify.alerts(ranked, routing.get("alerts", []), link, before)
     channel = routing.get("notify", {}).get("channel")
     if not args.notify_apply:
         plan = [{**m.summary(), "text": m.text(), "blocks": m.blocks()} for m in found]
@@ -232,16 +233,20 @@ def tell_muted(report: MuteReport, quiet: bool) -> None:
               f"entr{'y' if entries == 1 else 'ies'}", file=sys.stderr)  # fmt: skip
 
 
+def split_folder(args: argparse.Namespace) -> tempfile.TemporaryDirectory[str]:
+    """Where a split run keeps its part and shard files: beside the outputs, removed at the end."""
+    try:
+        args.output_dir.mkdir(parents=True, exist_ok=True)
+        return tempfile.TemporaryDirectory(dir=args.output_dir, prefix=".metahub-split-")
+    except OSError as exc:
+        raise UsageError(f"--output-dir {args.output_dir}: {exc.strerror or exc} (--split works there)") from exc
+
+
 def run_split(args: argparse.Namespace, plan: Plan) -> int:
     """``--split N``: the input read once into N part files; each shard enriched (or scored) and its
     shard file written in turn, one shard in memory at a time; then the shard files merged into the
     outputs, as one process writes them."""
-    modes, stamp = outputs.output_modes(args), outputs.run_stamp(args)
-    try:
-        args.output_dir.mkdir(parents=True, exist_ok=True)
-        work = tempfile.TemporaryDirectory(dir=args.output_dir, prefix=".metahub-split-")
-    except OSError as exc:
-        raise UsageError(f"--output-dir {args.output_dir}: {exc.strerror or exc} (--split works there)") from exc
+    modes, stamp, work = outputs.output_modes(args), outputs.run_stamp(args), split_folder(args)
     found, enrichment, reached, seconds = outputs.Found(), None, False, 0.0
     verdicts: Counter[str] = Counter()  # AWS's exposure verdicts against metahub's, over every shard
     muted: MuteReport | None = None  # what the mutelist did, over every shard
@@ -342,6 +347,33 @@ def settle(args: argparse.Namespace) -> None:
         raise UsageError(str(exc)) from exc
 
 
+def check_people(args: argparse.Namespace, rules: dict[str, Any] | None) -> None:
+    """What tickets and notifications need, there before anything is read: the notify URL, the
+    tracker's settings, a baseline for the routing file's ``becomes`` alerts."""
+    if args.notify == "webhook" and not args.notify_url:
+        raise UsageError("--notify webhook posts to --notify-url URL: give it")
+    if args.notify_url and args.notify != "webhook":
+        raise UsageError("--notify-url is where --notify webhook posts: add --notify webhook")
+    if args.notify_apply and args.notify is None:
+        raise UsageError("--notify-apply sends notifications: give --notify slack or webhook")
+    if args.notify == "slack" and args.notify_apply and not os.environ.get("SLACK_BOT_TOKEN"):
+        raise UsageError("--notify slack needs SLACK_BOT_TOKEN (a bot token with chat:write and users:read.email)")
+    if args.tickets_apply and args.tickets in (None, "file"):
+        raise UsageError("--tickets-apply sends tickets to a tracker: give --tickets jira or servicenow")
+    if args.tickets_apply:
+        try:
+            tracker(args) if args.tickets != "securityhub" else None  # before anything is read
+            if args.tickets == "securityhub" and not args.tickets_connector:
+                raise tickets.TicketError("--tickets securityhub needs --tickets-connector ID (a connector of "
+                                          "Security Hub's, to Jira or ServiceNow)")  # fmt: skip
+        except tickets.TicketError as exc:
+            raise UsageError(str(exc)) from exc
+    becomes = [a.get("name") or a["channel"] for a in (rules or {}).get("alerts", []) if a.get("becomes")]
+    if becomes and args.notify is not None and args.baseline is None:
+        raise UsageError(f"the routing file's alert '{becomes[0]}' says becomes: give --baseline EARLIER (an earlier "
+                         "run's json-full or SQLite output) to compare with")  # fmt: skip
+
+
 def prepare(args: argparse.Namespace) -> Plan:
     """Inputs, Security Hub, filters, contexts, clients and rule files, in that order; the first
     problem is a :class:`UsageError`."""
@@ -361,27 +393,11 @@ def prepare(args: argparse.Namespace) -> Plan:
         raise UsageError("--cache-ttl says how long --context-cache answers are reused: give --context-cache DIR")
     aws = context.context_aws(args, snapshot) if wanted else None
     rules, trail_events = load_config_files(args)
-    if args.notify == "webhook" and not args.notify_url:
-        raise UsageError("--notify webhook posts to --notify-url URL: give it")
-    if args.notify_url and args.notify != "webhook":
-        raise UsageError("--notify-url is where --notify webhook posts: add --notify webhook")
-    if args.notify_apply and args.notify is None:
-        raise UsageError("--notify-apply sends notifications: give --notify slack or webhook")
-    if args.notify == "slack" and args.notify_apply and not os.environ.get("SLACK_BOT_TOKEN"):
-        raise UsageError("--notify slack needs SLACK_BOT_TOKEN (a bot token with chat:write and users:read.email)")
-    if args.tickets_apply and args.tickets in (None, "file"):
-        raise UsageError("--tickets-apply sends tickets to a tracker: give --tickets jira or servicenow")
-    if args.tickets_apply:
-        try:
-            tracker(args) if args.tickets != "securityhub" else None  # before anything is read
-            if args.tickets == "securityhub" and not args.tickets_connector:
-                raise tickets.TicketError("--tickets securityhub needs --tickets-connector ID (a connector of "
-                                          "Security Hub's, to Jira or ServiceNow)")  # fmt: skip
-        except tickets.TicketError as exc:
-            raise UsageError(str(exc)) from exc
-    if args.baseline is not None and "html" not in outputs.output_modes(args):
-        raise UsageError("--baseline is what the HTML report compares with: add html to --output-modes "
-                         "(or compare two json-full outputs with 'metahub diff')")  # fmt: skip
+    check_people(args, rules)
+    becomes = any(a.get("becomes") for a in (rules or {}).get("alerts", [])) and args.notify is not None
+    if args.baseline is not None and "html" not in outputs.output_modes(args) and not becomes:
+        raise UsageError("--baseline is what the HTML report (and the routing file's 'becomes' alerts) compare "
+                         "with: add html to --output-modes (or compare two json-full outputs with 'metahub diff')")  # fmt: skip
     try:
         for earlier in args.baseline or ():
             read_output(earlier)
