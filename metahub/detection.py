@@ -78,14 +78,31 @@ def owner(resource: AffectedResource, rules: dict[str, Any]) -> dict[str, str] |
     if hit:
         return {"value": hit[1], "source": f"tag {hit[0]}"}
     if rules.get("creator", True):
-        for event, entry in (resource.metatrails or {}).items():
-            if isinstance(entry, dict) and entry.get("Username"):
-                when = f" on {entry['EventTime']}" if entry.get("EventTime") else ""
-                return {"value": entry["Username"], "source": f"CloudTrail: {event} by {entry['Username']}{when}"}
+        found = _creator(resource)
+        if found:
+            return found
     if resource.account in rules.get("accounts", {}):
         return {"value": rules["accounts"][resource.account], "source": f"account {resource.account}'s default"}
     if rules.get("fallback"):
         return {"value": rules["fallback"], "source": "the fallback"}
+    return None
+
+
+def _creator(resource: AffectedResource) -> dict[str, str] | None:
+    """The person MetaTrails names, from the events in the order enrichment keeps (the type's
+    creating event first): the identity CloudTrail recorded (``Creator``: an IAM user, a role
+    session's name, an IAM Identity Center user), else LookupEvents' ``Username``. A call an AWS
+    service made owns nothing: the next event is asked."""
+    for event, entry in (resource.metatrails or {}).items():
+        if not isinstance(entry, dict):
+            continue
+        who = entry.get("Creator") or ({"name": entry["Username"]} if entry.get("Username") else None)
+        if not who or who.get("type") == "AWSService":
+            continue
+        kind = who.get("type")
+        how = f" ({kind}{' of role ' + who['role'] if who.get('role') else ''})" if kind and kind != "IAMUser" else ""
+        when = f" on {entry['EventTime']}" if entry.get("EventTime") else ""
+        return {"value": who["name"], "source": f"CloudTrail: {event} by {who['name']}{how}{when}"}
     return None
 
 

@@ -27,7 +27,7 @@ from metahub.models import ROLLUPS, AffectedResource
 from metahub.progress import bar
 from metahub.resources.access_analyzer import ANALYZED_TYPES, external_access, policy_check
 from metahub.resources.account import account_context
-from metahub.resources.cloudtrail import LOOKUP_RATE, lookup_events
+from metahub.resources.cloudtrail import LOOKUP_RATE, creator, lookup_events
 from metahub.resources.fetch import Demand, Fetcher, Inventory
 from metahub.resources.spec import GroupKey, Spec, group_key, spec_for, spec_for_type
 from metahub.resources.tagging import TAGGING_BATCH, iam_tags, tags_by_api
@@ -396,6 +396,11 @@ def _trails(
                         report.unknown[found] += 1
             else:
                 _record_trails(found, name, index[group], events)
+        for kept in members.values():  # the configured order: the event that creates the type first
+            for resource in kept:
+                order = events[resource.type]
+                trails = resource.metatrails or {}
+                resource.metatrails = {name: trails[name] for name in sorted(trails, key=order.index)}
 
     return apply
 
@@ -446,6 +451,7 @@ def _record_trails(
                         "Username": event.get("Username"),
                         "EventTime": when.isoformat() if isinstance(when, datetime) else when,
                         "EventId": event.get("EventId"),
+                        **({"Creator": who} if (who := creator(event)) else {}),
                     }
 
 

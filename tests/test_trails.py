@@ -164,3 +164,64 @@ def test_rate_limiter_spaces_calls_at_two_per_second() -> None:
     for _ in range(5):
         limiter.acquire()
     assert slept == [0.5, 0.5, 0.5, 0.5]  # the first goes at once, then one every half second
+
+
+def _record(identity: dict[str, Any]) -> dict[str, Any]:
+    import json
+
+    return {"Username": "lookup-username", "CloudTrailEvent": json.dumps({"eventVersion": "1.08", "userIdentity": identity})}
+
+
+# Each row is the CloudTrail user guide's "userIdentity element": its examples, and its fields
+# ("type ... AssumedRole: temporary security credentials obtained with a role"; "principalId ...
+# includes the session name"; "arn ... The last section of the arn contains the user or role that
+# made the call"; "invokedBy: the name of the AWS service that made the request").
+@pytest.mark.parametrize(
+    ("identity", "expected"),
+    [
+        ({"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/Alice", "userName": "Alice"},
+         {"name": "Alice", "type": "IAMUser"}),
+        ({"type": "AssumedRole", "arn": "arn:aws:sts::123456789012:assumed-role/RoleToBeAssumed/MySessionName",
+          "sessionContext": {"sessionIssuer": {"type": "Role", "userName": "RoleToBeAssumed"}}},
+         {"name": "MySessionName", "type": "AssumedRole", "role": "RoleToBeAssumed"}),
+        ({"type": "AssumedRole",  # a permission set's role: the session is the signed-in user
+          "arn": "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123456789abcdef/carol@example.com",
+          "sessionContext": {"sessionIssuer": {"type": "Role", "userName": "AWSReservedSSO_Admin_0123456789abcdef"}}},
+         {"name": "carol@example.com", "type": "IAM Identity Center user", "role": "AWSReservedSSO_Admin_0123456789abcdef"}),
+        ({"type": "FederatedUser", "arn": "arn:aws:sts::123456789012:federated-user/Bob"}, {"name": "Bob", "type": "FederatedUser"}),
+        ({"type": "IdentityCenterUser", "onBehalfOf": {"userId": "94482488-3041-7026-18f3-be45837cd0e4"}},
+         {"name": "94482488-3041-7026-18f3-be45837cd0e4", "type": "IdentityCenterUser"}),
+        ({"type": "WebIdentityUser", "userName": "user-id", "identityProvider": "accounts.google.com"},
+         {"name": "user-id", "type": "WebIdentityUser"}),
+        ({"type": "Root", "arn": "arn:aws:iam::123456789012:root"}, {"name": "root", "type": "Root"}),
+        ({"type": "AWSService", "invokedBy": "autoscaling.amazonaws.com"}, {"name": "autoscaling.amazonaws.com", "type": "AWSService"}),
+        ({}, None),
+    ],
+)  # fmt: skip
+def test_the_creator_is_who_cloudtrail_says_made_the_call(identity: dict[str, Any], expected: Any) -> None:
+    from metahub.resources.cloudtrail import creator
+
+    assert creator(_record(identity)) == expected
+    assert creator({"Username": "x", "CloudTrailEvent": "not json"}) is None
+
+
+def test_the_creating_event_decides_the_owner_and_a_service_owns_nothing(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("metahub.enrich.LOOKUP_RATE", 1000.0)
+    trail = Stubber(aws.client("cloudtrail", ACCOUNT, "us-east-1"))
+    ids = [arn.rsplit("/", 1)[-1] for arn in INSTANCES[:2]]
+    sso = {"type": "AssumedRole", "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/AWSReservedSSO_Dev_ab12/dana@example.com",
+           "sessionContext": {"sessionIssuer": {"type": "Role", "userName": "AWSReservedSSO_Dev_ab12"}}}  # fmt: skip
+    service = {"type": "AWSService", "invokedBy": "autoscaling.amazonaws.com"}
+    # names are looked up sorted: the change (by someone else) comes back before the creation
+    _expect(trail, "ModifyInstanceAttribute", [{**_event("ModifyInstanceAttribute", "ops", i, 21), **_record({"type": "IAMUser", "userName": "ops"})} for i in ids])
+    _expect(trail, "RunInstances", [{**_event("RunInstances", "dana@example.com", ids[0], 20), **_record(sso)},
+                                    {**_event("RunInstances", "autoscaling", ids[1], 20), **_record(service)}])  # fmt: skip
+    run = metahub.Run.from_findings([make_finding(f"f-{n}", Resources=[{"Type": "AwsEc2Instance", "Id": arn, "Region": "us-east-1"}])
+                                     for n, arn in enumerate(INSTANCES[:2])])  # fmt: skip
+    with trail:
+        run.enrich(aws, contexts=["cloudtrail"], trail_events={"AwsEc2Instance": ["RunInstances", "ModifyInstanceAttribute"]}, max_workers=1)
+    first, second = (run.resources[arn] for arn in INSTANCES[:2])
+    assert list(first.metatrails) == ["RunInstances", "ModifyInstanceAttribute"]  # the creating event first
+    assert first.detected["owner"] == {"value": "dana@example.com", "source": "CloudTrail: RunInstances by dana@example.com "
+                                       "(IAM Identity Center user of role AWSReservedSSO_Dev_ab12) on 2026-11-20T00:00:00+00:00"}  # fmt: skip
+    assert second.detected["owner"]["value"] == "ops"  # launched by a service: the next person CloudTrail names

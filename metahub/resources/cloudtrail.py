@@ -8,6 +8,7 @@ call of its own.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -46,3 +47,42 @@ def lookup_events(
         if not token:
             return events
         params["NextToken"] = token
+
+
+SSO_ROLE_PREFIX = "AWSReservedSSO_"
+"""The roles IAM Identity Center makes for its permission sets; a session of one is named after
+the signed-in user (their user name, often their email)."""
+
+
+def creator(event: dict[str, Any]) -> dict[str, str] | None:
+    """Who made the call, from the event's ``userIdentity`` (``CloudTrailEvent``, the record as JSON),
+    by the CloudTrail user guide's userIdentity element: ``{"name", "type"}`` and, for a role's
+    session, ``"role"``. ``IAMUser``: its ``userName``. ``AssumedRole``: the session name, the last
+    part of ``arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION``, with the role from
+    ``sessionContext.sessionIssuer.userName`` (an ``AWSReservedSSO_`` role: an IAM Identity Center
+    user). ``FederatedUser``: the name in ``federated-user/NAME``. ``IdentityCenterUser``:
+    ``onBehalfOf.userId``. ``SAMLUser``, ``WebIdentityUser``, ``Root``: ``userName`` (``Root``: the
+    account's alias, else ``root``). ``AWSService``: ``invokedBy`` (a service, which owns nothing).
+    None without a record or a name in it (LookupEvents' own ``Username`` is still there)."""
+    try:
+        identity = json.loads(event.get("CloudTrailEvent") or "{}").get("userIdentity") or {}
+    except (ValueError, AttributeError):
+        identity = {}
+    kind, arn = str(identity.get("type") or ""), str(identity.get("arn") or "")
+    issuer = ((identity.get("sessionContext") or {}).get("sessionIssuer") or {}).get("userName")
+    if kind == "AssumedRole" and "/" in arn:
+        session = arn.rsplit("/", 1)[-1]
+        sso = bool(issuer) and str(issuer).startswith(SSO_ROLE_PREFIX)
+        return {"name": session, "type": "IAM Identity Center user" if sso else "AssumedRole", "role": str(issuer or "")}
+    name = {
+        "IAMUser": identity.get("userName"),
+        "FederatedUser": arn.rsplit("/", 1)[-1] if "/" in arn else None,
+        "IdentityCenterUser": (identity.get("onBehalfOf") or {}).get("userId"),
+        "SAMLUser": identity.get("userName"),
+        "WebIdentityUser": identity.get("userName"),
+        "Root": identity.get("userName") or "root",
+        "AWSService": identity.get("invokedBy"),
+    }.get(kind)
+    if name:
+        return {"name": str(name), "type": kind}
+    return None
