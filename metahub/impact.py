@@ -259,12 +259,13 @@ def findings_score(
     resource: AffectedResource, failed: list[Finding] | None = None
 ) -> tuple[float, dict[str, int]]:
     """MetaHub's findings score, from the *failed* findings only (passed ones are not risk), and
-    the failed findings by severity (``failed``: the failed findings, when the caller has them)."""
+    the failed findings by severity (``failed``: the findings to count as failed, when the caller
+    has them: muted ones too, for the score had they not been muted)."""
     counts: dict[str, int] = {}
     total = 0.0
     for finding in resource.findings if failed is None else failed:
         label = finding.severity_label
-        if label and finding.outcome == "FAILED":
+        if label and (failed is not None or finding.outcome == "FAILED"):
             counts[label] = counts.get(label, 0) + 1
             total += SEVERITY_VALUE[label]
     return min(1.0, total / _TOP), counts

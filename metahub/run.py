@@ -251,7 +251,7 @@ class Run:
                 fields["traits"] = traits.traits(resource, rules, memo, failed) or None
                 fields["impact"] = impact(resource, weights, failed)  # reads the traits
                 fields["aws_exposure"] = exposure.verdict(resource)
-                fields["muted"] = _muted(resource, weights, failed)
+                fields["muted"] = _muted(resource, weights, failed, rules, memo)
 
     def by_impact(self) -> dict[str, AffectedResource]:
         """The resources, what to fix first first: the rule of :mod:`metahub.ranking` (toxic
@@ -951,9 +951,19 @@ def _restore(
     return resource
 
 
-def _muted(resource: AffectedResource, weights: Any, failed: list[Finding]) -> dict[str, Any] | None:
-    """The resource's muted failed findings and its impact score had they not been muted."""
+def _muted(resource: AffectedResource, weights: Any, failed: list[Finding], rules: Sequence[dict[str, Any]],
+           memo: dict[Any, tuple[int, ...]]) -> dict[str, Any] | None:  # fmt: skip
+    """The resource's muted failed findings, and what it would be had they not been muted: its
+    impact score, computed with the traits they add (named in ``traits_with_muted``)."""
     muted = [f for f in resource.findings if f.muted and f.unmuted_outcome == "FAILED"]
     if not muted:
         return None
-    return {"findings": [f.Id for f in muted], "impact_score_with_muted": impact(resource, weights, failed + muted)["score"]}
+    fields = resource.__dict__
+    without = fields["traits"]
+    fields["traits"] = traits.traits(resource, rules, memo, failed + muted) or None
+    try:
+        score = impact(resource, weights, failed + muted)["score"]
+        added = sorted(set(fields["traits"] or {}) - set(without or {}))
+    finally:
+        fields["traits"] = without
+    return {"findings": [f.Id for f in muted], "impact_score_with_muted": score, **({"traits_with_muted": added} if added else {})}

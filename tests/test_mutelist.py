@@ -234,3 +234,31 @@ def test_the_lambda_reads_its_mutelist_from_s3(lab_endpoint: str, tmp_path: Path
     assert summary["mutelist"]["muted"] == {"Accounts.123456789012.Checks.s3_bucket_object_lock": 1}
     [action] = summary["actions"]
     assert action["planned"] == len(findings) - 1  # every finding of the bucket but the muted one
+
+
+def test_what_a_muted_finding_would_add_is_given_beside_the_impact(tmp_path: Path) -> None:
+    """Rollups and impact with and without the muted: a muted finding's trait (here "reachability",
+    by the trait rule on Prowler's ``*_publicly_accessible*`` checks) is left out of the traits and
+    the score, and named with the score it would give."""
+    exposed = make_finding("exposed", arn="arn:aws:rds:us-east-1:123456789012:db:orders", GeneratorId="prowler-rds_instance_no_public_access_publicly_accessible",
+                           Severity={"Label": "CRITICAL"})  # fmt: skip
+    exposed["Resources"][0]["Type"] = "AwsRdsDbInstance"
+    other = make_finding("other", arn="arn:aws:rds:us-east-1:123456789012:db:orders", GeneratorId="prowler-rds_instance_backup_enabled", Severity={"Label": "LOW"})
+    other["Resources"][0]["Type"] = "AwsRdsDbInstance"
+    run = metahub.Run.from_findings([exposed, other])
+    path = _mutelist(tmp_path, """\
+        Mutelist:
+          Accounts:
+            "*":
+              Checks:
+                "rds_instance_no_public_access_publicly_accessible":
+                  Regions: ["*"]
+                  Resources: ["*"]
+                  reason: "a test database"
+        """)
+    run.mute(path)
+    run.score_impact()
+    [resource] = run.resources.values()
+    assert "reachability" not in (resource.traits or {})
+    assert resource.muted is not None and resource.muted["traits_with_muted"] == ["reachability"]
+    assert resource.impact is not None and resource.muted["impact_score_with_muted"] > resource.impact["score"]
