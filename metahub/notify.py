@@ -1,6 +1,6 @@
 """Notifications: each owner gets one message summarising their resources, most urgent first, on
-Slack (a direct message to the user their email names, else the routing file's channel) or as JSON
-posted to any webhook.
+Slack (a direct message to the user their email names, else the routing file's channel), as an
+alert event to PagerDuty, or as JSON posted to any webhook.
 
 Slack's Web API is spoken in plain HTTP (:mod:`metahub.webapi`), as Jira's is: two documented
 methods, ``users.lookupByEmail`` and ``chat.postMessage`` (Block Kit), do not earn ``slack_sdk``.
@@ -11,6 +11,7 @@ error, named.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -185,6 +186,54 @@ class Slack:
         answer = self.call("chat.postMessage", {"channel": channel, "text": message.text(), "blocks": message.blocks()})
         self.last[channel] = self.clock()
         return {"owner": message.owner, "channel": answer.get("channel", channel), "ts": answer.get("ts")}
+
+
+PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
+PAGERDUTY_SEVERITY = {"CRITICAL": "critical", "HIGH": "error", "MEDIUM": "warning", "LOW": "info", "INFORMATIONAL": "info"}
+"""Events API v2's ``payload.severity`` (critical, error, warning, info) by the worst failed severity."""
+PAGERDUTY_PACE = 0.5
+"""Seconds between two events: the Events API takes about 120 a minute per integration key."""
+
+
+class PagerDuty:
+    """PagerDuty's Events API v2 (``POST /v2/enqueue``): one ``trigger`` alert event per message.
+    Its ``dedup_key`` is made from the owner (or the alert), so a later run's event lands on the
+    alert still open rather than opening another ("Submitting subsequent events for the same
+    dedup_key will result in those events being applied to an open alert"). A 429 is retried 3
+    times, at least 30 s apart, as PagerDuty's rate-limit page suggests; a 400 names its errors."""
+
+    def __init__(self, routing_key: str, url: str = PAGERDUTY_URL, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.routing_key, self.url, self.sleep = routing_key, url, sleep
+        self.sent = 0
+
+    def event(self, message: Message) -> dict[str, Any]:
+        """The trigger event of ``message``; summary at most 1024 characters, as the API allows."""
+        worst = message.summary()["resources"][0] if message.resources else {}
+        who = f"alert:{message.alert}" if message.alert else f"owner:{message.owner or ''}"
+        web = bool(message.link) and str(message.link).startswith(("https://", "http://"))
+        return {
+            "routing_key": self.routing_key,
+            "event_action": "trigger",
+            "dedup_key": "metahub-" + hashlib.sha256(who.encode()).hexdigest()[:24],
+            "payload": {"summary": message.text()[:1024], "source": worst.get("arn") or "metahub",
+                        "severity": PAGERDUTY_SEVERITY.get(worst.get("worst_failed_severity") or "", "info"),
+                        "component": worst.get("type"), "group": message.owner or message.alert,
+                        "class": "security finding", "custom_details": message.summary()},
+            **({"links": [{"href": message.link, "text": "metahub report"}]} if web else {}),
+            "client": "metahub",
+        }  # fmt: skip
+
+    def send(self, message: Message) -> dict[str, Any]:
+        if self.sent:
+            self.sleep(PAGERDUTY_PACE)
+        try:
+            answer = webapi.post_json(self.url, self.event(message), sleep=self.sleep, wait=30.0, retries=3).json() or {}
+        except webapi.Refused as error:
+            raise NotifyError(f"PagerDuty answered HTTP {error.status}: {error.detail}") from None
+        except webapi.Unreachable as error:
+            raise NotifyError(f"PagerDuty unreachable: {error}") from None
+        self.sent += 1
+        return {"owner": message.owner, "dedup_key": answer.get("dedup_key"), "status": answer.get("status")}
 
 
 def post_webhook(url: str, message: Message) -> dict[str, Any]:

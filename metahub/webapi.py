@@ -40,16 +40,18 @@ class Answer:
 
 
 def call(url: str, method: str = "POST", data: bytes | None = None, headers: Mapping[str, str] | None = None, *,
-         sleep: Callable[[float], None] = time.sleep, timeout: float = 30.0, wait: float = 1.0) -> Answer:  # fmt: skip
+         sleep: Callable[[float], None] = time.sleep, timeout: float = 30.0, wait: float = 1.0,
+         retries: int = RETRIES) -> Answer:  # fmt: skip
     """``url`` asked; a 429 waited out (``Retry-After``, else ``wait`` doubled at each attempt) and
-    asked again. :class:`Refused` for any other HTTP error, :class:`Unreachable` when nothing answers."""
-    for attempt in range(RETRIES + 1):
+    asked again, ``retries`` times. :class:`Refused` for any other HTTP error, :class:`Unreachable`
+    when nothing answers."""
+    for attempt in range(retries + 1):
         request = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
         try:
             with urllib.request.urlopen(request, timeout=timeout) as answer:
                 return Answer(answer.status, answer.read())
         except urllib.error.HTTPError as error:
-            if error.code == 429 and attempt < RETRIES:
+            if error.code == 429 and attempt < retries:
                 sleep(_seconds(error.headers.get("Retry-After"), wait * 2**attempt))
                 continue
             raise Refused(error.code, error.read().decode(errors="replace")[:300]) from None

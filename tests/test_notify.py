@@ -220,3 +220,76 @@ def test_the_command_line_compares_becomes_alerts_with_the_baseline(tmp_path: Pa
     [plan] = tmp_path.glob("metahub-notifications-plan-*.json")
     [alert] = [m for m in json.loads(plan.read_text()) if m.get("alert")]
     assert alert["alert"] == "newly public" and alert["resources"] and all(r["is_public"] == "true" for r in alert["resources"])
+
+
+class PagerDutyServer:
+    """Events API v2 as PagerDuty documents it: POST /v2/enqueue; 202 {"status": "success",
+    "message": "Event processed", "dedup_key"}; 400 {"status": "invalid event", "errors": [...]}
+    for a missing required field; 429 when the integration key's rate is exceeded."""
+
+    REQUIRED = ("routing_key", "event_action", "payload.summary", "payload.source", "payload.severity")
+
+    def __init__(self, throttle: int = 0) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.throttle = throttle
+
+    def http(self, method: str, path: str, headers: Mapping[str, str], raw: bytes) -> local_http.Answer:
+        if (method, path) != ("POST", "/v2/enqueue"):
+            return 404, {}, b"{}"
+        if self.throttle:
+            self.throttle -= 1
+            return 429, {}, b'{"status": "throttle event", "message": "Request Limit Exceeded"}'
+        event = json.loads(raw)
+        missing = [name for name in self.REQUIRED if not _dig(event, name)]
+        if missing or len(event["payload"]["summary"]) > 1024 or event["payload"]["severity"] not in ("critical", "error", "warning", "info"):
+            body = {"status": "invalid event", "message": "Event object is invalid", "errors": [f"'{m}' is missing or blank" for m in missing]}
+            return 400, {"Content-Type": "application/json"}, json.dumps(body).encode()
+        self.events.append(event)
+        body = {"status": "success", "message": "Event processed", "dedup_key": event.get("dedup_key") or "generated"}
+        return 202, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+
+def _dig(event: dict[str, Any], dotted: str) -> Any:
+    for part in dotted.split("."):
+        event = event.get(part) if isinstance(event, dict) else None  # type: ignore[assignment]
+    return event
+
+
+def test_pagerduty_gets_one_alert_event_per_owner_and_a_rerun_lands_on_the_same_alerts(enriched_lab: metahub.Run) -> None:
+    from metahub.notify import PagerDuty
+
+    found = messages(_owned(enriched_lab), "https://wiki.example.com/report.html")
+    server, waits = PagerDutyServer(throttle=1), []
+    with local_http.serving(server.http) as url:
+        first = deliver(found, PagerDuty("R0UT1NGKEY0000000000000000000000", f"{url}/v2/enqueue", sleep=waits.append).send)
+        again = deliver(found, PagerDuty("R0UT1NGKEY0000000000000000000000", f"{url}/v2/enqueue", sleep=waits.append).send)
+    assert not first.unsent and not again.unsent and len(server.events) == 2 * len(found)
+    assert waits[0] == 30.0 and waits.count(0.5) == 2 * (len(found) - 1)  # the 429, then about 120 a minute
+    keys = [e["dedup_key"] for e in server.events]
+    assert keys[: len(found)] == keys[len(found) :] and len(set(keys)) == len(found)  # one alert per owner, reused
+    event = server.events[0]
+    worst = found[0].resources[0]
+    assert event["payload"]["source"] == worst.arn and event["payload"]["severity"] == {"CRITICAL": "critical", "HIGH": "error"}[worst.worst_failed_severity]
+    assert event["links"] == [{"href": "https://wiki.example.com/report.html", "text": "metahub report"}]
+    with local_http.serving(server.http) as url:
+        broken = PagerDuty("", f"{url}/v2/enqueue")
+        refused = deliver(found[:1], broken.send)
+    assert "HTTP 400" in refused.unsent[0]["reason"] and "routing_key" in refused.unsent[0]["reason"]
+
+
+def test_the_command_line_plans_pagerduty_events_without_the_key(tmp_path: Path) -> None:
+    routing = tmp_path / "routing.yaml"
+    routing.write_text("owners:\n  tag_keys: [Owner]\n  fallback: security@example.com\n")
+    common = ["--input-asff", str(demo_findings()), "--routing", str(routing), "--notify", "pagerduty", "--output-modes"]
+    missing = metahub_cli(*common, "--notify-apply", "--output-dir", str(tmp_path / "never"))
+    assert missing.returncode == 2 and "needs PAGERDUTY_ROUTING_KEY" in missing.stderr
+    dry = metahub_cli(*common, "--output-dir", str(tmp_path), env={"PAGERDUTY_ROUTING_KEY": "SECRETKEY"})
+    assert dry.returncode == 0, dry.stderr
+    [plan] = tmp_path.glob("metahub-notifications-plan-*.json")
+    assert "SECRETKEY" not in plan.read_text() and json.loads(plan.read_text())[0]["event"]["routing_key"] == "(PAGERDUTY_ROUTING_KEY)"
+    server = PagerDutyServer()
+    with local_http.serving(server.http) as url:
+        sent = metahub_cli(*common, "--notify-apply", "--output-dir", str(tmp_path),
+                           env={"PAGERDUTY_ROUTING_KEY": "SECRETKEY", "PAGERDUTY_EVENTS_URL": f"{url}/v2/enqueue"})  # fmt: skip
+    assert sent.returncode == 0 and "SECRETKEY" not in sent.stderr, sent.stderr
+    assert f"pagerduty: {len(server.events)} message(s) sent, 0 not" in sent.stderr and server.events

@@ -179,13 +179,18 @@ def send_notifications(run: Run, args: argparse.Namespace, stamp: str, routing: 
     found = notify.messages(ranked, link) + notify.alerts(ranked, routing.get("alerts", []), link, before)
     channel = routing.get("notify", {}).get("channel")
     if not args.notify_apply:
-        plan = [{**m.summary(), "text": m.text(), "blocks": m.blocks()} for m in found]
+        shown = notify.PagerDuty("(PAGERDUTY_ROUTING_KEY)")  # what each event would be, without the key
+        plan = [{**m.summary(), "text": m.text(), **({"event": shown.event(m)} if args.notify == "pagerduty" else
+                                                     {"blocks": m.blocks()})} for m in found]  # fmt: skip
         path = write_json(args.output_dir / f"metahub-notifications-plan-{stamp}.json", plan)
         print(f"metahub: dry run, nothing sent (--notify-apply sends): {len(found)} message(s) in {path}", file=sys.stderr)
         return EXIT_OK
     if args.notify == "slack":
         slack = notify.Slack(os.environ["SLACK_BOT_TOKEN"], channel, os.environ.get("SLACK_API_URL") or "https://slack.com/api")
         outcome = notify.deliver(found, slack.send)
+    elif args.notify == "pagerduty":
+        pager = notify.PagerDuty(os.environ["PAGERDUTY_ROUTING_KEY"], os.environ.get("PAGERDUTY_EVENTS_URL") or notify.PAGERDUTY_URL)
+        outcome = notify.deliver(found, pager.send)
     else:
         outcome = notify.deliver(found, lambda message: notify.post_webhook(args.notify_url, message))
     print(f"metahub: {args.notify}: {len(outcome.sent)} message(s) sent, {len(outcome.unsent)} not", file=sys.stderr)
@@ -355,9 +360,11 @@ def check_people(args: argparse.Namespace, rules: dict[str, Any] | None) -> None
     if args.notify_url and args.notify != "webhook":
         raise UsageError("--notify-url is where --notify webhook posts: add --notify webhook")
     if args.notify_apply and args.notify is None:
-        raise UsageError("--notify-apply sends notifications: give --notify slack or webhook")
+        raise UsageError("--notify-apply sends notifications: give --notify slack, webhook or pagerduty")
     if args.notify == "slack" and args.notify_apply and not os.environ.get("SLACK_BOT_TOKEN"):
         raise UsageError("--notify slack needs SLACK_BOT_TOKEN (a bot token with chat:write and users:read.email)")
+    if args.notify == "pagerduty" and args.notify_apply and not os.environ.get("PAGERDUTY_ROUTING_KEY"):
+        raise UsageError("--notify pagerduty needs PAGERDUTY_ROUTING_KEY (the integration key of an Events API v2 integration)")
     if args.tickets_apply and args.tickets in (None, "file"):
         raise UsageError("--tickets-apply sends tickets to a tracker: give --tickets jira or servicenow")
     if args.tickets_apply:

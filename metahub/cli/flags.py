@@ -177,9 +177,10 @@ SECURITY_HUB = Group(
         flag("--tickets-apply", action="store_true", help="send the tickets to the tracker (without it: a dry run)"),
         flag(
             "--notify",
-            choices=["slack", "webhook"],
+            choices=["slack", "webhook", "pagerduty"],
             help="one message per owner summarising their resources: slack (SLACK_BOT_TOKEN; a direct message "
-            "to the owner's email, else the routing file's notify channel) or webhook (--notify-url, JSON)",
+            "to the owner's email, else the routing file's notify channel), webhook (--notify-url, JSON) or "
+            "pagerduty (PAGERDUTY_ROUTING_KEY; an alert event per owner, Events API v2)",
         ),
         flag("--notify-url", metavar="URL", help="where --notify webhook posts"),
         flag("--notify-apply", action="store_true", help="send the notifications (without it: a dry run)"),
