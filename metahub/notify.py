@@ -158,7 +158,7 @@ class Slack:
         try:
             found: dict[str, Any] = webapi.call(f"{self.base}/{method}", "POST", data, headers, sleep=self.sleep).json()
         except webapi.Refused as error:
-            raise NotifyError(f"Slack {method}: HTTP {error.status}") from None
+            raise NotifyError(f"Slack {method}: {error}") from None
         except webapi.Unreachable as error:
             raise NotifyError(f"Slack unreachable at {self.base}: {error}") from None
         if not found.get("ok"):

@@ -6,6 +6,7 @@ says (RFC 9110 §10.2.3: seconds) at most :data:`RETRIES` times. What the caller
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import urllib.error
@@ -26,7 +27,8 @@ class Refused(Exception):
 
 
 class Unreachable(Exception):
-    """No answer at all: refused connection, name not found, timeout."""
+    """No answer, or none that HTTP can read: refused connection, name not found, timeout, a
+    connection closed before its answer, a broken status line."""
 
 
 @dataclass
@@ -35,8 +37,13 @@ class Answer:
     text: bytes
 
     def json(self) -> Any:
-        """The body as JSON; None when it is empty (a 204, or a 201 with no body)."""
-        return json.loads(self.text) if self.text.strip() else None
+        """The body as JSON; None when it is empty (a 204, or a 201 with no body); :class:`Refused`
+        when it is something else (a proxy's or a login page's HTML)."""
+        try:
+            return json.loads(self.text) if self.text.strip() else None
+        except ValueError:
+            shown = self.text[:100].decode(errors="replace")
+            raise Refused(self.status, f"not JSON: {shown!r}") from None
 
 
 def call(url: str, method: str = "POST", data: bytes | None = None, headers: Mapping[str, str] | None = None, *,
@@ -55,8 +62,8 @@ def call(url: str, method: str = "POST", data: bytes | None = None, headers: Map
                 sleep(_seconds(error.headers.get("Retry-After"), wait * 2**attempt))
                 continue
             raise Refused(error.code, error.read().decode(errors="replace")[:300]) from None
-        except (urllib.error.URLError, TimeoutError) as error:
-            raise Unreachable(str(getattr(error, "reason", error))) from None
+        except (OSError, http.client.HTTPException) as error:  # URLError, timeouts, resets are OSErrors
+            raise Unreachable(str(getattr(error, "reason", None) or error or type(error).__name__)) from None
     raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
 
 

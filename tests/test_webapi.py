@@ -56,3 +56,31 @@ def test_nothing_listening_is_unreachable_not_refused() -> None:
 def test_an_empty_body_is_none() -> None:
     with local_http.serving(lambda *_: (204, {}, b"")) as url:
         assert webapi.call(url, "DELETE").json() is None
+
+
+def test_an_answer_that_is_not_json_is_refused_with_what_it_was() -> None:
+    with local_http.serving(lambda *_: (200, {"Content-Type": "text/html"}, b"<html>Sign in to continue</html>")) as url:
+        answer = webapi.call(url, "GET")
+    with pytest.raises(webapi.Refused, match="not JSON: '<html>Sign in"):
+        answer.json()
+
+
+def test_a_connection_closed_before_its_answer_is_unreachable() -> None:
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def hang_up() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.close()  # no status line at all: http.client's RemoteDisconnected
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    try:
+        with pytest.raises(webapi.Unreachable):
+            webapi.post_json(f"http://127.0.0.1:{listener.getsockname()[1]}/x", {"a": 1})
+    finally:
+        listener.close()
