@@ -455,6 +455,8 @@ class ServiceNow(Tracker):
         self.checked = not self.custom
         self.missing: TicketError | None = None
         """A custom field the table turned out not to have: every later ticket is refused with it."""
+        self.sys_ids: dict[str, str] = {}
+        """Each record's ``sys_id`` by its number, as :meth:`existing` found them."""
 
     def check_fields(self) -> None:
         if self.checked:
@@ -478,7 +480,9 @@ class ServiceNow(Tracker):
             page = self.call("GET", f"/api/now/table/{self.table}?sysparm_query={urllib.parse.quote(query)}"
                                     "&sysparm_fields=sys_id,number,correlation_id&sysparm_limit=100")  # fmt: skip
             for record in page.get("result", []):
-                found.setdefault(record["correlation_id"], record["sys_id"])
+                number = record.get("number") or record["sys_id"]
+                self.sys_ids[number] = record["sys_id"]  # what PATCH names; people know the number
+                found.setdefault(record["correlation_id"], number)
         return found
 
     def fields(self, ticket: Ticket) -> dict[str, Any]:
@@ -500,7 +504,7 @@ class ServiceNow(Tracker):
     def update(self, reference: str, ticket: Ticket) -> None:
         if self.missing:
             raise self.missing
-        self.call("PATCH", f"/api/now/table/{self.table}/{reference}", self.fields(ticket))
+        self.call("PATCH", f"/api/now/table/{self.table}/{self.sys_ids[reference]}", self.fields(ticket))
 
     def tell_fixed(self, reference: str) -> None:
         """A work note and ``correlation_display: metahub-fixed``; with ``SERVICENOW_DONE_STATE``,
@@ -508,7 +512,7 @@ class ServiceNow(Tracker):
         body = {"work_notes": FIXED_NOTE, "correlation_display": FIXED_MARK}
         if self.settings.done_state:
             body |= {"state": self.settings.done_state, "close_notes": FIXED_NOTE, "close_code": self.settings.close_code}
-        self.call("PATCH", f"/api/now/table/{self.table}/{reference}", body)
+        self.call("PATCH", f"/api/now/table/{self.table}/{self.sys_ids[reference]}", body)
 
 
 class SecurityHubTickets:

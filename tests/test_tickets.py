@@ -374,8 +374,8 @@ def test_a_fixed_resource_s_servicenow_record_is_told_once_and_resolved(enriched
         told, again = ServiceNow(settings).send([]), ServiceNow(settings).send([])
         ServiceNow(settings).close_fixed(fixed(healed), told)
         ServiceNow(settings).close_fixed(fixed(healed), again)
-        assert told.fixed == ["00000000000000000000000000000001"] and again.fixed == []  # said once
-        record = server.records[told.fixed[0]]
+        assert told.fixed == ["INC0000001"] and again.fixed == []  # said once, by the number people know
+        record = server.records["00000000000000000000000000000001"]
         assert (record["state"], record["close_code"], record["correlation_display"]) == ("6", "Solution provided", "metahub-fixed")
         assert record["work_notes"].startswith("metahub: no failed finding")
         ServiceNow(settings).send(build(chosen))  # it fails again: the update takes the mark off
