@@ -3,8 +3,8 @@ users edit without touching code (``metahub/config/detection.json`` is the defau
 
 The owner is decided in this order, the first that gives one wins, and ``source`` says which:
 a tag (``owner.tag_keys``, in order), the creator CloudTrail recorded (``owner.creator``: the
-``Username`` of the create event, which LookupEvents gives as the IAM user's name, the assumed
-role's session name or the IAM Identity Center user), the account's default (``owner.accounts``),
+``userIdentity`` of the type's creating event, see :func:`metahub.resources.cloudtrail.creator`),
+the account's default (``owner.accounts``),
 the fallback (``owner.fallback``). A routing file (YAML, :func:`load_routing`) sets the ``owner``
 rules with line-numbered errors.
 """
@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from metahub.files import Places, parse_yaml
+from metahub.files import Places, parse_yaml, texts
 from metahub.models import AffectedResource
 
 
@@ -140,8 +140,8 @@ def load_routing(path: str | Path, rules: dict[str, Any] | None = None) -> dict[
           servicenow: {assignment_group: "{owner}", category: security}
 
     A ticket field's value is text (or lists and mappings of text) in which ``{name}`` takes one of
-    :data:`TICKET_VALUES`; the routing file's line of each field is kept (``tickets.places``) so
-    that a field the tracker does not have is named with it.
+    :data:`TICKET_VALUES`; where each field is in the file is kept (``tickets.places[tracker][field]``)
+    so that a field the tracker does not have is named with its line.
     """
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
@@ -194,14 +194,14 @@ def _tickets(section: Any, places: Places) -> dict[str, Any]:
                            f"{' and '.join(TRACKER_FIELDS)}")  # fmt: skip
     if not isinstance(section.get("link", ""), str):
         raise RoutingError(f"{places.place(('tickets', 'link'))}: expected a URL")
-    found: dict[str, Any] = {"link": section.get("link"), "places": {}}
+    found: dict[str, Any] = {"link": section.get("link"), "places": {tracker: {} for tracker in TRACKER_FIELDS}}
     for tracker in TRACKER_FIELDS:
         fields = section.get(tracker) or {}
         if not isinstance(fields, dict):
             raise RoutingError(f"{places.place(('tickets', tracker))}: expected a mapping of field: value")
         for name, value in fields.items():
             where = places.place(("tickets", tracker, name))
-            for text in _texts(value):
+            for text in texts(value):
                 try:
                     parts = list(string.Formatter().parse(text))
                 except ValueError as exc:  # a lone brace
@@ -210,19 +210,9 @@ def _tickets(section: Any, places: Places) -> dict[str, Any]:
                     if placeholder is not None and (placeholder not in TICKET_VALUES or spec or conversion):
                         raise RoutingError(f"{where}: {{{placeholder}}} is not a ticket value; a field may take "
                                            f"{', '.join('{' + v + '}' for v in TICKET_VALUES)}")  # fmt: skip
-            found["places"][(tracker, str(name))] = where
+            found["places"][tracker][str(name)] = where
         found[tracker] = {str(name): value for name, value in fields.items()}
     return found
-
-
-def _texts(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _texts(v)]
-    if isinstance(value, list):
-        return [t for v in value for t in _texts(v)]
-    return []
 
 
 ALERT_FIELDS = ("environment", "is_public", "is_encrypted", "is_unrestricted", "is_attached", "severity", "type",
@@ -242,6 +232,11 @@ def _check_alert(alert: Any, place: Callable[..., str]) -> None:
     for key in when:
         if key not in ALERT_FIELDS:
             raise RoutingError(f"{place('when', key)}: unknown condition; alerts test {', '.join(ALERT_FIELDS)}")
+
+
+def becomes_alerts(rules: dict[str, Any] | None) -> list[str]:
+    """The names of the routing file's alerts that compare with an earlier run (``becomes: true``)."""
+    return [str(a.get("name") or a["channel"]) for a in (rules or {}).get("alerts", []) if a.get("becomes")]
 
 
 def alert_matches(resource: AffectedResource, when: dict[str, Any]) -> bool:

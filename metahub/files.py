@@ -1,4 +1,5 @@
-"""Writing outputs safely: a reader never sees half a file, and two runs never share a name."""
+"""Writing outputs safely: a reader never sees half a file, and two runs never share a name; and
+reading parsed data (YAML with the line of each part, the texts of nested data)."""
 
 from __future__ import annotations
 
@@ -134,3 +135,15 @@ def parse_yaml(text: str, where: str, error: type[ValueError]) -> tuple[Any, Pla
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise error(f"{where}{f':{mark.line + 1}' if mark else ''}: not valid YAML: {problem}") from None
+
+
+def texts(value: Any) -> Iterator[str]:
+    """Every text in parsed data (JSON or YAML: mappings, lists, scalars), however nested."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from texts(item)

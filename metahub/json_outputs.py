@@ -10,7 +10,7 @@ from typing import Any
 from pydantic_core import to_json
 
 from metahub.checks.network import described_path
-from metahub.files import atomic
+from metahub.files import atomic, texts
 from metahub.grouping import position
 from metahub.models import AffectedResource, Finding
 
@@ -255,7 +255,7 @@ def targets(resources: Mapping[str, AffectedResource]) -> dict[str, Any]:
     for arn, resource in resources.items():
         if resource.verdict("is_public") != "true":
             continue
-        for text in _strings((resource.metachecks or {}).get("is_public")):
+        for text in texts((resource.metachecks or {}).get("is_public")):
             path = described_path(text)
             if path is not None:
                 found.append({**path, "resource": arn, "type": resource.type, "evidence": text})
@@ -273,18 +273,6 @@ def targets(resources: Mapping[str, AffectedResource]) -> dict[str, Any]:
 
 def _port_order(ports: str) -> int:
     return int(ports.split("-")[0])
-
-
-def _strings(value: Any) -> Iterator[str]:
-    """Every text in a check's evidence, however nested."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
 
 
 def write_targets(path: Path, resources: Mapping[str, AffectedResource]) -> Path:

@@ -358,8 +358,9 @@ class AffectedResource(BaseModel):
     combinations: list[dict[str, Any]] | None = None
     """Toxic combinations whose path starts here (see :mod:`metahub.combinations`)."""
     muted: dict[str, Any] | None = None
-    """Its failed findings a mutelist muted, and its impact score had they not been:
-    ``{"findings": [ids], "impact_score_with_muted": n}`` (see :meth:`metahub.Run.mute`)."""
+    """Its failed findings a mutelist muted, and what it would be had they not been:
+    ``{"findings": [ids], "impact_score_with_muted": n, "traits_with_muted": [names]}`` (the
+    traits only they give; see :meth:`metahub.Run.mute`)."""
     aws_exposure: dict[str, Any] | None = None
     """AWS's exposure verdict (Security Hub's exposure finding) beside metahub's ``is_public``, and
     whether they agree (see :mod:`metahub.exposure`); None without an exposure finding."""

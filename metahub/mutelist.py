@@ -35,6 +35,7 @@ entry matches. Its resource: the resource's ARN, and its name (what follows the 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -98,7 +99,7 @@ class MuteReport:
     """What a mutelist did to a run: findings muted per entry, and the entries not applied."""
 
     source: str
-    muted: dict[str, int] = field(default_factory=dict)
+    muted: Counter[str] = field(default_factory=Counter)
     expired: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -110,10 +111,7 @@ class MuteReport:
 
     def add(self, other: MuteReport) -> MuteReport:
         """This report and another of the same mutelist over other resources (the shards of a run)."""
-        muted = dict(self.muted)
-        for name, count in other.muted.items():
-            muted[name] = muted.get(name, 0) + count
-        return MuteReport(self.source, muted, self.expired or other.expired)
+        return MuteReport(self.source, self.muted + other.muted, self.expired or other.expired)
 
 
 def load(path: str | Path) -> Mutelist:

@@ -231,7 +231,7 @@ class Run:
                 entry = mutes.matching(live, finding, resource)
                 if entry is not None:
                     finding.mute(entry.record(listed.source))
-                    report.muted[entry.name] = report.muted.get(entry.name, 0) + 1
+                    report.muted[entry.name] += 1
         self.mute_report = report
         return report
 

@@ -84,7 +84,7 @@ def test_ticket_fields_are_kept_with_their_lines(tmp_path: Path) -> None:
                     "    Team: '{owner}'\n    components: [{name: 'Cloud {account}'}]\n    labels: [cloud]\n")  # fmt: skip
     tickets = load_routing(path)["tickets"]
     assert tickets["link"] == "https://wiki.example.com/r.html"
-    assert tickets["places"][("jira", "components")] == f"{path}:6: tickets.jira.components"
+    assert tickets["places"]["jira"]["components"] == f"{path}:6: tickets.jira.components"
     from metahub.detection import detect
 
     resource = _resource()

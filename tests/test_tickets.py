@@ -306,7 +306,7 @@ def _routing(tmp_path: Path, fields: str) -> dict[str, Any]:
 
 
 def _places(section: dict[str, Any], tracker: str) -> dict[str, str]:
-    return {name: where for (kind, name), where in section["places"].items() if kind == tracker}
+    return dict(section["places"][tracker])
 
 
 def test_jira_custom_fields_by_id_or_name_are_set_and_an_unknown_one_is_named_with_its_line(

@@ -36,7 +36,7 @@ from metahub.cli.hub import Hub, act, uses_security_hub
 from metahub.cli.parsing import Parser, build
 from metahub.combinations import load_rules as load_combination_rules
 from metahub.demo import demo_findings, emulated_account
-from metahub.detection import load_routing, load_rules
+from metahub.detection import becomes_alerts, load_routing, load_rules
 from metahub.diff import DiffError, read_output
 from metahub.enrich import EnrichReport, load_trail_events
 from metahub.exposure import AGREEMENTS
@@ -160,7 +160,7 @@ def tracker(args: argparse.Namespace, hub: Hub | None = None, routing: dict[str,
     Security Hub flags' credentials)."""
     section = (routing or {}).get("tickets") or {}
     custom = section.get(args.tickets) or {}
-    places = {name: where for (kind, name), where in section.get("places", {}).items() if kind == args.tickets}
+    places = section.get("places", {}).get(args.tickets, {})
     if args.tickets == "jira":
         return tickets.Jira(tickets.JiraSettings.from_env(os.environ), custom=custom, places=places)
     if args.tickets == "servicenow":
@@ -175,7 +175,8 @@ def send_notifications(run: Run, args: argparse.Namespace, stamp: str, routing: 
     """``--notify``: one message per owner and per alert of the routing file, planned (a dry run) or,
     with ``--notify-apply``, sent; 3 when some could not be (they are in a file with why)."""
     ranked = run.by_impact()
-    before = from_output(plan_baseline[-1]).resources if plan_baseline else None  # what alerts' 'becomes' compare with
+    # read again only for the alerts that compare with it
+    before = from_output(plan_baseline[-1]).resources if plan_baseline and becomes_alerts(routing) else None
     found = notify.messages(ranked, link) + notify.alerts(ranked, routing.get("alerts", []), link, before)
     channel = routing.get("notify", {}).get("channel")
     if not args.notify_apply:
@@ -366,7 +367,7 @@ def check_people(args: argparse.Namespace, rules: dict[str, Any] | None) -> None
     if args.notify == "pagerduty" and args.notify_apply and not os.environ.get("PAGERDUTY_ROUTING_KEY"):
         raise UsageError("--notify pagerduty needs PAGERDUTY_ROUTING_KEY (the integration key of an Events API v2 integration)")
     if args.tickets_apply and args.tickets in (None, "file"):
-        raise UsageError("--tickets-apply sends tickets to a tracker: give --tickets jira or servicenow")
+        raise UsageError("--tickets-apply sends tickets to a tracker: give --tickets jira, servicenow or securityhub")
     if args.tickets_apply:
         try:
             tracker(args) if args.tickets != "securityhub" else None  # before anything is read
@@ -375,7 +376,7 @@ def check_people(args: argparse.Namespace, rules: dict[str, Any] | None) -> None
                                           "Security Hub's, to Jira or ServiceNow)")  # fmt: skip
         except tickets.TicketError as exc:
             raise UsageError(str(exc)) from exc
-    becomes = [a.get("name") or a["channel"] for a in (rules or {}).get("alerts", []) if a.get("becomes")]
+    becomes = becomes_alerts(rules)
     if becomes and args.notify is not None and args.baseline is None:
         raise UsageError(f"the routing file's alert '{becomes[0]}' says becomes: give --baseline EARLIER (an earlier "
                          "run's json-full or SQLite output) to compare with")  # fmt: skip
@@ -401,8 +402,8 @@ def prepare(args: argparse.Namespace) -> Plan:
     aws = context.context_aws(args, snapshot) if wanted else None
     rules, trail_events = load_config_files(args)
     check_people(args, rules)
-    becomes = any(a.get("becomes") for a in (rules or {}).get("alerts", [])) and args.notify is not None
-    if args.baseline is not None and "html" not in outputs.output_modes(args) and not becomes:
+    compared = bool(becomes_alerts(rules)) and args.notify is not None
+    if args.baseline is not None and "html" not in outputs.output_modes(args) and not compared:
         raise UsageError("--baseline is what the HTML report (and the routing file's 'becomes' alerts) compare "
                          "with: add html to --output-modes (or compare two json-full outputs with 'metahub diff')")  # fmt: skip
     try:
